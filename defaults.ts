@@ -1,0 +1,34 @@
+/**
+ * Every default of merhaba, in one place: the CLI's help text, the flag
+ * parser and the server's options all read them from here.
+ *
+ * @module
+ */
+
+/** Default values of the command-line flags and server options. */
+export const DEFAULTS = {
+  /** Interface to bind: every IPv4 interface. */
+  host: "0.0.0.0",
+  /** TCP port; 0 lets the operating system pick a free one. */
+  port: 0,
+  /** What every client receives. */
+  greeting: "Merhaba dünya!",
+  /** How replies are chosen: HTTP for HTTP requests, raw bytes otherwise. */
+  mode: "auto",
+  /** Most bytes read from a client before replying. */
+  readSize: 4096,
+  /** How long to wait for a client's first bytes, and for the reply to be written. */
+  timeoutSeconds: 5,
+  /** Connections handled at once; past it, accepting pauses. */
+  maxConnections: 1000,
+  /** How long to keep discarding a client's input after replying (lingering close). */
+  lingerMs: 2000,
+  /** Most bytes discarded after replying before closing regardless. */
+  lingerBytes: 1024 * 1024,
+  /** Extra time given to in-flight connections at shutdown, beyond the timeout. */
+  shutdownGraceMs: 1000,
+  /** Log line format. */
+  logFormat: "text",
+  /** Lowest log level printed. */
+  logLevel: "info",
+} as const;

@@ -1,0 +1,271 @@
+/**
+ * The command line: flag definitions, validation into a {@link Config}, and
+ * the help text. Pure: no I/O, so every rule is tested without a process.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { DEFAULTS } from "./defaults.ts";
+import { type Mode, MODES } from "./reply.ts";
+
+/** Formats of the log lines on stdout. */
+export type LogFormat = "text" | "json";
+/** Levels accepted by `--log-level`, least severe first. */
+export type LogLevel = "debug" | "info" | "warning" | "error";
+
+const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
+
+/** Everything the server needs from the command line, validated. */
+export interface Config {
+  host: string;
+  port: number;
+  greeting: string;
+  mode: Mode;
+  readSize: number;
+  timeoutMs: number;
+  maxConnections: number;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+  quiet: boolean;
+}
+
+/** What the command line asks for. */
+export type Command =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "serve"; config: Config };
+
+/** A command line that cannot be run as given; the CLI exits 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+const OPTIONS = {
+  host: { type: "string", short: "H" },
+  port: { type: "string", short: "p" },
+  greeting: { type: "string", short: "g" },
+  mode: { type: "string" },
+  "read-size": { type: "string" },
+  timeout: { type: "string" },
+  "max-connections": { type: "string" },
+  "log-format": { type: "string" },
+  "log-level": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+const MAX_READ_SIZE = 16 * 1024 * 1024;
+const MAX_TIMEOUT_SECONDS = 24 * 60 * 60;
+const MAX_CONNECTIONS = 1_000_000;
+
+/** The help text printed by `--help`. */
+export const USAGE =
+  `merhaba: a TCP greeting server (raw TCP and HTTP on one port)
+
+Usage: merhaba [options]
+
+Options:
+  -H, --host <name>           interface to bind (default ${DEFAULTS.host}; "::" or "::1" for IPv6)
+  -p, --port <n>              TCP port, 0 = any free port (default ${DEFAULTS.port})
+  -g, --greeting <text>       what every client receives (default "${DEFAULTS.greeting}")
+      --mode <${
+    MODES.join("|")
+  }>  auto: HTTP requests get an HTTP response, anything else
+                              the raw greeting (default ${DEFAULTS.mode})
+      --read-size <bytes>     most bytes read from a client (default ${DEFAULTS.readSize})
+      --timeout <seconds>     how long to wait for a client's first bytes (default ${DEFAULTS.timeoutSeconds};
+                              decimals allowed)
+      --max-connections <n>   connections handled at once; past it, accepting pauses
+                              (default ${DEFAULTS.maxConnections})
+      --log-format <${LOG_FORMATS.join("|")}>  (default ${DEFAULTS.logFormat})
+      --log-level <${LOG_LEVELS.join("|")}>  (default ${DEFAULTS.logLevel})
+  -q, --quiet                 no per-connection lines (the listening line and errors still print)
+  -h, --help                  show this help
+  -V, --version               show the version
+
+Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime error, 2 usage error,
+130 a second signal during shutdown.
+
+Examples:
+  merhaba --port 8080
+  merhaba -H ::1 -p 8080 --greeting "Hello from $(hostname)" --log-format json`;
+
+/** The one-line hint printed under a usage error. */
+export const USAGE_HINT = "Run merhaba --help for usage.";
+
+/**
+ * Options that take a value, by every spelling. parseArgs refuses a value
+ * that starts with "-" (`--port -1`), so such values are joined to their
+ * flag first and then rejected by validation with a clearer message.
+ */
+const VALUE_FLAGS = new Set(
+  Object.entries(OPTIONS).filter(([, option]) => option.type === "string")
+    .flatMap(([name, option]) =>
+      "short" in option ? [`--${name}`, `-${option.short}`] : [`--${name}`]
+    ),
+);
+
+function joinDashedValues(args: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    if (VALUE_FLAGS.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(arg.startsWith("--") ? `${arg}=${next}` : `${arg}${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+/** Turns parseArgs' messages (`Unknown option '--x'`) into ours. */
+function describeParseError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const firstLine = message.split("\n")[0]!;
+  if (/argument missing/.test(firstLine)) {
+    const flag = /'([^']+)'/.exec(firstLine)?.[1] ?? "an option";
+    return `Missing value for ${flag.replace(" <value>", "")}`;
+  }
+  return firstLine.replace(/\.$/, "");
+}
+
+/**
+ * Parses and validates a command line.
+ *
+ * @throws {UsageError} for unknown flags, missing values, positional
+ * arguments and values out of range; the message names the flag and what
+ * it expects.
+ *
+ * @example
+ * ```ts
+ * const command = parseFlags(["--port", "8080", "--mode", "raw"]);
+ * if (command.kind === "serve") console.log(command.config.port); // 8080
+ * ```
+ */
+export function parseFlags(args: readonly string[]): Command {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: joinDashedValues(args),
+      options: OPTIONS,
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(describeParseError(error));
+  }
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+  const timeoutSeconds = values.timeout === undefined
+    ? DEFAULTS.timeoutSeconds
+    : parseSeconds("--timeout", values.timeout, MAX_TIMEOUT_SECONDS);
+  return {
+    kind: "serve",
+    config: {
+      host: parseHost(values.host ?? DEFAULTS.host),
+      port: values.port === undefined
+        ? DEFAULTS.port
+        : parseInteger("--port", values.port, 0, 65535),
+      greeting: values.greeting ?? DEFAULTS.greeting,
+      mode: parseChoice("--mode", values.mode ?? DEFAULTS.mode, MODES),
+      readSize: values["read-size"] === undefined
+        ? DEFAULTS.readSize
+        : parseInteger("--read-size", values["read-size"], 1, MAX_READ_SIZE),
+      timeoutMs: Math.round(timeoutSeconds * 1000),
+      maxConnections: values["max-connections"] === undefined
+        ? DEFAULTS.maxConnections
+        : parseInteger(
+          "--max-connections",
+          values["max-connections"],
+          1,
+          MAX_CONNECTIONS,
+        ),
+      logFormat: parseChoice(
+        "--log-format",
+        values["log-format"] ?? DEFAULTS.logFormat,
+        LOG_FORMATS,
+      ),
+      logLevel: parseChoice(
+        "--log-level",
+        values["log-level"] ?? DEFAULTS.logLevel,
+        LOG_LEVELS,
+      ),
+      quiet: values.quiet ?? false,
+    },
+  };
+}
+
+/**
+ * Validates a decimal integer flag value within `[min, max]`.
+ *
+ * @throws {UsageError} naming the flag and the range.
+ */
+export function parseInteger(
+  flag: string,
+  text: string,
+  min: number,
+  max: number,
+): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(value >= min && value <= max)) {
+    throw new UsageError(
+      `Invalid ${flag} "${text}": expected an integer from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Validates a duration in seconds: more than 0, at most `max`, decimals
+ * allowed (`0.5`).
+ *
+ * @throws {UsageError} naming the flag and the range.
+ */
+export function parseSeconds(flag: string, text: string, max: number): number {
+  const value = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
+  if (!(value > 0 && value <= max) || Math.round(value * 1000) === 0) {
+    throw new UsageError(
+      `Invalid ${flag} "${text}": expected seconds, more than 0 and at most ${max} (decimals allowed)`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Validates a value that must be one of a fixed set.
+ *
+ * @throws {UsageError} listing the accepted values.
+ */
+export function parseChoice<T extends string>(
+  flag: string,
+  text: string,
+  choices: readonly T[],
+): T {
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new UsageError(
+      `Invalid ${flag} "${text}": expected one of ${choices.join(", ")}`,
+    );
+  }
+  return text as T;
+}
+
+/**
+ * Validates an interface name: a host name or an IP address, IPv6 with or
+ * without brackets (`[::1]` is taken as `::1`).
+ *
+ * @throws {UsageError} for an empty name or one with spaces or slashes.
+ */
+export function parseHost(text: string): string {
+  const host = /^\[.*\]$/.test(text) ? text.slice(1, -1) : text;
+  if (!/^[0-9A-Za-z.:%_-]+$/.test(host)) {
+    throw new UsageError(
+      `Invalid --host "${text}": expected a host name or an IP address such as 127.0.0.1 or ::1`,
+    );
+  }
+  return host;
+}

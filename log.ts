@@ -1,0 +1,89 @@
+/**
+ * What merhaba logs: the logger categories, the wording of every log line,
+ * and the two line formats (text and JSON Lines). `main.ts` wires them to
+ * LogTape's sinks; the server only calls `getLogger`.
+ *
+ * @module
+ */
+
+import type { LogRecord } from "@logtape/logtape";
+
+/** Logger categories: lifecycle and accept-loop events, and per-connection events. */
+export const CATEGORIES = {
+  server: ["merhaba", "server"],
+  connection: ["merhaba", "connection"],
+} as const;
+
+/**
+ * The wording of every log line. Placeholders name the record's properties,
+ * which are also the JSON fields.
+ */
+export const MESSAGES = {
+  listening: "merhaba {version} listening on {address} ({transport}): {url}",
+  stopping: "{signal} received: stopping; {active} connection(s) in flight",
+  stopped: "stopped after serving {served} connection(s)",
+  acceptFailed: "accept failed, still listening: {error}",
+  outOfDescriptors:
+    "out of file descriptors ({error}); pausing accepts for {pause_ms} ms ({repeats} more since the last warning)",
+  connected: "{peer} connected",
+  received: "{peer} sent {bytes} bytes ({protocol})",
+  receivedEof: "{peer} closed its side without sending anything",
+  receivedTimeout: "{peer} sent nothing within {timeout_ms} ms",
+  writeTimeout:
+    "{peer} did not take the reply within {timeout_ms} ms; giving up",
+  clientFailed: "{peer} connection failed: {error}",
+  closed: "{peer} closed after {duration_ms} ms",
+} as const;
+
+/** Renders the message of a record: its template with the values filled in. */
+function renderMessage(record: LogRecord): string {
+  let text = "";
+  for (const part of record.message) text += String(part);
+  return text;
+}
+
+/** Indents each line of client data under its log line. */
+function indent(data: string): string {
+  const body = data.endsWith("\n") ? data.slice(0, -1) : data;
+  return body.split("\n").map((line) => `    ${line}\n`).join("");
+}
+
+/**
+ * The text format: one line per event, `TIME [LEVEL ]MESSAGE`, with the
+ * data a client sent (already escaped) below it as an indented block.
+ */
+export function formatText(record: LogRecord): string {
+  const time = new Date(record.timestamp).toISOString();
+  const level = record.level === "info" ? "" : `${record.level.toUpperCase()} `;
+  const line = `${time} ${level}${renderMessage(record)}\n`;
+  const data = record.properties.data;
+  return typeof data === "string" && data.length > 0
+    ? line + indent(data)
+    : line;
+}
+
+/**
+ * Characters JSON.stringify leaves raw but a terminal may act on (DEL, C1
+ * controls, invisible reordering characters): written as `\uXXXX` escapes,
+ * so `cat`-ing a JSON log is as safe as reading the text one.
+ */
+const JSON_UNSAFE =
+  /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * The JSON Lines format: one object per line with `time`, `level`, the
+ * record's properties (`event`, `peer`, `bytes`, `protocol`, `data`,
+ * `duration_ms`, …) and the rendered `message`.
+ */
+export function formatJson(record: LogRecord): string {
+  const json = JSON.stringify({
+    time: new Date(record.timestamp).toISOString(),
+    level: record.level,
+    ...record.properties,
+    message: renderMessage(record),
+  });
+  return json.replace(
+    JSON_UNSAFE,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  ) + "\n";
+}
