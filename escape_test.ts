@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { escapeForTerminal } from "./escape.ts";
+
+const escape = (...bytes: number[]) => escapeForTerminal(new Uint8Array(bytes));
+const escapeText = (text: string) =>
+  escapeForTerminal(new TextEncoder().encode(text));
+
+Deno.test("escapeForTerminal() keeps printable text, newline and tab", () => {
+  assert.equal(
+    escapeText("Host: example\n\tvalue ü 🙂"),
+    "Host: example\n\tvalue ü 🙂",
+  );
+});
+
+Deno.test("escapeForTerminal() escapes ESC, CR, NUL, BEL and DEL", () => {
+  assert.equal(escapeText("\x1b[2Jred"), "\\x1b[2Jred");
+  assert.equal(escapeText("GET / HTTP/1.1\r\n"), "GET / HTTP/1.1\\r\n");
+  assert.equal(escape(0x00, 0x07, 0x7f), "\\x00\\x07\\x7f");
+});
+
+Deno.test("escapeForTerminal() escapes C1 controls, raw or UTF-8 encoded", () => {
+  assert.equal(escape(0x9b, 0x32, 0x4a), "\\x9b2J");
+  assert.equal(escape(0xc2, 0x9b), "\\u009b");
+  assert.equal(escape(0xc2, 0x85), "\\u0085");
+});
+
+Deno.test("escapeForTerminal() shows each byte of invalid UTF-8 as \\xNN", () => {
+  assert.equal(escape(0xff, 0xfe), "\\xff\\xfe");
+  assert.equal(escape(0x61, 0xc3), "a\\xc3", "a sequence cut short");
+  assert.equal(escape(0xc0, 0xaf), "\\xc0\\xaf", "an overlong slash");
+  assert.equal(
+    escape(0xed, 0xa0, 0x80),
+    "\\xed\\xa0\\x80",
+    "a UTF-16 surrogate",
+  );
+  assert.equal(
+    escape(0xf4, 0x90, 0x80, 0x80),
+    "\\xf4\\x90\\x80\\x80",
+    "past U+10FFFF",
+  );
+});
+
+Deno.test("escapeForTerminal() escapes invisible reordering characters", () => {
+  assert.equal(escapeText("abc\u202edef\u2028"), "abc\\u202edef\\u2028");
+});
+
+Deno.test("escapeForTerminal() keeps distinct inputs distinct", () => {
+  const inputs = ["\\x1b", "\x1b", "\\r", "\r", "\\u009b", "\u009b"];
+  const outputs = new Set(inputs.map(escapeText));
+  assert.equal(outputs.size, inputs.length);
+  assert.equal(escape(0xff), "\\xff");
+  assert.equal(escapeText("\\xff"), "\\\\xff");
+});
+
+Deno.test("escapeForTerminal() output has no control character but newline and tab", () => {
+  const everyByte = new Uint8Array(256).map((_, i) => i);
+  const text = escapeForTerminal(everyByte);
+  assert.doesNotMatch(text, /(?![\n\t])\p{Cc}/u);
+});

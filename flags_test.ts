@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { DEFAULTS } from "./defaults.ts";
+import { type Config, parseFlags, UsageError } from "./flags.ts";
+
+function configOf(args: string[]): Config {
+  const command = parseFlags(args);
+  assert.equal(command.kind, "serve");
+  return (command as { config: Config }).config;
+}
+
+Deno.test("parseFlags() fills in every default", () => {
+  assert.deepEqual(configOf([]), {
+    host: DEFAULTS.host,
+    port: DEFAULTS.port,
+    greeting: "Merhaba dünya!",
+    mode: "auto",
+    readSize: 4096,
+    timeoutMs: 5000,
+    maxConnections: 1000,
+    logFormat: "text",
+    logLevel: "info",
+    quiet: false,
+  });
+});
+
+Deno.test("parseFlags() reads every flag, long and short", () => {
+  assert.deepEqual(
+    configOf([
+      "-H",
+      "::1",
+      "-p",
+      "8080",
+      "-g",
+      "Selam",
+      "--mode=raw",
+      "--read-size",
+      "100",
+      "--timeout",
+      "0.25",
+      "--max-connections",
+      "7",
+      "--log-format",
+      "json",
+      "--log-level",
+      "debug",
+      "-q",
+    ]),
+    {
+      host: "::1",
+      port: 8080,
+      greeting: "Selam",
+      mode: "raw",
+      readSize: 100,
+      timeoutMs: 250,
+      maxConnections: 7,
+      logFormat: "json",
+      logLevel: "debug",
+      quiet: true,
+    },
+  );
+  assert.equal(configOf(["--host", "[::1]"]).host, "::1");
+  assert.equal(configOf(["-qp", "9"]).port, 9);
+});
+
+Deno.test("parseFlags() recognises --help and --version", () => {
+  assert.deepEqual(parseFlags(["--help"]), { kind: "help" });
+  assert.deepEqual(parseFlags(["-h", "--port", "abc"]), { kind: "help" });
+  assert.deepEqual(parseFlags(["-V"]), { kind: "version" });
+});
+
+Deno.test("parseFlags() rejects bad values with a message naming the flag", () => {
+  const cases: [string[], RegExp][] = [
+    [
+      ["--port", "abc"],
+      /^Invalid --port "abc": expected an integer from 0 to 65535$/,
+    ],
+    [["--port", "70000"], /--port "70000"/],
+    [["--port", "-1"], /--port "-1"/],
+    [["--port", "8080.5"], /--port/],
+    [["--port", " 80"], /--port/],
+    [["--port", "0x50"], /--port/],
+    [["--timeout", "soon"], /^Invalid --timeout "soon": expected seconds/],
+    [["--timeout", "0"], /--timeout "0"/],
+    [["--timeout", "-5"], /--timeout "-5"/],
+    [["--timeout", "1e3"], /--timeout/],
+    [
+      ["--mode", "ftp"],
+      /^Invalid --mode "ftp": expected one of auto, raw, http$/,
+    ],
+    [
+      ["--read-size", "0"],
+      /^Invalid --read-size "0": expected an integer from 1 to/,
+    ],
+    [["--max-connections", "0"], /--max-connections "0"/],
+    [["--log-format", "xml"], /--log-format "xml": expected one of text, json/],
+    [["--log-level", "trace"], /--log-level "trace"/],
+    [["--host", ""], /--host ""/],
+    [["--host", "a b"], /--host "a b"/],
+    [["--nope"], /Unknown option '--nope'/],
+    [["--port"], /^Missing value for -p, --port$/],
+    [["-p"], /Missing value for -p, --port/],
+    [["serve"], /Unexpected argument 'serve'/],
+    [["--quiet=yes"], /--quiet/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(() => parseFlags(args), (error: unknown) => {
+      assert.ok(error instanceof UsageError, `${args.join(" ")}: ${error}`);
+      assert.match(error.message, message, args.join(" "));
+      return true;
+    });
+  }
+});

@@ -1,0 +1,289 @@
+import assert from "node:assert/strict";
+import { VERSION } from "./main.ts";
+import { decode, encode, exchange, greet } from "./test_client.ts";
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+const GREETING = "Merhaba dünya!";
+const LISTENING = /listening on (\S+):(\d+) \(tcp\): (http:\/\/\S+)/;
+
+/** Runs main.ts to completion and returns its exit code and output. */
+async function runMerhaba(args: string[], denoFlags = ["--allow-net"]) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...denoFlags, MAIN, ...args],
+    stdin: "null",
+  }).output();
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+/**
+ * A merhaba process started with `--host 127.0.0.1 --port 0`: it collects
+ * stdout lines as they come and knows its port once the listening line
+ * (its first stdout line) is printed.
+ */
+class MerhabaProcess {
+  readonly lines: string[] = [];
+  readonly stdoutBytes: Uint8Array[] = [];
+  #process: Deno.ChildProcess;
+  #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  #stdoutDone: Promise<void>;
+  #stderr: Promise<string>;
+
+  private constructor(args: string[]) {
+    this.#process = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        MAIN,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        ...args,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#stdoutDone = this.#collectStdout();
+    this.#stderr = new Response(this.#process.stderr).text();
+  }
+
+  /** Starts merhaba and waits for its listening line. */
+  static async start(
+    args: string[] = [],
+  ): Promise<MerhabaProcess & { port: number }> {
+    const merhaba = new MerhabaProcess(args);
+    const line = await merhaba.waitForLine(/listening on/);
+    assert.equal(merhaba.lines[0], line, "the listening line comes first");
+    const port = Number(
+      LISTENING.exec(line)?.[2] ?? JSON.parse(line).address.split(":").at(-1),
+    );
+    return Object.assign(merhaba, { port });
+  }
+
+  /**
+   * Resolves with the first stdout line matching `pattern`, waiting for it
+   * if needed; rejects if stdout ends first.
+   */
+  waitForLine(pattern: RegExp): Promise<string> {
+    const seen = this.lines.find((line) => pattern.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return Promise.race([
+      new Promise<string>((resolve) =>
+        this.#waiters.push({ pattern, resolve })
+      ),
+      this.#stdoutDone.then(() => {
+        throw new Error(
+          `merhaba ended without printing ${pattern}:\n${
+            this.lines.join("\n")
+          }`,
+        );
+      }),
+    ]);
+  }
+
+  /** Sends a signal without waiting. */
+  kill(signal: Deno.Signal): void {
+    this.#process.kill(signal);
+  }
+
+  /** Sends SIGTERM (unless told otherwise) and waits for the exit. */
+  async stop(signal: Deno.Signal | null = "SIGTERM") {
+    if (signal) this.#process.kill(signal);
+    const [status] = await Promise.all([
+      this.#process.status,
+      this.#stdoutDone,
+    ]);
+    return { code: status.code, stderr: await this.#stderr };
+  }
+
+  async #collectStdout(): Promise<void> {
+    let pending = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of this.#process.stdout) {
+      this.stdoutBytes.push(chunk);
+      pending += decoder.decode(chunk, { stream: true });
+      const parts = pending.split("\n");
+      pending = parts.pop()!;
+      for (const line of parts) this.#addLine(line);
+    }
+    if (pending) this.#addLine(pending);
+  }
+
+  #addLine(line: string): void {
+    this.lines.push(line);
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!waiter.pattern.test(line)) return true;
+      waiter.resolve(line);
+      return false;
+    });
+  }
+}
+
+Deno.test("merhaba prints where it listens first, serves, and exits 0 on SIGTERM", async () => {
+  const merhaba = await MerhabaProcess.start();
+  const [, host, port, url] = LISTENING.exec(merhaba.lines[0]!)!;
+  assert.equal(host, "127.0.0.1");
+  assert.notEqual(Number(port), 0);
+  assert.equal(url, `http://127.0.0.1:${port}/`);
+
+  assert.equal(await greet(merhaba.port), GREETING);
+  const response = await fetch(url!);
+  assert.equal(await response.text(), GREETING);
+
+  const { code } = await merhaba.stop("SIGTERM");
+  assert.equal(code, 0);
+  assert.match(
+    merhaba.lines.at(-1)!,
+    /stopped after serving 2 connection\(s\)/,
+  );
+});
+
+Deno.test("merhaba logs connections, with the client's data escaped", async () => {
+  const merhaba = await MerhabaProcess.start();
+  await exchange(merhaba.port, { send: encode("hi\x1b[2J\x07\r\n\u009b") });
+  await merhaba.waitForLine(/closed after/);
+  const { code } = await merhaba.stop();
+  assert.equal(code, 0);
+  const stdout = merhaba.lines.join("\n");
+  assert.match(stdout, /127\.0\.0\.1:\d+ connected/);
+  assert.match(
+    stdout,
+    /127\.0\.0\.1:\d+ sent 11 bytes \(raw\)\n {4}hi\\x1b\[2J\\x07\\r\n {4}\\u009b/,
+  );
+  const raw = merhaba.stdoutBytes.flatMap((chunk) => [...chunk]);
+  assert.ok(!raw.includes(0x1b), "no raw ESC reached stdout");
+  assert.ok(!raw.includes(0x07), "no raw BEL reached stdout");
+});
+
+Deno.test("merhaba --log-format json prints one JSON object per line", async () => {
+  const merhaba = await MerhabaProcess.start(["--log-format", "json"]);
+  await exchange(merhaba.port, { send: encode("GET / HTTP/1.1\r\n\x1b\r\n") });
+  await merhaba.waitForLine(/"event":"closed"/);
+  assert.equal((await merhaba.stop()).code, 0);
+
+  const records = merhaba.lines.map((line) => JSON.parse(line));
+  assert.deepEqual(
+    records.map((record) => record.event),
+    ["listening", "connected", "received", "closed", "stopping", "stopped"],
+  );
+  const [listening, connected, received, closed] = records;
+  assert.equal(listening.address, `127.0.0.1:${merhaba.port}`);
+  assert.equal(received.peer, connected.peer);
+  assert.equal(received.bytes, 19);
+  assert.equal(received.protocol, "http");
+  assert.equal(received.data, "GET / HTTP/1.1\\r\n\\x1b\\r\n");
+  assert.equal(typeof closed.duration_ms, "number");
+  assert.ok(
+    !merhaba.lines.join("").includes("\x1b"),
+    "no raw ESC reached stdout",
+  );
+});
+
+Deno.test("merhaba --quiet prints only the listening line and the summary", async () => {
+  const merhaba = await MerhabaProcess.start([
+    "--quiet",
+    "--greeting",
+    "Selam",
+  ]);
+  assert.equal(await greet(merhaba.port), "Selam");
+  assert.equal((await merhaba.stop()).code, 0);
+  assert.equal(merhaba.lines.length, 3, merhaba.lines.join("\n"));
+  assert.match(merhaba.lines[1]!, /SIGTERM received/);
+  assert.match(merhaba.lines[2]!, /stopped after serving 1 connection/);
+});
+
+Deno.test("merhaba exits 130 on a second signal during shutdown", async () => {
+  const merhaba = await MerhabaProcess.start(["--timeout", "60"]);
+  using _inFlight = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: merhaba.port,
+  });
+  await merhaba.waitForLine(/connected/);
+  merhaba.kill("SIGINT");
+  await merhaba.waitForLine(/SIGINT received: stopping; 1 connection/);
+  const { code } = await merhaba.stop("SIGINT");
+  assert.equal(code, 130);
+});
+
+Deno.test("merhaba --help and --version print to stdout and exit 0", async () => {
+  for (const flag of ["--help", "-h"]) {
+    const { code, stdout, stderr } = await runMerhaba([flag]);
+    assert.equal(code, 0);
+    assert.match(stdout, /^merhaba: /);
+    assert.match(stdout, /Usage: merhaba \[options\]/);
+    assert.match(stdout, /--max-connections <n>/);
+    assert.equal(stderr, "");
+  }
+  for (const flag of ["--version", "-V"]) {
+    const { code, stdout } = await runMerhaba([flag]);
+    assert.equal(code, 0);
+    assert.equal(stdout, `merhaba ${VERSION}\n`);
+    assert.match(VERSION, /^\d+\.\d+\.\d+$/);
+  }
+});
+
+Deno.test("merhaba exits 2 with one error line and a hint on bad flags", async () => {
+  const cases: [string[], string][] = [
+    [["--nope"], "--nope"],
+    [["--port", "abc"], "--port"],
+    [["--port", "70000"], "--port"],
+    [["--port", "-1"], "--port"],
+    [["--timeout", "soon"], "--timeout"],
+    [["--mode", "ftp"], "--mode"],
+    [["--read-size", "0"], "--read-size"],
+    [["--port"], "--port"],
+  ];
+  for (const [args, flag] of cases) {
+    const { code, stdout, stderr } = await runMerhaba(args);
+    const context = `${args.join(" ")}: ${stderr}`;
+    assert.equal(code, 2, context);
+    assert.equal(stdout, "", context);
+    const [error, hint, ...rest] = stderr.trimEnd().split("\n");
+    assert.match(error!, /^error: /, context);
+    assert.ok(error!.includes(flag), context);
+    assert.equal(hint, "Run merhaba --help for usage.", context);
+    assert.deepEqual(rest, [], context);
+  }
+});
+
+Deno.test("merhaba exits 1 when the port is already in use", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = taken.addr.port;
+  const { code, stderr } = await runMerhaba([
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+  ]);
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    new RegExp(
+      `^error: 127\\.0\\.0\\.1:${port} is already in use; pick another --port or 0\n`,
+    ),
+  );
+  assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+});
+
+Deno.test("merhaba exits 1 and names --allow-net when network access is denied", async () => {
+  const { code, stderr } = await runMerhaba(["--host", "127.0.0.1"], [
+    "--no-prompt",
+  ]);
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    /^error: Network access to 127\.0\.0\.1:0 was not granted\n/,
+  );
+  assert.match(stderr, /--allow-net/);
+});
+
+Deno.test("merhaba exits 1 when the host is not one of this machine's", async () => {
+  // 192.0.2.0/24 is reserved for documentation: never a local address.
+  const { code, stderr } = await runMerhaba(["--host", "192.0.2.1"]);
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    /^error: 192\.0\.2\.1 is not an address of this machine\n/,
+  );
+});

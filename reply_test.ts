@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import {
+  chooseReply,
+  detectProtocol,
+  encodeReplies,
+  looksLikeTls,
+  parseRequestLine,
+} from "./reply.ts";
+import { decode, encode } from "./test_client.ts";
+
+Deno.test("parseRequestLine() reads HTTP/1.0 and HTTP/1.1 request lines", () => {
+  assert.deepEqual(
+    parseRequestLine(encode("GET /a?b=c HTTP/1.1\r\nHost: x\r\n\r\n")),
+    {
+      method: "GET",
+      target: "/a?b=c",
+      version: "HTTP/1.1",
+    },
+  );
+  assert.equal(parseRequestLine(encode("HEAD / HTTP/1.0\n\n"))?.method, "HEAD");
+  assert.equal(parseRequestLine(encode("OPTIONS * HTTP/1.1"))?.target, "*");
+});
+
+Deno.test("parseRequestLine() rejects what is not an HTTP/1.x request line", () => {
+  for (
+    const text of [
+      "",
+      "hello\n",
+      "GET /\r\n",
+      "GET / HTTP/2.0\r\n",
+      "GET  / HTTP/1.1\r\n",
+      "GET / HTTP/1.1 extra\r\n",
+      "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+      "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    ]
+  ) {
+    assert.equal(
+      parseRequestLine(encode(text)),
+      undefined,
+      JSON.stringify(text),
+    );
+  }
+});
+
+Deno.test("detectProtocol() names HTTP, TLS, raw bytes and nothing", () => {
+  const http = encode("GET / HTTP/1.1\r\n");
+  assert.equal(detectProtocol(http, parseRequestLine(http)), "http");
+  const hello = new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00]);
+  assert.equal(looksLikeTls(hello), true);
+  assert.equal(detectProtocol(hello, undefined), "tls");
+  assert.equal(detectProtocol(encode("hi"), undefined), "raw");
+  assert.equal(detectProtocol(new Uint8Array(0), undefined), "none");
+});
+
+Deno.test("encodeReplies() gives Content-Length in bytes, not characters", () => {
+  const replies = encodeReplies("Merhaba dünya!");
+  assert.equal(decode(replies.raw), "Merhaba dünya!");
+  assert.equal(replies.raw.byteLength, 15);
+  const http = decode(replies.http);
+  assert.equal(
+    http,
+    "HTTP/1.1 200 OK\r\n" +
+      "Content-Type: text/plain; charset=utf-8\r\n" +
+      "Content-Length: 15\r\n" +
+      "Connection: close\r\n" +
+      "\r\n" +
+      "Merhaba dünya!",
+  );
+});
+
+Deno.test("encodeReplies() answers HEAD with the headers alone", () => {
+  const replies = encodeReplies("Merhaba dünya!");
+  const head = decode(replies.httpHead);
+  assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(head, /\r\nContent-Length: 15\r\n/);
+  assert.ok(head.endsWith("\r\n\r\n"));
+});
+
+Deno.test("chooseReply() follows the mode and the request", () => {
+  const replies = encodeReplies("hi");
+  const get = parseRequestLine(encode("GET / HTTP/1.1\r\n"));
+  const head = parseRequestLine(encode("HEAD / HTTP/1.1\r\n"));
+  assert.equal(chooseReply(replies, "auto", get), replies.http);
+  assert.equal(chooseReply(replies, "auto", head), replies.httpHead);
+  assert.equal(chooseReply(replies, "auto", undefined), replies.raw);
+  assert.equal(chooseReply(replies, "raw", get), replies.raw);
+  assert.equal(chooseReply(replies, "http", undefined), replies.http);
+  assert.equal(chooseReply(replies, "http", head), replies.httpHead);
+});

@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { type GreetingServer, serve, type ServeOptions } from "./server.ts";
+import {
+  connectAndReset,
+  decode,
+  encode,
+  exchange,
+  greet,
+  readToEnd,
+  settleOrder,
+} from "./test_client.ts";
+
+const GREETING = "Merhaba dünya!";
+
+/** Starts a server on 127.0.0.1, port 0, and returns it with its port. */
+function startServer(
+  options: ServeOptions = {},
+  listener: Deno.Listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+): { server: GreetingServer; port: number } {
+  const server = serve(listener, options);
+  return { server, port: (listener.addr as Deno.NetAddr).port };
+}
+
+/**
+ * A listener whose first accept() calls fail with the given errors, as
+ * Deno's do when a client resets before being accepted.
+ */
+function flakyListener(errors: Error[]): Deno.Listener {
+  const inner = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const flaky: Pick<Deno.Listener, "accept" | "close" | "addr"> = {
+    accept() {
+      const error = errors.shift();
+      return error ? Promise.reject(error) : inner.accept();
+    },
+    close: () => inner.close(),
+    addr: inner.addr,
+  };
+  return flaky as Deno.Listener;
+}
+
+Deno.test("serve() sends the greeting to a raw TCP client and closes", async () => {
+  const { server, port } = startServer();
+  assert.equal(await greet(port, "hello\n"), GREETING);
+  assert.deepEqual(await server.shutdown(), { accepted: 1, served: 1 });
+});
+
+Deno.test("serve() answers HTTP requests with an HTTP response", async (t) => {
+  const { server, port } = startServer();
+  await using _ = server;
+
+  await t.step("fetch() sees status 200 and the greeting", async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/any/path`);
+    assert.equal(response.status, 200);
+    assert.equal(
+      response.headers.get("content-type"),
+      "text/plain; charset=utf-8",
+    );
+    assert.equal(response.headers.get("content-length"), "15");
+    assert.equal(response.headers.get("connection"), "close");
+    assert.equal(await response.text(), GREETING);
+  });
+
+  await t.step("HEAD gets the headers and no body", async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/`, {
+      method: "HEAD",
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-length"), "15");
+    assert.equal(await response.text(), "");
+  });
+
+  await t.step("a raw client still gets the bare greeting", async () => {
+    assert.equal(await greet(port, "GET\n"), GREETING);
+  });
+});
+
+Deno.test("serve() in raw mode never sends HTTP, in http mode always does", async (t) => {
+  await t.step("raw", async () => {
+    const { server, port } = startServer({ mode: "raw" });
+    await using _ = server;
+    assert.equal(await greet(port, "GET / HTTP/1.1\r\n\r\n"), GREETING);
+  });
+  await t.step("http", async () => {
+    const { server, port } = startServer({ mode: "http", greeting: "hi" });
+    await using _ = server;
+    const reply = await greet(port, "\x00garbage");
+    assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.ok(
+      reply.endsWith("\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"),
+    );
+  });
+});
+
+Deno.test("serve() answers a silent client after the timeout while serving others at once", async () => {
+  const { server, port } = startServer({ timeoutMs: 500 });
+  await using _ = server;
+  const silent = exchange(port);
+  const order = await settleOrder({
+    silent,
+    talkative: greet(port),
+  });
+  assert.deepEqual(order, ["talkative", "silent"]);
+  assert.equal(decode(await silent), GREETING);
+});
+
+Deno.test("serve() answers a client that half-closes without waiting for the timeout", async () => {
+  const { server, port } = startServer({ timeoutMs: 1000 });
+  await using _ = server;
+  const silent = exchange(port);
+  const halfClosed = exchange(port, { closeWrite: true });
+  assert.deepEqual(await settleOrder({ silent, halfClosed }), [
+    "halfClosed",
+    "silent",
+  ]);
+  assert.equal(decode(await halfClosed), GREETING);
+});
+
+Deno.test("serve() delivers the whole reply to a client that sent more than it reads", async () => {
+  const { server, port } = startServer({ readSize: 4096 });
+  await using _ = server;
+  const bigPost = encode(
+    "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 262144\r\n\r\n" +
+      "x".repeat(256 * 1024),
+  );
+  const reply = decode(await exchange(port, { send: bigPost }));
+  assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.ok(reply.endsWith(`\r\n\r\n${GREETING}`), reply);
+});
+
+Deno.test("serve() keeps serving after 200 clients connect and reset at once", async () => {
+  const { server, port } = startServer();
+  await using _ = server;
+  await Promise.all(Array.from({ length: 200 }, () => connectAndReset(port)));
+  assert.equal(await greet(port), GREETING);
+});
+
+Deno.test("serve() keeps accepting when accept() fails for a client's reason", async () => {
+  const outOfDescriptors = Object.assign(
+    new Error("Too many open files (os error 24)"),
+    {
+      code: "EMFILE",
+    },
+  );
+  const failures = [
+    new Deno.errors.NotConnected(
+      "Transport endpoint is not connected (os error 107)",
+    ),
+    new Deno.errors.ConnectionAborted("Software caused connection abort"),
+    outOfDescriptors,
+  ];
+  const { server, port } = startServer({}, flakyListener(failures));
+  assert.equal(await greet(port), GREETING);
+  assert.equal(failures.length, 0, "every failure was thrown by accept()");
+  assert.deepEqual(await server.shutdown(), { accepted: 1, served: 1 });
+});
+
+Deno.test("serve() handles 500 concurrent clients", async () => {
+  const { server, port } = startServer();
+  const replies = await Promise.all(
+    Array.from({ length: 500 }, (_, i) => greet(port, `client ${i}\n`)),
+  );
+  assert.equal(replies.filter((reply) => reply === GREETING).length, 500);
+  assert.deepEqual(await server.shutdown(), { accepted: 500, served: 500 });
+});
+
+Deno.test("serve() pauses accepting at maxConnections", async () => {
+  const { server, port } = startServer({ maxConnections: 1, timeoutMs: 500 });
+  await using _ = server;
+  const silent = exchange(port);
+  // Only the silent client's connection is being served; this one waits in the backlog.
+  const queued = greet(port);
+  assert.deepEqual(await settleOrder({ silent, queued }), ["silent", "queued"]);
+  assert.equal(await queued, GREETING);
+});
+
+Deno.test("shutdown() lets an in-flight connection finish, then refuses new ones", async () => {
+  const { server, port } = startServer({ timeoutMs: 300 });
+  using inFlight = await Deno.connect({ hostname: "127.0.0.1", port });
+  // Connections are accepted in the order they arrive, so once a later client
+  // is served, the silent one is being served too.
+  assert.equal(await greet(port), GREETING);
+  const stopped = server.shutdown();
+  assert.equal(decode(await readToEnd(inFlight)), GREETING);
+  assert.deepEqual(await stopped, { accepted: 2, served: 2 });
+  await assert.rejects(
+    Deno.connect({ hostname: "127.0.0.1", port }),
+    Deno.errors.ConnectionRefused,
+  );
+});
+
+Deno.test("shutdown() closes connections still open after the grace period", async () => {
+  const { server, port } = startServer({ timeoutMs: 60_000 });
+  using inFlight = await Deno.connect({ hostname: "127.0.0.1", port });
+  assert.equal(await greet(port, "hi"), GREETING);
+  assert.deepEqual(await server.shutdown(50), { accepted: 2, served: 1 });
+  assert.equal((await readToEnd(inFlight)).byteLength, 0);
+});

@@ -1,0 +1,103 @@
+/**
+ * Clients and helpers shared by the tests: they talk to a server over real
+ * sockets and collect what it sends until it closes.
+ *
+ * @module
+ */
+
+import net from "node:net";
+
+/** UTF-8 encoding, for building requests. */
+export const encode = (text: string): Uint8Array =>
+  new TextEncoder().encode(text);
+/** UTF-8 decoding, for reading replies. */
+export const decode = (bytes: Uint8Array): string =>
+  new TextDecoder().decode(bytes);
+
+/** Reads everything until the peer closes its side. */
+export async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(16 * 1024);
+  let total = 0;
+  while (true) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    chunks.push(buffer.slice(0, n));
+    total += n;
+  }
+  const all = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return all;
+}
+
+/** Writes every byte (a single `write` may take only part). */
+export async function writeAll(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+): Promise<void> {
+  let written = 0;
+  while (written < bytes.byteLength) {
+    written += await conn.write(bytes.subarray(written));
+  }
+}
+
+/** How a test client behaves after connecting. */
+export interface ExchangeOptions {
+  /** Bytes to send; nothing is sent when absent (a silent client). */
+  send?: Uint8Array;
+  /** Half-close after sending, so the server sees EOF. */
+  closeWrite?: boolean;
+}
+
+/**
+ * Connects to `port` on 127.0.0.1, sends, and returns everything the server
+ * wrote before closing.
+ */
+export async function exchange(
+  port: number,
+  options: ExchangeOptions = {},
+): Promise<Uint8Array> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  if (options.send) await writeAll(conn, options.send);
+  if (options.closeWrite) await conn.closeWrite();
+  return await readToEnd(conn);
+}
+
+/** Sends a text line and returns the reply as text. */
+export async function greet(port: number, line = "hello\n"): Promise<string> {
+  return decode(await exchange(port, { send: encode(line) }));
+}
+
+/**
+ * Connects and resets at once (SO_LINGER 0): the server sees RST instead of
+ * a request. Resolves when the reset is sent.
+ */
+export function connectAndReset(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () => {
+      socket.resetAndDestroy();
+    });
+    socket.once("close", () => resolve());
+    socket.once("error", (error) => {
+      socket.destroy();
+      reject(error);
+    });
+  });
+}
+
+/** Records the order in which labelled promises settle. */
+export async function settleOrder(
+  entries: Record<string, Promise<unknown>>,
+): Promise<string[]> {
+  const order: string[] = [];
+  await Promise.all(
+    Object.entries(entries).map(([label, promise]) =>
+      promise.finally(() => order.push(label))
+    ),
+  );
+  return order;
+}
