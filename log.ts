@@ -22,6 +22,7 @@ export const MESSAGES = {
   listening: "merhaba {version} listening on {address} ({transport}): {url}",
   stopping: "{signal} received: stopping; {active} connection(s) in flight",
   stopped: "stopped after serving {served} connection(s)",
+  internalError: "internal error, still serving (please report it): {error}",
   acceptFailed: "accept failed, still listening: {error}",
   outOfDescriptors:
     "out of file descriptors ({error}); pausing accepts for {pause_ms} ms ({repeats} more since the last warning)",

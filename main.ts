@@ -96,6 +96,14 @@ async function serveUntilSignal(
   config: Config,
 ): Promise<number> {
   const logger = getLogger(CATEGORIES.server);
+  // A bug in serving one connection must not take the whole server down.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    logger.error(MESSAGES.internalError, {
+      event: "internal_error",
+      error: String(event.reason?.stack ?? event.reason),
+    });
+  });
   const server = serve(listener, {
     greeting: config.greeting,
     mode: config.mode,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { VERSION } from "./main.ts";
+import { describeListenError, VERSION } from "./main.ts";
 import { decode, encode, exchange, greet } from "./test_client.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
@@ -286,4 +286,47 @@ Deno.test("merhaba exits 1 when the host is not one of this machine's", async ()
     stderr,
     /^error: 192\.0\.2\.1 is not an address of this machine\n/,
   );
+});
+
+Deno.test("describeListenError() explains each way listening fails", () => {
+  const config = { host: "0.0.0.0", port: 80 };
+  const cases: [Error, RegExp, RegExp][] = [
+    [
+      new Deno.errors.AddrInUse("Address already in use (os error 98)"),
+      /^0\.0\.0\.0:80 is already in use; pick another --port or 0$/,
+      /--port 0/,
+    ],
+    [
+      new Deno.errors.PermissionDenied("Permission denied (os error 13)"),
+      /^Permission denied to listen on 0\.0\.0\.0:80$/,
+      /below 1024/,
+    ],
+    [
+      new Deno.errors.NotCapable("Requires net access"),
+      /not granted/,
+      /--allow-net/,
+    ],
+    [
+      new Deno.errors.AddrNotAvailable("Cannot assign requested address"),
+      /not an address of this machine/,
+      /0\.0\.0\.0/,
+    ],
+    [
+      new Error(
+        "failed to lookup address information: Name or service not known",
+      ),
+      /^Cannot resolve host "0\.0\.0\.0"$/,
+      /--host/,
+    ],
+    [
+      new Error("something new"),
+      /^Cannot listen on 0\.0\.0\.0:80: something new$/,
+      /--help/,
+    ],
+  ];
+  for (const [error, message, hint] of cases) {
+    const [actualMessage, actualHint] = describeListenError(error, config);
+    assert.match(actualMessage, message);
+    assert.match(actualHint, hint);
+  }
 });

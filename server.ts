@@ -28,6 +28,7 @@ import {
   type Mode,
   parseRequestLine,
   type Replies,
+  type RequestLine,
 } from "./reply.ts";
 
 export type { Mode } from "./reply.ts";
@@ -272,7 +273,7 @@ async function serveConnection(
     served = true;
     // After EOF nothing more can arrive, so there is nothing to linger for.
     if (outcome !== null) {
-      conn.closeWrite();
+      await conn.closeWrite();
       await discardInput(
         conn,
         buffer,
@@ -302,7 +303,7 @@ function logReceived(
   peer: string,
   outcome: number | null | typeof TIMED_OUT,
   received: Uint8Array,
-  request: ReturnType<typeof parseRequestLine>,
+  request: RequestLine | undefined,
   timeoutMs: number,
 ): void {
   if (outcome === TIMED_OUT) {
@@ -353,14 +354,15 @@ async function discardInput(
 ): Promise<void> {
   const deadline = performance.now() + plan.lingerMs;
   let discarded = 0;
-  let read = pendingRead ?? conn.read(buffer);
+  let read = pendingRead;
   while (discarded < plan.lingerBytes) {
     const remainingMs = deadline - performance.now();
     if (remainingMs <= 0) return;
-    const outcome = await withTimeout(read, remainingMs);
+    // Each read is raced right away, so its rejection at close stays handled.
+    const outcome = await withTimeout(read ?? conn.read(buffer), remainingMs);
+    read = undefined;
     if (outcome === TIMED_OUT || outcome === null) return;
     discarded += outcome;
-    read = conn.read(buffer);
   }
 }
 

@@ -130,7 +130,14 @@ Deno.test("serve() delivers the whole reply to a client that sent more than it r
 Deno.test("serve() keeps serving after 200 clients connect and reset at once", async () => {
   const { server, port } = startServer();
   await using _ = server;
-  await Promise.all(Array.from({ length: 200 }, () => connectAndReset(port)));
+  const request = encode("GET / HTTP/1.1\r\n\r\n");
+  // Half reset before sending anything, half right after their request.
+  await Promise.all(
+    Array.from(
+      { length: 200 },
+      (_, i) => connectAndReset(port, i % 2 ? request : undefined),
+    ),
+  );
   assert.equal(await greet(port), GREETING);
 });
 
@@ -175,12 +182,13 @@ Deno.test("serve() pauses accepting at maxConnections", async () => {
 
 Deno.test("shutdown() lets an in-flight connection finish, then refuses new ones", async () => {
   const { server, port } = startServer({ timeoutMs: 300 });
-  using inFlight = await Deno.connect({ hostname: "127.0.0.1", port });
+  const inFlight = await Deno.connect({ hostname: "127.0.0.1", port });
   // Connections are accepted in the order they arrive, so once a later client
   // is served, the silent one is being served too.
   assert.equal(await greet(port), GREETING);
   const stopped = server.shutdown();
   assert.equal(decode(await readToEnd(inFlight)), GREETING);
+  inFlight.close();
   assert.deepEqual(await stopped, { accepted: 2, served: 2 });
   await assert.rejects(
     Deno.connect({ hostname: "127.0.0.1", port }),

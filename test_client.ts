@@ -73,12 +73,17 @@ export async function greet(port: number, line = "hello\n"): Promise<string> {
 }
 
 /**
- * Connects and resets at once (SO_LINGER 0): the server sees RST instead of
- * a request. Resolves when the reset is sent.
+ * Connects, optionally sends `request`, and resets at once (SO_LINGER 0):
+ * the server sees RST instead of (or right after) a request. Resolves when
+ * the reset is sent.
  */
-export function connectAndReset(port: number): Promise<void> {
+export function connectAndReset(
+  port: number,
+  request?: Uint8Array,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, "127.0.0.1", () => {
+      if (request) socket.write(request);
       socket.resetAndDestroy();
     });
     socket.once("close", () => resolve());
