@@ -16,20 +16,17 @@
  * @module
  */
 
-import { getLogger, type Logger } from "@logtape/logtape";
-import { formatAddress } from "./address.ts";
-import { DEFAULTS } from "./defaults.ts";
-import { escapeForTerminal } from "./escape.ts";
-import { CATEGORIES, MESSAGES } from "./log.ts";
+import { getLogger } from "@logtape/logtape";
 import {
-  chooseReply,
-  detectProtocol,
-  encodeReplies,
-  type Mode,
-  parseRequestLine,
-  type Replies,
-  type RequestLine,
-} from "./reply.ts";
+  closeQuietly,
+  type ConnectionPlan,
+  describeError,
+  serveConnection,
+} from "./connection.ts";
+import { DEFAULTS } from "./defaults.ts";
+import { CATEGORIES, MESSAGES } from "./log.ts";
+import { encodeReplies, type Mode } from "./reply.ts";
+import { RateLimiter, sleep, TIMED_OUT, withTimeout } from "./timers.ts";
 
 export type { Mode } from "./reply.ts";
 
@@ -63,19 +60,6 @@ export interface ServeStats {
   served: number;
 }
 
-/** The settings every connection is served with, resolved once. */
-interface ConnectionPlan {
-  replies: Replies;
-  mode: Mode;
-  readSize: number;
-  timeoutMs: number;
-  lingerMs: number;
-  lingerBytes: number;
-  logger: Logger;
-}
-
-const TIMED_OUT = Symbol("timed out");
-const EMPTY = new Uint8Array(0);
 /** Longest pause of the accept loop when the process runs out of descriptors. */
 const MAX_ACCEPT_PAUSE_MS = 1000;
 /** Shortest interval between two "out of file descriptors" warnings. */
@@ -233,170 +217,6 @@ export class GreetingServer implements AsyncDisposable {
   }
 }
 
-/**
- * Serves one connection: read once (up to `readSize`, at most `timeoutMs`),
- * write the chosen reply completely, then close without losing it.
- * Resolves to whether the reply was written; never rejects.
- */
-async function serveConnection(
-  conn: Deno.Conn,
-  plan: ConnectionPlan,
-): Promise<boolean> {
-  const { logger } = plan;
-  const startedAt = performance.now();
-  const peer = formatAddress(conn.remoteAddr);
-  logger.info(MESSAGES.connected, { event: "connected", peer });
-  const buffer = new Uint8Array(plan.readSize);
-  const firstRead = conn.read(buffer);
-  let served = false;
-  try {
-    const outcome = await withTimeout(firstRead, plan.timeoutMs);
-    const received = typeof outcome === "number"
-      ? buffer.subarray(0, outcome)
-      : EMPTY;
-    const request = plan.mode === "raw"
-      ? undefined
-      : parseRequestLine(received);
-    logReceived(logger, peer, outcome, received, request, plan.timeoutMs);
-
-    const reply = chooseReply(plan.replies, plan.mode, request);
-    if (
-      await withTimeout(writeAll(conn, reply), plan.timeoutMs) === TIMED_OUT
-    ) {
-      logger.debug(MESSAGES.writeTimeout, {
-        event: "write_timeout",
-        peer,
-        timeout_ms: plan.timeoutMs,
-      });
-      return false;
-    }
-    served = true;
-    // After EOF nothing more can arrive, so there is nothing to linger for.
-    if (outcome !== null) {
-      await conn.closeWrite();
-      await discardInput(
-        conn,
-        buffer,
-        outcome === TIMED_OUT ? firstRead : undefined,
-        plan,
-      );
-    }
-  } catch (error) {
-    logger.debug(MESSAGES.clientFailed, {
-      event: "client_failed",
-      peer,
-      error: describeError(error),
-    });
-  } finally {
-    closeQuietly(conn);
-    logger.info(MESSAGES.closed, () => ({
-      event: "closed",
-      peer,
-      duration_ms: Math.round((performance.now() - startedAt) * 10) / 10,
-    }));
-  }
-  return served;
-}
-
-function logReceived(
-  logger: Logger,
-  peer: string,
-  outcome: number | null | typeof TIMED_OUT,
-  received: Uint8Array,
-  request: RequestLine | undefined,
-  timeoutMs: number,
-): void {
-  if (outcome === TIMED_OUT) {
-    logger.info(MESSAGES.receivedTimeout, {
-      event: "received",
-      peer,
-      bytes: 0,
-      protocol: "none",
-      timeout_ms: timeoutMs,
-    });
-  } else if (outcome === null) {
-    logger.info(MESSAGES.receivedEof, {
-      event: "received",
-      peer,
-      bytes: 0,
-      protocol: "none",
-    });
-  } else {
-    logger.info(MESSAGES.received, () => ({
-      event: "received",
-      peer,
-      bytes: received.byteLength,
-      protocol: detectProtocol(received, request),
-      data: escapeForTerminal(received),
-    }));
-  }
-}
-
-/** Writes every byte: `write` may take only part of what it is given. */
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.byteLength) {
-    written += await conn.write(bytes.subarray(written));
-  }
-}
-
-/**
- * The lingering close. Closing a socket whose input was not all read makes
- * the kernel send RST, which can destroy the reply before the client reads
- * it. So after replying and half-closing, read and discard until the client
- * closes too, or `lingerMs` or `lingerBytes` run out.
- */
-async function discardInput(
-  conn: Deno.Conn,
-  buffer: Uint8Array,
-  pendingRead: Promise<number | null> | undefined,
-  plan: ConnectionPlan,
-): Promise<void> {
-  const deadline = performance.now() + plan.lingerMs;
-  let discarded = 0;
-  let read = pendingRead;
-  while (discarded < plan.lingerBytes) {
-    const remainingMs = deadline - performance.now();
-    if (remainingMs <= 0) return;
-    // Each read is raced right away, so its rejection at close stays handled.
-    const outcome = await withTimeout(read ?? conn.read(buffer), remainingMs);
-    read = undefined;
-    if (outcome === TIMED_OUT || outcome === null) return;
-    discarded += outcome;
-  }
-}
-
-/**
- * Waits for `promise` at most `ms` milliseconds. On time-out the promise is
- * left running (its rejection, if any, stays handled).
- */
-async function withTimeout<T>(
-  promise: Promise<T>,
-  ms: number,
-): Promise<T | typeof TIMED_OUT> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expiry = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(resolve, ms, TIMED_OUT);
-  });
-  try {
-    return await Promise.race([promise, expiry]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed: by shutdown after its grace period, or by the runtime.
-  }
-}
-
 function isListenerClosed(error: unknown): boolean {
   return error instanceof Deno.errors.BadResource ||
     error instanceof Deno.errors.Interrupted;
@@ -405,32 +225,4 @@ function isListenerClosed(error: unknown): boolean {
 function isOutOfDescriptors(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   return code === "EMFILE" || code === "ENFILE";
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error
-    ? `${error.name}: ${error.message}`
-    : String(error);
-}
-
-/** Runs an action at most once per interval, telling it how many runs were skipped. */
-class RateLimiter {
-  #intervalMs: number;
-  #lastRun = -Infinity;
-  #skipped = 0;
-
-  constructor(intervalMs: number) {
-    this.#intervalMs = intervalMs;
-  }
-
-  run(action: (skipped: number) => void): void {
-    const now = performance.now();
-    if (now - this.#lastRun < this.#intervalMs) {
-      this.#skipped++;
-      return;
-    }
-    action(this.#skipped);
-    this.#lastRun = now;
-    this.#skipped = 0;
-  }
 }
