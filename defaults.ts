@@ -27,6 +27,8 @@ export const DEFAULTS = {
   lingerBytes: 1024 * 1024,
   /** Extra time given to in-flight connections at shutdown, beyond the timeout. */
   shutdownGraceMs: 1000,
+  /** Threads accepting on the same port (each with its own listener). */
+  workers: 1,
   /** Log line format. */
   logFormat: "text",
   /** Lowest log level printed. */

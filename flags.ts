@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULTS } from "./defaults.ts";
 import { type Mode, MODES } from "./reply.ts";
+import type { ServeOptions } from "./server.ts";
 
 /** Formats of the log lines on stdout. */
 export type LogFormat = "text" | "json";
@@ -17,24 +18,52 @@ export type LogLevel = "debug" | "info" | "warning" | "error";
 const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
 
-/** Everything the server needs from the command line, validated. */
-export interface Config {
+/** Certificate and key files (PEM) for serving TLS. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** A TCP address to listen on, with TLS when `tls` is set. */
+export interface TcpEndpoint {
+  transport: "tcp";
   host: string;
   port: number;
+  tls?: TlsFiles;
+}
+
+/** A Unix socket path to listen on. */
+export interface UnixEndpoint {
+  transport: "unix";
+  path: string;
+}
+
+/** Where to listen. */
+export type Endpoint = TcpEndpoint | UnixEndpoint;
+
+/** Everything the server needs from the command line, validated. */
+export interface Config {
+  endpoint: Endpoint;
   greeting: string;
   mode: Mode;
   readSize: number;
   timeoutMs: number;
   maxConnections: number;
+  /** Accepting threads on one port; 0 means one per CPU. */
+  workers: number;
   logFormat: LogFormat;
   logLevel: LogLevel;
   quiet: boolean;
 }
 
+/** What `--probe` connects to. */
+export type ProbeTarget = Deno.ConnectOptions | Deno.UnixConnectOptions;
+
 /** What the command line asks for. */
 export type Command =
   | { kind: "help" }
   | { kind: "version" }
+  | { kind: "probe"; target: ProbeTarget; timeoutMs: number }
   | { kind: "serve"; config: Config };
 
 /** A command line that cannot be run as given; the CLI exits 2. */
@@ -52,6 +81,11 @@ const OPTIONS = {
   "max-connections": { type: "string" },
   "log-format": { type: "string" },
   "log-level": { type: "string" },
+  cert: { type: "string" },
+  key: { type: "string" },
+  unix: { type: "string" },
+  workers: { type: "string" },
+  probe: { type: "string" },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
@@ -60,16 +94,25 @@ const OPTIONS = {
 const MAX_READ_SIZE = 16 * 1024 * 1024;
 const MAX_TIMEOUT_SECONDS = 24 * 60 * 60;
 const MAX_CONNECTIONS = 1_000_000;
+const MAX_WORKERS = 256;
 
 /** The help text printed by `--help`. */
 export const USAGE =
   `merhaba: a TCP greeting server (raw TCP and HTTP on one port)
 
 Usage: merhaba [options]
+       merhaba --probe HOST:PORT|SOCKET
 
-Options:
+Where to listen:
   -H, --host <name>           interface to bind (default ${DEFAULTS.host}; "::" or "::1" for IPv6)
   -p, --port <n>              TCP port, 0 = any free port (default ${DEFAULTS.port})
+      --cert <file>           serve TLS with this PEM certificate (needs --key)
+      --key <file>            the PEM private key of --cert
+      --unix <path>           listen on a Unix socket instead of TCP
+      --workers <n|auto>      threads accepting on the same port (Linux; default ${DEFAULTS.workers};
+                              0 or auto = one per CPU)
+
+What to answer:
   -g, --greeting <text>       what every client receives (default "${DEFAULTS.greeting}")
       --mode <${
     MODES.join("|")
@@ -78,11 +121,17 @@ Options:
       --read-size <bytes>     most bytes read from a client (default ${DEFAULTS.readSize})
       --timeout <seconds>     how long to wait for a client's first bytes (default ${DEFAULTS.timeoutSeconds};
                               decimals allowed)
-      --max-connections <n>   connections handled at once; past it, accepting pauses
-                              (default ${DEFAULTS.maxConnections})
+      --max-connections <n>   connections handled at once, per worker; past it, accepting
+                              pauses (default ${DEFAULTS.maxConnections})
+
+Logging:
       --log-format <${LOG_FORMATS.join("|")}>  (default ${DEFAULTS.logFormat})
       --log-level <${LOG_LEVELS.join("|")}>  (default ${DEFAULTS.logLevel})
   -q, --quiet                 no per-connection lines (the listening line and errors still print)
+
+Other:
+      --probe <target>        connect to a running merhaba (HOST:PORT or socket path), exit 0
+                              if it replies within --timeout, 1 otherwise (for health checks)
   -h, --help                  show this help
   -V, --version               show the version
 
@@ -91,7 +140,9 @@ Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime error, 2 usage error,
 
 Examples:
   merhaba --port 8080
-  merhaba -H ::1 -p 8080 --greeting "Hello from $(hostname)" --log-format json`;
+  merhaba -H ::1 -p 8443 --cert cert.pem --key key.pem
+  merhaba --unix /tmp/merhaba.sock --log-format json
+  merhaba --port 8080 --workers auto --quiet`;
 
 /** The one-line hint printed under a usage error. */
 export const USAGE_HINT = "Run merhaba --help for usage.";
@@ -161,22 +212,34 @@ export function parseFlags(args: readonly string[]): Command {
   }
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
-  const timeoutSeconds = values.timeout === undefined
-    ? DEFAULTS.timeoutSeconds
-    : parseSeconds("--timeout", values.timeout, MAX_TIMEOUT_SECONDS);
+  const timeoutMs = Math.round(
+    1000 *
+      (values.timeout === undefined
+        ? DEFAULTS.timeoutSeconds
+        : parseSeconds("--timeout", values.timeout, MAX_TIMEOUT_SECONDS)),
+  );
+  if (values.probe !== undefined) {
+    return { kind: "probe", target: parseProbeTarget(values.probe), timeoutMs };
+  }
+  const endpoint = parseEndpoint(values);
+  const workers = values.workers === undefined
+    ? DEFAULTS.workers
+    : parseWorkers(values.workers);
+  if (workers !== 1 && endpoint.transport === "unix") {
+    throw new UsageError(
+      "--workers needs a TCP port to share; it cannot be used with --unix",
+    );
+  }
   return {
     kind: "serve",
     config: {
-      host: parseHost(values.host ?? DEFAULTS.host),
-      port: values.port === undefined
-        ? DEFAULTS.port
-        : parseInteger("--port", values.port, 0, 65535),
+      endpoint,
       greeting: values.greeting ?? DEFAULTS.greeting,
       mode: parseChoice("--mode", values.mode ?? DEFAULTS.mode, MODES),
       readSize: values["read-size"] === undefined
         ? DEFAULTS.readSize
         : parseInteger("--read-size", values["read-size"], 1, MAX_READ_SIZE),
-      timeoutMs: Math.round(timeoutSeconds * 1000),
+      timeoutMs,
       maxConnections: values["max-connections"] === undefined
         ? DEFAULTS.maxConnections
         : parseInteger(
@@ -185,6 +248,7 @@ export function parseFlags(args: readonly string[]): Command {
           1,
           MAX_CONNECTIONS,
         ),
+      workers,
       logFormat: parseChoice(
         "--log-format",
         values["log-format"] ?? DEFAULTS.logFormat,
@@ -198,6 +262,91 @@ export function parseFlags(args: readonly string[]): Command {
       quiet: values.quiet ?? false,
     },
   };
+}
+
+/** The flags that choose where to listen, as parseArgs returns them. */
+interface EndpointFlags {
+  host?: string;
+  port?: string;
+  unix?: string;
+  cert?: string;
+  key?: string;
+}
+
+/**
+ * Chooses the endpoint: `--unix PATH`, or `--host`/`--port` with TLS when
+ * `--cert` and `--key` are both given.
+ *
+ * @throws {UsageError} for `--unix` with `--host`, `--port` or TLS, and for
+ * `--cert` without `--key` or the reverse.
+ */
+export function parseEndpoint(flags: EndpointFlags): Endpoint {
+  if ((flags.cert === undefined) !== (flags.key === undefined)) {
+    const [given, missing] = flags.cert === undefined
+      ? ["--key", "--cert"]
+      : ["--cert", "--key"];
+    throw new UsageError(
+      `${given} needs ${missing} too: TLS takes a certificate and its private key`,
+    );
+  }
+  if (flags.unix !== undefined) {
+    const conflict = [
+      flags.host === undefined ? "" : "--host",
+      flags.port === undefined ? "" : "--port",
+      flags.cert === undefined ? "" : "--cert",
+    ].find(Boolean);
+    if (conflict) {
+      throw new UsageError(`--unix cannot be combined with ${conflict}`);
+    }
+    if (flags.unix === "") {
+      throw new UsageError('Invalid --unix "": expected a path');
+    }
+    return { transport: "unix", path: flags.unix };
+  }
+  const tls = flags.cert === undefined || flags.key === undefined
+    ? undefined
+    : { certFile: flags.cert, keyFile: flags.key };
+  return {
+    transport: "tcp",
+    host: parseHost(flags.host ?? DEFAULTS.host),
+    port: flags.port === undefined
+      ? DEFAULTS.port
+      : parseInteger("--port", flags.port, 0, 65535),
+    ...(tls && { tls }),
+  };
+}
+
+/**
+ * Validates `--workers`: a count from 1 to 256, or `auto` or `0` for one
+ * per CPU (returned as 0).
+ *
+ * @throws {UsageError} naming the accepted values.
+ */
+export function parseWorkers(text: string): number {
+  if (text === "auto") return 0;
+  if (/^\d+$/.test(text) && Number(text) <= MAX_WORKERS) return Number(text);
+  throw new UsageError(
+    `Invalid --workers "${text}": expected an integer from 0 to ${MAX_WORKERS}, or auto (0 and auto mean one per CPU)`,
+  );
+}
+
+/**
+ * Validates what `--probe` connects to: `HOST:PORT`, `[IPv6]:PORT`, or the
+ * path of a Unix socket (anything with a `/`).
+ *
+ * @throws {UsageError} for anything else.
+ */
+export function parseProbeTarget(text: string): ProbeTarget {
+  if (text.includes("/")) return { transport: "unix", path: text };
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
+  if (match === null) {
+    throw new UsageError(
+      `Invalid --probe "${text}": expected HOST:PORT, [IPv6]:PORT or a socket path`,
+    );
+  }
+  const hostname = parseHost(match[1] ?? match[2]!);
+  const port = parseInteger("--probe port", match[3]!, 1, 65535);
+  return { transport: "tcp", hostname, port };
 }
 
 /**
@@ -268,4 +417,15 @@ export function parseHost(text: string): string {
     );
   }
   return host;
+}
+
+/** The server options a configuration asks for. */
+export function toServeOptions(config: Config): ServeOptions {
+  return {
+    greeting: config.greeting,
+    mode: config.mode,
+    readSize: config.readSize,
+    timeoutMs: config.timeoutMs,
+    maxConnections: config.maxConnections,
+  };
 }

@@ -10,13 +10,13 @@ function configOf(args: string[]): Config {
 
 Deno.test("parseFlags() fills in every default", () => {
   assert.deepEqual(configOf([]), {
-    host: DEFAULTS.host,
-    port: DEFAULTS.port,
+    endpoint: { transport: "tcp", host: DEFAULTS.host, port: DEFAULTS.port },
     greeting: "Merhaba dünya!",
     mode: "auto",
     readSize: 4096,
     timeoutMs: 5000,
     maxConnections: 1000,
+    workers: 1,
     logFormat: "text",
     logLevel: "info",
     quiet: false,
@@ -46,20 +46,28 @@ Deno.test("parseFlags() reads every flag, long and short", () => {
       "-q",
     ]),
     {
-      host: "::1",
-      port: 8080,
+      endpoint: { transport: "tcp", host: "::1", port: 8080 },
       greeting: "Selam",
       mode: "raw",
       readSize: 100,
       timeoutMs: 250,
       maxConnections: 7,
+      workers: 1,
       logFormat: "json",
       logLevel: "debug",
       quiet: true,
     },
   );
-  assert.equal(configOf(["--host", "[::1]"]).host, "::1");
-  assert.equal(configOf(["-qp", "9"]).port, 9);
+  assert.deepEqual(configOf(["--host", "[::1]"]).endpoint, {
+    transport: "tcp",
+    host: "::1",
+    port: 0,
+  });
+  assert.deepEqual(configOf(["-qp", "9"]).endpoint, {
+    transport: "tcp",
+    host: DEFAULTS.host,
+    port: 9,
+  });
 });
 
 Deno.test("parseFlags() recognises --help and --version", () => {

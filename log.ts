@@ -1,12 +1,21 @@
 /**
  * What merhaba logs: the logger categories, the wording of every log line,
- * and the two line formats (text and JSON Lines). `main.ts` wires them to
- * LogTape's sinks; the server only calls `getLogger`.
+ * the two line formats (text and JSON Lines), and the sinks they go to. The
+ * entry points (`main.ts`, and `worker.ts` in each worker thread) call
+ * {@link configureLogging}; library modules only call `getLogger`.
  *
  * @module
  */
 
-import type { LogRecord } from "@logtape/logtape";
+import {
+  configure,
+  getStreamSink,
+  type LogLevel as LogTapeLevel,
+  type LogRecord,
+  type Sink,
+  withFilter,
+} from "@logtape/logtape";
+import type { LogFormat, LogLevel } from "./flags.ts";
 
 /** Logger categories: lifecycle and accept-loop events, and per-connection events. */
 export const CATEGORIES = {
@@ -20,8 +29,12 @@ export const CATEGORIES = {
  */
 export const MESSAGES = {
   listening: "merhaba {version} listening on {address} ({transport}): {url}",
+  listeningUnix:
+    "merhaba {version} listening on {address} (unix): curl --unix-socket {address} {url}",
   stopping: "{signal} received: stopping; {active} connection(s) in flight",
   stopped: "stopped after serving {served} connection(s)",
+  stoppedWorkers:
+    "stopped after serving {served} connection(s) (per worker: {per_worker})",
   internalError: "internal error, still serving (please report it): {error}",
   acceptFailed: "accept failed, still listening: {error}",
   outOfDescriptors:
@@ -87,4 +100,62 @@ export function formatJson(record: LogRecord): string {
     JSON_UNSAFE,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
   ) + "\n";
+}
+
+/** The logging choices of the command line. */
+export interface LoggingOptions {
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+  quiet: boolean;
+}
+
+const LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
+
+/**
+ * Sends info and debug lines to stdout and warnings and errors to stderr,
+ * in the chosen format. The server's lifecycle lines (listening, summary)
+ * print at any `--log-level`; `--quiet` silences per-connection lines below
+ * warnings.
+ */
+export async function configureLogging(options: LoggingOptions): Promise<void> {
+  const formatter = options.logFormat === "json" ? formatJson : formatText;
+  const stream = (writable: WritableStream<Uint8Array>): Sink =>
+    getStreamSink(writable, { formatter, closeStream: false });
+  const connectionLevel = options.quiet
+    ? moreSevere(options.logLevel, "warning")
+    : options.logLevel;
+  await configure({
+    sinks: {
+      stdout: withFilter(
+        stream(Deno.stdout.writable),
+        (record) => record.level === "debug" || record.level === "info",
+      ),
+      stderr: withFilter(stream(Deno.stderr.writable), "warning"),
+    },
+    loggers: [
+      {
+        category: ["logtape", "meta"],
+        sinks: ["stderr"],
+        lowestLevel: "warning",
+      },
+      {
+        category: [...CATEGORIES.server],
+        sinks: ["stdout", "stderr"],
+        lowestLevel: lessSevere(options.logLevel, "info"),
+      },
+      {
+        category: [...CATEGORIES.connection],
+        sinks: ["stdout", "stderr"],
+        lowestLevel: connectionLevel,
+      },
+    ],
+  });
+}
+
+function moreSevere(a: LogLevel, b: LogLevel): LogTapeLevel {
+  return LEVELS.indexOf(a) >= LEVELS.indexOf(b) ? a : b;
+}
+
+function lessSevere(a: LogLevel, b: LogLevel): LogTapeLevel {
+  return LEVELS.indexOf(a) <= LEVELS.indexOf(b) ? a : b;
 }

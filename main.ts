@@ -10,44 +10,44 @@
  * @module
  */
 
-import {
-  configure,
-  dispose,
-  getLogger,
-  getStreamSink,
-  type LogLevel as LogTapeLevel,
-  type Sink,
-  withFilter,
-} from "@logtape/logtape";
+import { dispose, getLogger } from "@logtape/logtape";
 import denoConfig from "./deno.json" with { type: "json" };
 import { formatHostPort, listeningUrl } from "./address.ts";
 import {
   type Config,
-  type LogLevel,
   parseFlags,
+  type ProbeTarget,
+  type TcpEndpoint,
+  toServeOptions,
   USAGE,
   USAGE_HINT,
   UsageError,
 } from "./flags.ts";
-import { CATEGORIES, formatJson, formatText, MESSAGES } from "./log.ts";
-import { serve } from "./server.ts";
+import {
+  openListener,
+  readTlsKeyPair,
+  StartupError,
+  type TlsKeyPair,
+} from "./listen.ts";
+import { CATEGORIES, configureLogging, MESSAGES } from "./log.ts";
+import { probe } from "./probe.ts";
+import { serve, type ServeStats } from "./server.ts";
+import { assertPortSharing, WorkerPool } from "./workers.ts";
 
 /** The version printed by `--version` and in the listening line. */
 export const VERSION: string = denoConfig.version;
 
 /** Every exit code of the command. */
 export const ExitCode = {
-  /** Served until stopped by a signal, or printed help or version. */
+  /** Served until stopped by a signal, printed help or version, or a probe got a reply. */
   ok: 0,
-  /** A runtime failure: the address is taken, not permitted, unresolvable… */
+  /** A runtime failure: the address is taken, not permitted, unresolvable; a probe failed. */
   failure: 1,
   /** A command line that cannot be run. */
   usage: 2,
   /** A second SIGINT or SIGTERM arrived during shutdown. */
   interrupted: 130,
 } as const;
-
-const LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
 
 /**
  * Runs merhaba with the given arguments and resolves to its exit code.
@@ -69,31 +69,68 @@ export async function main(args: string[]): Promise<number> {
     case "version":
       console.log(`merhaba ${VERSION}`);
       return ExitCode.ok;
+    case "probe":
+      return await runProbe(command.target, command.timeoutMs);
     case "serve":
       return await run(command.config);
   }
 }
 
-async function run(config: Config): Promise<number> {
-  let listener: Deno.TcpListener;
+async function runProbe(
+  target: ProbeTarget,
+  timeoutMs: number,
+): Promise<number> {
+  const name = "path" in target
+    ? target.path
+    : formatHostPort(target.hostname ?? "127.0.0.1", target.port);
   try {
-    listener = Deno.listen({ hostname: config.host, port: config.port });
+    const bytes = await probe(target, timeoutMs);
+    console.log(`${name} replied with ${bytes} bytes`);
+    return ExitCode.ok;
   } catch (error) {
-    const [message, hint] = describeListenError(error, config);
-    printError(message, hint);
+    const reason = error instanceof Error ? error.message : String(error);
+    const hint = error instanceof Deno.errors.NotCapable
+      ? "Run with --allow-net."
+      : "Is merhaba running there?";
+    printError(`No reply from ${name}: ${reason}`, hint);
+    return ExitCode.failure;
+  }
+}
+
+async function run(config: Config): Promise<number> {
+  const { endpoint } = config;
+  const workers = config.workers || navigator.hardwareConcurrency;
+  let listener: Deno.Listener;
+  let tls: TlsKeyPair | undefined;
+  try {
+    if (workers > 1) await assertPortSharing();
+    if (endpoint.transport === "tcp" && endpoint.tls) {
+      tls = await readTlsKeyPair(endpoint.tls);
+    }
+    listener = await openListener(endpoint, { tls, reusePort: workers > 1 });
+  } catch (error) {
+    if (!(error instanceof StartupError)) throw error;
+    printError(error.message, error.hint);
     return ExitCode.failure;
   }
   await configureLogging(config);
   try {
-    return await serveUntilSignal(listener, config);
+    return await serveUntilSignal(listener, config, workers, tls);
+  } catch (error) {
+    if (!(error instanceof StartupError)) throw error;
+    printError(error.message, error.hint);
+    return ExitCode.failure;
   } finally {
     await dispose();
+    if (endpoint.transport === "unix") await removeSocketFile(endpoint.path);
   }
 }
 
 async function serveUntilSignal(
-  listener: Deno.TcpListener,
+  listener: Deno.Listener,
   config: Config,
+  workers: number,
+  tls: TlsKeyPair | undefined,
 ): Promise<number> {
   const logger = getLogger(CATEGORIES.server);
   // A bug in serving one connection must not take the whole server down.
@@ -104,20 +141,22 @@ async function serveUntilSignal(
       error: String(event.reason?.stack ?? event.reason),
     });
   });
-  const server = serve(listener, {
-    greeting: config.greeting,
-    mode: config.mode,
-    readSize: config.readSize,
-    timeoutMs: config.timeoutMs,
-    maxConnections: config.maxConnections,
-  });
-  logger.info(MESSAGES.listening, {
-    event: "listening",
-    version: VERSION,
-    address: formatHostPort(listener.addr.hostname, listener.addr.port),
-    transport: listener.addr.transport,
-    url: listeningUrl(listener.addr),
-  });
+  const server = serve(listener, toServeOptions(config));
+  let pool: WorkerPool | undefined;
+  if (workers > 1) {
+    const endpoint: TcpEndpoint = {
+      ...config.endpoint as TcpEndpoint,
+      port: (listener.addr as Deno.NetAddr).port,
+    };
+    try {
+      pool = await WorkerPool.start(workers - 1, { config, endpoint, tls });
+    } catch (error) {
+      await server.shutdown(0);
+      throw error;
+    }
+  }
+  await dropStartupPermissions(config.endpoint.transport === "unix");
+  logListening(listener.addr, tls !== undefined, workers);
 
   const signal = await firstStopSignal();
   logger.info(MESSAGES.stopping, {
@@ -125,9 +164,49 @@ async function serveUntilSignal(
     signal,
     active: server.activeConnections,
   });
-  const { served, accepted } = await server.shutdown();
-  logger.info(MESSAGES.stopped, { event: "stopped", served, accepted });
+  const perWorker = [await server.shutdown(), ...await pool?.shutdown() ?? []];
+  logStopped(perWorker);
   return ExitCode.ok;
+}
+
+function logListening(addr: Deno.Addr, tls: boolean, workers: number): void {
+  const logger = getLogger(CATEGORIES.server);
+  if (addr.transport === "unix" || addr.transport === "unixpacket") {
+    logger.info(MESSAGES.listeningUnix, {
+      event: "listening",
+      version: VERSION,
+      address: addr.path,
+      transport: "unix",
+      url: "http://localhost/",
+    });
+    return;
+  }
+  const netAddr = addr as Deno.NetAddr;
+  const url = listeningUrl(netAddr);
+  logger.info(MESSAGES.listening, {
+    event: "listening",
+    version: VERSION,
+    address: formatHostPort(netAddr.hostname, netAddr.port),
+    transport: tls ? "tls" : "tcp",
+    url: tls ? url.replace(/^http:/, "https:") : url,
+    workers,
+  });
+}
+
+function logStopped(perWorker: ServeStats[]): void {
+  const logger = getLogger(CATEGORIES.server);
+  const served = perWorker.reduce((sum, stats) => sum + stats.served, 0);
+  const accepted = perWorker.reduce((sum, stats) => sum + stats.accepted, 0);
+  if (perWorker.length === 1) {
+    logger.info(MESSAGES.stopped, { event: "stopped", served, accepted });
+    return;
+  }
+  logger.info(MESSAGES.stoppedWorkers, {
+    event: "stopped",
+    served,
+    accepted,
+    per_worker: perWorker.map((stats) => stats.served).join(", "),
+  });
 }
 
 /**
@@ -152,98 +231,23 @@ function firstStopSignal(): Promise<Deno.Signal> {
 }
 
 /**
- * Sends info and debug lines to stdout and warnings and errors to stderr,
- * in the chosen format. The listening line and the summary print at any
- * `--log-level`; `--quiet` silences per-connection lines below warnings.
+ * Gives up file access once listening: reading was needed only for the TLS
+ * files, the stale-socket check and loading worker threads, writing only for
+ * the Unix socket, which is removed at shutdown. A compiled binary is built with broad read and
+ * write access because those paths are known only at run time.
  */
-async function configureLogging(config: Config): Promise<void> {
-  const formatter = config.logFormat === "json" ? formatJson : formatText;
-  const stream = (writable: WritableStream<Uint8Array>): Sink =>
-    getStreamSink(writable, { formatter, closeStream: false });
-  const connectionLevel = config.quiet
-    ? moreSevere(config.logLevel, "warning")
-    : config.logLevel;
-  await configure({
-    sinks: {
-      stdout: withFilter(
-        stream(Deno.stdout.writable),
-        (record) => record.level === "debug" || record.level === "info",
-      ),
-      stderr: withFilter(stream(Deno.stderr.writable), "warning"),
-    },
-    loggers: [
-      {
-        category: ["logtape", "meta"],
-        sinks: ["stderr"],
-        lowestLevel: "warning",
-      },
-      {
-        category: [...CATEGORIES.server],
-        sinks: ["stdout", "stderr"],
-        lowestLevel: lessSevere(config.logLevel, "info"),
-      },
-      {
-        category: [...CATEGORIES.connection],
-        sinks: ["stdout", "stderr"],
-        lowestLevel: connectionLevel,
-      },
-    ],
-  });
+async function dropStartupPermissions(keepWrite: boolean): Promise<void> {
+  await Deno.permissions.revoke({ name: "read" });
+  if (!keepWrite) await Deno.permissions.revoke({ name: "write" });
 }
 
-function moreSevere(a: LogLevel, b: LogLevel): LogTapeLevel {
-  return LEVELS.indexOf(a) >= LEVELS.indexOf(b) ? a : b;
-}
-
-function lessSevere(a: LogLevel, b: LogLevel): LogTapeLevel {
-  return LEVELS.indexOf(a) <= LEVELS.indexOf(b) ? a : b;
-}
-
-/**
- * Explains why listening failed, as a message and a hint for what to do.
- * Unknown errors keep Deno's own message.
- */
-export function describeListenError(
-  error: unknown,
-  config: Pick<Config, "host" | "port">,
-): [message: string, hint: string] {
-  const address = formatHostPort(config.host, config.port);
-  if (error instanceof Deno.errors.AddrInUse) {
-    return [
-      `${address} is already in use; pick another --port or 0`,
-      "With --port 0 the system picks a free port and merhaba prints it.",
-    ];
+async function removeSocketFile(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (error) {
+    // Deno removes the file itself when the listener closes.
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  if (error instanceof Deno.errors.NotCapable) {
-    return [
-      `Network access to ${address} was not granted`,
-      "Run with --allow-net (deno run --allow-net main.ts), or use deno task start.",
-    ];
-  }
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return [
-      `Permission denied to listen on ${address}`,
-      "Ports below 1024 need root or CAP_NET_BIND_SERVICE; pick a --port from 1024 up.",
-    ];
-  }
-  if (error instanceof Deno.errors.AddrNotAvailable) {
-    return [
-      `${config.host} is not an address of this machine`,
-      "Use 0.0.0.0 (every IPv4 interface), :: (IPv6), or one of this machine's addresses.",
-    ];
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  if (
-    /lookup address|Name or service not known|nodename nor servname/i.test(
-      message,
-    )
-  ) {
-    return [
-      `Cannot resolve host "${config.host}"`,
-      "Check the spelling of --host, or give an IP address.",
-    ];
-  }
-  return [`Cannot listen on ${address}: ${message}`, USAGE_HINT];
 }
 
 function printError(message: string, hint: string): void {

@@ -1,0 +1,247 @@
+/**
+ * Opening the listener: TCP, TLS or a Unix socket, and every way that can
+ * fail explained as one message and a hint.
+ *
+ * @module
+ */
+
+import { formatHostPort } from "./address.ts";
+import type { Endpoint, TlsFiles } from "./flags.ts";
+
+/** A failure to start serving, with a hint for the operator; the CLI exits 1. */
+export class StartupError extends Error {
+  override name = "StartupError";
+  /** What the operator can do about it, one line. */
+  readonly hint: string;
+
+  constructor(message: string, hint: string) {
+    super(message);
+    this.hint = hint;
+  }
+}
+
+/** A certificate chain and its private key, as PEM text. */
+export interface TlsKeyPair {
+  cert: string;
+  key: string;
+}
+
+/** How to open a listener. */
+export interface ListenOptions {
+  /** The PEM pair to serve TLS with (TCP endpoints with `tls` only). */
+  tls?: TlsKeyPair;
+  /** Let other listeners bind the same TCP port (Linux; for `--workers`). */
+  reusePort?: boolean;
+}
+
+/** The name of an endpoint as people read it: `host:port`, `[::1]:port` or a path. */
+export function describeEndpoint(endpoint: Endpoint): string {
+  return endpoint.transport === "unix"
+    ? endpoint.path
+    : formatHostPort(endpoint.host, endpoint.port);
+}
+
+/**
+ * Reads the certificate and key files of a TLS endpoint.
+ *
+ * @throws {StartupError} naming the file that is missing, unreadable, or
+ * holds no PEM certificate or key.
+ */
+export async function readTlsKeyPair(files: TlsFiles): Promise<TlsKeyPair> {
+  const cert = await readPemFile("--cert", files.certFile, files);
+  const key = await readPemFile("--key", files.keyFile, files);
+  if (!cert.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new StartupError(
+      `--cert file "${files.certFile}" holds no PEM certificate`,
+      'Expected a file starting with "-----BEGIN CERTIFICATE-----".',
+    );
+  }
+  if (!/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(key)) {
+    throw new StartupError(
+      `--key file "${files.keyFile}" holds no PEM private key`,
+      'Expected a file starting with "-----BEGIN PRIVATE KEY-----" (or RSA/EC PRIVATE KEY).',
+    );
+  }
+  return { cert, key };
+}
+
+async function readPemFile(
+  flag: string,
+  path: string,
+  files: TlsFiles,
+): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new StartupError(
+        `Read access to ${flag} file "${path}" was not granted`,
+        `Run with --allow-read=${files.certFile},${files.keyFile}.`,
+      );
+    }
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new StartupError(
+      `Cannot read ${flag} file "${path}": ${reason}`,
+      `Check the path given to ${flag}.`,
+    );
+  }
+}
+
+/**
+ * Opens the listener for an endpoint. For a Unix socket, a stale socket file
+ * left by a crashed run is replaced first (see {@link clearStaleSocket}).
+ *
+ * @throws {StartupError} explaining why listening failed.
+ */
+export async function openListener(
+  endpoint: Endpoint,
+  options: ListenOptions = {},
+): Promise<Deno.Listener> {
+  try {
+    if (endpoint.transport === "unix") {
+      await clearStaleSocket(endpoint.path);
+      return Deno.listen({ transport: "unix", path: endpoint.path });
+    }
+    const address = {
+      hostname: endpoint.host,
+      port: endpoint.port,
+      reusePort: options.reusePort ?? false,
+    };
+    if (endpoint.tls && options.tls) {
+      return listenTls(address, options.tls, endpoint.tls);
+    }
+    return Deno.listen(address);
+  } catch (error) {
+    if (error instanceof StartupError) throw error;
+    const [message, hint] = describeListenError(error, endpoint);
+    throw new StartupError(message, hint);
+  }
+}
+
+/** Errors of binding an address, as opposed to errors of the certificate and key. */
+const ADDRESS_ERRORS = [
+  Deno.errors.AddrInUse,
+  Deno.errors.AddrNotAvailable,
+  Deno.errors.PermissionDenied,
+  Deno.errors.NotCapable,
+];
+
+function listenTls(
+  address: Deno.TcpListenOptions,
+  pair: TlsKeyPair,
+  files: TlsFiles,
+): Deno.TlsListener {
+  try {
+    return Deno.listenTls({ ...address, ...pair });
+  } catch (error) {
+    if (ADDRESS_ERRORS.some((type) => error instanceof type)) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StartupError(
+      `Cannot serve TLS with ${files.certFile} and ${files.keyFile}: ${reason}`,
+      "Check that --cert is a PEM certificate and --key its own PEM private key.",
+    );
+  }
+}
+
+/**
+ * Makes way for a Unix socket at `path`. A socket file nobody answers on is
+ * left over from a crashed run and is removed; a socket someone answers on,
+ * or any other kind of file, is an error and is never touched.
+ */
+export async function clearStaleSocket(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  if (!info.isSocket) {
+    throw new StartupError(
+      `${path} exists and is not a socket; merhaba will not replace it`,
+      "Remove it yourself, or pick another --unix path.",
+    );
+  }
+  try {
+    const conn = await Deno.connect({ transport: "unix", path });
+    conn.close();
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused) {
+      await Deno.remove(path);
+      return;
+    }
+    throw error;
+  }
+  throw new StartupError(
+    `${path} is in use: another server answers on it`,
+    "Stop that server, or pick another --unix path.",
+  );
+}
+
+/**
+ * Explains why listening failed, as a message and a hint for what to do.
+ * Unknown errors keep Deno's own message.
+ */
+export function describeListenError(
+  error: unknown,
+  endpoint: Endpoint,
+): [message: string, hint: string] {
+  const address = describeEndpoint(endpoint);
+  const unix = endpoint.transport === "unix";
+  if (error instanceof Deno.errors.AddrInUse) {
+    return unix
+      ? [`${address} is already in use`, "Pick another --unix path."]
+      : [
+        `${address} is already in use; pick another --port or 0`,
+        "With --port 0 the system picks a free port and merhaba prints it.",
+      ];
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    return unix
+      ? [
+        `Access to the socket path ${address} was not granted`,
+        `Run with --allow-read=${address} --allow-write=${address} --allow-net=unix:${address}.`,
+      ]
+      : [
+        `Network access to ${address} was not granted`,
+        "Run with --allow-net (deno run --allow-net main.ts), or use deno task start.",
+      ];
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return unix
+      ? [
+        `Permission denied creating the socket ${address}`,
+        "Pick a --unix path in a directory you can write to.",
+      ]
+      : [
+        `Permission denied to listen on ${address}`,
+        "Ports below 1024 need root or CAP_NET_BIND_SERVICE; pick a --port from 1024 up.",
+      ];
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable && !unix) {
+    return [
+      `${endpoint.host} is not an address of this machine`,
+      "Use 0.0.0.0 (every IPv4 interface), :: (IPv6), or one of this machine's addresses.",
+    ];
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (
+    !unix &&
+    /lookup address|Name or service not known|nodename nor servname/i.test(
+      message,
+    )
+  ) {
+    return [
+      `Cannot resolve host "${endpoint.host}"`,
+      "Check the spelling of --host, or give an IP address.",
+    ];
+  }
+  return [
+    `Cannot listen on ${address}: ${message}`,
+    "Run merhaba --help for usage.",
+  ];
+}

@@ -1,0 +1,153 @@
+/**
+ * Running merhaba as a subprocess in tests, as a user would: `main.ts`
+ * under `deno run`, or any other command (a compiled binary).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { decode } from "./test_client.ts";
+
+/** The path of main.ts, for `deno run`. */
+export const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
+/** The listening line of a TCP or TLS endpoint: host, port, URL. */
+export const LISTENING =
+  /listening on \[?([^\s\]]+?)\]?:(\d+) \((?:tcp|tls)\): (https?:\/\/\S+)/;
+
+/** How to start merhaba. */
+export interface StartOptions {
+  /** Deno's flags; the permissions the test grants. @default ["--allow-net"] */
+  denoFlags?: string[];
+  /** A command to run instead of `deno run … main.ts` (a compiled binary). */
+  command?: string;
+}
+
+/** Runs main.ts to completion and returns its exit code and output. */
+export async function runMerhaba(
+  args: string[],
+  denoFlags = ["--allow-net"],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...denoFlags, MAIN, ...args],
+    stdin: "null",
+  }).output();
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+/**
+ * A running merhaba: it collects stdout lines as they come and knows its
+ * port once the listening line (its first stdout line) is printed. Unless
+ * the arguments choose an endpoint, it listens on 127.0.0.1 port 0.
+ */
+export class MerhabaProcess {
+  /** Every stdout line so far. */
+  readonly lines: string[] = [];
+  /** Every stdout chunk so far, as bytes. */
+  readonly stdoutBytes: Uint8Array[] = [];
+  /** The TCP port from the listening line (0 for a Unix socket). */
+  port = 0;
+  #process: Deno.ChildProcess;
+  #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  #stdoutDone: Promise<void>;
+  #stderr: Promise<string>;
+
+  private constructor(args: string[], options: StartOptions) {
+    const choosesEndpoint = args.some((arg) =>
+      /^(-H|--host|--unix|-p|--port)(=|$)/.test(arg)
+    );
+    const fullArgs = choosesEndpoint
+      ? args
+      : ["--host", "127.0.0.1", "--port", "0", ...args];
+    this.#process = new Deno.Command(options.command ?? Deno.execPath(), {
+      args: options.command
+        ? fullArgs
+        : ["run", ...options.denoFlags ?? ["--allow-net"], MAIN, ...fullArgs],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#stdoutDone = this.#collectStdout();
+    this.#stderr = new Response(this.#process.stderr).text();
+  }
+
+  /** Starts merhaba and waits for its listening line. */
+  static async start(
+    args: string[] = [],
+    options: StartOptions = {},
+  ): Promise<MerhabaProcess> {
+    const merhaba = new MerhabaProcess(args, options);
+    let line;
+    try {
+      line = await merhaba.waitForLine(/listening on/);
+    } catch (error) {
+      const { stderr } = await merhaba.stop(null);
+      throw new Error(`${(error as Error).message}\nstderr: ${stderr}`);
+    }
+    assert.equal(merhaba.lines[0], line, "the listening line comes first");
+    const port = LISTENING.exec(line)?.[2] ??
+      /"address":"[^"]*:(\d+)"/.exec(line)?.[1];
+    merhaba.port = Number(port ?? 0);
+    return merhaba;
+  }
+
+  /**
+   * Resolves with the first stdout line matching `pattern`, waiting for it
+   * if needed; rejects if stdout ends first.
+   */
+  waitForLine(pattern: RegExp): Promise<string> {
+    const seen = this.lines.find((line) => pattern.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return Promise.race([
+      new Promise<string>((resolve) =>
+        this.#waiters.push({ pattern, resolve })
+      ),
+      this.#stdoutDone.then(() => {
+        throw new Error(
+          `merhaba ended without printing ${pattern}:\n${
+            this.lines.join("\n")
+          }`,
+        );
+      }),
+    ]);
+  }
+
+  /** Sends a signal without waiting. */
+  kill(signal: Deno.Signal): void {
+    this.#process.kill(signal);
+  }
+
+  /** Sends SIGTERM (unless told otherwise) and waits for the exit. */
+  async stop(
+    signal: Deno.Signal | null = "SIGTERM",
+  ): Promise<{ code: number; stderr: string }> {
+    if (signal) this.#process.kill(signal);
+    const [status] = await Promise.all([
+      this.#process.status,
+      this.#stdoutDone,
+    ]);
+    return { code: status.code, stderr: await this.#stderr };
+  }
+
+  async #collectStdout(): Promise<void> {
+    let pending = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of this.#process.stdout) {
+      this.stdoutBytes.push(chunk);
+      pending += decoder.decode(chunk, { stream: true });
+      const parts = pending.split("\n");
+      pending = parts.pop()!;
+      for (const line of parts) this.#addLine(line);
+    }
+    if (pending) this.#addLine(pending);
+  }
+
+  #addLine(line: string): void {
+    this.lines.push(line);
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!waiter.pattern.test(line)) return true;
+      waiter.resolve(line);
+      return false;
+    });
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The entry point of one worker thread (see `workers.ts`): it opens its own
+ * listener on the shared port, serves until told to stop, and reports its
+ * counts.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { dispose } from "@logtape/logtape";
+import { toServeOptions } from "./flags.ts";
+import { openListener, StartupError } from "./listen.ts";
+import { configureLogging } from "./log.ts";
+import { type GreetingServer, serve } from "./server.ts";
+import type { FromWorker, ToWorker } from "./workers.ts";
+
+let server: GreetingServer | undefined;
+
+function reply(message: FromWorker): void {
+  self.postMessage(message);
+}
+
+self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
+  if (data.type === "start") {
+    const { config, endpoint, tls } = data;
+    await configureLogging(config);
+    try {
+      const listener = await openListener(endpoint, { tls, reusePort: true });
+      server = serve(listener, toServeOptions(config));
+      reply({ type: "listening" });
+    } catch (error) {
+      const { message, hint } = error instanceof StartupError
+        ? error
+        : { message: String(error), hint: "" };
+      reply({ type: "failed", message, hint });
+    }
+  } else {
+    const stats = server ? await server.shutdown() : { accepted: 0, served: 0 };
+    await dispose();
+    reply({ type: "stopped", stats });
+  }
+};

@@ -1,0 +1,146 @@
+/**
+ * Multi-core serving: worker threads that each open their own listener on
+ * the same TCP port (`reusePort`), so the kernel spreads connections over
+ * them. `main.ts` keeps worker 0; this pool runs the others.
+ *
+ * @module
+ */
+
+import type { Config, TcpEndpoint } from "./flags.ts";
+import type { TlsKeyPair } from "./listen.ts";
+import { StartupError } from "./listen.ts";
+import type { ServeStats } from "./server.ts";
+
+/** What the main thread tells a worker. */
+export type ToWorker =
+  | {
+    type: "start";
+    config: Config;
+    /** The main thread's endpoint, with the port it actually got. */
+    endpoint: TcpEndpoint;
+    tls?: TlsKeyPair;
+  }
+  | { type: "shutdown" };
+
+/** What a worker tells the main thread. */
+export type FromWorker =
+  | { type: "listening" }
+  | { type: "failed"; message: string; hint: string }
+  | { type: "stopped"; stats: ServeStats };
+
+const WORKER_MODULE = new URL("./worker.ts", import.meta.url);
+
+/**
+ * Whether this process can run workers sharing a port: `reusePort` balances
+ * connections only on Linux, Deno offers it only with `--unstable-net`
+ * (which also exposes `Deno.listenDatagram`), and loading a worker's code
+ * takes read access to it.
+ *
+ * @throws {StartupError} explaining what is missing.
+ */
+export async function assertPortSharing(): Promise<void> {
+  if (Deno.build.os !== "linux") {
+    throw new StartupError(
+      `--workers above 1 needs SO_REUSEPORT load balancing, which ${Deno.build.os} lacks`,
+      "Run one merhaba per core on separate ports behind a balancer, or use Linux.",
+    );
+  }
+  if (!("listenDatagram" in Deno)) {
+    throw new StartupError(
+      "--workers above 1 needs Deno's --unstable-net flag (for reusePort)",
+      "Run deno task start, which sets it, or add --unstable-net to deno run.",
+    );
+  }
+  if (WORKER_MODULE.protocol !== "file:") return;
+  const directory = new URL(".", WORKER_MODULE);
+  const { state } = await Deno.permissions.query({
+    name: "read",
+    path: directory,
+  });
+  if (state !== "granted") {
+    throw new StartupError(
+      "--workers above 1 needs read access to merhaba's code, to start worker threads",
+      `Run with --allow-read=${directory.pathname} (it is dropped once the workers run).`,
+    );
+  }
+}
+
+/** Worker threads serving the same port as the main thread. */
+export class WorkerPool {
+  #workers: Worker[];
+
+  private constructor(workers: Worker[]) {
+    this.#workers = workers;
+  }
+
+  /**
+   * Starts `count` workers listening on `port` and resolves once every one
+   * of them listens.
+   *
+   * @throws {StartupError} when a worker cannot listen; the others are stopped.
+   */
+  static async start(
+    count: number,
+    start: Omit<Extract<ToWorker, { type: "start" }>, "type">,
+  ): Promise<WorkerPool> {
+    const workers = Array.from(
+      { length: count },
+      () =>
+        new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
+    );
+    const pool = new WorkerPool(workers);
+    try {
+      await Promise.all(workers.map(async (worker) => {
+        const reply = nextMessage(worker);
+        worker.postMessage({ type: "start", ...start } satisfies ToWorker);
+        const message = await reply;
+        if (message.type === "failed") {
+          throw new StartupError(message.message, message.hint);
+        }
+      }));
+    } catch (error) {
+      for (const worker of workers) worker.terminate();
+      throw error;
+    }
+    return pool;
+  }
+
+  /** Shuts every worker down (each drains its connections) and returns their counts. */
+  async shutdown(): Promise<ServeStats[]> {
+    return await Promise.all(this.#workers.map(async (worker) => {
+      const reply = nextMessage(worker);
+      worker.postMessage({ type: "shutdown" } satisfies ToWorker);
+      const message = await reply;
+      worker.terminate();
+      return message.type === "stopped"
+        ? message.stats
+        : { accepted: 0, served: 0 };
+    }));
+  }
+}
+
+/** The next message a worker sends; a crashed worker counts as a failure. */
+function nextMessage(worker: Worker): Promise<FromWorker> {
+  return new Promise((resolve) => {
+    const cleanUp = () => {
+      worker.removeEventListener("message", onMessage);
+      worker.removeEventListener("error", onError);
+    };
+    const onMessage = (event: MessageEvent<FromWorker>) => {
+      cleanUp();
+      resolve(event.data);
+    };
+    const onError = (event: ErrorEvent) => {
+      event.preventDefault();
+      cleanUp();
+      resolve({
+        type: "failed",
+        message: `A worker failed: ${event.message}`,
+        hint:
+          "This is a bug in merhaba; please report it with the command you ran.",
+      });
+    };
+    worker.addEventListener("message", onMessage);
+    worker.addEventListener("error", onError);
+  });
+}
