@@ -1,0 +1,60 @@
+/**
+ * Builds the single binary with `deno task compile` and runs it. `deno
+ * compile` needs its base runtime (denort): from DENORT_BIN, or downloaded
+ * from Deno's download host. Where neither is possible the test is reported
+ * as ignored, with the reason; any other build failure fails it.
+ */
+
+import assert from "node:assert/strict";
+import { VERSION } from "./main.ts";
+import { greet } from "./test_client.ts";
+import { MerhabaProcess } from "./test_cli.ts";
+
+const ROOT = new URL(".", import.meta.url).pathname;
+const BINARY = `${ROOT}dist/merhaba${
+  Deno.build.os === "windows" ? ".exe" : ""
+}`;
+const DOWNLOAD_FAILED =
+  /Setting up base binary[\s\S]*(error sending request|dns error|timed out|Connect)/;
+
+const build = await new Deno.Command(Deno.execPath(), {
+  args: ["task", "compile"],
+  cwd: ROOT,
+  stdin: "null",
+}).output();
+const buildOutput = new TextDecoder().decode(build.stderr);
+const denortUnavailable = !build.success && !Deno.env.get("DENORT_BIN") &&
+  DOWNLOAD_FAILED.test(buildOutput);
+
+if (denortUnavailable) {
+  console.log(
+    "compile test ignored: deno compile could not download its base runtime " +
+      "(denort) from Deno's download host, and DENORT_BIN is not set",
+  );
+}
+
+Deno.test({
+  name:
+    "deno task compile builds a merhaba binary that serves and stops on SIGTERM",
+  ignore: denortUnavailable,
+  async fn() {
+    assert.ok(build.success, `deno task compile failed:\n${buildOutput}`);
+
+    const version = await new Deno.Command(BINARY, { args: ["--version"] })
+      .output();
+    // A deno CLI binary in its place would print "deno X.Y.Z" here.
+    assert.equal(
+      new TextDecoder().decode(version.stdout),
+      `merhaba ${VERSION}\n`,
+    );
+
+    const merhaba = await MerhabaProcess.start(["--log-format", "json"], {
+      command: BINARY,
+    });
+    assert.equal(JSON.parse(merhaba.lines[0]!).event, "listening");
+    assert.equal(await greet(merhaba.port), "Merhaba dünya!");
+    const { code } = await merhaba.stop("SIGTERM");
+    assert.equal(code, 0);
+    assert.equal(JSON.parse(merhaba.lines.at(-1)!).served, 1);
+  },
+});

@@ -1,0 +1,92 @@
+/**
+ * Builds merhaba as a single executable with `deno compile`.
+ *
+ *   deno task compile       dist/merhaba, for this machine
+ *   deno task compile:all   dist/merhaba-<target> for the five official
+ *                           targets, and dist/SHA256SUMS
+ *
+ * `deno compile` embeds a base runtime (denort) that it downloads from
+ * Deno's download host, or takes from the file named by DENORT_BIN.
+ *
+ * @module
+ */
+
+/**
+ * The permissions baked into the binary. Flags given to the binary are
+ * merhaba's, so these cannot be added at run time. Read and write are broad
+ * because the certificate, key and socket paths are known only at run time;
+ * merhaba drops them once it listens (see dropStartupPermissions in main.ts).
+ * --unstable-net enables reusePort for --workers.
+ */
+export const COMPILE_FLAGS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--unstable-net",
+  "--include",
+  "worker.ts",
+];
+
+/** The targets `deno compile` supports, as named in release archives. */
+export const TARGETS = [
+  "x86_64-unknown-linux-gnu",
+  "aarch64-unknown-linux-gnu",
+  "x86_64-apple-darwin",
+  "aarch64-apple-darwin",
+  "x86_64-pc-windows-msvc",
+];
+
+const ROOT = new URL("../", import.meta.url);
+const DIST = new URL("dist/", ROOT);
+
+async function compile(output: string, target?: string): Promise<void> {
+  const args = ["compile", ...COMPILE_FLAGS];
+  if (target) args.push("--target", target);
+  args.push("--output", output, "main.ts");
+  console.log(`deno ${args.join(" ")}`);
+  const { success } = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+  }).spawn().status;
+  if (!success) {
+    throw new Error(`deno compile failed for ${target ?? "this machine"}`);
+  }
+}
+
+async function sha256(path: URL): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    await Deno.readFile(path),
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  )
+    .join("");
+}
+
+async function compileAll(): Promise<void> {
+  const lines: string[] = [];
+  for (const target of TARGETS) {
+    const name = `merhaba-${target}${target.includes("windows") ? ".exe" : ""}`;
+    await compile(`dist/${name}`, target);
+    lines.push(`${await sha256(new URL(name, DIST))}  ${name}`);
+  }
+  await Deno.writeTextFile(
+    new URL("SHA256SUMS", DIST),
+    lines.join("\n") + "\n",
+  );
+  console.log(`wrote dist/SHA256SUMS for ${lines.length} binaries`);
+}
+
+if (import.meta.main) {
+  await Deno.mkdir(DIST, { recursive: true });
+  try {
+    if (Deno.args.includes("--all")) await compileAll();
+    else await compile("dist/merhaba");
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    Deno.exit(1);
+  }
+}

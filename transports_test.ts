@@ -1,0 +1,318 @@
+import assert from "node:assert/strict";
+import { decode, encode, greet, readToEnd, writeAll } from "./test_client.ts";
+import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
+
+const GREETING = "Merhaba dünya!";
+const FIXTURES = new URL("./testdata/", import.meta.url).pathname;
+const CODE_DIRECTORY = new URL(".", import.meta.url).pathname;
+
+/** Certificate and key files for a test, and how to clean them up. */
+interface TlsFixture extends AsyncDisposable {
+  certFile: string;
+  keyFile: string;
+  cert: string;
+}
+
+/**
+ * A self-signed certificate for localhost, 127.0.0.1 and ::1: made fresh
+ * with openssl when it is installed, else the committed fixture in testdata/.
+ */
+async function tlsFixture(): Promise<TlsFixture> {
+  const directory = await Deno.makeTempDir({ prefix: "merhaba_tls_" });
+  const certFile = `${directory}/cert.pem`;
+  const keyFile = `${directory}/key.pem`;
+  const dispose = () => Deno.remove(directory, { recursive: true });
+  try {
+    const { success } = await new Deno.Command("openssl", {
+      args: [
+        ...[
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:prime256v1",
+        ],
+        ...["-nodes", "-days", "2", "-subj", "/CN=localhost"],
+        ...["-keyout", keyFile, "-out", certFile],
+        ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1"],
+        ...["-addext", "basicConstraints=critical,CA:FALSE"],
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (!success) throw new Error("openssl failed");
+  } catch {
+    await Deno.copyFile(`${FIXTURES}localhost_cert.pem`, certFile);
+    await Deno.copyFile(`${FIXTURES}localhost_key.pem`, keyFile);
+  }
+  const cert = await Deno.readTextFile(certFile);
+  return { certFile, keyFile, cert, [Symbol.asyncDispose]: dispose };
+}
+
+async function tempDirectory(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "merhaba_" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+function unixPermissions(path: string): string[] {
+  return [
+    `--allow-read=${path}`,
+    `--allow-write=${path}`,
+    `--allow-net=unix:${path}`,
+  ];
+}
+
+async function greetUnix(path: string): Promise<string> {
+  using conn = await Deno.connect({ transport: "unix", path });
+  await writeAll(conn, encode("hello\n"));
+  return decode(await readToEnd(conn));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+Deno.test("merhaba --cert --key serves HTTPS and raw TLS, and shrugs off plain TCP", async () => {
+  await using tls = await tlsFixture();
+  const merhaba = await MerhabaProcess.start(
+    ["--cert", tls.certFile, "--key", tls.keyFile, "--log-level", "debug"],
+    {
+      denoFlags: ["--allow-net", `--allow-read=${tls.certFile},${tls.keyFile}`],
+    },
+  );
+  assert.match(
+    merhaba.lines[0]!,
+    new RegExp(
+      `listening on 127\\.0\\.0\\.1:${merhaba.port} \\(tls\\): https://127\\.0\\.0\\.1:${merhaba.port}/`,
+    ),
+  );
+
+  // A plain TCP client fails the handshake; the server carries on.
+  const plain = await greet(merhaba.port, "GET / HTTP/1.1\r\n\r\n");
+  assert.ok(!plain.includes(GREETING));
+  await merhaba.waitForLine(/connection failed/);
+
+  using client = Deno.createHttpClient({ caCerts: [tls.cert] });
+  const response = await fetch(`https://localhost:${merhaba.port}/`, {
+    client,
+  });
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), GREETING);
+
+  using raw = await Deno.connectTls({
+    hostname: "localhost",
+    port: merhaba.port,
+    caCerts: [tls.cert],
+  });
+  await writeAll(raw, encode("hello\n"));
+  assert.equal(decode(await readToEnd(raw)), GREETING);
+
+  const { code } = await merhaba.stop();
+  assert.equal(code, 0);
+  assert.match(merhaba.lines.at(-1)!, /serving 2 connection/);
+});
+
+Deno.test("merhaba refuses --cert without --key and the reverse (exit 2)", async () => {
+  for (const args of [["--cert", "c.pem"], ["--key", "k.pem"]]) {
+    const { code, stderr } = await runMerhaba(args);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /^error: --(cert|key) needs --(key|cert) too/);
+  }
+});
+
+Deno.test("merhaba exits 1 naming a missing or invalid PEM file", async () => {
+  await using tls = await tlsFixture();
+  await using dir = await tempDirectory();
+  const garbage = `${dir.path}/garbage.pem`;
+  await Deno.writeTextFile(garbage, "not a certificate\n");
+  const denoFlags = ["--allow-net", "--allow-read"];
+  const cases: [string[], RegExp][] = [
+    [
+      ["--cert", garbage, "--key", tls.keyFile],
+      /--cert file ".*garbage\.pem" holds no PEM certificate/,
+    ],
+    [
+      ["--cert", tls.certFile, "--key", garbage],
+      /--key file ".*garbage\.pem" holds no PEM private key/,
+    ],
+    [
+      ["--cert", `${dir.path}/missing.pem`, "--key", tls.keyFile],
+      /Cannot read --cert file ".*missing\.pem": no such file/,
+    ],
+    [
+      ["--cert", tls.keyFile, "--key", tls.keyFile],
+      /--cert file ".*key\.pem" holds no PEM certificate/,
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const { code, stderr } = await runMerhaba(
+      ["-H", "127.0.0.1", ...args],
+      denoFlags,
+    );
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, message);
+  }
+  const { code, stderr } = await runMerhaba(
+    ["-H", "127.0.0.1", "--cert", tls.certFile, "--key", tls.keyFile],
+    ["--allow-net"],
+  );
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    /Read access to --cert file .* was not granted\nRun with --allow-read=/,
+  );
+});
+
+Deno.test("merhaba --unix serves a Unix socket and removes it on exit", async () => {
+  await using dir = await tempDirectory();
+  const path = `${dir.path}/merhaba.sock`;
+  const merhaba = await MerhabaProcess.start(["--unix", path], {
+    denoFlags: unixPermissions(path),
+  });
+  assert.match(
+    merhaba.lines[0]!,
+    new RegExp(
+      `listening on ${path} \\(unix\\): curl --unix-socket ${path} http://localhost/`,
+    ),
+  );
+  assert.equal(await greetUnix(path), GREETING);
+  assert.equal((await merhaba.stop()).code, 0);
+  assert.equal(await exists(path), false, "the socket file is removed");
+});
+
+Deno.test("merhaba --unix replaces a stale socket left by a crashed run", async () => {
+  await using dir = await tempDirectory();
+  const path = `${dir.path}/merhaba.sock`;
+  const crashed = await MerhabaProcess.start(["--unix", path], {
+    denoFlags: unixPermissions(path),
+  });
+  await crashed.stop("SIGKILL");
+  assert.ok(
+    (await Deno.lstat(path)).isSocket,
+    "SIGKILL leaves the socket file behind",
+  );
+
+  const merhaba = await MerhabaProcess.start(["--unix", path], {
+    denoFlags: unixPermissions(path),
+  });
+  assert.equal(await greetUnix(path), GREETING);
+
+  const second = await runMerhaba(["--unix", path], unixPermissions(path));
+  assert.equal(second.code, 1, "a live socket is never taken over");
+  assert.match(second.stderr, /is in use: another server answers on it/);
+  assert.equal(await greetUnix(path), GREETING);
+  assert.equal((await merhaba.stop()).code, 0);
+});
+
+Deno.test("merhaba --unix refuses a path that holds another kind of file", async () => {
+  await using dir = await tempDirectory();
+  const path = `${dir.path}/notes.txt`;
+  await Deno.writeTextFile(path, "keep me");
+  const { code, stderr } = await runMerhaba(
+    ["--unix", path],
+    unixPermissions(path),
+  );
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    /exists and is not a socket; merhaba will not replace it/,
+  );
+  assert.equal(await Deno.readTextFile(path), "keep me");
+});
+
+Deno.test("merhaba --unix cannot be combined with --host, --port or --workers (exit 2)", async () => {
+  for (
+    const extra of [["--host", "::1"], ["--port", "1"], ["--workers", "2"]]
+  ) {
+    const { code, stderr } = await runMerhaba([
+      "--unix",
+      "/tmp/x.sock",
+      ...extra,
+    ]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /^error: --(unix|workers)/);
+  }
+});
+
+const hasIPv6Loopback = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "merhaba --host ::1 listens on IPv6 and prints [::1]:PORT",
+  ignore: !hasIPv6Loopback,
+  async fn() {
+    const merhaba = await MerhabaProcess.start([
+      "--host",
+      "::1",
+      "--port",
+      "0",
+    ]);
+    assert.match(
+      merhaba.lines[0]!,
+      /listening on \[::1\]:\d+ \(tcp\): http:\/\/\[::1\]:\d+\//,
+    );
+    using conn = await Deno.connect({ hostname: "::1", port: merhaba.port });
+    await writeAll(conn, encode("hi\n"));
+    assert.equal(decode(await readToEnd(conn)), GREETING);
+    await merhaba.waitForLine(/\[::1\]:\d+ sent 3 bytes/);
+    assert.equal((await merhaba.stop()).code, 0);
+  },
+});
+if (!hasIPv6Loopback) console.log("IPv6 test ignored: this machine has no ::1");
+
+Deno.test("merhaba --workers 2 serves from both workers and drains on SIGTERM", async () => {
+  const merhaba = await MerhabaProcess.start(["--workers", "2", "--quiet"], {
+    denoFlags: ["--allow-net", `--allow-read=${CODE_DIRECTORY}`],
+  });
+  // The kernel spreads connections by a hash of their ports: with 40 clients,
+  // one worker getting none has odds of 2 in 2^40.
+  for (let i = 0; i < 40; i++) {
+    assert.equal(await greet(merhaba.port), GREETING);
+  }
+  const { code } = await merhaba.stop();
+  assert.equal(code, 0);
+  const summary = merhaba.lines.at(-1)!;
+  const [, total, first, second] =
+    /serving (\d+) connection\(s\) \(per worker: (\d+), (\d+)\)/.exec(
+      summary,
+    ) ?? [];
+  assert.equal(Number(total), 40, summary);
+  assert.ok(Number(first) > 0 && Number(second) > 0, summary);
+  assert.equal(Number(first) + Number(second), 40);
+});
+
+Deno.test("merhaba --probe exits 0 against a live server and 1 against a dead one", async () => {
+  const merhaba = await MerhabaProcess.start(["--quiet"]);
+  const live = await runMerhaba(["--probe", `127.0.0.1:${merhaba.port}`]);
+  assert.equal(live.code, 0, live.stderr);
+  assert.equal(
+    live.stdout,
+    `127.0.0.1:${merhaba.port} replied with 15 bytes\n`,
+  );
+  assert.equal((await merhaba.stop()).code, 0);
+
+  const dead = await runMerhaba([
+    "--probe",
+    `127.0.0.1:${merhaba.port}`,
+    "--timeout",
+    "2",
+  ]);
+  assert.equal(dead.code, 1);
+  assert.match(dead.stderr, /^error: No reply from 127\.0\.0\.1:\d+: /);
+});
