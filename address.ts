@@ -36,8 +36,11 @@ export function formatAddress(addr: Deno.Addr): string {
  * // => "http://localhost:8080/"
  * ```
  */
-export function listeningUrl(addr: Deno.NetAddr): string {
+export function listeningUrl(
+  addr: Deno.NetAddr,
+  scheme: "http" | "https" = "http",
+): string {
   const wildcard = addr.hostname === "0.0.0.0" || addr.hostname === "::";
   const host = wildcard ? "localhost" : addr.hostname;
-  return `http://${formatHostPort(host, addr.port)}/`;
+  return `${scheme}://${formatHostPort(host, addr.port)}/`;
 }

@@ -27,4 +27,8 @@ Deno.test("listeningUrl() points wildcard addresses at localhost", () => {
     listeningUrl({ transport: "tcp", hostname: "::1", port: 2 }),
     "http://[::1]:2/",
   );
+  assert.equal(
+    listeningUrl({ transport: "tcp", hostname: "0.0.0.0", port: 443 }, "https"),
+    "https://localhost:443/",
+  );
 });

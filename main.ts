@@ -164,8 +164,11 @@ async function serveUntilSignal(
     signal,
     active: server.activeConnections,
   });
-  const perWorker = [await server.shutdown(), ...await pool?.shutdown() ?? []];
-  logStopped(perWorker);
+  const [mainStats, workerStats] = await Promise.all([
+    server.shutdown(),
+    pool?.shutdown() ?? [],
+  ]);
+  logStopped([mainStats, ...workerStats]);
   return ExitCode.ok;
 }
 
@@ -182,13 +185,12 @@ function logListening(addr: Deno.Addr, tls: boolean, workers: number): void {
     return;
   }
   const netAddr = addr as Deno.NetAddr;
-  const url = listeningUrl(netAddr);
   logger.info(MESSAGES.listening, {
     event: "listening",
     version: VERSION,
     address: formatHostPort(netAddr.hostname, netAddr.port),
     transport: tls ? "tls" : "tcp",
-    url: tls ? url.replace(/^http:/, "https:") : url,
+    url: listeningUrl(netAddr, tls ? "https" : "http"),
     workers,
   });
 }
