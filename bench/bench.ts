@@ -1,0 +1,590 @@
+/**
+ * `deno task bench [--quick]`: merhaba side by side with the servers people
+ * would pick instead, one after another under identical load, on loopback.
+ *
+ * Every server is pinned to CPU 0 and the load generator (bench/loadgen.c,
+ * built with the system C compiler) to CPU 1 when there are two cores. Each
+ * connection is one request: connect, send, read until the server closes.
+ * The figure that separates servers is their CPU time per connection
+ * (on-CPU time of the server's whole process tree ÷ connections completed);
+ * connections/s mostly shows how fast the load generator is.
+ *
+ * Writes bench/results/latest.json and bench/results/cpu_per_connection.svg.
+ *
+ * @module
+ */
+
+import { renderChart } from "./chart.ts";
+
+const QUICK = Deno.args.includes("--quick");
+const WARMUP_SECONDS = QUICK ? 0.5 : 2;
+const MEASURE_SECONDS = QUICK ? 2 : 8;
+const CONCURRENCY = [1, 64];
+const ROOT = new URL("../", import.meta.url).pathname;
+const RESULTS = `${ROOT}bench/results/`;
+const GREETING = "Merhaba dünya!";
+
+/** What clients send, and how big the raw reply is. */
+const WORKLOADS = {
+  raw: {
+    request: "hello\\n",
+    expect: new TextEncoder().encode(GREETING).byteLength,
+  },
+  http: {
+    request:
+      "GET / HTTP/1.1\\r\\nHost: bench\\r\\nConnection: close\\r\\n\\r\\n",
+    expect: -1,
+  },
+};
+type Workload = keyof typeof WORKLOADS;
+
+/** A server under test: how to start it, and what it is compared with. */
+interface ServerSpec {
+  name: string;
+  workload: Workload;
+  /** The command; its first stdout line says `listening on HOST:PORT`. */
+  command: string[];
+  /** A fixed port, for servers that cannot print theirs (nginx). */
+  port?: number;
+  /** Where its stdout goes when it is not a benchmark subject (logs). */
+  role?: "floor" | "nginx" | "deno-serve";
+}
+
+interface RunResult {
+  concurrency: number | "wrk";
+  per_second: number;
+  p50_us: number;
+  p99_us: number;
+  failed: number;
+  cpu_us_per_connection: number;
+  rss_mb_after: number;
+}
+
+interface ServerResult {
+  name: string;
+  workload: Workload;
+  role?: string;
+  startup_ms: number;
+  idle_rss_mb: number;
+  peak_rss_mb: number;
+  runs: RunResult[];
+}
+
+const deno = (script: string, ...args: string[]) => [
+  Deno.execPath(),
+  "run",
+  "--allow-net",
+  script,
+  ...args,
+];
+
+function have(command: string): boolean {
+  try {
+    return new Deno.Command("sh", {
+      args: ["-c", `command -v ${command}`],
+      stdout: "null",
+    })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+async function run(command: string[], cwd = ROOT): Promise<string> {
+  const { success, stdout, stderr } = await new Deno.Command(command[0]!, {
+    args: command.slice(1),
+    cwd,
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder().decode(stdout);
+  if (!success) {
+    throw new Error(
+      `${command.join(" ")} failed:\n${new TextDecoder().decode(stderr)}`,
+    );
+  }
+  return text;
+}
+
+/** Every pid in the tree rooted at `root` (nginx forks its worker). */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const parent = Number(
+        stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1],
+      );
+      children.set(parent, [...children.get(parent) ?? [], Number(entry.name)]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) {
+    tree.push(...children.get(tree[i]!) ?? []);
+  }
+  return tree;
+}
+
+/** On-CPU time of every thread in the tree, in microseconds (schedstat: ns). */
+function cpuMicros(root: number): number {
+  let nanos = 0;
+  for (const pid of processTree(root)) {
+    try {
+      for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+        const schedstat = Deno.readTextFileSync(
+          `/proc/${pid}/task/${task.name}/schedstat`,
+        );
+        nanos += Number(schedstat.split(" ")[0]);
+      }
+    } catch {
+      // A thread ended while we looked.
+    }
+  }
+  return nanos / 1000;
+}
+
+/** Resident memory of the tree in MB: now (VmRSS) or at its peak (VmHWM). */
+function rssMb(root: number, field: "VmRSS" | "VmHWM"): number {
+  let kb = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+      kb += Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    } catch {
+      // Gone.
+    }
+  }
+  return Math.round(kb / 102.4) / 10;
+}
+
+const pinned = (cpu: number, command: string[]) =>
+  navigator.hardwareConcurrency >= 2 && have("taskset")
+    ? ["taskset", "-c", String(cpu), ...command]
+    : command;
+
+interface RunningServer {
+  process: Deno.ChildProcess;
+  port: number;
+  startupMs: number;
+}
+
+async function startServer(
+  spec: ServerSpec,
+  logFile: string,
+): Promise<RunningServer> {
+  const started = performance.now();
+  const shell = `exec "$@" > '${logFile}' 2>&1`;
+  const process = new Deno.Command("sh", {
+    args: ["-c", shell, "sh", ...pinned(0, spec.command)],
+    cwd: ROOT,
+    stdin: "null",
+  }).spawn();
+  const deadline = started + 10_000;
+  while (performance.now() < deadline) {
+    let port = spec.port;
+    if (port === undefined) {
+      const log = await Deno.readTextFile(logFile).catch(() => "");
+      port = Number(/listening on \S+:(\d+)/.exec(log)?.[1] ?? 0) || undefined;
+    } else {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      } catch {
+        port = undefined;
+      }
+    }
+    if (port) return { process, port, startupMs: performance.now() - started };
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  process.kill("SIGKILL");
+  throw new Error(
+    `${spec.name} did not start:\n${await Deno.readTextFile(logFile)}`,
+  );
+}
+
+async function stopServer(server: RunningServer, name: string): Promise<void> {
+  try {
+    server.process.kill("SIGTERM");
+  } catch {
+    throw new Error(`${name} died during the benchmark`);
+  }
+  const timer = setTimeout(() => server.process.kill("SIGKILL"), 5000);
+  await server.process.status;
+  clearTimeout(timer);
+}
+
+async function loadgen(
+  loadgenPath: string,
+  port: number,
+  workload: Workload,
+  concurrency: number,
+  seconds: number,
+) {
+  const { request, expect } = WORKLOADS[workload];
+  const args = [
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-c",
+    String(concurrency),
+  ];
+  args.push("-d", String(seconds), "-r", request, "-e", String(expect));
+  return JSON.parse(await run(pinned(1, [loadgenPath, ...args])));
+}
+
+async function wrk(port: number, seconds: number) {
+  const output = await run(pinned(1, [
+    "wrk",
+    "-t1",
+    "-c64",
+    `-d${seconds}s`,
+    "--latency",
+    "-H",
+    "Connection: close",
+    `http://127.0.0.1:${port}/`,
+  ]));
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? 0);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1];
+  const micros = (label: string) => {
+    const match = new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`).exec(output);
+    if (!match) return 0;
+    return Number(match[1]) *
+      ({ us: 1, ms: 1000, s: 1_000_000 }[match[2]!] ?? 1);
+  };
+  return {
+    completed: requests,
+    failed: Number(errors ?? 0),
+    per_second: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1] ?? 0),
+    p50_us: micros("50%"),
+    p99_us: micros("99%"),
+  };
+}
+
+async function benchmark(
+  spec: ServerSpec,
+  loadgenPath: string,
+  workDir: string,
+): Promise<ServerResult> {
+  const server = await startServer(
+    spec,
+    `${workDir}/${spec.name.replace(/\W+/g, "_")}.log`,
+  );
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const pid = server.process.pid;
+    const idle = rssMb(pid, "VmRSS");
+    const runs: RunResult[] = [];
+    const measure = async (
+      concurrency: number | "wrk",
+      go: () => Promise<
+        {
+          completed: number;
+          failed: number;
+          per_second: number;
+          p50_us: number;
+          p99_us: number;
+        }
+      >,
+    ) => {
+      const before = cpuMicros(pid);
+      const result = await go();
+      const cpu = cpuMicros(pid) - before;
+      runs.push({
+        concurrency,
+        per_second: Math.round(result.per_second),
+        p50_us: result.p50_us,
+        p99_us: result.p99_us,
+        failed: result.failed,
+        cpu_us_per_connection:
+          Math.round(10 * cpu / Math.max(result.completed, 1)) / 10,
+        rss_mb_after: rssMb(pid, "VmRSS"),
+      });
+    };
+    for (const concurrency of CONCURRENCY) {
+      await loadgen(
+        loadgenPath,
+        server.port,
+        spec.workload,
+        concurrency,
+        WARMUP_SECONDS,
+      );
+      await measure(
+        concurrency,
+        () =>
+          loadgen(
+            loadgenPath,
+            server.port,
+            spec.workload,
+            concurrency,
+            MEASURE_SECONDS,
+          ),
+      );
+    }
+    if (spec.workload === "http" && have("wrk")) {
+      await measure("wrk", () => wrk(server.port, MEASURE_SECONDS));
+    }
+    return {
+      name: spec.name,
+      workload: spec.workload,
+      role: spec.role,
+      startup_ms: Math.round(server.startupMs),
+      idle_rss_mb: idle,
+      peak_rss_mb: rssMb(pid, "VmHWM"),
+      runs,
+    };
+  } finally {
+    await stopServer(server, spec.name);
+  }
+}
+
+async function nginxSpecs(workDir: string): Promise<ServerSpec[]> {
+  if (!have("nginx")) {
+    console.log("nginx skipped: not installed (apt-get install nginx-light)");
+    return [];
+  }
+  const streamModule = "/usr/lib/nginx/modules/ngx_stream_module.so";
+  const specs: ServerSpec[] = [];
+  const config = async (name: string, body: string, loadModule = "") => {
+    const directory = `${workDir}/${name}`;
+    await Deno.mkdir(directory, { recursive: true });
+    await Deno.writeTextFile(
+      `${directory}/nginx.conf`,
+      `${loadModule}
+worker_processes 1;
+daemon off;
+pid ${directory}/nginx.pid;
+error_log ${directory}/error.log;
+events { worker_connections 4096; }
+${body}
+`,
+    );
+    return [
+      "nginx",
+      "-p",
+      directory,
+      "-c",
+      `${directory}/nginx.conf`,
+      "-e",
+      `${directory}/error.log`,
+    ];
+  };
+  const httpPort = freePort();
+  specs.push({
+    name: "nginx http return 200",
+    workload: "http",
+    role: "nginx",
+    port: httpPort,
+    command: await config(
+      "nginx_http",
+      `http {
+  access_log off;
+  keepalive_timeout 0;
+  client_body_temp_path ${workDir}/nginx_http/body;
+  server {
+    listen 127.0.0.1:${httpPort};
+    location / { default_type "text/plain; charset=utf-8"; return 200 "${GREETING}"; }
+  }
+}`,
+    ),
+  });
+  try {
+    await Deno.stat(streamModule);
+    const streamPort = freePort();
+    specs.push({
+      name: "nginx stream return",
+      workload: "raw",
+      role: "nginx",
+      port: streamPort,
+      command: await config(
+        "nginx_stream",
+        `stream { server { listen 127.0.0.1:${streamPort}; return "${GREETING}"; } }`,
+        `load_module ${streamModule};`,
+      ),
+    });
+  } catch {
+    console.log(
+      "nginx raw TCP skipped: no stream module (apt-get install libnginx-mod-stream)",
+    );
+  }
+  return specs;
+}
+
+function serverSpecs(): ServerSpec[] {
+  const merhaba = (...args: string[]) =>
+    deno("main.ts", "--host", "127.0.0.1", "--port", "0", ...args);
+  const specs: ServerSpec[] = [
+    {
+      name: "merhaba raw --quiet",
+      workload: "raw",
+      command: merhaba("--mode", "raw", "--quiet"),
+    },
+    { name: "merhaba text log to file", workload: "raw", command: merhaba() },
+    {
+      name: "Deno.listen floor",
+      workload: "raw",
+      role: "floor",
+      command: deno("bench/deno_floor.ts"),
+    },
+    {
+      name: "merhaba auto --quiet",
+      workload: "http",
+      command: merhaba("--quiet"),
+    },
+    {
+      name: "Deno.listen floor (HTTP reply)",
+      workload: "http",
+      role: "floor",
+      command: deno("bench/deno_floor.ts", "--http"),
+    },
+    {
+      name: "Deno.serve",
+      workload: "http",
+      role: "deno-serve",
+      command: deno("bench/deno_serve.ts"),
+    },
+  ];
+  if (have("node")) {
+    specs.push(
+      {
+        name: "Node net",
+        workload: "raw",
+        command: ["node", "bench/node_peer.mjs"],
+      },
+      {
+        name: "Node net (HTTP reply)",
+        workload: "http",
+        command: ["node", "bench/node_peer.mjs", "--http"],
+      },
+    );
+  } else {
+    console.log("Node skipped: node is not installed");
+  }
+  return specs;
+}
+
+function c64(result: ServerResult): RunResult | undefined {
+  return result.runs.find((run) => run.concurrency === 64);
+}
+
+function ratio(value: number | undefined, base: number | undefined): string {
+  return value && base ? `${(value / base).toFixed(2)}×` : "—";
+}
+
+function printTable(results: ServerResult[]): void {
+  const rows = [[
+    "server",
+    "load",
+    "conn/s c64",
+    "p50 c1 µs",
+    "p99 c64 µs",
+    "CPU µs/conn",
+    "× floor",
+    "× nginx",
+    "wrk µs/req",
+    "RSS idle/peak MB",
+    "start ms",
+  ]];
+  for (const result of results) {
+    const base = (role: string) =>
+      results.find((other) =>
+        other.workload === result.workload && other.role === role
+      );
+    const cpu = c64(result)?.cpu_us_per_connection;
+    const one = result.runs.find((run) => run.concurrency === 1);
+    const viaWrk = result.runs.find((run) => run.concurrency === "wrk");
+    rows.push([
+      result.name,
+      result.workload,
+      String(c64(result)?.per_second ?? "—"),
+      String(one?.p50_us ?? "—"),
+      String(c64(result)?.p99_us ?? "—"),
+      String(cpu ?? "—"),
+      ratio(cpu, c64(base("floor") ?? result)?.cpu_us_per_connection),
+      base("nginx")
+        ? ratio(cpu, c64(base("nginx")!)?.cpu_us_per_connection)
+        : "—",
+      viaWrk ? String(viaWrk.cpu_us_per_connection) : "—",
+      `${result.idle_rss_mb}/${result.peak_rss_mb}`,
+      String(result.startup_ms),
+    ]);
+  }
+  const widths = rows[0]!.map((_, column) =>
+    Math.max(...rows.map((row) => row[column]!.length))
+  );
+  for (const [index, row] of rows.entries()) {
+    console.log(
+      row.map((cell, column) => cell.padEnd(widths[column]!)).join("  "),
+    );
+    if (index === 0) {
+      console.log(widths.map((width) => "-".repeat(width)).join("  "));
+    }
+  }
+}
+
+if (import.meta.main) {
+  if (Deno.build.os !== "linux") {
+    console.error(
+      "error: the benchmark reads /proc and uses epoll: Linux only",
+    );
+    Deno.exit(1);
+  }
+  if (!have("cc")) {
+    console.error(
+      "error: the benchmark builds its load generator with cc; install gcc",
+    );
+    Deno.exit(1);
+  }
+  const workDir = await Deno.makeTempDir({ prefix: "merhaba_bench_" });
+  try {
+    const loadgenPath = `${workDir}/loadgen`;
+    await run(["cc", "-O2", "-o", loadgenPath, "bench/loadgen.c"]);
+    const specs = [...serverSpecs(), ...await nginxSpecs(workDir)];
+    if (!have("wrk")) console.log("wrk runs skipped: wrk is not installed");
+    console.log(
+      `${specs.length} servers, ${WARMUP_SECONDS} s warm-up + ${MEASURE_SECONDS} s per run, ` +
+        `concurrency ${
+          CONCURRENCY.join(" and ")
+        }, ${navigator.hardwareConcurrency} CPUs\n`,
+    );
+    const results: ServerResult[] = [];
+    for (const spec of specs) {
+      console.log(`… ${spec.name}`);
+      results.push(await benchmark(spec, loadgenPath, workDir));
+    }
+    results.sort((a, b) => a.workload.localeCompare(b.workload) || 0);
+    console.log();
+    printTable(results);
+    const report = {
+      date: new Date().toISOString(),
+      quick: QUICK,
+      cpus: navigator.hardwareConcurrency,
+      deno: Deno.version.deno,
+      warmup_seconds: WARMUP_SECONDS,
+      measure_seconds: MEASURE_SECONDS,
+      results,
+    };
+    await Deno.mkdir(RESULTS, { recursive: true });
+    await Deno.writeTextFile(
+      `${RESULTS}latest.json`,
+      JSON.stringify(report, null, 2) + "\n",
+    );
+    await Deno.writeTextFile(
+      `${RESULTS}cpu_per_connection.svg`,
+      renderChart(report),
+    );
+    console.log(
+      `\nwrote bench/results/latest.json and bench/results/cpu_per_connection.svg`,
+    );
+  } finally {
+    await Deno.remove(workDir, { recursive: true });
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The runtime's floor: the smallest concurrent Deno.listen server that does
+ * merhaba's job (read once, write, close) with no time-outs, no logging and
+ * no lingering close. The benchmark compares merhaba against it.
+ *
+ *   deno run --allow-net bench/deno_floor.ts [--http]
+ */
+
+const http = Deno.args.includes("--http");
+const body = "Merhaba dünya!";
+const reply = new TextEncoder().encode(
+  http
+    ? `HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${
+      new TextEncoder().encode(body).byteLength
+    }\r\nConnection: close\r\n\r\n${body}`
+    : body,
+);
+
+const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+console.log(`listening on 127.0.0.1:${listener.addr.port}`);
+
+async function handle(conn: Deno.Conn): Promise<void> {
+  try {
+    await conn.read(new Uint8Array(4096));
+    await conn.write(reply);
+  } catch {
+    // A reset client: nothing to do.
+  } finally {
+    conn.close();
+  }
+}
+
+// Not `for await (const conn of listener)`: on Deno 2.9 a client that resets
+// at once can make accept() throw, which would end that loop.
+while (true) {
+  try {
+    handle(await listener.accept());
+  } catch (error) {
+    if (error instanceof Deno.errors.BadResource) break;
+  }
+}
