@@ -1,6 +1,8 @@
 /**
  * One connection's life: read once, reply completely, close without losing
- * the reply.
+ * the reply. This is merhaba's hot path: it makes no runtime call it can do
+ * without (no timer per connection, no address formatting when nothing is
+ * logged, no buffer allocation when a pooled one is free).
  *
  * @module
  */
@@ -11,17 +13,20 @@ import { escapeForTerminal } from "./escape.ts";
 import { MESSAGES } from "./log.ts";
 import {
   chooseReply,
+  clientMayContinue,
   detectProtocol,
   type Mode,
   parseRequestLine,
   type Replies,
   type RequestLine,
 } from "./reply.ts";
-import { TIMED_OUT, withTimeout } from "./timers.ts";
+import { type DeadlineQueue, TIMED_OUT } from "./timers.ts";
 
 const EMPTY = new Uint8Array(0);
+/** Linux's smallest TCP send buffer (net.ipv4.tcp_wmem's minimum). */
+const ALWAYS_BUFFERED = 4096;
 
-/** The settings every connection is served with, resolved once per server. */
+/** The settings and shared state every connection is served with, built once per server. */
 export interface ConnectionPlan {
   /** The reply bytes, encoded once. */
   replies: Replies;
@@ -29,46 +34,59 @@ export interface ConnectionPlan {
   mode: Mode;
   /** Most bytes read before replying. */
   readSize: number;
-  /** Bound on waiting for the first bytes, and on writing the reply. */
+  /** Bounds waiting for the first bytes, and writing the reply… */
+  timeouts: DeadlineQueue;
+  /** …to this many milliseconds. */
   timeoutMs: number;
-  /** Bound on the lingering close, in time… */
-  lingerMs: number;
+  /** Bounds the lingering close in time… */
+  lingers: DeadlineQueue;
   /** …and in bytes discarded. */
   lingerBytes: number;
+  /** Read buffers of `readSize` bytes, reused. */
+  buffers: BufferPool;
   /** Where connection events go. */
   logger: Logger;
 }
 
 /**
- * Serves one connection: read once (up to `readSize`, at most `timeoutMs`),
- * write the chosen reply completely, then close without losing it.
- * Resolves to whether the reply was written; never rejects.
+ * Serves one connection: read once (up to `readSize`, waiting at most the
+ * timeout), write the chosen reply completely, then close, lingering first
+ * if the client may still be sending. Resolves to whether the reply was
+ * written; never rejects.
  */
 export async function serveConnection(
   conn: Deno.Conn,
   plan: ConnectionPlan,
 ): Promise<boolean> {
   const { logger } = plan;
-  const startedAt = performance.now();
-  const peer = formatAddress(conn.remoteAddr);
-  logger.info(MESSAGES.connected, { event: "connected", peer });
-  const buffer = new Uint8Array(plan.readSize);
-  const firstRead = conn.read(buffer);
+  const logging = logger.isEnabledFor("info");
+  const startedAt = logging ? performance.now() : 0;
+  const peer = logging ? formatAddress(conn.remoteAddr) : "";
+  if (logging) logger.info(MESSAGES.connected, { event: "connected", peer });
+  const buffer = plan.buffers.take();
+  // A read cut off by a time-out or a close may still write into the buffer
+  // later: such a buffer is not given back to the pool.
+  let reusable = false;
   let served = false;
   try {
-    const outcome = await withTimeout(firstRead, plan.timeoutMs);
+    const firstRead = conn.read(buffer);
+    const outcome = await plan.timeouts.race(firstRead);
     const received = typeof outcome === "number"
       ? buffer.subarray(0, outcome)
       : EMPTY;
     const request = plan.mode === "raw"
       ? undefined
       : parseRequestLine(received);
-    logReceived(logger, peer, outcome, received, request, plan.timeoutMs);
+    if (logging) logReceived(logger, peer, outcome, received, request, plan);
 
     const reply = chooseReply(plan.replies, plan.mode, request);
-    if (
-      await withTimeout(writeAll(conn, reply), plan.timeoutMs) === TIMED_OUT
-    ) {
+    // A reply that fits a fresh socket's smallest send buffer is taken by
+    // the kernel at once, so only bigger ones need a deadline.
+    const writing = writeAll(conn, reply);
+    const written = reply.byteLength <= ALWAYS_BUFFERED
+      ? await writing
+      : await plan.timeouts.race(writing);
+    if (written === TIMED_OUT) {
       logger.debug(MESSAGES.writeTimeout, {
         event: "write_timeout",
         peer,
@@ -77,8 +95,13 @@ export async function serveConnection(
       return false;
     }
     served = true;
-    // After EOF nothing more can arrive, so there is nothing to linger for.
-    if (outcome !== null) {
+    // After EOF nothing more can arrive; after a complete request nothing
+    // more is expected. Otherwise unread input at close would reset the
+    // connection and could destroy the reply.
+    if (
+      outcome === TIMED_OUT ||
+      (outcome !== null && clientMayContinue(received, request, plan.readSize))
+    ) {
       await conn.closeWrite();
       await discardInput(
         conn,
@@ -86,20 +109,25 @@ export async function serveConnection(
         outcome === TIMED_OUT ? firstRead : undefined,
         plan,
       );
+    } else {
+      reusable = true;
     }
   } catch (error) {
-    logger.debug(MESSAGES.clientFailed, {
+    logger.debug(MESSAGES.clientFailed, () => ({
       event: "client_failed",
       peer,
       error: describeError(error),
-    });
+    }));
   } finally {
     closeQuietly(conn);
-    logger.info(MESSAGES.closed, () => ({
-      event: "closed",
-      peer,
-      duration_ms: Math.round((performance.now() - startedAt) * 10) / 10,
-    }));
+    if (reusable) plan.buffers.give(buffer);
+    if (logging) {
+      logger.info(MESSAGES.closed, {
+        event: "closed",
+        peer,
+        duration_ms: Math.round((performance.now() - startedAt) * 10) / 10,
+      });
+    }
   }
   return served;
 }
@@ -110,7 +138,7 @@ function logReceived(
   outcome: number | null | typeof TIMED_OUT,
   received: Uint8Array,
   request: RequestLine | undefined,
-  timeoutMs: number,
+  plan: ConnectionPlan,
 ): void {
   if (outcome === TIMED_OUT) {
     logger.info(MESSAGES.receivedTimeout, {
@@ -118,7 +146,7 @@ function logReceived(
       peer,
       bytes: 0,
       protocol: "none",
-      timeout_ms: timeoutMs,
+      timeout_ms: plan.timeoutMs,
     });
   } else if (outcome === null) {
     logger.info(MESSAGES.receivedEof, {
@@ -128,13 +156,13 @@ function logReceived(
       protocol: "none",
     });
   } else {
-    logger.info(MESSAGES.received, () => ({
+    logger.info(MESSAGES.received, {
       event: "received",
       peer,
       bytes: received.byteLength,
       protocol: detectProtocol(received, request),
       data: escapeForTerminal(received),
-    }));
+    });
   }
 }
 
@@ -150,7 +178,7 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
  * The lingering close. Closing a socket whose input was not all read makes
  * the kernel send RST, which can destroy the reply before the client reads
  * it. So after replying and half-closing, read and discard until the client
- * closes too, or `lingerMs` or `lingerBytes` run out.
+ * closes too, or the linger time or `lingerBytes` run out.
  */
 async function discardInput(
   conn: Deno.Conn,
@@ -158,18 +186,18 @@ async function discardInput(
   pendingRead: Promise<number | null> | undefined,
   plan: ConnectionPlan,
 ): Promise<void> {
-  const deadline = performance.now() + plan.lingerMs;
-  let discarded = 0;
-  let read = pendingRead;
-  while (discarded < plan.lingerBytes) {
-    const remainingMs = deadline - performance.now();
-    if (remainingMs <= 0) return;
-    // Each read is raced right away, so its rejection at close stays handled.
-    const outcome = await withTimeout(read ?? conn.read(buffer), remainingMs);
-    read = undefined;
-    if (outcome === TIMED_OUT || outcome === null) return;
-    discarded += outcome;
-  }
+  const discarding = (async () => {
+    let discarded = 0;
+    let read = pendingRead;
+    while (discarded < plan.lingerBytes) {
+      const n = await (read ?? conn.read(buffer));
+      read = undefined;
+      if (n === null) return;
+      discarded += n;
+    }
+  })();
+  // On time-out the read in flight is cut off when the connection closes.
+  await plan.lingers.race(discarding);
 }
 
 /** Closes a connection that may already be closed. */
@@ -186,4 +214,34 @@ export function describeError(error: unknown): string {
   return error instanceof Error
     ? `${error.name}: ${error.message}`
     : String(error);
+}
+
+/**
+ * Read buffers handed from one connection to the next, so a busy server
+ * does not allocate (and zero) one per connection. It keeps at most
+ * `capacity` spare buffers.
+ */
+export class BufferPool {
+  #size: number;
+  #capacity: number;
+  #spare: Uint8Array[] = [];
+
+  /**
+   * @param size bytes in each buffer
+   * @param capacity most spare buffers kept
+   */
+  constructor(size: number, capacity = 256) {
+    this.#size = size;
+    this.#capacity = capacity;
+  }
+
+  /** A buffer of `size` bytes, spare or new. */
+  take(): Uint8Array {
+    return this.#spare.pop() ?? new Uint8Array(this.#size);
+  }
+
+  /** Gives a buffer back; nothing may write into it any more. */
+  give(buffer: Uint8Array): void {
+    if (this.#spare.length < this.#capacity) this.#spare.push(buffer);
+  }
 }

@@ -113,3 +113,33 @@ export function chooseReply(
   }
   return request?.method === "HEAD" ? replies.httpHead : replies.http;
 }
+
+const HEADERS_END = /\r?\n\r?\n/;
+/** Decodes bytes one to one, so byte offsets are string offsets. */
+const LATIN1 = new TextDecoder("latin1");
+const CONTENT_LENGTH = /^content-length:[ \t]*(\d+)[ \t]*\r?$/im;
+const TRANSFER_ENCODING = /^transfer-encoding:/im;
+
+/**
+ * Whether a client may still be sending after the bytes it sent first: an
+ * HTTP request whose headers are cut short or whose body has not all
+ * arrived, raw data that does not end a line, or a full read buffer.
+ * Closing a socket while input is still arriving makes the kernel reset the
+ * connection, which can destroy the reply; only then is a lingering close
+ * worth its cost.
+ */
+export function clientMayContinue(
+  received: Uint8Array,
+  request: RequestLine | undefined,
+  readSize: number,
+): boolean {
+  if (received.byteLength >= readSize) return true;
+  if (request === undefined) return received.at(-1) !== NEWLINE;
+  const text = LATIN1.decode(received);
+  const end = HEADERS_END.exec(text);
+  if (end === null) return true;
+  const headers = text.slice(0, end.index);
+  if (TRANSFER_ENCODING.test(headers)) return true;
+  const length = Number(CONTENT_LENGTH.exec(headers)?.[1] ?? 0);
+  return received.byteLength - (end.index + end[0].length) < length;
+}
