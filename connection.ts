@@ -10,7 +10,7 @@
 import type { Logger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
 import { escapeForTerminal } from "./escape.ts";
-import { MESSAGES } from "./log.ts";
+import { logEvent } from "./log.ts";
 import {
   chooseReply,
   clientMayContinue,
@@ -62,7 +62,7 @@ export async function serveConnection(
   const logging = logger.isEnabledFor("info");
   const startedAt = logging ? performance.now() : 0;
   const peer = logging ? formatAddress(conn.remoteAddr) : "";
-  if (logging) logger.info(MESSAGES.connected, { event: "connected", peer });
+  if (logging) logEvent(logger, "connected", { peer });
   const buffer = plan.buffers.take();
   // A read cut off by a time-out or a close may still write into the buffer
   // later: such a buffer is not given back to the pool.
@@ -87,11 +87,7 @@ export async function serveConnection(
       ? await writing
       : await plan.timeouts.race(writing);
     if (written === TIMED_OUT) {
-      logger.debug(MESSAGES.writeTimeout, {
-        event: "write_timeout",
-        peer,
-        timeout_ms: plan.timeoutMs,
-      });
+      logEvent(logger, "writeTimeout", { peer, timeout_ms: plan.timeoutMs });
       return false;
     }
     served = true;
@@ -113,17 +109,14 @@ export async function serveConnection(
       reusable = true;
     }
   } catch (error) {
-    logger.debug(MESSAGES.clientFailed, () => ({
-      event: "client_failed",
-      peer,
-      error: describeError(error),
-    }));
+    if (logger.isEnabledFor("debug")) {
+      logEvent(logger, "clientFailed", { peer, error: describeError(error) });
+    }
   } finally {
     closeQuietly(conn);
     if (reusable) plan.buffers.give(buffer);
     if (logging) {
-      logger.info(MESSAGES.closed, {
-        event: "closed",
+      logEvent(logger, "closed", {
         peer,
         duration_ms: Math.round((performance.now() - startedAt) * 10) / 10,
       });
@@ -141,23 +134,20 @@ function logReceived(
   plan: ConnectionPlan,
 ): void {
   if (outcome === TIMED_OUT) {
-    logger.info(MESSAGES.receivedTimeout, {
-      event: "received",
+    logEvent(logger, "receivedTimeout", {
       peer,
       bytes: 0,
       protocol: "none",
       timeout_ms: plan.timeoutMs,
     });
   } else if (outcome === null) {
-    logger.info(MESSAGES.receivedEof, {
-      event: "received",
+    logEvent(logger, "receivedEof", {
       peer,
       bytes: 0,
       protocol: "none",
     });
   } else {
-    logger.info(MESSAGES.received, {
-      event: "received",
+    logEvent(logger, "received", {
       peer,
       bytes: received.byteLength,
       protocol: detectProtocol(received, request),

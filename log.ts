@@ -9,6 +9,7 @@
 
 import {
   configure,
+  type Logger,
   type LogLevel as LogTapeLevel,
   type LogRecord,
   type Sink,
@@ -22,30 +23,125 @@ export const CATEGORIES = {
 } as const;
 
 /**
- * The wording of every log line. Placeholders name the record's properties,
- * which are also the JSON fields.
+ * Every log line: its level, its `event` field in JSON, and its wording.
+ * Placeholders name the record's properties, which are also the JSON fields.
  */
-export const MESSAGES = {
-  listening: "merhaba {version} listening on {address} ({transport}): {url}",
-  listeningUnix:
+const EVENTS = {
+  listening: [
+    "info",
+    "listening",
+    "merhaba {version} listening on {address} ({transport}): {url}",
+  ],
+  listeningUnix: [
+    "info",
+    "listening",
     "merhaba {version} listening on {address} (unix): curl --unix-socket {address} {url}",
-  stopping: "{signal} received: stopping; {active} connection(s) in flight",
-  stopped: "stopped after serving {served} connection(s)",
-  stoppedWorkers:
+  ],
+  stopping: [
+    "info",
+    "stopping",
+    "{signal} received: stopping; {active} connection(s) in flight",
+  ],
+  stopped: ["info", "stopped", "stopped after serving {served} connection(s)"],
+  stoppedWorkers: [
+    "info",
+    "stopped",
     "stopped after serving {served} connection(s) (per worker: {per_worker})",
-  internalError: "internal error, still serving (please report it): {error}",
-  acceptFailed: "accept failed, still listening: {error}",
-  outOfDescriptors:
+  ],
+  internalError: [
+    "error",
+    "internal_error",
+    "internal error, still serving (please report it): {error}",
+  ],
+  acceptFailed: [
+    "debug",
+    "accept_failed",
+    "accept failed, still listening: {error}",
+  ],
+  outOfDescriptors: [
+    "warning",
+    "accept_paused",
     "out of file descriptors ({error}); pausing accepts for {pause_ms} ms ({repeats} more since the last warning)",
-  connected: "{peer} connected",
-  received: "{peer} sent {bytes} bytes ({protocol})",
-  receivedEof: "{peer} closed its side without sending anything",
-  receivedTimeout: "{peer} sent nothing within {timeout_ms} ms",
-  writeTimeout:
+  ],
+  connected: ["info", "connected", "{peer} connected"],
+  received: ["info", "received", "{peer} sent {bytes} bytes ({protocol})"],
+  receivedEof: [
+    "info",
+    "received",
+    "{peer} closed its side without sending anything",
+  ],
+  receivedTimeout: [
+    "info",
+    "received",
+    "{peer} sent nothing within {timeout_ms} ms",
+  ],
+  writeTimeout: [
+    "debug",
+    "write_timeout",
     "{peer} did not take the reply within {timeout_ms} ms; giving up",
-  clientFailed: "{peer} connection failed: {error}",
-  closed: "{peer} closed after {duration_ms} ms",
-} as const;
+  ],
+  clientFailed: ["debug", "client_failed", "{peer} connection failed: {error}"],
+  closed: ["info", "closed", "{peer} closed after {duration_ms} ms"],
+} as const satisfies Record<string, readonly [LogLevel, string, string]>;
+
+/** The name of a log event. */
+export type EventName = keyof typeof EVENTS;
+
+/** A message template split once into what LogTape's template API takes. */
+interface CompiledEvent {
+  level: LogLevel;
+  event: string;
+  template: TemplateStringsArray;
+  keys: string[];
+}
+
+function compileEvent(
+  [level, event, text]: readonly [LogLevel, string, string],
+): CompiledEvent {
+  const parts = text.split(/\{(\w+)\}/);
+  const strings = parts.filter((_, i) => i % 2 === 0);
+  const keys = parts.filter((_, i) => i % 2 === 1);
+  const template = Object.assign(strings, { raw: strings });
+  return { level, event, template, keys };
+}
+
+const COMPILED = Object.fromEntries(
+  Object.entries(EVENTS).map(([name, event]) => [name, compileEvent(event)]),
+) as Record<EventName, CompiledEvent>;
+
+/**
+ * Logs one event as {@link EVENTS} words it; its properties, and its `event`
+ * name, become the JSON fields. Nothing is built when the logger would drop
+ * it.
+ *
+ * @example
+ * ```ts
+ * logEvent(getLogger(CATEGORIES.connection), "connected", { peer: "127.0.0.1:5000" });
+ * ```
+ */
+export function logEvent(
+  logger: Logger,
+  name: EventName,
+  properties: Record<string, unknown>,
+): void {
+  const { level, event, template, keys } = COMPILED[name];
+  if (!logger.isEnabledFor(level)) return;
+  const values = keys.map((key) => properties[key]);
+  // The template form skips LogTape's WeakSet bookkeeping of string-message
+  // records, which at thousands of records a second kept them alive through
+  // garbage collections and doubled the server's memory.
+  const contextual = logger.with({ event, ...properties });
+  switch (level) {
+    case "debug":
+      return contextual.debug(template, ...values);
+    case "info":
+      return contextual.info(template, ...values);
+    case "warning":
+      return contextual.warn(template, ...values);
+    case "error":
+      return contextual.error(template, ...values);
+  }
+}
 
 let lastTimestamp = NaN;
 let lastTime = "";

@@ -29,7 +29,7 @@ import {
   StartupError,
   type TlsKeyPair,
 } from "./listen.ts";
-import { CATEGORIES, configureLogging, MESSAGES } from "./log.ts";
+import { CATEGORIES, configureLogging, logEvent } from "./log.ts";
 import { probe } from "./probe.ts";
 import { serve, type ServeStats } from "./server.ts";
 import { assertPortSharing, WorkerPool } from "./workers.ts";
@@ -136,8 +136,7 @@ async function serveUntilSignal(
   // A bug in serving one connection must not take the whole server down.
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
-    logger.error(MESSAGES.internalError, {
-      event: "internal_error",
+    logEvent(logger, "internalError", {
       error: String(event.reason?.stack ?? event.reason),
     });
   });
@@ -159,8 +158,7 @@ async function serveUntilSignal(
   logListening(listener.addr, tls !== undefined, workers);
 
   const signal = await firstStopSignal();
-  logger.info(MESSAGES.stopping, {
-    event: "stopping",
+  logEvent(logger, "stopping", {
     signal,
     active: server.activeConnections,
   });
@@ -175,8 +173,7 @@ async function serveUntilSignal(
 function logListening(addr: Deno.Addr, tls: boolean, workers: number): void {
   const logger = getLogger(CATEGORIES.server);
   if (addr.transport === "unix" || addr.transport === "unixpacket") {
-    logger.info(MESSAGES.listeningUnix, {
-      event: "listening",
+    logEvent(logger, "listeningUnix", {
       version: VERSION,
       address: addr.path,
       transport: "unix",
@@ -185,8 +182,7 @@ function logListening(addr: Deno.Addr, tls: boolean, workers: number): void {
     return;
   }
   const netAddr = addr as Deno.NetAddr;
-  logger.info(MESSAGES.listening, {
-    event: "listening",
+  logEvent(logger, "listening", {
     version: VERSION,
     address: formatHostPort(netAddr.hostname, netAddr.port),
     transport: tls ? "tls" : "tcp",
@@ -200,11 +196,10 @@ function logStopped(perWorker: ServeStats[]): void {
   const served = perWorker.reduce((sum, stats) => sum + stats.served, 0);
   const accepted = perWorker.reduce((sum, stats) => sum + stats.accepted, 0);
   if (perWorker.length === 1) {
-    logger.info(MESSAGES.stopped, { event: "stopped", served, accepted });
+    logEvent(logger, "stopped", { served, accepted });
     return;
   }
-  logger.info(MESSAGES.stoppedWorkers, {
-    event: "stopped",
+  logEvent(logger, "stoppedWorkers", {
     served,
     accepted,
     per_worker: perWorker.map((stats) => stats.served).join(", "),

@@ -25,7 +25,7 @@ import {
   serveConnection,
 } from "./connection.ts";
 import { DEFAULTS } from "./defaults.ts";
-import { CATEGORIES, MESSAGES } from "./log.ts";
+import { CATEGORIES, logEvent } from "./log.ts";
 import { encodeReplies, type Mode } from "./reply.ts";
 import {
   DeadlineQueue,
@@ -186,8 +186,7 @@ export class GreetingServer implements AsyncDisposable {
           // Retrying at once would spin a core until a descriptor frees up.
           pauseMs = Math.min(Math.max(pauseMs * 2, 10), MAX_ACCEPT_PAUSE_MS);
           descriptorWarnings.run((repeats) =>
-            this.#serverLogger.warn(MESSAGES.outOfDescriptors, {
-              event: "accept_paused",
+            logEvent(this.#serverLogger, "outOfDescriptors", {
               error: describeError(error),
               pause_ms: pauseMs,
               repeats,
@@ -197,8 +196,7 @@ export class GreetingServer implements AsyncDisposable {
         } else {
           // A client that connects and resets at once can make accept()
           // throw (NotConnected, ConnectionAborted): it is not our failure.
-          this.#serverLogger.debug(MESSAGES.acceptFailed, {
-            event: "accept_failed",
+          logEvent(this.#serverLogger, "acceptFailed", {
             error: describeError(error),
           });
         }
