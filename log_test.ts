@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { LogRecord } from "@logtape/logtape";
-import { formatJson, formatText } from "./log.ts";
+import { configure, getLogger, type LogRecord, reset } from "@logtape/logtape";
+import { batchingSink, formatJson, formatText, logEvent } from "./log.ts";
 
 function record(
   message: unknown[],
@@ -60,4 +60,81 @@ Deno.test("formatJson() escapes characters a terminal could act on", () => {
   const line = formatJson(record(["x"], { data: "a\x1bb\u009bc\u202e" }));
   assert.doesNotMatch(line.trimEnd(), /\p{Cc}|\u202e/u);
   assert.equal(JSON.parse(line).data, "a\x1bb\u009bc\u202e");
+});
+
+/** An output that records what it is given, taking at most `chunk` bytes a write. */
+function recordingOutput(chunk = Infinity) {
+  const writes: Uint8Array[] = [];
+  return {
+    writes,
+    text: () => writes.map((bytes) => new TextDecoder().decode(bytes)).join(""),
+    write(bytes: Uint8Array): Promise<number> {
+      const taken = bytes.slice(0, Math.min(chunk, bytes.byteLength));
+      writes.push(taken);
+      return Promise.resolve(taken.byteLength);
+    },
+  };
+}
+
+Deno.test("batchingSink() writes every line, in order, in one write per batch", async () => {
+  const output = recordingOutput();
+  const sink = batchingSink(output, (record) => `${record.message[0]}\n`);
+  for (let i = 0; i < 100; i++) sink(record([`line ${i}`], {}));
+  await sink[Symbol.asyncDispose]();
+  const expected = Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join(
+    "",
+  );
+  assert.equal(output.text(), expected);
+  assert.equal(output.writes.length, 1);
+});
+
+Deno.test("batchingSink() finishes writes the output took only part of", async () => {
+  const output = recordingOutput(7);
+  const sink = batchingSink(output, (record) => `${record.message[0]}\n`);
+  sink(record(["Merhaba dünya!"], {}));
+  await sink[Symbol.asyncDispose]();
+  assert.equal(output.text(), "Merhaba dünya!\n");
+  assert.ok(output.writes.length > 1);
+});
+
+Deno.test("logEvent() words the line and sets the event field", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+      { category: ["test"], sinks: ["memory"], lowestLevel: "info" },
+    ],
+  });
+  try {
+    const logger = getLogger(["test"]);
+    logEvent(logger, "received", {
+      peer: "1.2.3.4:5",
+      bytes: 6,
+      protocol: "raw",
+    });
+    logEvent(logger, "clientFailed", {
+      peer: "1.2.3.4:5",
+      error: "dropped at debug",
+    });
+    assert.equal(records.length, 1);
+    assert.equal(
+      formatText(records[0]!).slice(25),
+      "1.2.3.4:5 sent 6 bytes (raw)\n",
+    );
+    assert.deepEqual(
+      { ...JSON.parse(formatJson(records[0]!)), time: undefined },
+      {
+        time: undefined,
+        level: "info",
+        event: "received",
+        peer: "1.2.3.4:5",
+        bytes: 6,
+        protocol: "raw",
+        message: "1.2.3.4:5 sent 6 bytes (raw)",
+      },
+    );
+  } finally {
+    await reset();
+  }
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   chooseReply,
+  clientMayContinue,
   detectProtocol,
   encodeReplies,
   looksLikeTls,
@@ -86,4 +87,38 @@ Deno.test("chooseReply() follows the mode and the request", () => {
   assert.equal(chooseReply(replies, "raw", get), replies.raw);
   assert.equal(chooseReply(replies, "http", undefined), replies.http);
   assert.equal(chooseReply(replies, "http", head), replies.httpHead);
+});
+
+Deno.test("clientMayContinue() expects more only when a request is unfinished", () => {
+  const mayContinue = (text: string, readSize = 4096) => {
+    const bytes = encode(text);
+    return clientMayContinue(bytes, parseRequestLine(bytes), readSize);
+  };
+  assert.equal(mayContinue("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), false);
+  assert.equal(mayContinue("GET / HTTP/1.1\nHost: x\n\n"), false);
+  assert.equal(
+    mayContinue("GET / HTTP/1.1\r\nHost: x\r\n"),
+    true,
+    "headers cut short",
+  );
+  assert.equal(
+    mayContinue("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc"),
+    true,
+    "body still coming",
+  );
+  assert.equal(
+    mayContinue("POST / HTTP/1.1\r\ncontent-length: 3\r\n\r\nabc"),
+    false,
+  );
+  assert.equal(
+    mayContinue("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    true,
+  );
+  assert.equal(mayContinue("hello\n"), false, "a whole line");
+  assert.equal(mayContinue("hel"), true, "half a line");
+  assert.equal(
+    mayContinue("x".repeat(10) + "\n", 11),
+    true,
+    "a full read buffer",
+  );
 });

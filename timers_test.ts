@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import {
+  DeadlineQueue,
+  RateLimiter,
+  TIMED_OUT,
+  withTimeout,
+} from "./timers.ts";
+
+Deno.test("DeadlineQueue.race() passes on a value that comes in time", async () => {
+  const deadlines = new DeadlineQueue(10_000);
+  assert.equal(await deadlines.race(Promise.resolve(42)), 42);
+  await assert.rejects(
+    deadlines.race(Promise.reject(new RangeError("no"))),
+    RangeError,
+  );
+});
+
+Deno.test("DeadlineQueue.race() gives TIMED_OUT for a promise that takes too long", async () => {
+  const deadlines = new DeadlineQueue(30);
+  const never = new Promise<never>(() => {});
+  const settled = await Promise.all([
+    deadlines.race(never),
+    deadlines.race(never),
+    deadlines.race(Promise.resolve("fast")),
+  ]);
+  assert.deepEqual(settled, [TIMED_OUT, TIMED_OUT, "fast"]);
+});
+
+Deno.test("DeadlineQueue expires deadlines in the order they were armed", async () => {
+  const deadlines = new DeadlineQueue(20);
+  const order: number[] = [];
+  const never = new Promise<never>(() => {});
+  await Promise.all(
+    [0, 1, 2].map((i) => deadlines.race(never).then(() => order.push(i))),
+  );
+  assert.deepEqual(order, [0, 1, 2]);
+});
+
+Deno.test("withTimeout() passes on a value or gives TIMED_OUT", async () => {
+  assert.equal(await withTimeout(Promise.resolve("x"), 1000), "x");
+  assert.equal(await withTimeout(new Promise(() => {}), 5), TIMED_OUT);
+});
+
+Deno.test("RateLimiter runs an action at most once per interval", () => {
+  const limiter = new RateLimiter(60_000);
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) limiter.run((skipped) => runs.push(skipped));
+  assert.deepEqual(runs, [0]);
+});
