@@ -225,6 +225,8 @@ export class GreetingServer implements AsyncDisposable {
       this.#idle = Promise.withResolvers();
       await this.#idle.promise;
     }
+    this.#plan.timeouts.close();
+    this.#plan.lingers.close();
     return this.stats;
   }
 }

@@ -7,7 +7,7 @@ import {
 } from "./timers.ts";
 
 Deno.test("DeadlineQueue.race() passes on a value that comes in time", async () => {
-  const deadlines = new DeadlineQueue(10_000);
+  using deadlines = new DeadlineQueue(10_000);
   assert.equal(await deadlines.race(Promise.resolve(42)), 42);
   await assert.rejects(
     deadlines.race(Promise.reject(new RangeError("no"))),
@@ -16,7 +16,7 @@ Deno.test("DeadlineQueue.race() passes on a value that comes in time", async () 
 });
 
 Deno.test("DeadlineQueue.race() gives TIMED_OUT for a promise that takes too long", async () => {
-  const deadlines = new DeadlineQueue(30);
+  using deadlines = new DeadlineQueue(30);
   const never = new Promise<never>(() => {});
   const settled = await Promise.all([
     deadlines.race(never),
@@ -27,7 +27,7 @@ Deno.test("DeadlineQueue.race() gives TIMED_OUT for a promise that takes too lon
 });
 
 Deno.test("DeadlineQueue expires deadlines in the order they were armed", async () => {
-  const deadlines = new DeadlineQueue(20);
+  using deadlines = new DeadlineQueue(20);
   const order: number[] = [];
   const never = new Promise<never>(() => {});
   await Promise.all(
