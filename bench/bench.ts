@@ -46,8 +46,10 @@ interface ServerSpec {
   command: string[];
   /** A fixed port, for servers that cannot print theirs (nginx). */
   port?: number;
-  /** Where its stdout goes when it is not a benchmark subject (logs). */
+  /** What it is the baseline of, for the ratios. */
   role?: "floor" | "nginx" | "deno-serve";
+  /** Extra runs at 64 clients, to see whether memory levels off. */
+  repeats?: number;
 }
 
 interface RunResult {
@@ -68,15 +70,21 @@ interface ServerResult {
   idle_rss_mb: number;
   peak_rss_mb: number;
   runs: RunResult[];
+  /** RSS after each extra run at 64 clients (specs with `repeats`). */
+  rss_mb_after_repeats?: number[];
 }
 
-const deno = (script: string, ...args: string[]) => [
+/** `deno run` of a script, with network access and any extra Deno flags. */
+const denoRun = (flags: string[], script: string, ...args: string[]) => [
   Deno.execPath(),
   "run",
   "--allow-net",
+  ...flags,
   script,
   ...args,
 ];
+const deno = (script: string, ...args: string[]) =>
+  denoRun([], script, ...args);
 
 function have(command: string): boolean {
   try {
@@ -329,6 +337,17 @@ async function benchmark(
           ),
       );
     }
+    const rssAfterRepeats: number[] = [];
+    for (let i = 0; i < (spec.repeats ?? 0); i++) {
+      await loadgen(
+        loadgenPath,
+        server.port,
+        spec.workload,
+        64,
+        MEASURE_SECONDS,
+      );
+      rssAfterRepeats.push(rssMb(pid, "VmRSS"));
+    }
     if (spec.workload === "http" && have("wrk")) {
       await measure("wrk", () => wrk(server.port, MEASURE_SECONDS));
     }
@@ -340,6 +359,7 @@ async function benchmark(
       idle_rss_mb: idle,
       peak_rss_mb: rssMb(pid, "VmHWM"),
       runs,
+      ...(spec.repeats && { rss_mb_after_repeats: rssAfterRepeats }),
     };
   } finally {
     await stopServer(server, spec.name);
@@ -418,14 +438,40 @@ ${body}
   return specs;
 }
 
-function serverSpecs(): ServerSpec[] {
+/** The Deno flags of `deno task start`, so merhaba is measured as users run it. */
+async function startTaskFlags(): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  const words: string[] = config.tasks.start.split(/\s+/);
+  return words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"))
+    .filter((flag) => flag !== "--allow-net");
+}
+
+async function serverSpecs(): Promise<ServerSpec[]> {
+  const startFlags = await startTaskFlags();
   const merhaba = (...args: string[]) =>
-    deno("main.ts", "--host", "127.0.0.1", "--port", "0", ...args);
+    denoRun(
+      startFlags,
+      "main.ts",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      ...args,
+    );
   const specs: ServerSpec[] = [
     {
       name: "merhaba raw --quiet",
       workload: "raw",
       command: merhaba("--mode", "raw", "--quiet"),
+      repeats: 3,
+    },
+    {
+      name: "merhaba raw --quiet, V8 defaults",
+      workload: "raw",
+      command: deno(
+        "main.ts",
+        ...["--host", "127.0.0.1", "--port", "0", "--mode", "raw", "--quiet"],
+      ),
     },
     { name: "merhaba text log to file", workload: "raw", command: merhaba() },
     {
@@ -547,7 +593,7 @@ if (import.meta.main) {
   try {
     const loadgenPath = `${workDir}/loadgen`;
     await run(["cc", "-O2", "-o", loadgenPath, "bench/loadgen.c"]);
-    const specs = [...serverSpecs(), ...await nginxSpecs(workDir)];
+    const specs = [...await serverSpecs(), ...await nginxSpecs(workDir)];
     if (!have("wrk")) console.log("wrk runs skipped: wrk is not installed");
     console.log(
       `${specs.length} servers, ${WARMUP_SECONDS} s warm-up + ${MEASURE_SECONDS} s per run, ` +
@@ -563,6 +609,15 @@ if (import.meta.main) {
     results.sort((a, b) => a.workload.localeCompare(b.workload) || 0);
     console.log();
     printTable(results);
+    for (const result of results) {
+      if (result.rss_mb_after_repeats) {
+        console.log(
+          `\n${result.name}: RSS after repeated 64-client runs: ${
+            result.rss_mb_after_repeats.join(", ")
+          } MB`,
+        );
+      }
+    }
     const report = {
       date: new Date().toISOString(),
       quick: QUICK,

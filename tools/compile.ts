@@ -23,6 +23,9 @@ export const COMPILE_FLAGS = [
   "--allow-read",
   "--allow-write",
   "--unstable-net",
+  // As in `deno task start`: a 2 MB young generation cuts peak memory by a
+  // quarter at no measurable CPU cost (see the README's Performance section).
+  "--v8-flags=--max-semi-space-size=2",
   "--include",
   "worker.ts",
 ];
