@@ -68,15 +68,20 @@ export function renderChart(report: ChartReport): string {
     y += GAP * 2;
   }
   const title =
-    `Server CPU time per connection, 64 concurrent clients (lower is better; ${report.cpus} CPUs, ${
+    "Server CPU time per connection, 64 concurrent clients (lower is better)";
+  const subtitle =
+    `${report.cpus} CPUs, server and load generator on separate cores, ${
       report.date.slice(0, 10)
-    })`;
+    }`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${
-    y + 10
+    y + 30
   }" font-family="sans-serif" font-size="13">
 <rect width="100%" height="100%" fill="white"/>
 <text x="10" y="22" font-size="15" font-weight="bold">${escapeXml(title)}</text>
+<text x="10" y="40" fill="#555">${escapeXml(subtitle)}</text>
+<g transform="translate(0 20)">
 ${parts.join("\n")}
+</g>
 </svg>
 `;
 }
