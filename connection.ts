@@ -46,6 +46,19 @@ export interface ConnectionPlan {
   buffers: BufferPool;
   /** Where connection events go. */
   logger: Logger;
+  /** Whether the server is at its connection cap; lingering then yields. */
+  crowd: Crowd;
+}
+
+/**
+ * The server's connection cap, as lingering connections see it: while
+ * clients wait for a free slot, no slot is held just to drain input.
+ */
+export interface Crowd {
+  /** Whether every slot is taken. */
+  isFull(): boolean;
+  /** Calls `wake` when every slot is taken; returns a function that cancels. */
+  whenFull(wake: () => void): () => void;
 }
 
 /**
@@ -94,10 +107,9 @@ export async function serveConnection(
     // After EOF nothing more can arrive; after a complete request nothing
     // more is expected. Otherwise unread input at close would reset the
     // connection and could destroy the reply.
-    if (
-      outcome === TIMED_OUT ||
-      (outcome !== null && clientMayContinue(received, request, plan.readSize))
-    ) {
+    const mayContinue = outcome === TIMED_OUT ||
+      (outcome !== null && clientMayContinue(received, request, plan.readSize));
+    if (mayContinue && !plan.crowd.isFull()) {
       await conn.closeWrite();
       await discardInput(
         conn,
@@ -106,7 +118,7 @@ export async function serveConnection(
         plan,
       );
     } else {
-      reusable = true;
+      reusable = outcome !== TIMED_OUT;
     }
   } catch (error) {
     if (logger.isEnabledFor("debug")) {
@@ -186,8 +198,17 @@ async function discardInput(
       discarded += n;
     }
   })();
-  // On time-out the read in flight is cut off when the connection closes.
-  await plan.lingers.race(discarding);
+  let unsubscribe = () => {};
+  const full = new Promise<void>((wake) =>
+    unsubscribe = plan.crowd.whenFull(wake)
+  );
+  try {
+    // On time-out, or when the slot is needed, the read in flight is cut off
+    // when the connection closes.
+    await plan.lingers.race(Promise.race([discarding, full]));
+  } finally {
+    unsubscribe();
+  }
 }
 
 /** Closes a connection that may already be closed. */

@@ -45,6 +45,8 @@ export type Endpoint = TcpEndpoint | UnixEndpoint;
 export interface Config {
   endpoint: Endpoint;
   greeting: string;
+  /** A file whose bytes replace `greeting`, read once at start. */
+  greetingFile?: string;
   mode: Mode;
   readSize: number;
   timeoutMs: number;
@@ -75,6 +77,7 @@ const OPTIONS = {
   host: { type: "string", short: "H" },
   port: { type: "string", short: "p" },
   greeting: { type: "string", short: "g" },
+  "greeting-file": { type: "string" },
   mode: { type: "string" },
   "read-size": { type: "string" },
   timeout: { type: "string" },
@@ -114,6 +117,7 @@ Where to listen:
 
 What to answer:
   -g, --greeting <text>       what every client receives (default "${DEFAULTS.greeting}")
+      --greeting-file <path>  send this file's bytes instead, read once at start
       --mode <${
     MODES.join("|")
   }>  auto: HTTP requests get an HTTP response, anything else
@@ -225,6 +229,11 @@ export function parseFlags(args: readonly string[]): Command {
   const workers = values.workers === undefined
     ? DEFAULTS.workers
     : parseWorkers(values.workers);
+  if (values.greeting !== undefined && values["greeting-file"] !== undefined) {
+    throw new UsageError(
+      "--greeting and --greeting-file cannot be combined: pick one",
+    );
+  }
   if (workers !== 1 && endpoint.transport === "unix") {
     throw new UsageError(
       "--workers needs a TCP port to share; it cannot be used with --unix",
@@ -235,6 +244,8 @@ export function parseFlags(args: readonly string[]): Command {
     config: {
       endpoint,
       greeting: values.greeting ?? DEFAULTS.greeting,
+      ...(values["greeting-file"] !== undefined &&
+        { greetingFile: values["greeting-file"] }),
       mode: parseChoice("--mode", values.mode ?? DEFAULTS.mode, MODES),
       readSize: values["read-size"] === undefined
         ? DEFAULTS.readSize
@@ -419,10 +430,13 @@ export function parseHost(text: string): string {
   return host;
 }
 
-/** The server options a configuration asks for. */
-export function toServeOptions(config: Config): ServeOptions {
+/** The server options a configuration asks for (with the greeting file's bytes, once read). */
+export function toServeOptions(
+  config: Config,
+  greetingBytes?: Uint8Array,
+): ServeOptions {
   return {
-    greeting: config.greeting,
+    greeting: greetingBytes ?? config.greeting,
     mode: config.mode,
     readSize: config.readSize,
     timeoutMs: config.timeoutMs,

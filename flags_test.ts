@@ -109,6 +109,14 @@ Deno.test("parseFlags() rejects bad values with a message naming the flag", () =
     [["-p"], /Missing value for -p, --port/],
     [["serve"], /Unexpected argument 'serve'/],
     [["--quiet=yes"], /--quiet/],
+    [
+      ["--greeting", "a", "--greeting-file", "b"],
+      /--greeting and --greeting-file cannot be combined/,
+    ],
+    [["--cert", "c.pem"], /--cert needs --key too/],
+    [["--unix", "/s", "--port", "1"], /--unix cannot be combined with --port/],
+    [["--workers", "x"], /Invalid --workers "x"/],
+    [["--probe", "nohost"], /Invalid --probe "nohost"/],
   ];
   for (const [args, message] of cases) {
     assert.throws(() => parseFlags(args), (error: unknown) => {
@@ -117,4 +125,23 @@ Deno.test("parseFlags() rejects bad values with a message naming the flag", () =
       return true;
     });
   }
+});
+
+Deno.test("parseFlags() reads --greeting-file, --workers and --probe", () => {
+  assert.equal(
+    configOf(["--greeting-file", "hello.txt"]).greetingFile,
+    "hello.txt",
+  );
+  assert.equal(configOf(["--workers", "auto"]).workers, 0);
+  assert.equal(configOf(["--workers", "3"]).workers, 3);
+  assert.deepEqual(parseFlags(["--probe", "[::1]:8080"]), {
+    kind: "probe",
+    target: { transport: "tcp", hostname: "::1", port: 8080 },
+    timeoutMs: 5000,
+  });
+  assert.deepEqual(parseFlags(["--probe", "/run/m.sock", "--timeout", "2"]), {
+    kind: "probe",
+    target: { transport: "unix", path: "/run/m.sock" },
+    timeoutMs: 2000,
+  });
 });

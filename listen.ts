@@ -92,6 +92,33 @@ async function readPemFile(
 }
 
 /**
+ * Reads the `--greeting-file`.
+ *
+ * @throws {StartupError} naming the file when it cannot be read.
+ */
+export async function readGreetingFile(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new StartupError(
+        `Read access to --greeting-file "${path}" was not granted`,
+        `Run with --allow-read=${path}.`,
+      );
+    }
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new StartupError(
+      `Cannot read --greeting-file "${path}": ${reason}`,
+      "Check the path given to --greeting-file.",
+    );
+  }
+}
+
+/**
  * Opens the listener for an endpoint. For a Unix socket, a stale socket file
  * left by a crashed run is replaced first (see {@link clearStaleSocket}).
  *

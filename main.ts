@@ -25,6 +25,7 @@ import {
 } from "./flags.ts";
 import {
   openListener,
+  readGreetingFile,
   readTlsKeyPair,
   StartupError,
   type TlsKeyPair,
@@ -101,13 +102,19 @@ async function run(config: Config): Promise<number> {
   const { endpoint } = config;
   const workers = config.workers || navigator.hardwareConcurrency;
   let listener: Deno.Listener;
-  let tls: TlsKeyPair | undefined;
+  const files: StartupFiles = {};
   try {
     if (workers > 1) await assertPortSharing();
-    if (endpoint.transport === "tcp" && endpoint.tls) {
-      tls = await readTlsKeyPair(endpoint.tls);
+    if (config.greetingFile) {
+      files.greeting = await readGreetingFile(config.greetingFile);
     }
-    listener = await openListener(endpoint, { tls, reusePort: workers > 1 });
+    if (endpoint.transport === "tcp" && endpoint.tls) {
+      files.tls = await readTlsKeyPair(endpoint.tls);
+    }
+    listener = await openListener(endpoint, {
+      tls: files.tls,
+      reusePort: workers > 1,
+    });
   } catch (error) {
     if (!(error instanceof StartupError)) throw error;
     printError(error.message, error.hint);
@@ -115,7 +122,7 @@ async function run(config: Config): Promise<number> {
   }
   await configureLogging(config);
   try {
-    return await serveUntilSignal(listener, config, workers, tls);
+    return await serveUntilSignal(listener, config, workers, files);
   } catch (error) {
     if (!(error instanceof StartupError)) throw error;
     printError(error.message, error.hint);
@@ -126,11 +133,17 @@ async function run(config: Config): Promise<number> {
   }
 }
 
+/** What merhaba reads from files before it drops read access. */
+interface StartupFiles {
+  tls?: TlsKeyPair;
+  greeting?: Uint8Array;
+}
+
 async function serveUntilSignal(
   listener: Deno.Listener,
   config: Config,
   workers: number,
-  tls: TlsKeyPair | undefined,
+  files: StartupFiles,
 ): Promise<number> {
   const logger = getLogger(CATEGORIES.server);
   // A bug in serving one connection must not take the whole server down.
@@ -140,7 +153,7 @@ async function serveUntilSignal(
       error: String(event.reason?.stack ?? event.reason),
     });
   });
-  const server = serve(listener, toServeOptions(config));
+  const server = serve(listener, toServeOptions(config, files.greeting));
   let pool: WorkerPool | undefined;
   if (workers > 1) {
     const endpoint: TcpEndpoint = {
@@ -148,14 +161,18 @@ async function serveUntilSignal(
       port: (listener.addr as Deno.NetAddr).port,
     };
     try {
-      pool = await WorkerPool.start(workers - 1, { config, endpoint, tls });
+      pool = await WorkerPool.start(workers - 1, {
+        config,
+        endpoint,
+        ...files,
+      });
     } catch (error) {
       await server.shutdown(0);
       throw error;
     }
   }
   await dropStartupPermissions(config.endpoint.transport === "unix");
-  logListening(listener.addr, tls !== undefined, workers);
+  logListening(listener.addr, files.tls !== undefined, workers);
 
   const signal = await firstStopSignal();
   logEvent(logger, "stopping", {

@@ -172,3 +172,32 @@ Deno.test("merhaba exits 1 when the host is not one of this machine's", async ()
     /^error: 192\.0\.2\.1 is not an address of this machine\n/,
   );
 });
+
+Deno.test("merhaba --greeting-file sends the file's bytes, read once at start", async () => {
+  const path = await Deno.makeTempFile({ prefix: "merhaba_greeting_" });
+  try {
+    await Deno.writeTextFile(path, "Selam from a file\n");
+    const merhaba = await MerhabaProcess.start([
+      "--greeting-file",
+      path,
+      "--quiet",
+    ], {
+      denoFlags: ["--allow-net", `--allow-read=${path}`],
+    });
+    await Deno.writeTextFile(path, "changed later");
+    assert.equal(await greet(merhaba.port), "Selam from a file\n");
+    assert.equal((await merhaba.stop()).code, 0);
+
+    const missing = await runMerhaba(["--greeting-file", `${path}.missing`], [
+      "--allow-net",
+      "--allow-read",
+    ]);
+    assert.equal(missing.code, 1);
+    assert.match(
+      missing.stderr,
+      /^error: Cannot read --greeting-file ".*\.missing": no such file\n/,
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});

@@ -80,9 +80,11 @@ export interface Replies {
   httpHead: Uint8Array;
 }
 
-/** Encodes the replies for a greeting (text as UTF-8). */
-export function encodeReplies(greeting: string): Replies {
-  const body = new TextEncoder().encode(greeting);
+/** Encodes the replies for a greeting (text as UTF-8; bytes as they are). */
+export function encodeReplies(greeting: string | Uint8Array): Replies {
+  const body = typeof greeting === "string"
+    ? new TextEncoder().encode(greeting)
+    : greeting;
   const head = new TextEncoder().encode(httpHeader(body.byteLength));
   const http = new Uint8Array(head.byteLength + body.byteLength);
   http.set(head);

@@ -39,8 +39,8 @@ export type { Mode } from "./reply.ts";
 
 /** How the server greets its clients. */
 export interface ServeOptions {
-  /** What every client receives. @default "Merhaba dünya!" */
-  greeting?: string;
+  /** What every client receives: text (sent as UTF-8) or bytes. @default "Merhaba dünya!" */
+  greeting?: string | Uint8Array;
   /** How replies are chosen (see {@link Mode}). @default "auto" */
   mode?: Mode;
   /** Most bytes read from a client before replying. @default 4096 */
@@ -107,6 +107,8 @@ export class GreetingServer implements AsyncDisposable {
   #accepted = 0;
   #served = 0;
   #wakeAcceptLoop: (() => void) | undefined;
+  /** Lingering connections, woken to close when every slot is taken. */
+  #wakeWhenFull = new Set<() => void>();
   #serverLogger = getLogger(CATEGORIES.server);
 
   constructor(listener: Deno.Listener, options: ServeOptions = {}) {
@@ -120,10 +122,20 @@ export class GreetingServer implements AsyncDisposable {
       readSize,
       timeouts: new DeadlineQueue(this.#timeoutMs),
       timeoutMs: this.#timeoutMs,
-      lingers: new DeadlineQueue(options.lingerMs ?? DEFAULTS.lingerMs),
+      // Lingering never holds a slot longer than waiting for a request does.
+      lingers: new DeadlineQueue(
+        options.lingerMs ?? Math.min(DEFAULTS.lingerMs, this.#timeoutMs),
+      ),
       lingerBytes: options.lingerBytes ?? DEFAULTS.lingerBytes,
       buffers: new BufferPool(readSize),
       logger: getLogger(CATEGORIES.connection),
+      crowd: {
+        isFull: () => this.#connections.size >= this.#maxConnections,
+        whenFull: (wake) => {
+          this.#wakeWhenFull.add(wake);
+          return () => this.#wakeWhenFull.delete(wake);
+        },
+      },
     };
     this.finished = this.#acceptLoop().then(() => this.#allConnectionsDone());
   }
@@ -174,6 +186,7 @@ export class GreetingServer implements AsyncDisposable {
     let pauseMs = 0;
     while (!this.#closing) {
       if (this.#connections.size >= this.#maxConnections) {
+        for (const wake of this.#wakeWhenFull) wake();
         await new Promise<void>((wake) => this.#wakeAcceptLoop = wake);
         continue;
       }

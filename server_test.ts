@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type GreetingServer, serve, type ServeOptions } from "./server.ts";
+import { TIMED_OUT, withTimeout } from "./timers.ts";
 import {
   connectAndReset,
   decode,
@@ -8,6 +9,7 @@ import {
   greet,
   readToEnd,
   settleOrder,
+  writeAll,
 } from "./test_client.ts";
 
 const GREETING = "Merhaba dünya!";
@@ -202,4 +204,28 @@ Deno.test("shutdown() closes connections still open after the grace period", asy
   assert.equal(await greet(port, "hi"), GREETING);
   assert.deepEqual(await server.shutdown(50), { accepted: 2, served: 1 });
   assert.equal((await readToEnd(inFlight)).byteLength, 0);
+});
+
+Deno.test("serve() sends a greeting given as bytes exactly", async () => {
+  const greeting = new Uint8Array(100_000).map((_, i) => (i * 7) % 256);
+  const { server, port } = startServer({ greeting, mode: "raw" });
+  await using _ = server;
+  assert.deepEqual(await exchange(port, { closeWrite: true }), greeting);
+});
+
+Deno.test("serve() stops lingering when every slot is taken", async () => {
+  const { server, port } = startServer({
+    maxConnections: 1,
+    timeoutMs: 60_000,
+    lingerMs: 60_000,
+  });
+  await using _ = server;
+  // Half a line: the server replies, then lingers for the rest, holding the
+  // only slot until its minute is up, unless a waiting client takes it.
+  using lingering = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(lingering, encode("half a li"));
+  assert.equal(decode(await readToEnd(lingering)), GREETING);
+  const next = await withTimeout(greet(port), 10_000);
+  assert.notEqual(next, TIMED_OUT, "the waiting client was not let in");
+  assert.equal(next, GREETING);
 });

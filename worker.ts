@@ -23,11 +23,11 @@ function reply(message: FromWorker): void {
 
 self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "start") {
-    const { config, endpoint, tls } = data;
+    const { config, endpoint, tls, greeting } = data;
     await configureLogging(config);
     try {
       const listener = await openListener(endpoint, { tls, reusePort: true });
-      server = serve(listener, toServeOptions(config));
+      server = serve(listener, toServeOptions(config, greeting));
       reply({ type: "listening" });
     } catch (error) {
       const { message, hint } = error instanceof StartupError

@@ -19,6 +19,8 @@ export type ToWorker =
     /** The main thread's endpoint, with the port it actually got. */
     endpoint: TcpEndpoint;
     tls?: TlsKeyPair;
+    /** The `--greeting-file` bytes, read by the main thread. */
+    greeting?: Uint8Array;
   }
   | { type: "shutdown" };
 
