@@ -215,17 +215,20 @@ Deno.test("serve() sends a greeting given as bytes exactly", async () => {
 
 Deno.test("serve() stops lingering when every slot is taken", async () => {
   const { server, port } = startServer({
-    maxConnections: 1,
+    maxConnections: 2,
     timeoutMs: 60_000,
     lingerMs: 60_000,
   });
-  await using _ = server;
-  // Half a line: the server replies, then lingers for the rest, holding the
-  // only slot until its minute is up, unless a waiting client takes it.
+  // Half a line: the server replies, then lingers for the rest, holding a
+  // slot for a minute unless the slot is needed.
   using lingering = await Deno.connect({ hostname: "127.0.0.1", port });
   await writeAll(lingering, encode("half a li"));
   assert.equal(decode(await readToEnd(lingering)), GREETING);
+  // A silent client takes the other slot: now every slot is taken.
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port });
   const next = await withTimeout(greet(port), 10_000);
   assert.notEqual(next, TIMED_OUT, "the waiting client was not let in");
   assert.equal(next, GREETING);
+  silent.close();
+  await server.shutdown(0);
 });
