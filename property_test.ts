@@ -105,16 +105,19 @@ Deno.test("flag values: any string gives a value in range or a UsageError", () =
   );
   fc.assert(
     fc.property(text, (value) => {
-      for (
-        const parse of [
-          () => parseInteger("--port", value, 0, 65535),
-          () => parseInteger("--read-size", value, 1, 16 * 1024 * 1024),
+      const checks: [() => number, number, number][] = [
+        [() => parseInteger("--port", value, 0, 65535), 0, 65535],
+        [() => parseInteger("--read-size", value, 1, 2 ** 24), 1, 2 ** 24],
+        [
           () => parseSeconds("--timeout", value, 86400),
-        ]
-      ) {
+          Number.MIN_VALUE,
+          86400,
+        ],
+      ];
+      for (const [parse, min, max] of checks) {
         try {
           const parsed = parse();
-          assert.ok(Number.isFinite(parsed) && parsed >= 0);
+          assert.ok(parsed >= min && parsed <= max, `${value} gave ${parsed}`);
         } catch (error) {
           assert.ok(error instanceof UsageError, `not a UsageError: ${error}`);
           assert.match(error.message, /^Invalid --[a-z-]+ ".*": expected /s);
