@@ -106,3 +106,49 @@ export async function settleOrder(
   );
   return order;
 }
+
+const FIXTURES = new URL("./testdata/", import.meta.url).pathname;
+
+/** Certificate and key files for a test, and how to clean them up. */
+export interface TlsFixture extends AsyncDisposable {
+  certFile: string;
+  keyFile: string;
+  cert: string;
+}
+
+/**
+ * A self-signed certificate for localhost, 127.0.0.1 and ::1: made fresh
+ * with openssl when it is installed, else the committed fixture in testdata/.
+ */
+export async function tlsFixture(): Promise<TlsFixture> {
+  const directory = await Deno.makeTempDir({ prefix: "merhaba_tls_" });
+  const certFile = `${directory}/cert.pem`;
+  const keyFile = `${directory}/key.pem`;
+  const dispose = () => Deno.remove(directory, { recursive: true });
+  try {
+    const { success } = await new Deno.Command("openssl", {
+      args: [
+        ...[
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:prime256v1",
+        ],
+        ...["-nodes", "-days", "2", "-subj", "/CN=localhost"],
+        ...["-keyout", keyFile, "-out", certFile],
+        ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1"],
+        ...["-addext", "basicConstraints=critical,CA:FALSE"],
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (!success) throw new Error("openssl failed");
+  } catch {
+    await Deno.copyFile(`${FIXTURES}localhost_cert.pem`, certFile);
+    await Deno.copyFile(`${FIXTURES}localhost_key.pem`, keyFile);
+  }
+  const cert = await Deno.readTextFile(certFile);
+  return { certFile, keyFile, cert, [Symbol.asyncDispose]: dispose };
+}

@@ -1,55 +1,16 @@
 import assert from "node:assert/strict";
-import { decode, encode, greet, readToEnd, writeAll } from "./test_client.ts";
+import {
+  decode,
+  encode,
+  greet,
+  readToEnd,
+  tlsFixture,
+  writeAll,
+} from "./test_client.ts";
 import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
-const FIXTURES = new URL("./testdata/", import.meta.url).pathname;
 const CODE_DIRECTORY = new URL(".", import.meta.url).pathname;
-
-/** Certificate and key files for a test, and how to clean them up. */
-interface TlsFixture extends AsyncDisposable {
-  certFile: string;
-  keyFile: string;
-  cert: string;
-}
-
-/**
- * A self-signed certificate for localhost, 127.0.0.1 and ::1: made fresh
- * with openssl when it is installed, else the committed fixture in testdata/.
- */
-async function tlsFixture(): Promise<TlsFixture> {
-  const directory = await Deno.makeTempDir({ prefix: "merhaba_tls_" });
-  const certFile = `${directory}/cert.pem`;
-  const keyFile = `${directory}/key.pem`;
-  const dispose = () => Deno.remove(directory, { recursive: true });
-  try {
-    const { success } = await new Deno.Command("openssl", {
-      args: [
-        ...[
-          "req",
-          "-x509",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:prime256v1",
-        ],
-        ...["-nodes", "-days", "2", "-subj", "/CN=localhost"],
-        ...["-keyout", keyFile, "-out", certFile],
-        ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1"],
-        ...["-addext", "basicConstraints=critical,CA:FALSE"],
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    if (!success) throw new Error("openssl failed");
-  } catch {
-    await Deno.copyFile(`${FIXTURES}localhost_cert.pem`, certFile);
-    await Deno.copyFile(`${FIXTURES}localhost_key.pem`, keyFile);
-  }
-  const cert = await Deno.readTextFile(certFile);
-  return { certFile, keyFile, cert, [Symbol.asyncDispose]: dispose };
-}
-
 async function tempDirectory(): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix: "merhaba_" });
   return {

@@ -1,0 +1,182 @@
+/**
+ * Real clients against a real server: curl, nc and ncat, openssl s_client,
+ * Python's http.client and ssl, Node's fetch, and headless Chromium. Each
+ * is skipped, with the reason printed, when it is not installed (`.ci/run`
+ * installs them from Debian's packages).
+ */
+
+import assert from "node:assert/strict";
+import { type GreetingServer, serve } from "./server.ts";
+import { tlsFixture } from "./test_client.ts";
+
+const GREETING = "Merhaba dünya!";
+
+function installed(command: string): boolean {
+  const { success } = new Deno.Command("sh", {
+    args: ["-c", `command -v ${command}`],
+    stdout: "null",
+    stderr: "null",
+  }).outputSync();
+  return success;
+}
+
+const CLIENTS = [
+  "curl",
+  "nc",
+  "ncat",
+  "openssl",
+  "python3",
+  "node",
+  "chromium",
+];
+const missing = new Set(CLIENTS.filter((client) => !installed(client)));
+for (const client of missing) {
+  console.log(`interop with ${client} ignored: ${client} is not installed`);
+}
+
+/** Runs a client to completion (at most 30 s) and returns its stdout. */
+async function client(
+  command: string,
+  args: string[],
+  stdin?: string,
+): Promise<string> {
+  const child = new Deno.Command(command, {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const text = new TextDecoder().decode(stdout);
+  assert.equal(
+    code,
+    0,
+    `${command} exited ${code}: ${new TextDecoder().decode(stderr)}`,
+  );
+  return text;
+}
+
+function startServer(
+  listener: Deno.Listener,
+): { server: GreetingServer; port: number } {
+  return {
+    server: serve(listener),
+    port: (listener.addr as Deno.NetAddr).port,
+  };
+}
+
+Deno.test("real HTTP and raw TCP clients see the greeting", async (t) => {
+  const { server, port } = startServer(
+    Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  await using _ = server;
+  const url = `http://127.0.0.1:${port}/`;
+  const step = (name: string, needs: string, fn: () => Promise<void>) =>
+    t.step({ name, ignore: missing.has(needs), fn });
+
+  await step("curl GET", "curl", async () => {
+    assert.equal(await client("curl", ["-sS", url]), GREETING);
+  });
+  await step("curl HEAD", "curl", async () => {
+    const head = await client("curl", ["-sSI", url]);
+    assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(head, /\r\nContent-Length: 15\r\n/i);
+  });
+  await step("curl HTTP/1.0", "curl", async () => {
+    assert.equal(await client("curl", ["-sS", "-0", url]), GREETING);
+  });
+  await step("nc, raw", "nc", async () => {
+    // -N: half-close after stdin ends, so the server answers at once.
+    const reply = await client(
+      "nc",
+      ["-N", "127.0.0.1", String(port)],
+      "hello\n",
+    );
+    assert.equal(reply, GREETING);
+  });
+  await step("ncat, raw", "ncat", async () => {
+    assert.equal(
+      await client("ncat", ["127.0.0.1", String(port)], "hello\n"),
+      GREETING,
+    );
+  });
+  await step("Python http.client", "python3", async () => {
+    const script = `import http.client
+c = http.client.HTTPConnection("127.0.0.1", ${port})
+c.request("GET", "/")
+r = c.getresponse()
+print(r.status, r.getheader("Content-Type"))
+print(r.read().decode("utf-8"), end="")`;
+    assert.equal(
+      await client("python3", ["-c", script]),
+      `200 text/plain; charset=utf-8\n${GREETING}`,
+    );
+  });
+  await step("Node fetch", "node", async () => {
+    const script = `fetch(${JSON.stringify(url)}).then(async (r) =>
+      process.stdout.write(r.status + " " + await r.text()))`;
+    assert.equal(await client("node", ["-e", script]), `200 ${GREETING}`);
+  });
+  await step("headless Chromium shows the ü intact", "chromium", async () => {
+    const profile = await Deno.makeTempDir({ prefix: "merhaba_chromium_" });
+    try {
+      const dom = await client("chromium", [
+        ...["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+        ...["--disable-background-networking", "--disable-component-update"],
+        ...["--disable-sync", "--disable-quic", `--user-data-dir=${profile}`],
+        "--dump-dom",
+        url,
+      ]);
+      assert.match(dom, /<body><pre[^>]*>Merhaba dünya!<\/pre><\/body>/);
+    } finally {
+      await Deno.remove(profile, { recursive: true });
+    }
+  });
+});
+
+Deno.test("real TLS clients see the greeting", async (t) => {
+  await using tls = await tlsFixture();
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: tls.cert,
+    key: await Deno.readTextFile(tls.keyFile),
+  });
+  const { server, port } = startServer(listener);
+  await using _ = server;
+  const step = (name: string, needs: string, fn: () => Promise<void>) =>
+    t.step({ name, ignore: missing.has(needs), fn });
+
+  await step("curl -k over HTTPS", "curl", async () => {
+    assert.equal(
+      await client("curl", ["-sSk", `https://127.0.0.1:${port}/`]),
+      GREETING,
+    );
+  });
+  await step("openssl s_client, raw", "openssl", async () => {
+    const output = await client(
+      "openssl",
+      ["s_client", "-quiet", "-connect", `127.0.0.1:${port}`],
+      "hello\n",
+    );
+    assert.ok(output.endsWith(GREETING), output);
+  });
+  await step("Python ssl, raw", "python3", async () => {
+    const script = `import socket, ssl
+context = ssl.create_default_context(cafile=${JSON.stringify(tls.certFile)})
+with socket.create_connection(("127.0.0.1", ${port})) as raw:
+    with context.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(b"hello\\n")
+        reply = b""
+        while chunk := s.recv(4096):
+            reply += chunk
+print(reply.decode("utf-8"), end="")`;
+    assert.equal(await client("python3", ["-c", script]), GREETING);
+  });
+});
