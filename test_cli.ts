@@ -21,6 +21,8 @@ export interface StartOptions {
   denoFlags?: string[];
   /** A command to run instead of `deno run … main.ts` (a compiled binary). */
   command?: string;
+  /** Shell commands to run first, in the same process (`ulimit -n 128`). */
+  shellPrefix?: string;
 }
 
 /** Runs main.ts to completion and returns its exit code and output. */
@@ -59,10 +61,17 @@ export class MerhabaProcess {
     const fullArgs = choosesEndpoint
       ? args
       : ["--host", "127.0.0.1", "--port", "0", ...args];
-    this.#process = new Deno.Command(options.command ?? Deno.execPath(), {
-      args: options.command
-        ? fullArgs
-        : ["run", ...options.denoFlags ?? ["--allow-net"], MAIN, ...fullArgs],
+    let command = options.command ?? Deno.execPath();
+    let commandArgs = options.command
+      ? fullArgs
+      : ["run", ...options.denoFlags ?? ["--allow-net"], MAIN, ...fullArgs];
+    if (options.shellPrefix) {
+      const script = `${options.shellPrefix}; exec "$@"`;
+      commandArgs = ["-c", script, "sh", command, ...commandArgs];
+      command = "sh";
+    }
+    this.#process = new Deno.Command(command, {
+      args: commandArgs,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -112,6 +121,11 @@ export class MerhabaProcess {
     ]);
   }
 
+  /** The process id (the server's own, also with `shellPrefix`: the shell execs it). */
+  get pid(): number {
+    return this.#process.pid;
+  }
+
   /** Sends a signal without waiting. */
   kill(signal: Deno.Signal): void {
     this.#process.kill(signal);
@@ -121,7 +135,13 @@ export class MerhabaProcess {
   async stop(
     signal: Deno.Signal | null = "SIGTERM",
   ): Promise<{ code: number; stderr: string }> {
-    if (signal) this.#process.kill(signal);
+    if (signal) {
+      try {
+        this.#process.kill(signal);
+      } catch {
+        // It has already exited.
+      }
+    }
     const [status] = await Promise.all([
       this.#process.status,
       this.#stdoutDone,
