@@ -53,6 +53,8 @@ export interface Config {
   maxConnections: number;
   /** Accepting threads on one port; 0 means one per CPU. */
   workers: number;
+  /** Connections to serve before stopping on its own; unlimited when absent. */
+  maxAccepts?: number;
   logFormat: LogFormat;
   logLevel: LogLevel;
   quiet: boolean;
@@ -68,6 +70,12 @@ export type Command =
   | { kind: "probe"; target: ProbeTarget; timeoutMs: number }
   | { kind: "serve"; config: Config };
 
+/** The environment variables merhaba reads (only those it has permission for). */
+export interface Environment {
+  /** The port to listen on when `--port` is absent (PaaS convention). */
+  PORT?: string;
+}
+
 /** A command line that cannot be run as given; the CLI exits 2. */
 export class UsageError extends Error {
   override name = "UsageError";
@@ -82,6 +90,7 @@ const OPTIONS = {
   "read-size": { type: "string" },
   timeout: { type: "string" },
   "max-connections": { type: "string" },
+  "max-accepts": { type: "string" },
   "log-format": { type: "string" },
   "log-level": { type: "string" },
   cert: { type: "string" },
@@ -108,7 +117,7 @@ Usage: merhaba [options]
 
 Where to listen:
   -H, --host <name>           interface to bind (default ${DEFAULTS.host}; "::" or "::1" for IPv6)
-  -p, --port <n>              TCP port, 0 = any free port (default ${DEFAULTS.port})
+  -p, --port <n>              TCP port, 0 = any free port (default: $PORT if set, else ${DEFAULTS.port})
       --cert <file>           serve TLS with this PEM certificate (needs --key)
       --key <file>            the PEM private key of --cert
       --unix <path>           listen on a Unix socket instead of TCP
@@ -127,6 +136,7 @@ What to answer:
                               decimals allowed)
       --max-connections <n>   connections handled at once, per worker; past it, accepting
                               pauses (default ${DEFAULTS.maxConnections})
+      --max-accepts <n>       serve n connections, drain, and exit 0 (for scripts and CI)
 
 Logging:
       --log-format <${LOG_FORMATS.join("|")}>  (default ${DEFAULTS.logFormat})
@@ -202,7 +212,10 @@ function describeParseError(error: unknown): string {
  * if (command.kind === "serve") console.log(command.config.port); // 8080
  * ```
  */
-export function parseFlags(args: readonly string[]): Command {
+export function parseFlags(
+  args: readonly string[],
+  environment: Environment = {},
+): Command {
   let values;
   try {
     ({ values } = parseArgs({
@@ -225,13 +238,29 @@ export function parseFlags(args: readonly string[]): Command {
   if (values.probe !== undefined) {
     return { kind: "probe", target: parseProbeTarget(values.probe), timeoutMs };
   }
-  const endpoint = parseEndpoint(values);
+  const endpoint = parseEndpoint({
+    ...values,
+    port: values.port ?? portFromEnvironment(environment, values.unix),
+  });
   const workers = values.workers === undefined
     ? DEFAULTS.workers
     : parseWorkers(values.workers);
   if (values.greeting !== undefined && values["greeting-file"] !== undefined) {
     throw new UsageError(
       "--greeting and --greeting-file cannot be combined: pick one",
+    );
+  }
+  const maxAccepts = values["max-accepts"] === undefined
+    ? undefined
+    : parseInteger(
+      "--max-accepts",
+      values["max-accepts"],
+      1,
+      Number.MAX_SAFE_INTEGER,
+    );
+  if (maxAccepts !== undefined && workers !== 1) {
+    throw new UsageError(
+      "--max-accepts counts one listener's connections; it cannot be used with --workers",
     );
   }
   if (workers !== 1 && endpoint.transport === "unix") {
@@ -260,6 +289,7 @@ export function parseFlags(args: readonly string[]): Command {
           MAX_CONNECTIONS,
         ),
       workers,
+      ...(maxAccepts !== undefined && { maxAccepts }),
       logFormat: parseChoice(
         "--log-format",
         values["log-format"] ?? DEFAULTS.logFormat,
@@ -273,6 +303,26 @@ export function parseFlags(args: readonly string[]): Command {
       quiet: values.quiet ?? false,
     },
   };
+}
+
+/**
+ * The `PORT` variable, validated, as a `--port` value; undefined when it is
+ * not set or a Unix socket is asked for.
+ *
+ * @throws {UsageError} naming the variable when it is not a port number.
+ */
+function portFromEnvironment(
+  environment: Environment,
+  unix: string | undefined,
+): string | undefined {
+  const port = environment.PORT;
+  if (port === undefined || port === "" || unix !== undefined) return undefined;
+  if (!/^\d+$/.test(port) || Number(port) > 65535) {
+    throw new UsageError(
+      `Invalid PORT environment variable "${port}": expected an integer from 0 to 65535`,
+    );
+  }
+  return port;
 }
 
 /** The flags that choose where to listen, as parseArgs returns them. */
@@ -441,5 +491,6 @@ export function toServeOptions(
     readSize: config.readSize,
     timeoutMs: config.timeoutMs,
     maxConnections: config.maxConnections,
+    ...(config.maxAccepts !== undefined && { maxAccepts: config.maxAccepts }),
   };
 }

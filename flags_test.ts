@@ -145,3 +145,38 @@ Deno.test("parseFlags() reads --greeting-file, --workers and --probe", () => {
     timeoutMs: 2000,
   });
 });
+
+Deno.test("parseFlags() takes the port from PORT unless --port is given", () => {
+  const port = (args: string[], PORT?: string) => {
+    const { endpoint } =
+      (parseFlags(args, { PORT }) as { config: Config }).config;
+    return endpoint.transport === "tcp" ? endpoint.port : undefined;
+  };
+  assert.equal(port([], "8080"), 8080);
+  assert.equal(port(["--port", "9090"], "8080"), 9090);
+  assert.equal(port([], undefined), 0);
+  assert.equal(port([], ""), 0);
+  assert.throws(
+    () => parseFlags([], { PORT: "http" }),
+    /^UsageError: Invalid PORT environment variable "http": expected an integer from 0 to 65535$/,
+  );
+  assert.equal(
+    (parseFlags(["--unix", "/s"], { PORT: "8080" }) as { config: Config })
+      .config
+      .endpoint.transport,
+    "unix",
+  );
+});
+
+Deno.test("parseFlags() reads --max-accepts", () => {
+  assert.equal(configOf(["--max-accepts", "3"]).maxAccepts, 3);
+  assert.equal(configOf([]).maxAccepts, undefined);
+  assert.throws(
+    () => parseFlags(["--max-accepts", "0"]),
+    /Invalid --max-accepts "0"/,
+  );
+  assert.throws(
+    () => parseFlags(["--max-accepts", "2", "--workers", "2"]),
+    /--max-accepts .* cannot be used with --workers/,
+  );
+});

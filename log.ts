@@ -42,6 +42,11 @@ const EVENTS = {
     "stopping",
     "{signal} received: stopping; {active} connection(s) in flight",
   ],
+  stoppingMaxAccepts: [
+    "info",
+    "stopping",
+    "accepted {accepted} connection(s), as --max-accepts asked: stopping",
+  ],
   stopped: ["info", "stopped", "stopped after serving {served} connection(s)"],
   stoppedWorkers: [
     "info",

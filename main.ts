@@ -15,6 +15,7 @@ import denoConfig from "./deno.json" with { type: "json" };
 import { formatHostPort, listeningUrl } from "./address.ts";
 import {
   type Config,
+  type Environment,
   parseFlags,
   type ProbeTarget,
   type TcpEndpoint,
@@ -57,7 +58,7 @@ export const ExitCode = {
 export async function main(args: string[]): Promise<number> {
   let command;
   try {
-    command = parseFlags(args);
+    command = parseFlags(args, readEnvironment());
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     printError(error.message, USAGE_HINT);
@@ -75,6 +76,18 @@ export async function main(args: string[]): Promise<number> {
     case "serve":
       return await run(command.config);
   }
+}
+
+/**
+ * The environment variables merhaba may read. Without permission for a
+ * variable it is treated as unset: merhaba never prompts for one.
+ */
+function readEnvironment(): Environment {
+  const { state } = Deno.permissions.querySync({
+    name: "env",
+    variable: "PORT",
+  });
+  return state === "granted" ? { PORT: Deno.env.get("PORT") } : {};
 }
 
 async function runProbe(
@@ -174,11 +187,15 @@ async function serveUntilSignal(
   await dropStartupPermissions(config.endpoint.transport === "unix");
   logListening(listener.addr, files.tls !== undefined, workers);
 
-  const signal = await firstStopSignal();
-  logEvent(logger, "stopping", {
-    signal,
-    active: server.activeConnections,
-  });
+  const signal = await Promise.race([
+    firstStopSignal(),
+    server.finished.then(() => undefined),
+  ]);
+  if (signal) {
+    logEvent(logger, "stopping", { signal, active: server.activeConnections });
+  } else {
+    logEvent(logger, "stoppingMaxAccepts", { accepted: server.stats.accepted });
+  }
   const [mainStats, workerStats] = await Promise.all([
     server.shutdown(),
     pool?.shutdown() ?? [],

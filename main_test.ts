@@ -201,3 +201,57 @@ Deno.test("merhaba --greeting-file sends the file's bytes, read once at start", 
     await Deno.remove(path);
   }
 });
+
+Deno.test("merhaba listens on $PORT when it may read it, and ignores it otherwise", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const merhaba = await MerhabaProcess.start(
+    ["--host", "127.0.0.1", "--quiet"],
+    {
+      denoFlags: ["--allow-net", "--allow-env=PORT"],
+      env: { PORT: String(port) },
+    },
+  );
+  assert.equal(merhaba.port, port);
+  assert.equal((await merhaba.stop()).code, 0);
+
+  const denied = await MerhabaProcess.start(
+    ["--host", "127.0.0.1", "--quiet"],
+    {
+      denoFlags: ["--allow-net", "--no-prompt"],
+      env: { PORT: String(port) },
+    },
+  );
+  assert.notEqual(
+    denied.port,
+    port,
+    "without --allow-env=PORT the variable is not read",
+  );
+  assert.equal((await denied.stop()).code, 0);
+
+  const invalid = await runMerhaba([], ["--allow-net", "--allow-env=PORT"], {
+    PORT: "eighty",
+  });
+  assert.equal(invalid.code, 2);
+  assert.match(
+    invalid.stderr,
+    /^error: Invalid PORT environment variable "eighty"/,
+  );
+});
+
+Deno.test("merhaba --max-accepts 2 serves two connections and exits 0 by itself", async () => {
+  const merhaba = await MerhabaProcess.start(["--max-accepts", "2"]);
+  assert.equal(await greet(merhaba.port), GREETING);
+  assert.equal(await greet(merhaba.port), GREETING);
+  const { code } = await merhaba.stop(null);
+  assert.equal(code, 0);
+  assert.match(
+    merhaba.lines.join("\n"),
+    /accepted 2 connection\(s\), as --max-accepts asked: stopping/,
+  );
+  assert.match(
+    merhaba.lines.at(-1)!,
+    /stopped after serving 2 connection\(s\)/,
+  );
+});

@@ -53,6 +53,8 @@ export interface ServeOptions {
   timeoutMs?: number;
   /** Connections handled at once; past it, accepting pauses. @default 1000 */
   maxConnections?: number;
+  /** Stop accepting after this many connections (then `finished` resolves once they are served). @default Infinity */
+  maxAccepts?: number;
   /** How long to discard a client's further input after replying. @default 2000 */
   lingerMs?: number;
   /** Most bytes discarded after replying before closing regardless. @default 1048576 */
@@ -99,6 +101,7 @@ export class GreetingServer implements AsyncDisposable {
   #listener: Deno.Listener;
   #plan: ConnectionPlan;
   #maxConnections: number;
+  #maxAccepts: number;
   #timeoutMs: number;
   #connections = new ConnectionList();
   /** Resolves when the last connection ends, once the accept loop has. */
@@ -115,6 +118,7 @@ export class GreetingServer implements AsyncDisposable {
     this.#listener = listener;
     this.#timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutSeconds * 1000;
     this.#maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
+    this.#maxAccepts = options.maxAccepts ?? Infinity;
     const readSize = options.readSize ?? DEFAULTS.readSize;
     this.#plan = {
       replies: encodeReplies(options.greeting ?? DEFAULTS.greeting),
@@ -218,6 +222,10 @@ export class GreetingServer implements AsyncDisposable {
       pauseMs = 0;
       this.#accepted++;
       this.#track(conn);
+      if (this.#accepted >= this.#maxAccepts) {
+        this.#closing = true;
+        this.#listener.close();
+      }
     }
   }
 

@@ -23,16 +23,20 @@ export interface StartOptions {
   command?: string;
   /** Shell commands to run first, in the same process (`ulimit -n 128`). */
   shellPrefix?: string;
+  /** Environment variables to add. */
+  env?: Record<string, string>;
 }
 
 /** Runs main.ts to completion and returns its exit code and output. */
 export async function runMerhaba(
   args: string[],
   denoFlags = ["--allow-net"],
+  env?: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...denoFlags, MAIN, ...args],
     stdin: "null",
+    env,
   }).output();
   return { code, stdout: decode(stdout), stderr: decode(stderr) };
 }
@@ -72,6 +76,7 @@ export class MerhabaProcess {
     }
     this.#process = new Deno.Command(command, {
       args: commandArgs,
+      env: options.env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
