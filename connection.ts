@@ -11,13 +11,17 @@ import type { Logger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
 import { escapeForTerminal } from "./escape.ts";
 import { logEvent } from "./log.ts";
+import { type GreetingTemplate, renderGreeting } from "./greeting.ts";
 import {
   chooseReply,
   clientMayContinue,
   detectProtocol,
+  type HttpReplyOptions,
+  httpResponse,
   type Mode,
   parseRequestLine,
   type Replies,
+  requestHead,
   type RequestLine,
 } from "./reply.ts";
 import { type DeadlineQueue, TIMED_OUT } from "./timers.ts";
@@ -28,8 +32,16 @@ const ALWAYS_BUFFERED = 4096;
 
 /** The settings and shared state every connection is served with, built once per server. */
 export interface ConnectionPlan {
-  /** The reply bytes, encoded once. */
+  /** The reply bytes, encoded once (all of it unless `template` or `echo`). */
   replies: Replies;
+  /** A greeting with placeholders, filled in per connection. */
+  template: GreetingTemplate | undefined;
+  /** Append what the client sent to the greeting. */
+  echo: boolean;
+  /** How HTTP replies look. */
+  http: HttpReplyOptions;
+  /** The value of `{hostname}`. */
+  hostname: string;
   /** How the reply is chosen. */
   mode: Mode;
   /** Most bytes read before replying. */
@@ -70,6 +82,7 @@ export interface Crowd {
 export async function serveConnection(
   conn: Deno.Conn,
   plan: ConnectionPlan,
+  number: number,
 ): Promise<boolean> {
   const { logger } = plan;
   const logging = logger.isEnabledFor("info");
@@ -92,7 +105,9 @@ export async function serveConnection(
       : parseRequestLine(received);
     if (logging) logReceived(logger, peer, outcome, received, request, plan);
 
-    const reply = chooseReply(plan.replies, plan.mode, request);
+    const reply = plan.template === undefined && !plan.echo
+      ? chooseReply(plan.replies, plan.mode, request)
+      : personalReply(conn, plan, received, request, number);
     // A reply that fits a fresh socket's smallest send buffer is taken by
     // the kernel at once, so only bigger ones need a deadline.
     const writing = writeAll(conn, reply);
@@ -166,6 +181,48 @@ function logReceived(
       data: escapeForTerminal(received),
     });
   }
+}
+
+const encoder = new TextEncoder();
+const NEWLINE = new Uint8Array([0x0a]);
+
+/**
+ * A reply made for this connection: the greeting with its placeholders
+ * filled in, then, with `echo`, a newline and what the client sent (for
+ * HTTP, its request line and headers; otherwise its bytes).
+ */
+function personalReply(
+  conn: Deno.Conn,
+  plan: ConnectionPlan,
+  received: Uint8Array,
+  request: RequestLine | undefined,
+  number: number,
+): Uint8Array {
+  const greeting = plan.template === undefined
+    ? plan.replies.raw
+    : encoder.encode(renderGreeting(plan.template, {
+      hostname: plan.hostname,
+      peer: formatAddress(conn.remoteAddr),
+      local: formatAddress(conn.localAddr),
+      count: String(number),
+      time: new Date().toISOString(),
+    }));
+  const parts = plan.echo
+    ? [greeting, NEWLINE, request ? requestHead(received) : received]
+    : [greeting];
+  const body = new Uint8Array(
+    parts.reduce((sum, part) => sum + part.byteLength, 0),
+  );
+  let offset = 0;
+  for (const part of parts) {
+    body.set(part, offset);
+    offset += part.byteLength;
+  }
+  const http = plan.mode === "http" ||
+    (plan.mode === "auto" && request !== undefined);
+  return http
+    ? httpResponse(body, plan.http, request?.method === "HEAD")
+    : body;
 }
 
 /** Writes every byte: `write` may take only part of what it is given. */

@@ -7,7 +7,13 @@
 
 import { parseArgs } from "node:util";
 import { DEFAULTS } from "./defaults.ts";
-import { type Mode, MODES } from "./reply.ts";
+import { parseGreeting } from "./greeting.ts";
+import {
+  DEFAULT_HTTP,
+  type HttpReplyOptions,
+  type Mode,
+  MODES,
+} from "./reply.ts";
 import type { ServeOptions } from "./server.ts";
 
 /** Formats of the log lines on stdout. */
@@ -47,6 +53,10 @@ export interface Config {
   greeting: string;
   /** A file whose bytes replace `greeting`, read once at start. */
   greetingFile?: string;
+  /** Append what the client sent to the greeting. */
+  echo: boolean;
+  /** Status, Content-Type and extra headers of HTTP replies. */
+  http: HttpReplyOptions;
   mode: Mode;
   readSize: number;
   timeoutMs: number;
@@ -86,6 +96,10 @@ const OPTIONS = {
   port: { type: "string", short: "p" },
   greeting: { type: "string", short: "g" },
   "greeting-file": { type: "string" },
+  echo: { type: "boolean" },
+  status: { type: "string" },
+  header: { type: "string", multiple: true },
+  "content-type": { type: "string" },
   mode: { type: "string" },
   "read-size": { type: "string" },
   timeout: { type: "string" },
@@ -127,6 +141,12 @@ Where to listen:
 What to answer:
   -g, --greeting <text>       what every client receives (default "${DEFAULTS.greeting}")
       --greeting-file <path>  send this file's bytes instead, read once at start
+                              Both may hold {hostname} {peer} {local} {count} {time};
+                              {{ and }} are literal braces
+      --echo                  append what the client sent (HTTP: request line and headers)
+      --status <code>         HTTP status, 100-599 (default ${DEFAULT_HTTP.status})
+      --header <"Name: value">  extra HTTP header; repeatable
+      --content-type <type>   HTTP Content-Type (default "${DEFAULT_HTTP.contentType}")
       --mode <${
     MODES.join("|")
   }>  auto: HTTP requests get an HTTP response, anything else
@@ -272,7 +292,17 @@ export function parseFlags(
     kind: "serve",
     config: {
       endpoint,
-      greeting: values.greeting ?? DEFAULTS.greeting,
+      greeting: parseGreetingFlag(values.greeting ?? DEFAULTS.greeting),
+      echo: values.echo ?? false,
+      http: {
+        status: values.status === undefined
+          ? DEFAULT_HTTP.status
+          : parseInteger("--status", values.status, 100, 599),
+        contentType: values["content-type"] === undefined
+          ? DEFAULT_HTTP.contentType
+          : parseHeaderValue("--content-type", values["content-type"]),
+        headers: (values.header ?? []).map(parseHeader),
+      },
       ...(values["greeting-file"] !== undefined &&
         { greetingFile: values["greeting-file"] }),
       mode: parseChoice("--mode", values.mode ?? DEFAULTS.mode, MODES),
@@ -480,6 +510,67 @@ export function parseHost(text: string): string {
   return host;
 }
 
+/** Validates `--greeting`: its placeholders must be known ones. */
+function parseGreetingFlag(text: string): string {
+  try {
+    parseGreeting(text);
+  } catch (error) {
+    throw new UsageError(`Invalid --greeting: ${(error as Error).message}`);
+  }
+  return text;
+}
+
+/** Headers merhaba writes itself, which `--header` may not set. */
+const OWN_HEADERS = [
+  "content-length",
+  "connection",
+  "transfer-encoding",
+  "content-type",
+];
+const HEADER = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/s;
+
+/**
+ * Validates a `--header "Name: value"`: a token for a name, and a value
+ * without control characters, so nothing can inject a header or end the
+ * response early (CR/LF).
+ *
+ * @throws {UsageError} naming what is wrong.
+ */
+export function parseHeader(text: string): [string, string] {
+  const match = HEADER.exec(text);
+  if (match === null) {
+    throw new UsageError(
+      `Invalid --header "${text}": expected "Name: value" with a name of letters, digits and !#$%&'*+.^_\`|~-`,
+    );
+  }
+  const name = match[1]!;
+  if (OWN_HEADERS.includes(name.toLowerCase())) {
+    throw new UsageError(
+      `Invalid --header "${text}": merhaba sets ${name} itself${
+        name.toLowerCase() === "content-type" ? "; use --content-type" : ""
+      }`,
+    );
+  }
+  return [name, parseHeaderValue("--header", match[2]!)];
+}
+
+/**
+ * Validates a header value: printable, with no CR, LF or other control
+ * character (tab allowed).
+ *
+ * @throws {UsageError} naming the flag.
+ */
+export function parseHeaderValue(flag: string, value: string): string {
+  if (/(?!\t)\p{Cc}/u.test(value)) {
+    throw new UsageError(
+      `Invalid ${flag} ${
+        JSON.stringify(value)
+      }: a header value cannot hold CR, LF or other control characters`,
+    );
+  }
+  return value;
+}
+
 /** The server options a configuration asks for (with the greeting file's bytes, once read). */
 export function toServeOptions(
   config: Config,
@@ -487,6 +578,8 @@ export function toServeOptions(
 ): ServeOptions {
   return {
     greeting: greetingBytes ?? config.greeting,
+    echo: config.echo,
+    http: config.http,
     mode: config.mode,
     readSize: config.readSize,
     timeoutMs: config.timeoutMs,

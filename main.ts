@@ -32,6 +32,7 @@ import {
   type TlsKeyPair,
 } from "./listen.ts";
 import { CATEGORIES, configureLogging, logEvent } from "./log.ts";
+import { compileGreeting, usesPlaceholder } from "./greeting.ts";
 import { probe } from "./probe.ts";
 import { serve, type ServeStats } from "./server.ts";
 import { assertPortSharing, WorkerPool } from "./workers.ts";
@@ -124,6 +125,7 @@ async function run(config: Config): Promise<number> {
     if (endpoint.transport === "tcp" && endpoint.tls) {
       files.tls = await readTlsKeyPair(endpoint.tls);
     }
+    files.hostname = hostnameIfUsed(files.greeting ?? config.greeting);
     listener = await openListener(endpoint, {
       tls: files.tls,
       reusePort: workers > 1,
@@ -146,10 +148,31 @@ async function run(config: Config): Promise<number> {
   }
 }
 
-/** What merhaba reads from files before it drops read access. */
+/** What merhaba reads from files and the system before it drops access. */
 interface StartupFiles {
   tls?: TlsKeyPair;
   greeting?: Uint8Array;
+  /** The value of `{hostname}`, read only if the greeting uses it. */
+  hostname?: string;
+}
+
+/**
+ * The machine's name when the greeting uses `{hostname}`.
+ *
+ * @throws {StartupError} when reading it is not permitted.
+ */
+function hostnameIfUsed(greeting: string | Uint8Array): string | undefined {
+  const { template } = compileGreeting(greeting);
+  if (!template || !usesPlaceholder(template, "hostname")) return undefined;
+  try {
+    return Deno.hostname();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    throw new StartupError(
+      "The greeting uses {hostname}, but reading the host name was not granted",
+      "Run with --allow-sys=hostname (deno task start and the binary have it).",
+    );
+  }
 }
 
 async function serveUntilSignal(
@@ -166,7 +189,10 @@ async function serveUntilSignal(
       error: String(event.reason?.stack ?? event.reason),
     });
   });
-  const server = serve(listener, toServeOptions(config, files.greeting));
+  const server = serve(listener, {
+    ...toServeOptions(config, files.greeting),
+    hostname: files.hostname,
+  });
   let pool: WorkerPool | undefined;
   if (workers > 1) {
     const endpoint: TcpEndpoint = {

@@ -255,3 +255,21 @@ Deno.test("merhaba --max-accepts 2 serves two connections and exits 0 by itself"
     /stopped after serving 2 connection\(s\)/,
   );
 });
+
+Deno.test("merhaba fills {hostname} in, and says which permission it lacks", async () => {
+  const merhaba = await MerhabaProcess.start(
+    ["--greeting", "Merhaba from {hostname}", "--quiet"],
+    { denoFlags: ["--allow-net", "--allow-sys=hostname"] },
+  );
+  const reply = await greet(merhaba.port);
+  assert.match(reply, /^Merhaba from \S+$/);
+  assert.ok(!reply.includes("{hostname}"));
+  assert.equal((await merhaba.stop()).code, 0);
+
+  const denied = await runMerhaba(["--greeting", "from {hostname}"], [
+    "--allow-net",
+    "--no-prompt",
+  ]);
+  assert.equal(denied.code, 1);
+  assert.match(denied.stderr, /--allow-sys=hostname/);
+});

@@ -70,35 +70,151 @@ export function detectProtocol(
   return "raw";
 }
 
+/** How HTTP replies look; raw replies are the greeting bytes alone. */
+export interface HttpReplyOptions {
+  /** Status code, 100 to 599. @default 200 */
+  status: number;
+  /** The Content-Type header. @default "text/plain; charset=utf-8" */
+  contentType: string;
+  /** Extra headers, names and values already validated. @default [] */
+  headers: readonly (readonly [string, string])[];
+}
+
+/** The HTTP reply options when none are given. */
+export const DEFAULT_HTTP: HttpReplyOptions = {
+  status: 200,
+  contentType: "text/plain; charset=utf-8",
+  headers: [],
+};
+
+/** Reason phrases of the status codes in the IANA registry. */
+const REASONS: Record<number, string> = {
+  100: "Continue",
+  101: "Switching Protocols",
+  102: "Processing",
+  103: "Early Hints",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  203: "Non-Authoritative Information",
+  204: "No Content",
+  205: "Reset Content",
+  206: "Partial Content",
+  207: "Multi-Status",
+  208: "Already Reported",
+  226: "IM Used",
+  300: "Multiple Choices",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  305: "Use Proxy",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  402: "Payment Required",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  406: "Not Acceptable",
+  407: "Proxy Authentication Required",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  411: "Length Required",
+  412: "Precondition Failed",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  415: "Unsupported Media Type",
+  416: "Range Not Satisfiable",
+  417: "Expectation Failed",
+  418: "I'm a teapot",
+  421: "Misdirected Request",
+  422: "Unprocessable Content",
+  423: "Locked",
+  424: "Failed Dependency",
+  425: "Too Early",
+  426: "Upgrade Required",
+  428: "Precondition Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  451: "Unavailable For Legal Reasons",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+  506: "Variant Also Negotiates",
+  507: "Insufficient Storage",
+  508: "Loop Detected",
+  510: "Not Extended",
+  511: "Network Authentication Required",
+};
+
+/** The reason phrase of a status code; codes outside the registry get a generic one. */
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ??
+    ["Informational", "Success", "Redirection", "Client Error", "Server Error"][
+      Math.floor(status / 100) - 1
+    ] ?? "Unknown";
+}
+
+/** Statuses whose responses never carry a body (RFC 9110). */
+function hasNoBody(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
 /** The reply bytes for every case, encoded once. */
 export interface Replies {
   /** The greeting alone. */
   raw: Uint8Array;
-  /** A complete HTTP/1.1 200 response with the greeting as its body. */
+  /** A complete HTTP/1.1 response with the greeting as its body. */
   http: Uint8Array;
   /** The same response without a body, for `HEAD`. */
   httpHead: Uint8Array;
 }
 
 /** Encodes the replies for a greeting (text as UTF-8; bytes as they are). */
-export function encodeReplies(greeting: string | Uint8Array): Replies {
+export function encodeReplies(
+  greeting: string | Uint8Array,
+  http: HttpReplyOptions = DEFAULT_HTTP,
+): Replies {
   const body = typeof greeting === "string"
     ? new TextEncoder().encode(greeting)
     : greeting;
-  const head = new TextEncoder().encode(httpHeader(body.byteLength));
-  const http = new Uint8Array(head.byteLength + body.byteLength);
-  http.set(head);
-  http.set(body, head.byteLength);
-  return { raw: body, http, httpHead: head };
+  return {
+    raw: body,
+    http: httpResponse(body, http, false),
+    httpHead: httpResponse(body, http, true),
+  };
 }
 
-/** The status line and headers of the response, ending in the blank line. */
-function httpHeader(contentLength: number): string {
-  return "HTTP/1.1 200 OK\r\n" +
-    "Content-Type: text/plain; charset=utf-8\r\n" +
-    `Content-Length: ${contentLength}\r\n` +
-    "Connection: close\r\n" +
-    "\r\n";
+/**
+ * A complete HTTP/1.1 response: status line, Content-Type, Content-Length
+ * (in bytes), `Connection: close`, the extra headers, and the body unless
+ * the request was `HEAD` or the status never has one (1xx, 204, 304).
+ */
+export function httpResponse(
+  body: Uint8Array,
+  http: HttpReplyOptions,
+  head: boolean,
+): Uint8Array {
+  const bodyless = hasNoBody(http.status);
+  let header = `HTTP/1.1 ${http.status} ${reasonPhrase(http.status)}\r\n`;
+  if (!bodyless) {
+    header += `Content-Type: ${http.contentType}\r\n` +
+      `Content-Length: ${body.byteLength}\r\n`;
+  }
+  header += "Connection: close\r\n";
+  for (const [name, value] of http.headers) header += `${name}: ${value}\r\n`;
+  const headBytes = new TextEncoder().encode(header + "\r\n");
+  if (head || bodyless) return headBytes;
+  const response = new Uint8Array(headBytes.byteLength + body.byteLength);
+  response.set(headBytes);
+  response.set(body, headBytes.byteLength);
+  return response;
 }
 
 /**
@@ -117,6 +233,14 @@ export function chooseReply(
 }
 
 const HEADERS_END = /\r?\n\r?\n/;
+
+/** The request line and headers of an HTTP request, without its body (all of it if cut short). */
+export function requestHead(received: Uint8Array): Uint8Array {
+  const end = HEADERS_END.exec(LATIN1.decode(received));
+  return end === null
+    ? received
+    : received.subarray(0, end.index + end[0].length);
+}
 /** Decodes bytes one to one, so byte offsets are string offsets. */
 const LATIN1 = new TextDecoder("latin1");
 const CONTENT_LENGTH = /^content-length:[ \t]*(\d+)[ \t]*\r?$/im;

@@ -2,10 +2,13 @@ import assert from "node:assert/strict";
 import {
   chooseReply,
   clientMayContinue,
+  DEFAULT_HTTP,
   detectProtocol,
   encodeReplies,
+  httpResponse,
   looksLikeTls,
   parseRequestLine,
+  reasonPhrase,
 } from "./reply.ts";
 import { decode, encode } from "./test_client.ts";
 
@@ -121,4 +124,30 @@ Deno.test("clientMayContinue() expects more only when a request is unfinished", 
     true,
     "a full read buffer",
   );
+});
+
+Deno.test("httpResponse() uses the status, its reason, the Content-Type and extra headers", () => {
+  const body = encode("gone");
+  const http = {
+    status: 410,
+    contentType: "application/json",
+    headers: [["X-Id", "7"]] as const,
+  };
+  assert.equal(
+    decode(httpResponse(body, http, false)),
+    "HTTP/1.1 410 Gone\r\nContent-Type: application/json\r\nContent-Length: 4\r\n" +
+      "Connection: close\r\nX-Id: 7\r\n\r\ngone",
+  );
+  assert.equal(reasonPhrase(418), "I'm a teapot");
+  assert.equal(reasonPhrase(299), "Success");
+});
+
+Deno.test("httpResponse() sends no body for 1xx, 204 and 304", () => {
+  for (const status of [103, 204, 304]) {
+    const reply = decode(
+      httpResponse(encode("hi"), { ...DEFAULT_HTTP, status }, false),
+    );
+    assert.ok(reply.endsWith("Connection: close\r\n\r\n"), reply);
+    assert.doesNotMatch(reply, /Content-Length/);
+  }
 });

@@ -25,8 +25,14 @@ import {
   serveConnection,
 } from "./connection.ts";
 import { DEFAULTS } from "./defaults.ts";
+import { compileGreeting, usesPlaceholder } from "./greeting.ts";
 import { CATEGORIES, logEvent } from "./log.ts";
-import { encodeReplies, type Mode } from "./reply.ts";
+import {
+  DEFAULT_HTTP,
+  encodeReplies,
+  type HttpReplyOptions,
+  type Mode,
+} from "./reply.ts";
 import {
   DeadlineQueue,
   RateLimiter,
@@ -35,12 +41,24 @@ import {
   withTimeout,
 } from "./timers.ts";
 
-export type { Mode } from "./reply.ts";
+export type { HttpReplyOptions, Mode } from "./reply.ts";
+export { PLACEHOLDERS } from "./greeting.ts";
 
 /** How the server greets its clients. */
 export interface ServeOptions {
-  /** What every client receives: text (sent as UTF-8) or bytes. @default "Merhaba dünya!" */
+  /**
+   * What every client receives: text (sent as UTF-8) or bytes. Text may hold
+   * placeholders ({@link PLACEHOLDERS}); so may bytes that are UTF-8 text,
+   * where braces that are not placeholders stay as they are.
+   * @default "Merhaba dünya!"
+   */
   greeting?: string | Uint8Array;
+  /** Append what the client sent to the greeting. @default false */
+  echo?: boolean;
+  /** Status, Content-Type and extra headers of HTTP replies. @default {@link DEFAULT_HTTP} */
+  http?: Partial<HttpReplyOptions>;
+  /** The value of `{hostname}`. @default Deno.hostname(), read only if the greeting uses it */
+  hostname?: string;
   /** How replies are chosen (see {@link Mode}). @default "auto" */
   mode?: Mode;
   /** Most bytes read from a client before replying. @default 4096 */
@@ -120,8 +138,18 @@ export class GreetingServer implements AsyncDisposable {
     this.#maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
     this.#maxAccepts = options.maxAccepts ?? Infinity;
     const readSize = options.readSize ?? DEFAULTS.readSize;
+    const http = { ...DEFAULT_HTTP, ...options.http };
+    const { body, template } = compileGreeting(
+      options.greeting ?? DEFAULTS.greeting,
+    );
     this.#plan = {
-      replies: encodeReplies(options.greeting ?? DEFAULTS.greeting),
+      replies: encodeReplies(body, http),
+      template,
+      echo: options.echo ?? false,
+      http,
+      hostname: template && usesPlaceholder(template, "hostname")
+        ? options.hostname ?? Deno.hostname()
+        : "",
       mode: options.mode ?? DEFAULTS.mode,
       readSize,
       timeouts: new DeadlineQueue(this.#timeoutMs),
@@ -231,7 +259,7 @@ export class GreetingServer implements AsyncDisposable {
 
   #track(conn: Deno.Conn): void {
     const entry = this.#connections.add(conn);
-    serveConnection(conn, this.#plan).then((served) => {
+    serveConnection(conn, this.#plan, this.#accepted).then((served) => {
       if (served) this.#served++;
       this.#connections.remove(entry);
       if (this.#connections.size === 0) this.#idle?.resolve();

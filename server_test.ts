@@ -232,3 +232,56 @@ Deno.test("serve() stops lingering when every slot is taken", async () => {
   silent.close();
   await server.shutdown(0);
 });
+
+Deno.test("serve() fills placeholders in per connection", async () => {
+  const { server, port } = startServer({
+    greeting: "#{count} {peer} -> {local} {{ok}}",
+    mode: "raw",
+  });
+  await using _ = server;
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.closeWrite();
+  const peer = `127.0.0.1:${(conn.localAddr as Deno.NetAddr).port}`;
+  assert.equal(
+    decode(await readToEnd(conn)),
+    `#1 ${peer} -> 127.0.0.1:${port} {ok}`,
+  );
+  assert.match(await greet(port), /^#2 /);
+});
+
+Deno.test("serve() with echo appends what the client sent", async (t) => {
+  const { server, port } = startServer({ echo: true, greeting: "hi" });
+  await using _ = server;
+  await t.step("raw bytes as they came", async () => {
+    assert.equal(await greet(port, "abc\x01\n"), "hi\nabc\x01\n");
+  });
+  await t.step("HTTP: the request line and headers, not the body", async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/echo?x=1`, {
+      method: "POST",
+      body: "the body",
+      headers: { "X-Test": "yes" },
+    });
+    const text = await response.text();
+    assert.match(text, /^hi\nPOST \/echo\?x=1 HTTP\/1\.1\r\n/);
+    assert.match(text, /\r\nx-test: yes\r\n/i);
+    assert.ok(!text.includes("the body"));
+  });
+});
+
+Deno.test("serve() answers HTTP with the status and headers asked for", async () => {
+  const { server, port } = startServer({
+    http: {
+      status: 503,
+      headers: [["Retry-After", "5"]],
+      contentType: "text/html",
+    },
+  });
+  await using _ = server;
+  const response = await fetch(`http://127.0.0.1:${port}/`);
+  assert.equal(response.status, 503);
+  assert.equal(response.statusText, "Service Unavailable");
+  assert.equal(response.headers.get("retry-after"), "5");
+  assert.equal(response.headers.get("content-type"), "text/html");
+  assert.equal(await response.text(), GREETING);
+  assert.equal(await greet(port), GREETING, "raw replies stay bare");
+});

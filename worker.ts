@@ -23,11 +23,14 @@ function reply(message: FromWorker): void {
 
 self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "start") {
-    const { config, endpoint, tls, greeting } = data;
+    const { config, endpoint, tls, greeting, hostname } = data;
     await configureLogging(config);
     try {
       const listener = await openListener(endpoint, { tls, reusePort: true });
-      server = serve(listener, toServeOptions(config, greeting));
+      server = serve(listener, {
+        ...toServeOptions(config, greeting),
+        hostname,
+      });
       reply({ type: "listening" });
     } catch (error) {
       const { message, hint } = error instanceof StartupError

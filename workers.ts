@@ -21,6 +21,8 @@ export type ToWorker =
     tls?: TlsKeyPair;
     /** The `--greeting-file` bytes, read by the main thread. */
     greeting?: Uint8Array;
+    /** The value of `{hostname}`, read by the main thread. */
+    hostname?: string;
   }
   | { type: "shutdown" };
 

@@ -23,6 +23,7 @@ export const COMPILE_FLAGS = [
   "--allow-read",
   "--allow-write",
   "--allow-env=PORT",
+  "--allow-sys=hostname",
   "--unstable-net",
   // As in `deno task start`: a 2 MB young generation cuts peak memory by a
   // quarter at no measurable CPU cost (see the README's Performance section).

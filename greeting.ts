@@ -1,0 +1,134 @@
+/**
+ * Greetings with placeholders: `{hostname}`, `{peer}`, `{local}`, `{count}`
+ * and `{time}`, filled in for each connection, so a reply can tell which
+ * instance answered and whom. `{{` and `}}` stand for literal braces.
+ *
+ * @module
+ */
+
+/** The placeholders a greeting may use. */
+export const PLACEHOLDERS = [
+  "hostname",
+  "peer",
+  "local",
+  "count",
+  "time",
+] as const;
+
+/** A placeholder's name. */
+export type Placeholder = typeof PLACEHOLDERS[number];
+
+/** A greeting split into literal text and placeholders. */
+export type GreetingTemplate =
+  readonly (string | { placeholder: Placeholder })[];
+
+/** The values placeholders are replaced with, for one connection. */
+export type PlaceholderValues = Record<Placeholder, string>;
+
+const TOKEN = /\{\{|\}\}|\{([^{}]*)\}|[{}]/g;
+
+/**
+ * Splits a greeting into text and placeholders. Strict (for `--greeting`),
+ * an unknown `{name}` or a lone brace is an error; lenient (for a greeting
+ * file, which may well hold JSON), only the known placeholders are replaced
+ * and every other brace is text.
+ *
+ * @throws {RangeError} in strict mode, naming the unknown placeholder.
+ *
+ * @example
+ * ```ts
+ * parseGreeting("Merhaba from {hostname}");
+ * // => ["Merhaba from ", { placeholder: "hostname" }]
+ * ```
+ */
+export function parseGreeting(
+  text: string,
+  { strict = true }: { strict?: boolean } = {},
+): GreetingTemplate {
+  const parts: (string | { placeholder: Placeholder })[] = [];
+  let literal = "";
+  let last = 0;
+  for (const match of text.matchAll(TOKEN)) {
+    literal += text.slice(last, match.index);
+    last = match.index + match[0].length;
+    const name = match[1];
+    if (
+      name !== undefined && (PLACEHOLDERS as readonly string[]).includes(name)
+    ) {
+      if (literal) parts.push(literal);
+      literal = "";
+      parts.push({ placeholder: name as Placeholder });
+    } else if (strict && (match[0] === "{{" || match[0] === "}}")) {
+      literal += match[0][0];
+    } else if (strict) {
+      throw new RangeError(
+        name === undefined
+          ? `Unmatched "${
+            match[0]
+          }" in the greeting: write {{ or }} for a literal brace`
+          : `Unknown placeholder {${name}} in the greeting: expected one of ${
+            PLACEHOLDERS.map((p) => `{${p}}`).join(", ")
+          }, or {{ and }} for literal braces`,
+      );
+    } else {
+      literal += match[0];
+    }
+  }
+  literal += text.slice(last);
+  if (literal) parts.push(literal);
+  return parts;
+}
+
+/** Whether a template has placeholders, so replies must be made per connection. */
+export function hasPlaceholders(template: GreetingTemplate): boolean {
+  return template.some((part) => typeof part !== "string");
+}
+
+/** Whether a template uses one placeholder. */
+export function usesPlaceholder(
+  template: GreetingTemplate,
+  name: Placeholder,
+): boolean {
+  return template.some((part) =>
+    typeof part !== "string" && part.placeholder === name
+  );
+}
+
+/** Fills a template in. */
+export function renderGreeting(
+  template: GreetingTemplate,
+  values: PlaceholderValues,
+): string {
+  let text = "";
+  for (const part of template) {
+    text += typeof part === "string" ? part : values[part.placeholder];
+  }
+  return text;
+}
+
+/**
+ * A greeting compiled once: its bytes when they are the same for every
+ * connection, or its template when placeholders make each one different.
+ * Text is parsed strictly; bytes only when they are UTF-8, and leniently.
+ *
+ * @throws {RangeError} for an unknown placeholder in text.
+ */
+export function compileGreeting(
+  greeting: string | Uint8Array,
+): { body: Uint8Array; template?: GreetingTemplate } {
+  let template: GreetingTemplate;
+  if (typeof greeting === "string") {
+    template = parseGreeting(greeting);
+  } else {
+    try {
+      const text = new TextDecoder("utf-8", { fatal: true }).decode(greeting);
+      template = parseGreeting(text, { strict: false });
+    } catch {
+      return { body: greeting };
+    }
+  }
+  if (hasPlaceholders(template)) return { body: new Uint8Array(0), template };
+  return typeof greeting === "string"
+    ? { body: new TextEncoder().encode(template.join("")) }
+    : { body: greeting };
+}

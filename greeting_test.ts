@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import {
+  compileGreeting,
+  hasPlaceholders,
+  parseGreeting,
+  renderGreeting,
+  usesPlaceholder,
+} from "./greeting.ts";
+
+const VALUES = {
+  hostname: "web-1",
+  peer: "10.0.0.2:5000",
+  local: "10.0.0.1:8080",
+  count: "7",
+  time: "2026-11-25T12:00:00.000Z",
+};
+
+Deno.test("parseGreeting() splits text and placeholders; renderGreeting() fills them in", () => {
+  const template = parseGreeting(
+    "#{count} from {hostname} to {peer} via {local} at {time}",
+  );
+  assert.equal(hasPlaceholders(template), true);
+  assert.equal(usesPlaceholder(template, "hostname"), true);
+  assert.equal(
+    renderGreeting(template, VALUES),
+    "#7 from web-1 to 10.0.0.2:5000 via 10.0.0.1:8080 at 2026-11-25T12:00:00.000Z",
+  );
+});
+
+Deno.test("parseGreeting() reads {{ and }} as literal braces", () => {
+  const template = parseGreeting('{{"host": "{hostname}"}}');
+  assert.equal(renderGreeting(template, VALUES), '{"host": "web-1"}');
+  assert.equal(hasPlaceholders(parseGreeting("{{hostname}}")), false);
+  assert.equal(
+    renderGreeting(parseGreeting("{{hostname}}"), VALUES),
+    "{hostname}",
+  );
+});
+
+Deno.test("parseGreeting() refuses unknown placeholders and lone braces", () => {
+  assert.throws(() => parseGreeting("{host}"), /Unknown placeholder \{host\}/);
+  assert.throws(() => parseGreeting("a { b"), /Unmatched "\{"/);
+  assert.throws(() => parseGreeting("a } b"), /Unmatched "\}"/);
+});
+
+Deno.test("parseGreeting() in lenient mode keeps other braces as text (JSON files)", () => {
+  const template = parseGreeting('{"n": {count}, "x": {y}}', { strict: false });
+  assert.equal(renderGreeting(template, VALUES), '{"n": 7, "x": {y}}');
+});
+
+Deno.test("compileGreeting() encodes fixed greetings once and keeps binary files as they are", () => {
+  assert.deepEqual(compileGreeting("a {{b}}"), {
+    body: new TextEncoder().encode("a {b}"),
+  });
+  assert.ok(compileGreeting("{peer}").template);
+  const binary = new Uint8Array([0xff, 0x7b, 0x70, 0x65, 0x65, 0x72, 0x7d]);
+  assert.deepEqual(compileGreeting(binary), { body: binary });
+  const jsonFile = new TextEncoder().encode('{"served_by": "{hostname}"}');
+  assert.ok(compileGreeting(jsonFile).template);
+});
