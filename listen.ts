@@ -48,8 +48,14 @@ export function describeEndpoint(endpoint: Endpoint): string {
  * holds no PEM certificate or key.
  */
 export async function readTlsKeyPair(files: TlsFiles): Promise<TlsKeyPair> {
-  const cert = await readPemFile("--cert", files.certFile, files);
-  const key = await readPemFile("--key", files.keyFile, files);
+  const allowRead = `${files.certFile},${files.keyFile}`;
+  const text = new TextDecoder();
+  const cert = text.decode(
+    await readNamedFile("--cert file", files.certFile, allowRead),
+  );
+  const key = text.decode(
+    await readNamedFile("--key file", files.keyFile, allowRead),
+  );
   if (!cert.includes("-----BEGIN CERTIFICATE-----")) {
     throw new StartupError(
       `--cert file "${files.certFile}" holds no PEM certificate`,
@@ -65,18 +71,25 @@ export async function readTlsKeyPair(files: TlsFiles): Promise<TlsKeyPair> {
   return { cert, key };
 }
 
-async function readPemFile(
-  flag: string,
+/**
+ * Reads a file named on the command line.
+ *
+ * @param what how the message names it: `--cert file`, `--greeting-file`
+ * @param allowRead the `--allow-read` value to suggest when access is denied
+ * @throws {StartupError} naming the file when it cannot be read.
+ */
+async function readNamedFile(
+  what: string,
   path: string,
-  files: TlsFiles,
-): Promise<string> {
+  allowRead: string,
+): Promise<Uint8Array> {
   try {
-    return await Deno.readTextFile(path);
+    return await Deno.readFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) {
       throw new StartupError(
-        `Read access to ${flag} file "${path}" was not granted`,
-        `Run with --allow-read=${files.certFile},${files.keyFile}.`,
+        `Read access to ${what} "${path}" was not granted`,
+        `Run with --allow-read=${allowRead}.`,
       );
     }
     const reason = error instanceof Deno.errors.NotFound
@@ -85,8 +98,8 @@ async function readPemFile(
       ? error.message
       : String(error);
     throw new StartupError(
-      `Cannot read ${flag} file "${path}": ${reason}`,
-      `Check the path given to ${flag}.`,
+      `Cannot read ${what} "${path}": ${reason}`,
+      `Check the path given to ${what.split(" ")[0]}.`,
     );
   }
 }
@@ -96,26 +109,8 @@ async function readPemFile(
  *
  * @throws {StartupError} naming the file when it cannot be read.
  */
-export async function readGreetingFile(path: string): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) {
-      throw new StartupError(
-        `Read access to --greeting-file "${path}" was not granted`,
-        `Run with --allow-read=${path}.`,
-      );
-    }
-    const reason = error instanceof Deno.errors.NotFound
-      ? "no such file"
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    throw new StartupError(
-      `Cannot read --greeting-file "${path}": ${reason}`,
-      "Check the path given to --greeting-file.",
-    );
-  }
+export function readGreetingFile(path: string): Promise<Uint8Array> {
+  return readNamedFile("--greeting-file", path, path);
 }
 
 /**
