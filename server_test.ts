@@ -285,3 +285,14 @@ Deno.test("serve() answers HTTP with the status and headers asked for", async ()
   assert.equal(await response.text(), GREETING);
   assert.equal(await greet(port), GREETING, "raw replies stay bare");
 });
+
+Deno.test("serve() fills placeholders in a greeting file's bytes and echoes after it", async () => {
+  const file = new TextEncoder().encode('{"n": {count}, "raw": {x}}');
+  const { server, port } = startServer({
+    greeting: file,
+    echo: true,
+    mode: "raw",
+  });
+  await using _ = server;
+  assert.equal(await greet(port, "ping\n"), '{"n": 1, "raw": {x}}\nping\n');
+});
