@@ -73,7 +73,10 @@ export interface ServeOptions {
   maxConnections?: number;
   /** Stop accepting after this many connections (then `finished` resolves once they are served). @default Infinity */
   maxAccepts?: number;
-  /** How long to discard a client's further input after replying. @default 2000 */
+  /**
+   * How long to discard a client's further input after replying; lingering
+   * also stops when every slot is taken. @default the smaller of 2000 and `timeoutMs`
+   */
   lingerMs?: number;
   /** Most bytes discarded after replying before closing regardless. @default 1048576 */
   lingerBytes?: number;
