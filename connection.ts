@@ -9,10 +9,11 @@
 
 import type { Logger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
-import { escapeForTerminal } from "./escape.ts";
+import { escapeForHtml, escapeForTerminal, isHtml } from "./escape.ts";
 import { logEvent } from "./log.ts";
 import { type GreetingTemplate, renderGreeting } from "./greeting.ts";
 import {
+  awaitsRequestLine,
   chooseReply,
   clientMayContinue,
   detectProtocol,
@@ -23,12 +24,43 @@ import {
   type Replies,
   requestHead,
   type RequestLine,
+  requestLineTooLong,
 } from "./reply.ts";
 import { type DeadlineQueue, TIMED_OUT } from "./timers.ts";
 
-const EMPTY = new Uint8Array(0);
 /** Linux's smallest TCP send buffer (net.ipv4.tcp_wmem's minimum). */
 const ALWAYS_BUFFERED = 4096;
+
+/**
+ * What the server needs of a connection: the `Deno.Conn` methods it calls.
+ * `Deno.Conn` is one; so is a `TlsConnection` over one (`tls.ts`).
+ */
+export interface Connection {
+  /** The client's address. */
+  readonly remoteAddr: Deno.Addr;
+  /** The server's address. */
+  readonly localAddr: Deno.Addr;
+  /** Reads into `buffer`; `null` at the end of input. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some of `bytes`; resolves to how many. */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Ends the output; input stays open. */
+  closeWrite(): Promise<void>;
+  /** Closes both directions at once. */
+  close(): void;
+  /** True while a TLS handshake is unfinished: such a client gets no reply. */
+  readonly handshaking?: boolean;
+}
+
+/** Where connections come from: a `Deno.Listener`, or a `TlsListener` over one. */
+export interface Listener<C extends Connection = Connection> {
+  /** The address listened on. */
+  readonly addr: Deno.Addr;
+  /** The next connection. */
+  accept(): Promise<C>;
+  /** Stops listening; a pending `accept()` rejects. */
+  close(): void;
+}
 
 /** The settings and shared state every connection is served with, built once per server. */
 export interface ConnectionPlan {
@@ -74,46 +106,73 @@ export interface Crowd {
 }
 
 /**
- * Serves one connection: read once (up to `readSize`, waiting at most the
- * timeout), write the chosen reply completely, then close, lingering first
- * if the client may still be sending. Resolves to whether the reply was
- * written; never rejects.
+ * Serves one connection: read what the client sends (up to `readSize`,
+ * waiting at most the timeout), write the chosen reply completely, then
+ * close, lingering first if the client may still be sending. Resolves to
+ * whether the reply was written; never rejects.
  */
 export async function serveConnection(
-  conn: Deno.Conn,
+  conn: Connection,
   plan: ConnectionPlan,
   number: number,
 ): Promise<boolean> {
   const { logger } = plan;
   const logging = logger.isEnabledFor("info");
+  const debugging = logging && logger.isEnabledFor("debug");
   const startedAt = logging ? performance.now() : 0;
   const peer = logging ? formatAddress(conn.remoteAddr) : "";
-  if (logging) logEvent(logger, "connected", { peer });
+  // At info, "connected" waits for the first outcome, so that a health
+  // probe (connect, then close without sending) costs a single line.
+  let announced = debugging;
+  if (announced) logEvent(logger, "connected", { peer });
   const buffer = plan.buffers.take();
   // A read cut off by a time-out or a close may still write into the buffer
   // later: such a buffer is not given back to the pool.
   let reusable = false;
   let served = false;
+  let probed = false;
   try {
-    const firstRead = conn.read(buffer);
-    const outcome = await plan.timeouts.race(firstRead);
-    const received = typeof outcome === "number"
-      ? buffer.subarray(0, outcome)
-      : EMPTY;
+    const { outcome, received, pending } = await readRequest(
+      conn,
+      buffer,
+      plan,
+    );
+    probed = outcome === null && received.byteLength === 0;
+    if (logging && !announced && !probed) {
+      announced = true;
+      logEvent(logger, "connected", { peer });
+    }
+    if (outcome === TIMED_OUT && conn.handshaking) {
+      if (logging) {
+        logEvent(logger, "handshakeTimeout", {
+          peer,
+          timeout_ms: plan.timeoutMs,
+        });
+      }
+      return false;
+    }
     const request = plan.mode === "raw"
       ? undefined
       : parseRequestLine(received);
-    if (logging) logReceived(logger, peer, outcome, received, request, plan);
+    const tooLong = request === undefined && plan.mode !== "raw" &&
+      requestLineTooLong(received, plan.readSize);
+    if (logging && (debugging || !probed)) {
+      logReceived(logger, peer, outcome, received, request, plan);
+    }
 
-    const reply = plan.template === undefined && !plan.echo
+    const reply = tooLong
+      ? plan.replies.uriTooLong
+      : plan.template === undefined && !plan.echo
       ? chooseReply(plan.replies, plan.mode, request)
       : personalReply(conn, plan, received, request, number);
     // A reply that fits a fresh socket's smallest send buffer is taken by
-    // the kernel at once, so only bigger ones need a deadline.
+    // the kernel at once, so only bigger ones need a deadline. A TLS write
+    // always gets one: it goes through a session that could still stall.
     const writing = writeAll(conn, reply);
-    const written = reply.byteLength <= ALWAYS_BUFFERED
-      ? await writing
-      : await plan.timeouts.race(writing);
+    const written =
+      reply.byteLength <= ALWAYS_BUFFERED && conn.handshaking === undefined
+        ? await writing
+        : await plan.timeouts.race(writing);
     if (written === TIMED_OUT) {
       logEvent(logger, "writeTimeout", { peer, timeout_ms: plan.timeoutMs });
       return false;
@@ -126,30 +185,67 @@ export async function serveConnection(
       (outcome !== null && clientMayContinue(received, request, plan.readSize));
     if (mayContinue && !plan.crowd.isFull()) {
       await conn.closeWrite();
-      await discardInput(
-        conn,
-        buffer,
-        outcome === TIMED_OUT ? firstRead : undefined,
-        plan,
-      );
+      await discardInput(conn, buffer, pending, plan);
     } else {
       reusable = outcome !== TIMED_OUT;
     }
   } catch (error) {
-    if (logger.isEnabledFor("debug")) {
+    if (logging && !announced) logEvent(logger, "connected", { peer });
+    if (debugging) {
       logEvent(logger, "clientFailed", { peer, error: describeError(error) });
     }
   } finally {
     closeQuietly(conn);
     if (reusable) plan.buffers.give(buffer);
     if (logging) {
-      logEvent(logger, "closed", {
+      logEvent(logger, probed && !debugging ? "probed" : "closed", {
         peer,
         duration_ms: Math.round((performance.now() - startedAt) * 10) / 10,
       });
     }
   }
   return served;
+}
+
+/** What reading a client's request came to. */
+interface ReadOutcome {
+  /** How the last read ended: bytes, the end of input, or the deadline. */
+  outcome: number | null | typeof TIMED_OUT;
+  /** Everything read, in the connection's buffer. */
+  received: Uint8Array;
+  /** The read still in flight after the deadline. */
+  pending: Promise<number | null> | undefined;
+}
+
+/**
+ * Reads once; then, unless the mode is raw, keeps reading while what came
+ * can still become an HTTP request line (it arrived in pieces), until the
+ * line is complete or cannot be one, the buffer is full, or the deadline
+ * set at the first read passes. Bytes that cannot be HTTP are answered
+ * after the first read, as before.
+ */
+async function readRequest(
+  conn: Connection,
+  buffer: Uint8Array,
+  plan: ConnectionPlan,
+): Promise<ReadOutcome> {
+  const deadline = plan.timeouts.deadline();
+  let pending = conn.read(buffer);
+  let outcome = await plan.timeouts.race(pending, deadline);
+  let total = typeof outcome === "number" ? outcome : 0;
+  while (
+    typeof outcome === "number" && plan.mode !== "raw" &&
+    total < buffer.byteLength && awaitsRequestLine(buffer.subarray(0, total))
+  ) {
+    pending = conn.read(buffer.subarray(total));
+    outcome = await plan.timeouts.race(pending, deadline);
+    if (typeof outcome === "number") total += outcome;
+  }
+  return {
+    outcome,
+    received: buffer.subarray(0, total),
+    pending: outcome === TIMED_OUT ? pending : undefined,
+  };
 }
 
 function logReceived(
@@ -160,26 +256,22 @@ function logReceived(
   request: RequestLine | undefined,
   plan: ConnectionPlan,
 ): void {
-  if (outcome === TIMED_OUT) {
-    logEvent(logger, "receivedTimeout", {
-      peer,
-      bytes: 0,
-      protocol: "none",
-      timeout_ms: plan.timeoutMs,
-    });
-  } else if (outcome === null) {
-    logEvent(logger, "receivedEof", {
-      peer,
-      bytes: 0,
-      protocol: "none",
-    });
-  } else {
+  if (received.byteLength > 0) {
     logEvent(logger, "received", {
       peer,
       bytes: received.byteLength,
       protocol: detectProtocol(received, request),
       data: escapeForTerminal(received),
     });
+  } else if (outcome === TIMED_OUT) {
+    logEvent(logger, "receivedTimeout", {
+      peer,
+      bytes: 0,
+      protocol: "none",
+      timeout_ms: plan.timeoutMs,
+    });
+  } else {
+    logEvent(logger, "receivedEof", { peer, bytes: 0, protocol: "none" });
   }
 }
 
@@ -192,7 +284,7 @@ const NEWLINE = new Uint8Array([0x0a]);
  * HTTP, its request line and headers; otherwise its bytes).
  */
 function personalReply(
-  conn: Deno.Conn,
+  conn: Connection,
   plan: ConnectionPlan,
   received: Uint8Array,
   request: RequestLine | undefined,
@@ -207,9 +299,12 @@ function personalReply(
       count: String(number),
       time: new Date().toISOString(),
     }));
-  const parts = plan.echo
-    ? [greeting, NEWLINE, request ? requestHead(received) : received]
-    : [greeting];
+  const http = plan.mode === "http" ||
+    (plan.mode === "auto" && request !== undefined);
+  let echoed = request ? requestHead(received) : received;
+  // Echoed into a page, a client's bytes could be markup that runs script.
+  if (http && isHtml(plan.http.contentType)) echoed = escapeForHtml(echoed);
+  const parts = plan.echo ? [greeting, NEWLINE, echoed] : [greeting];
   const body = new Uint8Array(
     parts.reduce((sum, part) => sum + part.byteLength, 0),
   );
@@ -218,15 +313,11 @@ function personalReply(
     body.set(part, offset);
     offset += part.byteLength;
   }
-  const http = plan.mode === "http" ||
-    (plan.mode === "auto" && request !== undefined);
-  return http
-    ? httpResponse(body, plan.http, request?.method === "HEAD")
-    : body;
+  return http ? httpResponse(body, plan.http, request?.method ?? "GET") : body;
 }
 
 /** Writes every byte: `write` may take only part of what it is given. */
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+async function writeAll(conn: Connection, bytes: Uint8Array): Promise<void> {
   let written = 0;
   while (written < bytes.byteLength) {
     written += await conn.write(bytes.subarray(written));
@@ -240,7 +331,7 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
  * closes too, or the linger time or `lingerBytes` run out.
  */
 async function discardInput(
-  conn: Deno.Conn,
+  conn: Connection,
   buffer: Uint8Array,
   pendingRead: Promise<number | null> | undefined,
   plan: ConnectionPlan,
@@ -269,7 +360,7 @@ async function discardInput(
 }
 
 /** Closes a connection that may already be closed. */
-export function closeQuietly(conn: Deno.Conn): void {
+export function closeQuietly(conn: Pick<Connection, "close">): void {
   try {
     conn.close();
   } catch {

@@ -115,3 +115,47 @@ export function escapeForTerminal(bytes: Uint8Array): string {
   flushRun();
   return text;
 }
+
+const HTML_ENTITIES: Record<number, Uint8Array> = Object.fromEntries(
+  Object.entries({
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "'": "&#39;",
+  })
+    .map((
+      [char, entity],
+    ) => [char.charCodeAt(0), new TextEncoder().encode(entity)]),
+);
+
+/**
+ * Client bytes made safe to place in an HTML page: `& < > " '` become
+ * character references; every other byte (UTF-8 included) stays.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapeForHtml } from "./escape.ts";
+ *
+ * const escaped = escapeForHtml(new TextEncoder().encode("<img src=x>"));
+ * assert.equal(new TextDecoder().decode(escaped), "&lt;img src=x&gt;");
+ * ```
+ */
+export function escapeForHtml(bytes: Uint8Array): Uint8Array {
+  const parts: number[] = [];
+  for (const byte of bytes) {
+    const entity = HTML_ENTITIES[byte];
+    if (entity) parts.push(...entity);
+    else parts.push(byte);
+  }
+  return new Uint8Array(parts);
+}
+
+/** Whether a Content-Type is a page a browser runs script in: HTML, XHTML or SVG. */
+export function isHtml(contentType: string): boolean {
+  const media = contentType.split(";")[0]!.trim().toLowerCase();
+  return media === "text/html" || media === "application/xhtml+xml" ||
+    media === "image/svg+xml" || media.endsWith("+xml") ||
+    media === "text/xml" || media === "application/xml";
+}

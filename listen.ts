@@ -6,7 +6,11 @@
  */
 
 import { formatHostPort } from "./address.ts";
+import type { Listener } from "./connection.ts";
 import type { Endpoint, TlsFiles } from "./flags.ts";
+import { checkKeyPair, type TlsKeyPair, TlsListener } from "./tls.ts";
+
+export type { TlsKeyPair } from "./tls.ts";
 
 /** A failure to start serving, with a hint for the operator; the CLI exits 1. */
 export class StartupError extends Error {
@@ -18,12 +22,6 @@ export class StartupError extends Error {
     super(message);
     this.hint = hint;
   }
-}
-
-/** A certificate chain and its private key, as PEM text. */
-export interface TlsKeyPair {
-  cert: string;
-  key: string;
 }
 
 /** How to open a listener. */
@@ -122,7 +120,7 @@ export function readGreetingFile(path: string): Promise<Uint8Array> {
 export async function openListener(
   endpoint: Endpoint,
   options: ListenOptions = {},
-): Promise<Deno.Listener> {
+): Promise<Listener> {
   try {
     if (endpoint.transport === "unix") {
       await clearStaleSocket(endpoint.path);
@@ -144,29 +142,26 @@ export async function openListener(
   }
 }
 
-/** Errors of binding an address, as opposed to errors of the certificate and key. */
-const ADDRESS_ERRORS = [
-  Deno.errors.AddrInUse,
-  Deno.errors.AddrNotAvailable,
-  Deno.errors.PermissionDenied,
-  Deno.errors.NotCapable,
-];
-
+/**
+ * TLS over a TCP listener (see `tls.ts` for why not `Deno.listenTls`). The
+ * pair is checked before the port is bound.
+ */
 function listenTls(
   address: Deno.TcpListenOptions,
   pair: TlsKeyPair,
   files: TlsFiles,
-): Deno.TlsListener {
+): Listener {
   try {
-    return Deno.listenTls({ ...address, ...pair });
+    checkKeyPair(pair);
   } catch (error) {
-    if (ADDRESS_ERRORS.some((type) => error instanceof type)) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
     throw new StartupError(
-      `Cannot serve TLS with ${files.certFile} and ${files.keyFile}: ${reason}`,
+      `Cannot serve TLS with ${files.certFile} and ${files.keyFile}: ${
+        (error as Error).message
+      }`,
       "Check that --cert is a PEM certificate and --key its own PEM private key.",
     );
   }
+  return new TlsListener(Deno.listen(address), pair);
 }
 
 /**

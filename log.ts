@@ -87,6 +87,16 @@ const EVENTS = {
   ],
   clientFailed: ["debug", "client_failed", "{peer} connection failed: {error}"],
   closed: ["info", "closed", "{peer} closed after {duration_ms} ms"],
+  probed: [
+    "info",
+    "probed",
+    "{peer} connected and closed without sending anything ({duration_ms} ms)",
+  ],
+  handshakeTimeout: [
+    "info",
+    "handshake_timeout",
+    "{peer} did not finish its TLS handshake within {timeout_ms} ms; disconnected",
+  ],
 } as const satisfies Record<string, readonly [LogLevel, string, string]>;
 
 /** The name of a log event. */

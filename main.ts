@@ -34,7 +34,7 @@ import {
 import { CATEGORIES, configureLogging, logEvent } from "./log.ts";
 import { compileGreeting, usesPlaceholder } from "./greeting.ts";
 import { probe } from "./probe.ts";
-import { serve, type ServeStats } from "./server.ts";
+import { type Listener, serve, type ServeStats } from "./server.ts";
 import { assertPortSharing, WorkerPool } from "./workers.ts";
 
 /** The version printed by `--version` and in the listening line. */
@@ -115,7 +115,7 @@ async function runProbe(
 async function run(config: Config): Promise<number> {
   const { endpoint } = config;
   const workers = config.workers || navigator.hardwareConcurrency;
-  let listener: Deno.Listener;
+  let listener: Listener;
   const files: StartupFiles = {};
   try {
     if (workers > 1) await assertPortSharing();
@@ -176,7 +176,7 @@ function hostnameIfUsed(greeting: string | Uint8Array): string | undefined {
 }
 
 async function serveUntilSignal(
-  listener: Deno.Listener,
+  listener: Listener,
   config: Config,
   workers: number,
   files: StartupFiles,

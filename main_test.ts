@@ -79,7 +79,12 @@ Deno.test("merhaba --quiet prints only the listening line and the summary", asyn
 });
 
 Deno.test("merhaba exits 130 on a second signal during shutdown", async () => {
-  const merhaba = await MerhabaProcess.start(["--timeout", "60"]);
+  const merhaba = await MerhabaProcess.start([
+    "--timeout",
+    "60",
+    "--log-level",
+    "debug",
+  ]);
   using _inFlight = await Deno.connect({
     hostname: "127.0.0.1",
     port: merhaba.port,

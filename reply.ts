@@ -30,6 +30,15 @@ const MAX_REQUEST_LINE = 8192;
 const NEWLINE = 0x0a;
 const REQUEST_LINE =
   /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) (HTTP\/1\.[01])\r?$/;
+/** Decodes bytes one to one, so byte offsets are string offsets. */
+const LATIN1 = new TextDecoder("latin1");
+/**
+ * The start of a request line that has not ended yet: empty lines, or a
+ * method (upper case, as every registered one is), then a target, then a
+ * prefix of `HTTP/1.0` or `HTTP/1.1`, each cut off anywhere.
+ */
+const UNFINISHED_REQUEST_LINE =
+  /^(?:\r?\n)*(?:\r|[A-Z][!#$%&'*+.^_`|~0-9A-Za-z-]{0,31}(?: [\x21-\x7e]*(?: (?:H(?:T(?:T(?:P(?:\/(?:1(?:\.(?:[01]\r?)?)?)?)?)?)?)?)?)?)?)?$/;
 
 /**
  * Reads an HTTP/1.x request line (`GET /path HTTP/1.1`) from the start of
@@ -43,14 +52,78 @@ const REQUEST_LINE =
  * ```
  */
 export function parseRequestLine(bytes: Uint8Array): RequestLine | undefined {
-  let end = bytes.indexOf(NEWLINE);
+  const start = skipEmptyLines(bytes);
+  let end = bytes.indexOf(NEWLINE, start);
   if (end === -1) end = bytes.length;
-  if (end < 14 || end > MAX_REQUEST_LINE) return undefined;
+  if (end - start < 14 || end - start > MAX_REQUEST_LINE) return undefined;
   // A request line is ASCII, so one char per byte is exact; anything else fails the pattern.
-  const line = String.fromCharCode(...bytes.subarray(0, end));
+  const line = LATIN1.decode(bytes.subarray(start, end));
   const match = REQUEST_LINE.exec(line);
   if (match === null) return undefined;
   return { method: match[1]!, target: match[2]!, version: match[3]! };
+}
+
+/** Where the request line starts: past any empty lines. */
+function skipEmptyLines(bytes: Uint8Array): number {
+  let start = 0;
+  while (bytes[start] === 0x0d || bytes[start] === NEWLINE) {
+    if (bytes[start] === 0x0d && bytes[start + 1] !== NEWLINE) break;
+    start += bytes[start] === 0x0d ? 2 : 1;
+  }
+  return start;
+}
+
+/**
+ * Whether what a client sent so far is an HTTP/1.x request line cut short:
+ * no line end yet, at most 8192 bytes, and every byte fits one (`GET / HT`,
+ * `G`, or empty lines so far). The server then waits for more instead of
+ * answering at once. Bytes that can no longer become one (`hello`,
+ * `hello\n`) are answered.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { awaitsRequestLine } from "./reply.ts";
+ *
+ * const bytes = (text: string) => new TextEncoder().encode(text);
+ * assert.equal(awaitsRequestLine(bytes("GET / HT")), true);
+ * assert.equal(awaitsRequestLine(bytes("GET / HTTP/1.1\r\n")), false);
+ * assert.equal(awaitsRequestLine(bytes("hello")), false);
+ * ```
+ */
+export function awaitsRequestLine(bytes: Uint8Array): boolean {
+  const start = skipEmptyLines(bytes);
+  return bytes.indexOf(NEWLINE, start) === -1 &&
+    bytes.byteLength - start <= MAX_REQUEST_LINE &&
+    startsLikeRequestLine(bytes.subarray(start));
+}
+
+/**
+ * Whether a client sent the start of a request line too long to serve: over
+ * 8192 bytes, or filling all `readSize` bytes read without ending. Such a
+ * client gets `414 URI Too Long`, since it is surely speaking HTTP.
+ */
+export function requestLineTooLong(
+  bytes: Uint8Array,
+  readSize: number,
+): boolean {
+  const start = skipEmptyLines(bytes);
+  let end = bytes.indexOf(NEWLINE, start);
+  if (end === -1) {
+    if (bytes.byteLength < readSize) return false;
+    end = bytes.byteLength;
+  } else if (end - start <= MAX_REQUEST_LINE) {
+    return false;
+  }
+  return startsLikeRequestLine(bytes.subarray(start, end));
+}
+
+/** Whether a line with no line end (yet) fits the start of a request line. */
+function startsLikeRequestLine(line: Uint8Array): boolean {
+  // The pattern is prefix-closed, so its first 8 KiB decide.
+  return UNFINISHED_REQUEST_LINE.test(
+    LATIN1.decode(line.subarray(0, MAX_REQUEST_LINE)),
+  );
 }
 
 /** Whether the bytes start like a TLS handshake record (a ClientHello). */
@@ -174,7 +247,14 @@ export interface Replies {
   http: Uint8Array;
   /** The same response without a body, for `HEAD`. */
   httpHead: Uint8Array;
+  /** The response to `CONNECT`: a 2xx one carries no length (RFC 9110 §9.3.6). */
+  httpConnect: Uint8Array;
+  /** `414 URI Too Long`, for a request line longer than merhaba reads. */
+  uriTooLong: Uint8Array;
 }
+
+/** The body of the `414 URI Too Long` reply. */
+const URI_TOO_LONG_BODY = "Request line too long for merhaba";
 
 /** Encodes the replies for a greeting (text as UTF-8; bytes as they are). */
 export function encodeReplies(
@@ -186,31 +266,42 @@ export function encodeReplies(
     : greeting;
   return {
     raw: body,
-    http: httpResponse(body, http, false),
-    httpHead: httpResponse(body, http, true),
+    http: httpResponse(body, http, "GET"),
+    httpHead: httpResponse(body, http, "HEAD"),
+    httpConnect: httpResponse(body, http, "CONNECT"),
+    uriTooLong: httpResponse(
+      new TextEncoder().encode(URI_TOO_LONG_BODY),
+      { ...DEFAULT_HTTP, status: 414 },
+      "GET",
+    ),
   };
 }
 
 /**
- * A complete HTTP/1.1 response: status line, Content-Type, Content-Length
- * (in bytes), `Connection: close`, the extra headers, and the body unless
- * the request was `HEAD` or the status never has one (1xx, 204, 304).
+ * A complete HTTP/1.1 response to a request with `method`: status line,
+ * Content-Type, Content-Length (in bytes), `Connection: close`,
+ * `X-Content-Type-Options: nosniff`, the extra headers, and the body unless
+ * the request was `HEAD` or the status never has one (1xx, 204, 304). A 2xx
+ * answer to `CONNECT` opens a tunnel, which has no length (RFC 9110
+ * §9.3.6): the greeting is sent as the tunnel's first bytes.
  */
 export function httpResponse(
   body: Uint8Array,
   http: HttpReplyOptions,
-  head: boolean,
+  method: string,
 ): Uint8Array {
   const bodyless = hasNoBody(http.status);
+  const tunnel = method === "CONNECT" && http.status >= 200 &&
+    http.status < 300;
   let header = `HTTP/1.1 ${http.status} ${reasonPhrase(http.status)}\r\n`;
-  if (!bodyless) {
+  if (!bodyless && !tunnel) {
     header += `Content-Type: ${http.contentType}\r\n` +
       `Content-Length: ${body.byteLength}\r\n`;
   }
-  header += "Connection: close\r\n";
+  header += "Connection: close\r\nX-Content-Type-Options: nosniff\r\n";
   for (const [name, value] of http.headers) header += `${name}: ${value}\r\n`;
   const headBytes = new TextEncoder().encode(header + "\r\n");
-  if (head || bodyless) return headBytes;
+  if (method === "HEAD" || bodyless) return headBytes;
   const response = new Uint8Array(headBytes.byteLength + body.byteLength);
   response.set(headBytes);
   response.set(body, headBytes.byteLength);
@@ -229,7 +320,14 @@ export function chooseReply(
   if (mode === "raw" || (mode === "auto" && request === undefined)) {
     return replies.raw;
   }
-  return request?.method === "HEAD" ? replies.httpHead : replies.http;
+  switch (request?.method) {
+    case "HEAD":
+      return replies.httpHead;
+    case "CONNECT":
+      return replies.httpConnect;
+    default:
+      return replies.http;
+  }
 }
 
 const HEADERS_END = /\r?\n\r?\n/;
@@ -241,8 +339,6 @@ export function requestHead(received: Uint8Array): Uint8Array {
     ? received
     : received.subarray(0, end.index + end[0].length);
 }
-/** Decodes bytes one to one, so byte offsets are string offsets. */
-const LATIN1 = new TextDecoder("latin1");
 const CONTENT_LENGTH = /^content-length:[ \t]*(\d+)[ \t]*\r?$/im;
 const TRANSFER_ENCODING = /^transfer-encoding:/im;
 

@@ -67,6 +67,7 @@ Deno.test("encodeReplies() gives Content-Length in bytes, not characters", () =>
       "Content-Type: text/plain; charset=utf-8\r\n" +
       "Content-Length: 15\r\n" +
       "Connection: close\r\n" +
+      "X-Content-Type-Options: nosniff\r\n" +
       "\r\n" +
       "Merhaba dünya!",
   );
@@ -134,9 +135,9 @@ Deno.test("httpResponse() uses the status, its reason, the Content-Type and extr
     headers: [["X-Id", "7"]] as const,
   };
   assert.equal(
-    decode(httpResponse(body, http, false)),
+    decode(httpResponse(body, http, "GET")),
     "HTTP/1.1 410 Gone\r\nContent-Type: application/json\r\nContent-Length: 4\r\n" +
-      "Connection: close\r\nX-Id: 7\r\n\r\ngone",
+      "Connection: close\r\nX-Content-Type-Options: nosniff\r\nX-Id: 7\r\n\r\ngone",
   );
   assert.equal(reasonPhrase(418), "I'm a teapot");
   assert.equal(reasonPhrase(299), "Success");
@@ -145,9 +146,9 @@ Deno.test("httpResponse() uses the status, its reason, the Content-Type and extr
 Deno.test("httpResponse() sends no body for 1xx, 204 and 304", () => {
   for (const status of [103, 204, 304]) {
     const reply = decode(
-      httpResponse(encode("hi"), { ...DEFAULT_HTTP, status }, false),
+      httpResponse(encode("hi"), { ...DEFAULT_HTTP, status }, "GET"),
     );
-    assert.ok(reply.endsWith("Connection: close\r\n\r\n"), reply);
+    assert.ok(reply.endsWith("X-Content-Type-Options: nosniff\r\n\r\n"), reply);
     assert.doesNotMatch(reply, /Content-Length/);
   }
 });

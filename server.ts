@@ -1,5 +1,6 @@
 /**
- * The greeting server as a library: serve a `Deno.Listener`, greet each
+ * The greeting server as a library: serve a `Deno.Listener` (or a
+ * {@link TlsListener} over one), greet each
  * connection, shut down without losing replies.
  *
  * @example
@@ -20,8 +21,10 @@ import { getLogger } from "@logtape/logtape";
 import {
   BufferPool,
   closeQuietly,
+  type Connection,
   type ConnectionPlan,
   describeError,
+  type Listener,
   serveConnection,
 } from "./connection.ts";
 import { DEFAULTS } from "./defaults.ts";
@@ -42,6 +45,8 @@ import {
 } from "./timers.ts";
 
 export type { HttpReplyOptions, Mode } from "./reply.ts";
+export type { Connection, Listener } from "./connection.ts";
+export { type TlsKeyPair, TlsListener } from "./tls.ts";
 export { PLACEHOLDERS } from "./greeting.ts";
 
 /** How the server greets its clients. */
@@ -106,7 +111,7 @@ const DESCRIPTOR_WARNING_INTERVAL_MS = 10_000;
  * ```
  */
 export function serve(
-  listener: Deno.Listener,
+  listener: Listener,
   options: ServeOptions = {},
 ): GreetingServer {
   return new GreetingServer(listener, options);
@@ -119,7 +124,7 @@ export function serve(
 export class GreetingServer implements AsyncDisposable {
   /** Resolves once the listener is closed and every connection is done. */
   readonly finished: Promise<ServeStats>;
-  #listener: Deno.Listener;
+  #listener: Listener;
   #plan: ConnectionPlan;
   #maxConnections: number;
   #maxAccepts: number;
@@ -135,7 +140,7 @@ export class GreetingServer implements AsyncDisposable {
   #wakeWhenFull = new Set<() => void>();
   #serverLogger = getLogger(CATEGORIES.server);
 
-  constructor(listener: Deno.Listener, options: ServeOptions = {}) {
+  constructor(listener: Listener, options: ServeOptions = {}) {
     this.#listener = listener;
     this.#timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutSeconds * 1000;
     this.#maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
@@ -225,7 +230,7 @@ export class GreetingServer implements AsyncDisposable {
         await new Promise<void>((wake) => this.#wakeAcceptLoop = wake);
         continue;
       }
-      let conn: Deno.Conn;
+      let conn: Connection;
       try {
         conn = await this.#listener.accept();
       } catch (error) {
@@ -260,7 +265,7 @@ export class GreetingServer implements AsyncDisposable {
     }
   }
 
-  #track(conn: Deno.Conn): void {
+  #track(conn: Connection): void {
     const entry = this.#connections.add(conn);
     serveConnection(conn, this.#plan, this.#accepted).then((served) => {
       if (served) this.#served++;
@@ -295,7 +300,7 @@ function isOutOfDescriptors(error: unknown): boolean {
 
 /** An entry of {@link ConnectionList}. */
 interface ConnectionEntry {
-  conn: Deno.Conn;
+  conn: Connection;
   previous: ConnectionEntry | undefined;
   next: ConnectionEntry | undefined;
 }
@@ -306,7 +311,7 @@ interface ConnectionEntry {
  * that much churn kept connections alive through garbage collections and
  * doubled peak memory; unlinked entries are garbage at once.
  */
-class ConnectionList implements Iterable<Deno.Conn> {
+class ConnectionList implements Iterable<Connection> {
   #first: ConnectionEntry | undefined;
   #size = 0;
 
@@ -316,7 +321,7 @@ class ConnectionList implements Iterable<Deno.Conn> {
   }
 
   /** Adds a connection; keep the entry to remove it. */
-  add(conn: Deno.Conn): ConnectionEntry {
+  add(conn: Connection): ConnectionEntry {
     const entry = { conn, previous: undefined, next: this.#first };
     if (this.#first) this.#first.previous = entry;
     this.#first = entry;
@@ -333,7 +338,7 @@ class ConnectionList implements Iterable<Deno.Conn> {
     this.#size--;
   }
 
-  *[Symbol.iterator](): Iterator<Deno.Conn> {
+  *[Symbol.iterator](): Iterator<Connection> {
     for (let entry = this.#first; entry; entry = entry.next) yield entry.conn;
   }
 }

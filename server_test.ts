@@ -88,7 +88,10 @@ Deno.test("serve() in raw mode never sends HTTP, in http mode always does", asyn
     const reply = await greet(port, "\x00garbage");
     assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
     assert.ok(
-      reply.endsWith("\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"),
+      reply.endsWith(
+        "\r\nContent-Length: 2\r\nConnection: close\r\n" +
+          "X-Content-Type-Options: nosniff\r\n\r\nhi",
+      ),
     );
   });
 });

@@ -73,8 +73,10 @@ export class RateLimiter {
 export class DeadlineQueue implements Disposable {
   #durationMs: number;
   #tickMs: number;
-  /** Expiry callbacks by tick number; ticks only grow, so Map order is expiry order. */
+  /** Expiry callbacks by tick number. */
   #buckets = new Map<number, Set<Expire>>();
+  /** The last tick swept: every bucket up to it has expired. */
+  #swept = 0;
   #live = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -85,13 +87,25 @@ export class DeadlineQueue implements Disposable {
   }
 
   /**
-   * Waits for `promise` at most the queue's duration. On time-out the
-   * promise is left running (its rejection, if any, stays handled).
+   * The time (`performance.now()`) a deadline armed now would pass: give it
+   * to several {@link race} calls to bound them all together.
    */
-  race<T>(promise: Promise<T>): Promise<T | typeof TIMED_OUT> {
+  deadline(): number {
+    return performance.now() + this.#durationMs;
+  }
+
+  /**
+   * Waits for `promise` at most the queue's duration, or until `deadline`
+   * (from {@link deadline}) when given. On time-out the promise is left
+   * running (its rejection, if any, stays handled).
+   */
+  race<T>(
+    promise: Promise<T>,
+    deadline: number = this.deadline(),
+  ): Promise<T | typeof TIMED_OUT> {
     return new Promise((resolve, reject) => {
       const expire = () => resolve(TIMED_OUT);
-      const bucket = this.#arm(expire);
+      const bucket = this.#arm(expire, deadline);
       promise.then(
         (value) => {
           this.#disarm(bucket, expire);
@@ -105,10 +119,12 @@ export class DeadlineQueue implements Disposable {
     });
   }
 
-  #arm(expire: Expire): Set<Expire> {
-    const tick = Math.ceil(
-      (performance.now() + this.#durationMs) / this.#tickMs,
-    );
+  #arm(expire: Expire, deadline: number): Set<Expire> {
+    if (this.#timer === undefined) {
+      this.#swept = Math.floor(performance.now() / this.#tickMs);
+    }
+    // A deadline given from before may fall in a tick already swept.
+    const tick = Math.max(Math.ceil(deadline / this.#tickMs), this.#swept + 1);
     let bucket = this.#buckets.get(tick);
     if (bucket === undefined) {
       bucket = new Set();
@@ -143,13 +159,17 @@ export class DeadlineQueue implements Disposable {
   #sweep = (): void => {
     this.#timer = undefined;
     const now = Math.floor(performance.now() / this.#tickMs);
-    for (const [tick, bucket] of this.#buckets) {
-      if (tick > now) break;
+    // Tick by tick rather than in Map order: a race bounded by an earlier
+    // deadline adds its bucket after later ones.
+    for (let tick = this.#swept + 1; tick <= now; tick++) {
+      const bucket = this.#buckets.get(tick);
+      if (bucket === undefined) continue;
       this.#buckets.delete(tick);
       this.#live -= bucket.size;
       for (const expire of bucket) expire();
       bucket.clear();
     }
+    this.#swept = Math.max(this.#swept, now);
     if (this.#live > 0) this.#timer = setTimeout(this.#sweep, this.#tickMs);
     else this.#buckets.clear();
   };

@@ -1,0 +1,244 @@
+/**
+ * TLS on connections merhaba accepts itself, so that a client who never
+ * finishes its handshake can be disconnected and its socket released.
+ *
+ * Why not `Deno.listenTls`: on Deno 2.9 its handshake runs in a task that
+ * owns the socket until the client sends or leaves, and `close()` during a
+ * pending handshake frees the resource but not the socket (measured: a
+ * silent client stayed connected for over 150 s). Here the TCP socket comes
+ * from `Deno.listen`, the TLS session is `node:tls` over it, and closing the
+ * TCP socket always releases it.
+ *
+ * @module
+ */
+
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { Duplex } from "node:stream";
+import tls from "node:tls";
+import type { Connection, Listener } from "./connection.ts";
+
+/** A certificate chain and its private key, as PEM text. */
+export interface TlsKeyPair {
+  /** The certificate chain (PEM). */
+  cert: string;
+  /** Its private key (PEM). */
+  key: string;
+}
+
+/**
+ * Checks that a certificate and key can serve TLS together, since
+ * `node:tls` finds out only at the first handshake.
+ *
+ * @throws {TypeError} when the certificate or the key cannot be parsed, or
+ * the key is not the certificate's.
+ */
+export function checkKeyPair(pair: TlsKeyPair): void {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(pair.cert);
+  } catch (error) {
+    throw new TypeError(`Invalid certificate: ${(error as Error).message}`);
+  }
+  let key;
+  try {
+    key = createPrivateKey(pair.key);
+  } catch (error) {
+    throw new TypeError(`Invalid private key: ${(error as Error).message}`);
+  }
+  if (!certificate.checkPrivateKey(key)) {
+    throw new TypeError("The private key does not belong to the certificate");
+  }
+}
+
+/**
+ * A listener that speaks TLS on the connections of a TCP listener. Each
+ * accepted connection handshakes on its first read, so the deadline of that
+ * read bounds the handshake too.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "./server.ts";
+ * import { TlsListener } from "./tls.ts";
+ *
+ * const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const listener = new TlsListener(tcp, { cert: "…PEM…", key: "…PEM…" });
+ * await using _server = serve(listener);
+ * ```
+ */
+export class TlsListener implements Listener {
+  #tcp: Listener<Deno.Conn>;
+  #context: tls.SecureContext;
+
+  /**
+   * @param tcp the listener whose connections speak TLS; closing this one closes it
+   * @param pair the certificate and key every handshake presents
+   */
+  constructor(tcp: Listener<Deno.Conn>, pair: TlsKeyPair) {
+    checkKeyPair(pair);
+    this.#tcp = tcp;
+    this.#context = tls.createSecureContext(pair);
+  }
+
+  /** The TCP address. */
+  get addr(): Deno.Addr {
+    return this.#tcp.addr;
+  }
+
+  /** The next connection, its handshake still to come. */
+  async accept(): Promise<TlsConnection> {
+    return new TlsConnection(await this.#tcp.accept(), this.#context);
+  }
+
+  /** Stops listening. */
+  close(): void {
+    this.#tcp.close();
+  }
+}
+
+/**
+ * One server-side TLS connection over a TCP one, with the `Deno.Conn`
+ * methods merhaba uses. Reads wait for the handshake; closing destroys the
+ * TLS session and closes the TCP socket at once, handshake or not.
+ */
+export class TlsConnection implements Connection {
+  /** The client's TCP address. */
+  readonly remoteAddr: Deno.Addr;
+  /** Our TCP address. */
+  readonly localAddr: Deno.Addr;
+  #socket: tls.TLSSocket;
+  #handshaking = true;
+  #ended = false;
+  #closed = false;
+  #error: Error | undefined;
+  /** Decrypted bytes taken from the socket but not yet read. */
+  #leftover: Uint8Array | undefined;
+  #wake: (() => void) | undefined;
+
+  /**
+   * @param tcp the accepted TCP connection; this object now owns it
+   * @param context the certificate and key to present
+   */
+  constructor(tcp: Deno.Conn, context: tls.SecureContext) {
+    this.remoteAddr = tcp.remoteAddr;
+    this.localAddr = tcp.localAddr;
+    const socket = new tls.TLSSocket(streamOf(tcp), {
+      isServer: true,
+      secureContext: context,
+    });
+    const wake = () => {
+      const waiting = this.#wake;
+      this.#wake = undefined;
+      waiting?.();
+    };
+    socket.once("secure", () => this.#handshaking = false);
+    socket.on("readable", wake);
+    socket.once("end", () => {
+      this.#ended = true;
+      wake();
+    });
+    socket.once("close", () => {
+      this.#closed = true;
+      wake();
+    });
+    socket.on("error", (error: Error) => {
+      this.#error ??= error;
+      wake();
+    });
+    this.#socket = socket;
+  }
+
+  /** Whether the handshake is still to finish: such a client gets no reply. */
+  get handshaking(): boolean {
+    return this.#handshaking;
+  }
+
+  /** Reads decrypted bytes into `buffer`; `null` at the end of input or after `close()`. */
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (true) {
+      const chunk = this.#leftover ?? this.#socket.read() as Uint8Array | null;
+      this.#leftover = undefined;
+      if (chunk !== null) {
+        const n = Math.min(chunk.byteLength, buffer.byteLength);
+        buffer.set(chunk.subarray(0, n));
+        if (n < chunk.byteLength) this.#leftover = chunk.subarray(n);
+        return n;
+      }
+      if (this.#error) throw this.#error;
+      if (this.#ended || this.#closed) return null;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+  }
+
+  /** Encrypts and sends all of `bytes`; resolves once they are handed to the socket. */
+  write(bytes: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#socket.write(
+        bytes,
+        (error) => error ? reject(error) : resolve(bytes.byteLength),
+      );
+    });
+  }
+
+  /** Sends close_notify and half-closes the TCP connection. */
+  closeWrite(): Promise<void> {
+    return new Promise((resolve) => this.#socket.end(resolve));
+  }
+
+  /**
+   * Closes; a pending read resolves to `null`. After a handshake the client
+   * is told with close_notify, and the socket is released once that is sent
+   * (within a second at most); mid-handshake it is released at once.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#wake?.();
+    const socket = this.#socket;
+    if (this.#handshaking || this.#error || socket.writableEnded) {
+      socket.destroy();
+      return;
+    }
+    const timer = setTimeout(() => socket.destroy(), CLOSE_NOTIFY_MS);
+    socket.once("close", () => clearTimeout(timer));
+    socket.end(() => socket.destroy());
+  }
+}
+
+/** How long sending close_notify may hold a closed connection's socket. */
+const CLOSE_NOTIFY_MS = 1000;
+
+/** Most bytes taken from the TCP socket per read. */
+const TRANSPORT_READ_SIZE = 16 * 1024;
+
+/** The TCP connection as the stream a `TLSSocket` runs over. */
+function streamOf(tcp: Deno.Conn): Duplex {
+  const buffer = new Uint8Array(TRANSPORT_READ_SIZE);
+  return new Duplex({
+    read() {
+      tcp.read(buffer).then(
+        (n) => this.push(n === null ? null : buffer.slice(0, n)),
+        (error) => this.destroy(error),
+      );
+    },
+    write(chunk: Uint8Array, _encoding, done) {
+      writeAll(tcp, chunk).then(() => done(), done);
+    },
+    final(done) {
+      tcp.closeWrite().then(() => done(), done);
+    },
+    destroy(error, done) {
+      try {
+        tcp.close();
+      } catch {
+        // Already closed.
+      }
+      done(error);
+    },
+  });
+}
+
+async function writeAll(tcp: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let written = 0; written < bytes.byteLength;) {
+    written += await tcp.write(bytes.subarray(written));
+  }
+}
