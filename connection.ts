@@ -142,8 +142,10 @@ export async function serveConnection(
       announced = true;
       logEvent(logger, "connected", { peer });
     }
-    if (outcome === TIMED_OUT && conn.handshaking) {
-      if (logging) {
+    // A TLS client that left or stalled before finishing its handshake
+    // cannot be answered: writing would wait on the handshake.
+    if (conn.handshaking) {
+      if (logging && outcome === TIMED_OUT) {
         logEvent(logger, "handshakeTimeout", {
           peer,
           timeout_ms: plan.timeoutMs,

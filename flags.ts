@@ -77,7 +77,7 @@ export type ProbeTarget = Deno.ConnectOptions | Deno.UnixConnectOptions;
 export type Command =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "probe"; target: ProbeTarget; timeoutMs: number }
+  | { kind: "probe"; target: ProbeTarget; tls: boolean; timeoutMs: number }
   | { kind: "serve"; config: Config };
 
 /** The environment variables merhaba reads (only those it has permission for). */
@@ -112,6 +112,7 @@ const OPTIONS = {
   unix: { type: "string" },
   workers: { type: "string" },
   probe: { type: "string" },
+  "probe-tls": { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
@@ -166,11 +167,17 @@ Logging:
 Other:
       --probe <target>        connect to a running merhaba (HOST:PORT or socket path), exit 0
                               if it replies within --timeout, 1 otherwise (for health checks)
+      --probe-tls             probe over TLS (for a --cert/--key server; the
+                              certificate is not verified: this checks liveness)
   -h, --help                  show this help
   -V, --version               show the version
 
-Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime error, 2 usage error,
-130 a second signal during shutdown.
+Signals: SIGINT, SIGTERM and SIGHUP stop accepting, let in-flight clients finish
+(up to --timeout plus a second), print a summary and exit 0; a second one exits
+at once with 130.
+
+Exit codes: 0 stopped by a signal (or after --max-accepts), 1 runtime error,
+2 usage error, 130 a second signal during shutdown.
 
 Examples:
   merhaba --port 8080
@@ -256,7 +263,15 @@ export function parseFlags(
         : parseSeconds("--timeout", values.timeout, MAX_TIMEOUT_SECONDS)),
   );
   if (values.probe !== undefined) {
-    return { kind: "probe", target: parseProbeTarget(values.probe), timeoutMs };
+    return {
+      kind: "probe",
+      target: parseProbeTarget(values.probe),
+      tls: values["probe-tls"] ?? false,
+      timeoutMs,
+    };
+  }
+  if (values["probe-tls"]) {
+    throw new UsageError("--probe-tls goes with --probe HOST:PORT");
   }
   const endpoint = parseEndpoint({
     ...values,

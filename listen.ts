@@ -28,8 +28,11 @@ export class StartupError extends Error {
 export interface ListenOptions {
   /** The PEM pair to serve TLS with (TCP endpoints with `tls` only). */
   tls?: TlsKeyPair;
-  /** Let other listeners bind the same TCP port (Linux; for `--workers`). */
-  reusePort?: boolean;
+  /**
+   * Let other listeners bind the same TCP port (Linux; for `--workers`):
+   * `first` for the listener that claims the port, `join` for the others.
+   */
+  reusePort?: "first" | "join";
 }
 
 /** The name of an endpoint as people read it: `host:port`, `[::1]:port` or a path. */
@@ -128,8 +131,10 @@ export async function openListener(
     }
     const address = {
       hostname: endpoint.host,
-      port: endpoint.port,
-      reusePort: options.reusePort ?? false,
+      port: options.reusePort === "first"
+        ? claimPort(endpoint.host, endpoint.port)
+        : endpoint.port,
+      reusePort: options.reusePort !== undefined,
     };
     if (endpoint.tls && options.tls) {
       return listenTls(address, options.tls, endpoint.tls);
@@ -140,6 +145,19 @@ export async function openListener(
     const [message, hint] = describeListenError(error, endpoint);
     throw new StartupError(message, hint);
   }
+}
+
+/**
+ * Checks that a port is free before binding it with `reusePort`, which
+ * would otherwise let a second server (a botched restart) share the port
+ * of one already running: a plain bind fails with AddrInUse if anyone
+ * holds it. Returns the port, the one the system picked for port 0.
+ */
+function claimPort(hostname: string, port: number): number {
+  const probe = Deno.listen({ hostname, port });
+  const claimed = probe.addr.port;
+  probe.close();
+  return claimed;
 }
 
 /**

@@ -48,7 +48,7 @@ export const ExitCode = {
   failure: 1,
   /** A command line that cannot be run. */
   usage: 2,
-  /** A second SIGINT or SIGTERM arrived during shutdown. */
+  /** A second SIGINT, SIGTERM or SIGHUP arrived during shutdown. */
   interrupted: 130,
 } as const;
 
@@ -73,7 +73,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(`merhaba ${VERSION}`);
       return ExitCode.ok;
     case "probe":
-      return await runProbe(command.target, command.timeoutMs);
+      return await runProbe(command.target, command.tls, command.timeoutMs);
     case "serve":
       return await run(command.config);
   }
@@ -93,20 +93,23 @@ function readEnvironment(): Environment {
 
 async function runProbe(
   target: ProbeTarget,
+  overTls: boolean,
   timeoutMs: number,
 ): Promise<number> {
   const name = "path" in target
     ? target.path
     : formatHostPort(target.hostname ?? "127.0.0.1", target.port);
   try {
-    const bytes = await probe(target, timeoutMs);
+    const bytes = await probe(target, timeoutMs, overTls);
     console.log(`${name} replied with ${bytes} bytes`);
     return ExitCode.ok;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const hint = error instanceof Deno.errors.NotCapable
       ? "Run with --allow-net."
-      : "Is merhaba running there?";
+      : overTls
+      ? "Is merhaba running there with --cert and --key?"
+      : "Is merhaba running there? (For a TLS port, add --probe-tls.)";
     printError(`No reply from ${name}: ${reason}`, hint);
     return ExitCode.failure;
   }
@@ -128,7 +131,7 @@ async function run(config: Config): Promise<number> {
     files.hostname = hostnameIfUsed(files.greeting ?? config.greeting);
     listener = await openListener(endpoint, {
       tls: files.tls,
-      reusePort: workers > 1,
+      ...(workers > 1 && { reusePort: "first" }),
     });
   } catch (error) {
     if (!(error instanceof StartupError)) throw error;
@@ -267,14 +270,15 @@ function logStopped(perWorker: ServeStats[]): void {
 }
 
 /**
- * Resolves with the name of the first SIGINT or SIGTERM. A second one means
+ * Resolves with the name of the first SIGINT, SIGTERM or SIGHUP (a closed
+ * terminal, `kill -HUP`): each stops merhaba gracefully. A second one means
  * the operator does not want to wait for the drain: exit at once.
  */
 function firstStopSignal(): Promise<Deno.Signal> {
-  // Windows has no SIGTERM; Ctrl+Break arrives as SIGBREAK.
+  // Windows has no SIGTERM or SIGHUP; Ctrl+Break arrives as SIGBREAK.
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT", "SIGBREAK"]
-    : ["SIGINT", "SIGTERM"];
+    : ["SIGINT", "SIGTERM", "SIGHUP"];
   return new Promise((resolve) => {
     let received = false;
     for (const signal of signals) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { VERSION } from "./main.ts";
-import { encode, exchange, greet } from "./test_client.ts";
+import { decode, encode, exchange, greet, readToEnd } from "./test_client.ts";
 import { LISTENING, MerhabaProcess, runMerhaba } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
@@ -277,4 +277,35 @@ Deno.test("merhaba fills {hostname} in, and says which permission it lacks", asy
   ]);
   assert.equal(denied.code, 1);
   assert.match(denied.stderr, /--allow-sys=hostname/);
+});
+
+Deno.test("merhaba stops gracefully on SIGHUP: the in-flight client is greeted, exit 0", async () => {
+  const merhaba = await MerhabaProcess.start(["--log-level", "debug"]);
+  using inFlight = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: merhaba.port,
+  });
+  await merhaba.waitForLine(/connected/);
+  merhaba.kill("SIGHUP");
+  await merhaba.waitForLine(/SIGHUP received: stopping; 1 connection/);
+  await inFlight.write(encode("hello\n"));
+  assert.equal(decode(await readToEnd(inFlight)), "Merhaba dünya!");
+  const { code } = await merhaba.stop(null);
+  assert.equal(code, 0);
+  assert.match(merhaba.lines.at(-1)!, /stopped after serving 1 connection/);
+});
+
+Deno.test("merhaba logs a health probe (connect, close, send nothing) as one line at info", async () => {
+  const merhaba = await MerhabaProcess.start([]);
+  const probe = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: merhaba.port,
+  });
+  const { port } = probe.localAddr;
+  probe.close();
+  await merhaba.waitForLine(/connected and closed without sending anything/);
+  assert.equal(await greet(merhaba.port), "Merhaba dünya!");
+  await merhaba.stop();
+  const probeLines = merhaba.lines.filter((line) => line.includes(`:${port} `));
+  assert.equal(probeLines.length, 1, probeLines.join("\n"));
 });

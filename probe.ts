@@ -1,12 +1,18 @@
 /**
  * `merhaba --probe`: a health check that needs no curl. It connects,
  * half-closes so the server answers at once, and waits for the reply.
+ * Over TLS (`--probe-tls`) it sends a line instead, since a TLS session
+ * cannot be half-closed and answered on.
  *
  * @module
  */
 
+import tls from "node:tls";
 import type { ProbeTarget } from "./flags.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
+
+/** What a TLS probe sends: a line that cannot be HTTP, so it is answered at once. */
+const TLS_PROBE_LINE = "merhaba-probe\n";
 
 /**
  * Asks the server at `target` for its greeting and resolves to the number
@@ -23,7 +29,14 @@ import { TIMED_OUT, withTimeout } from "./timers.ts";
 export async function probe(
   target: ProbeTarget,
   timeoutMs: number,
+  overTls = false,
 ): Promise<number> {
+  if (overTls) {
+    if (!("port" in target)) {
+      throw new Error("a TLS probe needs HOST:PORT, not a socket path");
+    }
+    return await probeTls(target, timeoutMs);
+  }
   let conn: Deno.Conn | undefined;
   const exchange = async () => {
     conn = "path" in target
@@ -49,4 +62,38 @@ export async function probe(
       // Closed by the server already.
     }
   }
+}
+
+/**
+ * A probe over TLS, without verifying the certificate: it checks that the
+ * server completes a handshake and answers, as a health check needs.
+ */
+function probeTls(
+  target: Deno.ConnectOptions,
+  timeoutMs: number,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let total = 0;
+    const socket = tls.connect({
+      host: target.hostname ?? "127.0.0.1",
+      port: target.port,
+      servername: "localhost",
+      rejectUnauthorized: false,
+    }, () => socket.write(TLS_PROBE_LINE));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no reply within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on("data", (chunk: Uint8Array) => total += chunk.byteLength);
+    socket.on("error", (error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(error);
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      if (total > 0) resolve(total);
+      else reject(new Error("the connection closed without a reply"));
+    });
+  });
 }

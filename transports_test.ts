@@ -277,3 +277,47 @@ Deno.test("merhaba --probe exits 0 against a live server and 1 against a dead on
   assert.equal(dead.code, 1);
   assert.match(dead.stderr, /^error: No reply from 127\.0\.0\.1:\d+: /);
 });
+
+Deno.test("merhaba --probe --probe-tls probes a TLS listener; a plain probe there fails with a hint", async () => {
+  await using tls = await tlsFixture();
+  const merhaba = await MerhabaProcess.start(
+    ["--cert", tls.certFile, "--key", tls.keyFile, "--quiet"],
+    {
+      denoFlags: ["--allow-net", `--allow-read=${tls.certFile},${tls.keyFile}`],
+    },
+  );
+  const target = `127.0.0.1:${merhaba.port}`;
+  const overTls = await runMerhaba(["--probe", target, "--probe-tls"]);
+  assert.equal(overTls.code, 0, overTls.stderr);
+  assert.equal(overTls.stdout, `${target} replied with 15 bytes\n`);
+
+  const plain = await runMerhaba(["--probe", target, "--timeout", "2"]);
+  assert.equal(plain.code, 1);
+  assert.match(plain.stderr, /add --probe-tls/);
+  assert.equal((await merhaba.stop()).code, 0);
+});
+
+Deno.test("merhaba --workers refuses a port another merhaba --workers already serves (exit 1)", async () => {
+  const denoFlags = ["--allow-net", `--allow-read=${CODE_DIRECTORY}`];
+  const first = await MerhabaProcess.start(["--workers", "2", "--quiet"], {
+    denoFlags,
+  });
+  const second = await runMerhaba(
+    ["-H", "127.0.0.1", "-p", String(first.port), "--workers", "2"],
+    denoFlags,
+  );
+  assert.equal(second.code, 1, second.stderr);
+  assert.match(second.stderr, /already in use/);
+  assert.equal((await first.stop()).code, 0);
+});
+
+Deno.test("merhaba --unix removes its socket on SIGHUP too", async () => {
+  await using dir = await tempDirectory();
+  const path = `${dir.path}/merhaba.sock`;
+  const merhaba = await MerhabaProcess.start(["--unix", path], {
+    denoFlags: unixPermissions(path),
+  });
+  assert.equal(await greetUnix(path), GREETING);
+  assert.equal((await merhaba.stop("SIGHUP")).code, 0);
+  assert.equal(await exists(path), false, "the socket file is removed");
+});

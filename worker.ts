@@ -26,7 +26,7 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
     const { config, endpoint, tls, greeting, hostname } = data;
     await configureLogging(config);
     try {
-      const listener = await openListener(endpoint, { tls, reusePort: true });
+      const listener = await openListener(endpoint, { tls, reusePort: "join" });
       server = serve(listener, {
         ...toServeOptions(config, greeting),
         hostname,
