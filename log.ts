@@ -87,6 +87,11 @@ const EVENTS = {
   ],
   clientFailed: ["debug", "client_failed", "{peer} connection failed: {error}"],
   closed: ["info", "closed", "{peer} closed after {duration_ms} ms"],
+  logDropped: [
+    "warning",
+    "log_dropped",
+    "{dropped} log line(s) dropped: the log output was not read fast enough",
+  ],
   probed: [
     "info",
     "probed",
@@ -313,18 +318,44 @@ const BATCH_DELAY_MS = 10;
 /** Past this many characters waiting, a batch is written at once. */
 const BATCH_CHARACTERS = 64 * 1024;
 
+/** The bounds of a sink's backlog when its output is read slowly. */
+export interface BacklogLimits {
+  /**
+   * Most bytes of log lines waiting to be written; past it, lines are
+   * dropped and counted, and a warning says how many once there is room.
+   * @default 1048576
+   */
+  maxBytes: number;
+  /** Longest wait for the backlog to be written when disposing. @default 2000 */
+  drainMs: number;
+}
+
+/** The backlog bounds used unless a test gives others. */
+export const BACKLOG_LIMITS: BacklogLimits = {
+  maxBytes: 1024 * 1024,
+  drainMs: 2000,
+};
+
 /**
  * A sink that formats each record at once but writes lines in batches: one
  * write per batch instead of one per line, which at thousands of
- * connections a second is most of logging's cost. Order is kept, nothing is
- * dropped, and disposing (LogTape's `dispose()`) writes what is left.
+ * connections a second is most of logging's cost. Order is kept. When the
+ * output is not read (a paused terminal, a stuck log shipper), memory stays
+ * bounded: past `maxBytes` waiting, lines are dropped and counted, never
+ * silently (a `log_dropped` warning gives the count once there is room).
+ * Disposing (LogTape's `dispose()`) writes what is left, waiting at most
+ * `drainMs`.
  */
 export function batchingSink(
   output: Output,
   formatter: (record: LogRecord) => string,
+  limits: BacklogLimits = BACKLOG_LIMITS,
 ): Sink & AsyncDisposable {
   const encoder = new TextEncoder();
   let waiting = "";
+  /** Bytes handed to writes that have not finished. */
+  let inFlight = 0;
+  let dropped = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let writing: Promise<void> = Promise.resolve();
 
@@ -339,19 +370,50 @@ export function batchingSink(
     if (waiting === "") return;
     const bytes = encoder.encode(waiting);
     waiting = "";
+    inFlight += bytes.byteLength;
     writing = writing.then(() => writeAll(bytes)).catch(() => {
       // stdout closed (a pipe whose reader left): nowhere left to log to.
-    });
+    }).finally(() => inFlight -= bytes.byteLength);
+  };
+  const reportDropped = () => {
+    waiting += formatter(droppedRecord(dropped));
+    dropped = 0;
   };
   const sink = (record: LogRecord) => {
+    const backlog = inFlight + waiting.length;
+    if (backlog >= limits.maxBytes) {
+      dropped++;
+      return;
+    }
+    if (dropped > 0 && backlog < limits.maxBytes / 2) reportDropped();
     waiting += formatter(record);
     if (waiting.length >= BATCH_CHARACTERS) flush();
     else timer ??= setTimeout(flush, BATCH_DELAY_MS);
   };
   return Object.assign(sink, {
     async [Symbol.asyncDispose]() {
+      if (dropped > 0) reportDropped();
       flush();
-      await writing;
+      let expiry: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        writing,
+        new Promise((resolve) => expiry = setTimeout(resolve, limits.drainMs)),
+      ]);
+      clearTimeout(expiry);
     },
   });
+}
+
+/** The record that says how many lines were dropped. */
+function droppedRecord(dropped: number): LogRecord {
+  const { level, event, template } = COMPILED.logDropped;
+  const message = [template[0]!, dropped, template[1]!];
+  return {
+    category: [...CATEGORIES.server],
+    level,
+    message,
+    rawMessage: message.join(""),
+    timestamp: Date.now(),
+    properties: { event, dropped },
+  };
 }

@@ -138,3 +138,54 @@ Deno.test("logEvent() words the line and sets the event field", async () => {
     await reset();
   }
 });
+
+/** An output that takes nothing until `open()` is called: a stalled reader. */
+function stalledOutput() {
+  const gate = Promise.withResolvers<void>();
+  let text = "";
+  return {
+    async write(bytes: Uint8Array): Promise<number> {
+      await gate.promise;
+      text += new TextDecoder().decode(bytes);
+      return bytes.byteLength;
+    },
+    open: () => gate.resolve(),
+    text: () => text,
+  };
+}
+
+Deno.test("batchingSink() bounds its backlog when nobody reads, and reports what it dropped", async () => {
+  const output = stalledOutput();
+  const sink = batchingSink(output, formatText, {
+    maxBytes: 10_000,
+    drainMs: 5000,
+  });
+  for (let i = 0; i < 5000; i++) {
+    sink(record([`line ${String(i).padStart(4, "0")}`], {}));
+  }
+  output.open();
+  await sink[Symbol.asyncDispose]();
+  const lines = output.text().trimEnd().split("\n");
+  // Each line is 37 bytes: about 10 000 bytes' worth got through, not 5000 lines.
+  assert.ok(lines.length < 400, `${lines.length} lines`);
+  assert.match(lines.at(-1)!, /WARNING \d+ log line\(s\) dropped/);
+  const dropped = Number(/(\d+) log line/.exec(lines.at(-1)!)![1]);
+  assert.equal(
+    dropped + lines.length - 1,
+    5000,
+    "every line is kept or counted",
+  );
+});
+
+Deno.test("batchingSink() gives up on a stalled output after drainMs when disposed", async () => {
+  const output = stalledOutput();
+  const sink = batchingSink(output, formatText, {
+    maxBytes: 10_000,
+    drainMs: 50,
+  });
+  sink(record(["never read"], {}));
+  const started = performance.now();
+  await sink[Symbol.asyncDispose]();
+  assert.ok(performance.now() - started < 1000);
+  output.open();
+});

@@ -16,6 +16,7 @@ import {
   decode,
   encode,
   readToEnd,
+  tlsFixture,
   writeAll,
 } from "../test_client.ts";
 
@@ -508,6 +509,146 @@ async function shutdownUnderLoad(): Promise<Outcome> {
   return found.outcome();
 }
 
+/**
+ * stdout read at about 1 KB/s (a paused terminal, a stuck log shipper)
+ * while 15 000 clients connect: the log backlog, and so memory, must stay
+ * bounded, and SIGTERM must not wait for the backlog to be written.
+ */
+async function slowLogReader(): Promise<Outcome> {
+  const found = new Findings();
+  const process = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      ...await startTaskFlags(),
+      "main.ts",
+      ...["--host", "127.0.0.1", "--port", "0", "--timeout", "1"],
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = process.stdout.getReader();
+  let reading = true;
+  try {
+    const first = decode((await reader.read()).value ?? new Uint8Array());
+    const port = Number(/listening on [^\s]+:(\d+)/.exec(first)?.[1] ?? 0);
+    found.check(port > 0, "no listening line");
+    const slowReading = (async () => {
+      // reader.read() hands over whatever is buffered; reading once a second
+      // with the pipe's 64 KiB buffer keeps the output nearly stalled.
+      while (reading) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        if (reading) await reader.read();
+      }
+    })();
+    const rssAtStart = rssMiB(process.pid);
+    let served = 0;
+    await pool(5000, 100, async () => {
+      if (await ask(port, encode("hello\n"), false)) served++;
+    });
+    const rssAt5000 = rssMiB(process.pid);
+    await pool(10_000, 100, async () => {
+      if (await ask(port, encode("hello\n"), false)) served++;
+    });
+    const rssAt15000 = rssMiB(process.pid);
+    found.note("connections served", served);
+    found.note("RSS at start MiB", rssAtStart);
+    found.note("RSS after 5 000 MiB", rssAt5000);
+    found.note("RSS after 15 000 MiB", rssAt15000);
+    found.check(served === 15_000, "some clients were not served");
+    found.check(
+      rssAt15000 - rssAt5000 < 15,
+      `RSS grew ${
+        (rssAt15000 - rssAt5000).toFixed(1)
+      } MiB from 5 000 to 15 000 connections`,
+    );
+    const stopping = performance.now();
+    process.kill("SIGTERM");
+    const exited = await withTimeout(process.status, 15_000);
+    const stopSeconds = (performance.now() - stopping) / 1000;
+    found.note("exit after SIGTERM s", stopSeconds);
+    found.check(exited !== TIMED_OUT, "did not exit within 15 s of SIGTERM");
+    found.check(
+      exited !== TIMED_OUT && exited.code === 0,
+      "did not exit with 0",
+    );
+    reading = false;
+    await slowReading;
+  } finally {
+    reading = false;
+    try {
+      process.kill("SIGKILL");
+    } catch {
+      // Exited.
+    }
+    await reader.cancel();
+    await process.status;
+  }
+  return found.outcome();
+}
+
+/**
+ * TLS clients that connect and never handshake, up to the cap: each is
+ * disconnected at the timeout with its socket released, and a real HTTPS
+ * client is served within the timeout and a second.
+ */
+async function tlsHandshakeFlood(): Promise<Outcome> {
+  const found = new Findings();
+  await using tls = await tlsFixture();
+  const maxConnections = 100;
+  const timeoutSeconds = 1;
+  const merhaba = await start([
+    ...["--cert", tls.certFile, "--key", tls.keyFile, "--quiet"],
+    ...["--max-connections", String(maxConnections)],
+    ...["--timeout", String(timeoutSeconds)],
+  ], { allow: [`--allow-read=${tls.certFile},${tls.keyFile}`] });
+  try {
+    const baseline = openSockets(merhaba.pid);
+    const silent = await Promise.all(
+      Array.from({ length: maxConnections }, () => connect(merhaba.port)),
+    );
+    const started = performance.now();
+    using client = Deno.createHttpClient({ caCerts: [tls.cert] });
+    const response = await withTimeout(
+      fetch(`https://localhost:${merhaba.port}/`, { client }).then((r) =>
+        r.text()
+      ),
+      10_000,
+    );
+    const servedSeconds = (performance.now() - started) / 1000;
+    const closedBy = await Promise.all(
+      silent.map((conn) =>
+        withTimeout(readToEnd(conn).catch(() => new Uint8Array()), 5000)
+      ),
+    );
+    for (const conn of silent) conn.close();
+    const disconnected = closedBy.filter((reply) => reply !== TIMED_OUT)
+      .length;
+    const released = await eventually(
+      () => openSockets(merhaba.pid) <= baseline,
+      3000,
+    );
+    found.note("silent TLS clients", maxConnections);
+    found.note("disconnected by the server", disconnected);
+    found.note("HTTPS client served in s", servedSeconds);
+    found.note("sockets held after", openSockets(merhaba.pid) - baseline);
+    found.check(response === GREETING, "the HTTPS client was not served");
+    found.check(
+      servedSeconds <= timeoutSeconds + 1,
+      "the HTTPS client waited too long",
+    );
+    found.check(
+      disconnected === maxConnections,
+      "some silent clients were never disconnected",
+    );
+    found.check(released, "the server kept sockets of disconnected clients");
+  } finally {
+    await merhaba.stop();
+  }
+  return found.outcome();
+}
+
 const SCENARIOS: [string, () => Promise<Outcome>][] = [
   ["mixed load: 20 000 connections, 200 at once", mixedLoad],
   ["memory plateau: 5 000 vs 25 000 connections, after warm-up", memoryPlateau],
@@ -516,6 +657,8 @@ const SCENARIOS: [string, () => Promise<Outcome>][] = [
   ["endless sender that never reads", endlessSender],
   ["1 MiB reply never read by 200 clients", replyNeverRead],
   ["SIGTERM with 500 connections in flight", shutdownUnderLoad],
+  ["TLS: --max-connections clients that never handshake", tlsHandshakeFlood],
+  ["log read at about 1 KB/s, 15 000 connections", slowLogReader],
 ];
 
 if (import.meta.main) {
@@ -531,7 +674,10 @@ if (import.meta.main) {
     figures: object;
     failures: string[];
   }[] = [];
+  // `deno task stress TEXT` runs only the scenarios whose name holds TEXT.
+  const only = Deno.args[0];
   for (const [scenario, run] of SCENARIOS) {
+    if (only && !scenario.includes(only)) continue;
     const started = performance.now();
     let outcome: Outcome;
     try {
