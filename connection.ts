@@ -190,6 +190,11 @@ export async function serveConnection(
       await discardInput(conn, buffer, pending, plan);
     } else {
       reusable = outcome !== TIMED_OUT;
+      // A TLS session ends with close_notify, or clients report a
+      // truncated reply; it is one more write, so it gets a deadline.
+      if (conn.handshaking === false) {
+        await plan.timeouts.race(conn.closeWrite());
+      }
     }
   } catch (error) {
     if (logging && !announced) logEvent(logger, "connected", { peer });

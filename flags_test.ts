@@ -184,11 +184,18 @@ Deno.test("parseFlags() reads --greeting-file, --workers and --probe", () => {
   assert.deepEqual(parseFlags(["--probe", "[::1]:8080"]), {
     kind: "probe",
     target: { transport: "tcp", hostname: "::1", port: 8080 },
+    tls: false,
     timeoutMs: 5000,
   });
+  assert.equal(
+    (parseFlags(["--probe", "h:1", "--probe-tls"]) as { tls: boolean }).tls,
+    true,
+  );
+  assert.throws(() => parseFlags(["--probe-tls"]), /goes with --probe/);
   assert.deepEqual(parseFlags(["--probe", "/run/m.sock", "--timeout", "2"]), {
     kind: "probe",
     target: { transport: "unix", path: "/run/m.sock" },
+    tls: false,
     timeoutMs: 2000,
   });
 });

@@ -22,7 +22,7 @@ function installed(command: string): boolean {
 
 const CLIENTS = [
   "curl",
-  "nc",
+  "nc.openbsd",
   "ncat",
   "openssl",
   "python3",
@@ -91,10 +91,11 @@ Deno.test("real HTTP and raw TCP clients see the greeting", async (t) => {
   await step("curl HTTP/1.0", "curl", async () => {
     assert.equal(await client("curl", ["-sS", "-0", url]), GREETING);
   });
-  await step("nc, raw", "nc", async () => {
-    // -N: half-close after stdin ends, so the server answers at once.
+  await step("OpenBSD netcat, raw", "nc.openbsd", async () => {
+    // Called by its own name: `nc` may be ncat, which has no -N. -N:
+    // half-close after stdin ends, so the server answers at once.
     const reply = await client(
-      "nc",
+      "nc.openbsd",
       ["-N", "127.0.0.1", String(port)],
       "hello\n",
     );

@@ -185,27 +185,17 @@ export class TlsConnection implements Connection {
   }
 
   /**
-   * Closes; a pending read resolves to `null`. After a handshake the client
-   * is told with close_notify, and the socket is released once that is sent
-   * (within a second at most); mid-handshake it is released at once.
+   * Closes at once, mid-handshake too, releasing the TCP socket; a pending
+   * read resolves to `null`. Call {@link closeWrite} first to end the
+   * session with close_notify.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#wake?.();
-    const socket = this.#socket;
-    if (this.#handshaking || this.#error || socket.writableEnded) {
-      socket.destroy();
-      return;
-    }
-    const timer = setTimeout(() => socket.destroy(), CLOSE_NOTIFY_MS);
-    socket.once("close", () => clearTimeout(timer));
-    socket.end(() => socket.destroy());
+    this.#socket.destroy();
   }
 }
-
-/** How long sending close_notify may hold a closed connection's socket. */
-const CLOSE_NOTIFY_MS = 1000;
 
 /** Most bytes taken from the TCP socket per read. */
 const TRANSPORT_READ_SIZE = 16 * 1024;

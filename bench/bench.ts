@@ -17,6 +17,9 @@
 import { renderChart } from "./chart.ts";
 
 const QUICK = Deno.args.includes("--quick");
+/** `--only=raw,https`: just the servers of these workloads. */
+const ONLY = Deno.args.find((arg) => arg.startsWith("--only="))?.slice(7)
+  .split(",");
 const WARMUP_SECONDS = QUICK ? 0.5 : 2;
 const MEASURE_SECONDS = QUICK ? 2 : 8;
 const CONCURRENCY = [1, 64];
@@ -35,7 +38,11 @@ const WORKLOADS = {
       "GET / HTTP/1.1\\r\\nHost: bench\\r\\nConnection: close\\r\\n\\r\\n",
     expect: -1,
   },
+  /** HTTPS, one request per connection, driven by wrk alone. */
+  https: { request: "", expect: -1 },
 };
+/** The certificate and key of the HTTPS rows (a committed test fixture). */
+const TLS_FILES = ["testdata/localhost_cert.pem", "testdata/localhost_key.pem"];
 type Workload = keyof typeof WORKLOADS;
 
 /** A server under test: how to start it, and what it is compared with. */
@@ -249,16 +256,16 @@ async function loadgen(
   return JSON.parse(await run(pinned(1, [loadgenPath, ...args])));
 }
 
-async function wrk(port: number, seconds: number) {
+async function wrk(port: number, seconds: number, scheme = "http") {
   const output = await run(pinned(1, [
     "wrk",
     "-t1",
     "-c64",
-    `-d${seconds}s`,
+    `-d${Math.max(1, Math.round(seconds))}s`,
     "--latency",
     "-H",
     "Connection: close",
-    `http://127.0.0.1:${port}/`,
+    `${scheme}://127.0.0.1:${port}/`,
   ]));
   const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? 0);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1];
@@ -317,7 +324,11 @@ async function benchmark(
         rss_mb_after: rssMb(pid, "VmRSS"),
       });
     };
-    for (const concurrency of CONCURRENCY) {
+    if (spec.workload === "https") {
+      await wrk(server.port, WARMUP_SECONDS, "https");
+      await measure(64, () => wrk(server.port, MEASURE_SECONDS, "https"));
+    }
+    for (const concurrency of spec.workload === "https" ? [] : CONCURRENCY) {
       await loadgen(
         loadgenPath,
         server.port,
@@ -416,6 +427,27 @@ ${body}
 }`,
     ),
   });
+  const sslPort = freePort();
+  specs.push({
+    name: "nginx https return 200",
+    workload: "https",
+    role: "nginx",
+    port: sslPort,
+    command: await config(
+      "nginx_https",
+      `http {
+  access_log off;
+  keepalive_timeout 0;
+  client_body_temp_path ${workDir}/nginx_https/body;
+  server {
+    listen 127.0.0.1:${sslPort} ssl;
+    ssl_certificate ${ROOT}${TLS_FILES[0]};
+    ssl_certificate_key ${ROOT}${TLS_FILES[1]};
+    location / { default_type "text/plain; charset=utf-8"; return 200 "${GREETING}"; }
+  }
+}`,
+    ),
+  });
   try {
     await Deno.stat(streamModule);
     const streamPort = freePort();
@@ -490,6 +522,26 @@ async function serverSpecs(): Promise<ServerSpec[]> {
       workload: "http",
       role: "floor",
       command: deno("bench/deno_floor.ts", "--http"),
+    },
+    {
+      name: "merhaba --cert --key --quiet",
+      workload: "https",
+      command: denoRun(
+        [...startFlags, `--allow-read=${TLS_FILES.join(",")}`],
+        "main.ts",
+        ...["--host", "127.0.0.1", "--port", "0", "--quiet"],
+        ...["--cert", TLS_FILES[0]!, "--key", TLS_FILES[1]!],
+      ),
+    },
+    {
+      name: "Deno.listenTls floor",
+      workload: "https",
+      role: "floor",
+      command: denoRun(
+        [`--allow-read=${TLS_FILES.join(",")}`],
+        "bench/deno_floor.ts",
+        "--tls",
+      ),
     },
     {
       name: "Deno.serve",
@@ -593,7 +645,8 @@ if (import.meta.main) {
   try {
     const loadgenPath = `${workDir}/loadgen`;
     await run(["cc", "-O2", "-o", loadgenPath, "bench/loadgen.c"]);
-    const specs = [...await serverSpecs(), ...await nginxSpecs(workDir)];
+    const specs = [...await serverSpecs(), ...await nginxSpecs(workDir)]
+      .filter((spec) => !ONLY || ONLY.includes(spec.workload));
     if (!have("wrk")) console.log("wrk runs skipped: wrk is not installed");
     console.log(
       `${specs.length} servers, ${WARMUP_SECONDS} s warm-up + ${MEASURE_SECONDS} s per run, ` +

@@ -4,9 +4,13 @@
  * no lingering close. The benchmark compares merhaba against it.
  *
  *   deno run --allow-net bench/deno_floor.ts [--http]
+ *   deno run --allow-net --allow-read bench/deno_floor.ts --tls
+ *
+ * With `--tls` it is the TLS floor: `Deno.listenTls`, HTTP replies.
  */
 
-const http = Deno.args.includes("--http");
+const tls = Deno.args.includes("--tls");
+const http = tls || Deno.args.includes("--http");
 const body = "Merhaba dünya!";
 const reply = new TextEncoder().encode(
   http
@@ -16,7 +20,14 @@ const reply = new TextEncoder().encode(
     : body,
 );
 
-const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const address = { hostname: "127.0.0.1", port: 0 };
+const listener = tls
+  ? Deno.listenTls({
+    ...address,
+    cert: Deno.readTextFileSync("testdata/localhost_cert.pem"),
+    key: Deno.readTextFileSync("testdata/localhost_key.pem"),
+  })
+  : Deno.listen(address);
 console.log(`listening on 127.0.0.1:${listener.addr.port}`);
 
 async function handle(conn: Deno.Conn): Promise<void> {
