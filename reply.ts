@@ -56,8 +56,9 @@ export function parseRequestLine(bytes: Uint8Array): RequestLine | undefined {
   let end = bytes.indexOf(NEWLINE, start);
   if (end === -1) end = bytes.length;
   if (end - start < 14 || end - start > MAX_REQUEST_LINE) return undefined;
-  // A request line is ASCII, so one char per byte is exact; anything else fails the pattern.
-  const line = LATIN1.decode(bytes.subarray(start, end));
+  // A request line is ASCII, so one char per byte is exact; anything else
+  // fails the pattern. (fromCharCode, not a TextDecoder: that is a runtime call.)
+  const line = String.fromCharCode(...bytes.subarray(start, end));
   const match = REQUEST_LINE.exec(line);
   if (match === null) return undefined;
   return { method: match[1]!, target: match[2]!, version: match[3]! };
@@ -122,7 +123,7 @@ export function requestLineTooLong(
 function startsLikeRequestLine(line: Uint8Array): boolean {
   // The pattern is prefix-closed, so its first 8 KiB decide.
   return UNFINISHED_REQUEST_LINE.test(
-    LATIN1.decode(line.subarray(0, MAX_REQUEST_LINE)),
+    String.fromCharCode(...line.subarray(0, MAX_REQUEST_LINE)),
   );
 }
 
