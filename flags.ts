@@ -235,8 +235,18 @@ function describeParseError(error: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseFlags } from "./flags.ts";
+ *
  * const command = parseFlags(["--port", "8080", "--mode", "raw"]);
- * if (command.kind === "serve") console.log(command.config.port); // 8080
+ * assert.equal(command.kind, "serve");
+ * if (command.kind === "serve") {
+ *   assert.deepEqual(command.config.endpoint, {
+ *     transport: "tcp",
+ *     host: "0.0.0.0",
+ *     port: 8080,
+ *   });
+ * }
  * ```
  */
 export function parseFlags(

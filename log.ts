@@ -136,6 +136,9 @@ const COMPILED = Object.fromEntries(
  *
  * @example
  * ```ts
+ * import { getLogger } from "@logtape/logtape";
+ * import { CATEGORIES, logEvent } from "./log.ts";
+ *
  * logEvent(getLogger(CATEGORIES.connection), "connected", { peer: "127.0.0.1:5000" });
  * ```
  */

@@ -66,8 +66,12 @@ export class RateLimiter {
  *
  * @example
  * ```ts
- * using deadlines = new DeadlineQueue(5000);
- * const outcome = await deadlines.race(conn.read(buffer)); // or TIMED_OUT
+ * import assert from "node:assert/strict";
+ * import { DeadlineQueue, TIMED_OUT } from "./timers.ts";
+ *
+ * using deadlines = new DeadlineQueue(50);
+ * assert.equal(await deadlines.race(Promise.resolve(7)), 7);
+ * assert.equal(await deadlines.race(new Promise(() => {})), TIMED_OUT);
  * ```
  */
 export class DeadlineQueue implements Disposable {
