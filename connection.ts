@@ -9,7 +9,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
-import { escapeForHtml, escapeForTerminal, isHtml } from "./escape.ts";
+import { escapeForHtml, escapeForTerminal } from "./escape.ts";
 import { logEvent } from "./log.ts";
 import { type GreetingTemplate, renderGreeting } from "./greeting.ts";
 import {
@@ -70,6 +70,8 @@ export interface ConnectionPlan {
   template: GreetingTemplate | undefined;
   /** Append what the client sent to the greeting. */
   echo: boolean;
+  /** HTML-escape what is echoed into an HTTP reply (its Content-Type is a page). */
+  echoAsHtml: boolean;
   /** How HTTP replies look. */
   http: HttpReplyOptions;
   /** The value of `{hostname}`. */
@@ -308,10 +310,16 @@ function personalReply(
     }));
   const http = plan.mode === "http" ||
     (plan.mode === "auto" && request !== undefined);
-  let echoed = request ? requestHead(received) : received;
-  // Echoed into a page, a client's bytes could be markup that runs script.
-  if (http && isHtml(plan.http.contentType)) echoed = escapeForHtml(echoed);
-  const parts = plan.echo ? [greeting, NEWLINE, echoed] : [greeting];
+  let parts = [greeting];
+  if (plan.echo) {
+    const echoed = request ? requestHead(received) : received;
+    // Echoed into a page, a client's bytes could be markup that runs script.
+    parts = [
+      greeting,
+      NEWLINE,
+      http && plan.echoAsHtml ? escapeForHtml(echoed) : echoed,
+    ];
+  }
   const body = new Uint8Array(
     parts.reduce((sum, part) => sum + part.byteLength, 0),
   );
@@ -324,7 +332,10 @@ function personalReply(
 }
 
 /** Writes every byte: `write` may take only part of what it is given. */
-async function writeAll(conn: Connection, bytes: Uint8Array): Promise<void> {
+export async function writeAll(
+  conn: Pick<Connection, "write">,
+  bytes: Uint8Array,
+): Promise<void> {
   let written = 0;
   while (written < bytes.byteLength) {
     written += await conn.write(bytes.subarray(written));

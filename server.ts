@@ -28,6 +28,7 @@ import {
   serveConnection,
 } from "./connection.ts";
 import { DEFAULTS } from "./defaults.ts";
+import { isHtml } from "./escape.ts";
 import { compileGreeting, usesPlaceholder } from "./greeting.ts";
 import { CATEGORIES, logEvent } from "./log.ts";
 import {
@@ -154,6 +155,7 @@ export class GreetingServer implements AsyncDisposable {
       replies: encodeReplies(body, http),
       template,
       echo: options.echo ?? false,
+      echoAsHtml: isHtml(http.contentType),
       http,
       hostname: template && usesPlaceholder(template, "hostname")
         ? options.hostname ?? Deno.hostname()

@@ -15,7 +15,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
-import type { Connection, Listener } from "./connection.ts";
+import { type Connection, type Listener, writeAll } from "./connection.ts";
 
 /** A certificate chain and its private key, as PEM text. */
 export interface TlsKeyPair {
@@ -225,10 +225,4 @@ function streamOf(tcp: Deno.Conn): Duplex {
       done(error);
     },
   });
-}
-
-async function writeAll(tcp: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let written = 0; written < bytes.byteLength;) {
-    written += await tcp.write(bytes.subarray(written));
-  }
 }
