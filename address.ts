@@ -44,3 +44,28 @@ export function listeningUrl(
   const host = wildcard ? "localhost" : addr.hostname;
   return `${scheme}://${formatHostPort(host, addr.port)}/`;
 }
+
+/**
+ * Which clients a wildcard address takes, for the listening line: `::`
+ * takes IPv6 and IPv4 (Linux's default, `net.ipv6.bindv6only=0`), `0.0.0.0`
+ * IPv4 only. Other addresses get `undefined`: they say it themselves.
+ *
+ * @param defaulted whether the address was merhaba's default, so that
+ * `0.0.0.0` means IPv6 was unavailable
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addressFamilies } from "./address.ts";
+ *
+ * assert.equal(addressFamilies("::", true), "IPv6 and IPv4");
+ * assert.equal(addressFamilies("127.0.0.1", false), undefined);
+ * ```
+ */
+export function addressFamilies(
+  hostname: string,
+  defaulted: boolean,
+): string | undefined {
+  if (hostname === "::") return "IPv6 and IPv4";
+  if (hostname !== "0.0.0.0") return undefined;
+  return defaulted ? "IPv4 only: IPv6 is unavailable here" : "IPv4 only";
+}

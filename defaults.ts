@@ -7,8 +7,11 @@
 
 /** Default values of the command-line flags and server options. */
 export const DEFAULTS = {
-  /** Interface to bind: every IPv4 interface. */
-  host: "0.0.0.0",
+  /**
+   * Interface to bind: every interface, IPv6 and IPv4 (a Linux `::` socket
+   * accepts both), falling back to 0.0.0.0 where IPv6 is unavailable.
+   */
+  host: "::",
   /** TCP port; 0 lets the operating system pick a free one. */
   port: 0,
   /** What every client receives. */

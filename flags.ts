@@ -36,6 +36,8 @@ export interface TcpEndpoint {
   host: string;
   port: number;
   tls?: TlsFiles;
+  /** No --host was given: if `::` cannot be bound (no IPv6), bind 0.0.0.0. */
+  ipv4Fallback?: boolean;
 }
 
 /** A Unix socket path to listen on. */
@@ -131,7 +133,8 @@ Usage: merhaba [options]
        merhaba --probe HOST:PORT|SOCKET
 
 Where to listen:
-  -H, --host <name>           interface to bind (default ${DEFAULTS.host}; "::" or "::1" for IPv6)
+  -H, --host <name>           interface to bind (default ${DEFAULTS.host}: IPv6 and IPv4, or 0.0.0.0
+                              where IPv6 is unavailable; 0.0.0.0 = IPv4 only)
   -p, --port <n>              TCP port, 0 = any free port (default: $PORT if set, else ${DEFAULTS.port})
       --cert <file>           serve TLS with this PEM certificate (needs --key)
       --key <file>            the PEM private key of --cert
@@ -425,6 +428,7 @@ export function parseEndpoint(flags: EndpointFlags): Endpoint {
   return {
     transport: "tcp",
     host: parseHost(flags.host ?? DEFAULTS.host),
+    ...(flags.host === undefined && { ipv4Fallback: true }),
     port: flags.port === undefined
       ? DEFAULTS.port
       : parseInteger("--port", flags.port, 0, 65535),

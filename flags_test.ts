@@ -10,7 +10,12 @@ function configOf(args: string[]): Config {
 
 Deno.test("parseFlags() fills in every default", () => {
   assert.deepEqual(configOf([]), {
-    endpoint: { transport: "tcp", host: DEFAULTS.host, port: DEFAULTS.port },
+    endpoint: {
+      transport: "tcp",
+      host: DEFAULTS.host,
+      port: DEFAULTS.port,
+      ipv4Fallback: true,
+    },
     greeting: "Merhaba dünya!",
     echo: false,
     http: {
@@ -88,7 +93,14 @@ Deno.test("parseFlags() reads every flag, long and short", () => {
     transport: "tcp",
     host: DEFAULTS.host,
     port: 9,
+    ipv4Fallback: true,
   });
+  assert.equal(
+    (configOf(["-H", "::"]).endpoint as { ipv4Fallback?: boolean })
+      .ipv4Fallback,
+    undefined,
+    "an explicit --host never falls back",
+  );
 });
 
 Deno.test("parseFlags() recognises --help and --version", () => {

@@ -7,7 +7,7 @@
 
 import { formatHostPort } from "./address.ts";
 import type { Listener } from "./connection.ts";
-import type { Endpoint, TlsFiles } from "./flags.ts";
+import type { Endpoint, TcpEndpoint, TlsFiles } from "./flags.ts";
 import { checkKeyPair, type TlsKeyPair, TlsListener } from "./tls.ts";
 
 export type { TlsKeyPair } from "./tls.ts";
@@ -33,7 +33,12 @@ export interface ListenOptions {
    * `first` for the listener that claims the port, `join` for the others.
    */
   reusePort?: "first" | "join";
+  /** How TCP ports are bound (tests inject failures). @default Deno.listen */
+  listen?: (options: Deno.TcpListenOptions) => Listener<Deno.Conn>;
 }
+
+/** Where the default endpoint listens when this machine has no IPv6. */
+export const IPV4_ANY = "0.0.0.0";
 
 /** The name of an endpoint as people read it: `host:port`, `[::1]:port` or a path. */
 export function describeEndpoint(endpoint: Endpoint): string {
@@ -129,22 +134,39 @@ export async function openListener(
       await clearStaleSocket(endpoint.path);
       return Deno.listen({ transport: "unix", path: endpoint.path });
     }
-    const address = {
-      hostname: endpoint.host,
-      port: options.reusePort === "first"
-        ? claimPort(endpoint.host, endpoint.port)
-        : endpoint.port,
-      reusePort: options.reusePort !== undefined,
-    };
-    if (endpoint.tls && options.tls) {
-      return listenTls(address, options.tls, endpoint.tls);
+    try {
+      return listenTcp(endpoint, options);
+    } catch (error) {
+      // The default `::` needs IPv6; a host or container without it still
+      // gets IPv4. An explicit --host never falls back.
+      if (!endpoint.ipv4Fallback || !isIpv6Unavailable(error)) throw error;
+      return listenTcp({ ...endpoint, host: IPV4_ANY }, options);
     }
-    return Deno.listen(address);
   } catch (error) {
     if (error instanceof StartupError) throw error;
     const [message, hint] = describeListenError(error, endpoint);
     throw new StartupError(message, hint);
   }
+}
+
+function listenTcp(endpoint: TcpEndpoint, options: ListenOptions): Listener {
+  const listen = options.listen ?? Deno.listen;
+  const address = {
+    hostname: endpoint.host,
+    port: options.reusePort === "first"
+      ? claimPort(listen, endpoint.host, endpoint.port)
+      : endpoint.port,
+    reusePort: options.reusePort !== undefined,
+  };
+  const tcp = listen(address);
+  if (!endpoint.tls || !options.tls) return tcp;
+  return listenTls(tcp, options.tls, endpoint.tls);
+}
+
+/** Whether binding failed because this machine or container has no IPv6. */
+function isIpv6Unavailable(error: unknown): boolean {
+  return error instanceof Deno.errors.AddrNotAvailable ||
+    /address family not supported|os error 97\b/i.test(String(error));
 }
 
 /**
@@ -153,9 +175,13 @@ export async function openListener(
  * of one already running: a plain bind fails with AddrInUse if anyone
  * holds it. Returns the port, the one the system picked for port 0.
  */
-function claimPort(hostname: string, port: number): number {
-  const probe = Deno.listen({ hostname, port });
-  const claimed = probe.addr.port;
+function claimPort(
+  listen: NonNullable<ListenOptions["listen"]>,
+  hostname: string,
+  port: number,
+): number {
+  const probe = listen({ hostname, port });
+  const claimed = (probe.addr as Deno.NetAddr).port;
   probe.close();
   return claimed;
 }
@@ -165,13 +191,14 @@ function claimPort(hostname: string, port: number): number {
  * pair is checked before the port is bound.
  */
 function listenTls(
-  address: Deno.TcpListenOptions,
+  tcp: Listener<Deno.Conn>,
   pair: TlsKeyPair,
   files: TlsFiles,
 ): Listener {
   try {
     checkKeyPair(pair);
   } catch (error) {
+    tcp.close();
     throw new StartupError(
       `Cannot serve TLS with ${files.certFile} and ${files.keyFile}: ${
         (error as Error).message
@@ -179,7 +206,7 @@ function listenTls(
       "Check that --cert is a PEM certificate and --key its own PEM private key.",
     );
   }
-  return new TlsListener(Deno.listen(address), pair);
+  return new TlsListener(tcp, pair);
 }
 
 /**

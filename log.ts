@@ -32,6 +32,11 @@ const EVENTS = {
     "listening",
     "merhaba {version} listening on {address} ({transport}): {url}",
   ],
+  listeningWildcard: [
+    "info",
+    "listening",
+    "merhaba {version} listening on {address} ({transport}, {families}): {url}",
+  ],
   listeningUnix: [
     "info",
     "listening",

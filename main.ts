@@ -12,9 +12,10 @@
 
 import { dispose, getLogger } from "@logtape/logtape";
 import denoConfig from "./deno.json" with { type: "json" };
-import { formatHostPort, listeningUrl } from "./address.ts";
+import { addressFamilies, formatHostPort, listeningUrl } from "./address.ts";
 import {
   type Config,
+  type Endpoint,
   type Environment,
   parseFlags,
   type ProbeTarget,
@@ -198,9 +199,13 @@ async function serveUntilSignal(
   });
   let pool: WorkerPool | undefined;
   if (workers > 1) {
+    // The workers join the address the main thread got, fallback included.
+    const { hostname, port } = listener.addr as Deno.NetAddr;
     const endpoint: TcpEndpoint = {
       ...config.endpoint as TcpEndpoint,
-      port: (listener.addr as Deno.NetAddr).port,
+      host: hostname,
+      port,
+      ipv4Fallback: false,
     };
     try {
       pool = await WorkerPool.start(workers - 1, {
@@ -214,7 +219,12 @@ async function serveUntilSignal(
     }
   }
   await dropStartupPermissions(config.endpoint.transport === "unix");
-  logListening(listener.addr, files.tls !== undefined, workers);
+  logListening(
+    listener.addr,
+    config.endpoint,
+    files.tls !== undefined,
+    workers,
+  );
 
   const signal = await Promise.race([
     firstStopSignal(),
@@ -233,7 +243,12 @@ async function serveUntilSignal(
   return ExitCode.ok;
 }
 
-function logListening(addr: Deno.Addr, tls: boolean, workers: number): void {
+function logListening(
+  addr: Deno.Addr,
+  endpoint: Endpoint,
+  tls: boolean,
+  workers: number,
+): void {
   const logger = getLogger(CATEGORIES.server);
   if (addr.transport === "unix" || addr.transport === "unixpacket") {
     logEvent(logger, "listeningUnix", {
@@ -245,12 +260,17 @@ function logListening(addr: Deno.Addr, tls: boolean, workers: number): void {
     return;
   }
   const netAddr = addr as Deno.NetAddr;
-  logEvent(logger, "listening", {
+  const families = addressFamilies(
+    netAddr.hostname,
+    endpoint.transport === "tcp" && endpoint.ipv4Fallback === true,
+  );
+  logEvent(logger, families ? "listeningWildcard" : "listening", {
     version: VERSION,
     address: formatHostPort(netAddr.hostname, netAddr.port),
     transport: tls ? "tls" : "tcp",
     url: listeningUrl(netAddr, tls ? "https" : "http"),
     workers,
+    ...(families && { families }),
   });
 }
 

@@ -13,7 +13,7 @@ export const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
 /** The listening line of a TCP or TLS endpoint: host, port, URL. */
 export const LISTENING =
-  /listening on \[?([^\s\]]+?)\]?:(\d+) \((?:tcp|tls)\): (https?:\/\/\S+)/;
+  /listening on \[?([^\s\]]+?)\]?:(\d+) \((?:tcp|tls)(?:, [^)]*)?\): (https?:\/\/\S+)/;
 
 /** How to start merhaba. */
 export interface StartOptions {

@@ -321,3 +321,20 @@ Deno.test("merhaba --unix removes its socket on SIGHUP too", async () => {
   assert.equal((await merhaba.stop("SIGHUP")).code, 0);
   assert.equal(await exists(path), false, "the socket file is removed");
 });
+
+Deno.test({
+  name:
+    "merhaba with no --host listens on :: for IPv6 and IPv4 clients and says so",
+  ignore: !hasIPv6Loopback,
+}, async () => {
+  const merhaba = await MerhabaProcess.start(["--port", "0"]);
+  assert.match(
+    merhaba.lines[0]!,
+    /listening on \[::\]:\d+ \(tcp, IPv6 and IPv4\): http:\/\/localhost:\d+\//,
+  );
+  assert.equal(await greet(merhaba.port), GREETING);
+  using conn = await Deno.connect({ hostname: "::1", port: merhaba.port });
+  await writeAll(conn, encode("hello\n"));
+  assert.equal(decode(await readToEnd(conn)), GREETING);
+  assert.equal((await merhaba.stop()).code, 0);
+});
