@@ -28,6 +28,8 @@ export const DEFAULTS = {
   lingerMs: 2000,
   /** Most bytes discarded after replying before closing regardless. */
   lingerBytes: 1024 * 1024,
+  /** How long to keep accepting after a stop signal (for rolling updates behind a balancer). */
+  drainDelaySeconds: 0,
   /** Extra time given to in-flight connections at shutdown, beyond the timeout. */
   shutdownGraceMs: 1000,
   /** Threads accepting on the same port (each with its own listener). */

@@ -67,6 +67,8 @@ export interface Config {
   workers: number;
   /** Connections to serve before stopping on its own; unlimited when absent. */
   maxAccepts?: number;
+  /** How long to keep accepting after a stop signal before draining. */
+  drainDelayMs: number;
   logFormat: LogFormat;
   logLevel: LogLevel;
   quiet: boolean;
@@ -107,6 +109,7 @@ const OPTIONS = {
   timeout: { type: "string" },
   "max-connections": { type: "string" },
   "max-accepts": { type: "string" },
+  "drain-delay": { type: "string" },
   "log-format": { type: "string" },
   "log-level": { type: "string" },
   cert: { type: "string" },
@@ -124,6 +127,7 @@ const MAX_READ_SIZE = 16 * 1024 * 1024;
 const MAX_TIMEOUT_SECONDS = 24 * 60 * 60;
 const MAX_CONNECTIONS = 1_000_000;
 const MAX_WORKERS = 256;
+const MAX_DRAIN_DELAY_SECONDS = 3600;
 
 /** The help text printed by `--help`. */
 export const USAGE =
@@ -161,6 +165,8 @@ What to answer:
       --max-connections <n>   connections handled at once, per worker; past it, accepting
                               pauses (default ${DEFAULTS.maxConnections})
       --max-accepts <n>       serve n connections, drain, and exit 0 (for scripts and CI)
+      --drain-delay <seconds> after a stop signal, keep accepting this long before draining,
+                              while a load balancer stops sending (default ${DEFAULTS.drainDelaySeconds})
 
 Logging:
       --log-format <${LOG_FORMATS.join("|")}>  (default ${DEFAULTS.logFormat})
@@ -348,6 +354,16 @@ export function parseFlags(
         ),
       workers,
       ...(maxAccepts !== undefined && { maxAccepts }),
+      drainDelayMs: values["drain-delay"] === undefined
+        ? DEFAULTS.drainDelaySeconds * 1000
+        : Math.round(
+          1000 * parseSeconds(
+            "--drain-delay",
+            values["drain-delay"],
+            MAX_DRAIN_DELAY_SECONDS,
+            { allowZero: true },
+          ),
+        ),
       logFormat: parseChoice(
         "--log-format",
         values["log-format"] ?? DEFAULTS.logFormat,
@@ -495,11 +511,21 @@ export function parseInteger(
  *
  * @throws {UsageError} naming the flag and the range.
  */
-export function parseSeconds(flag: string, text: string, max: number): number {
+export function parseSeconds(
+  flag: string,
+  text: string,
+  max: number,
+  { allowZero = false } = {},
+): number {
   const value = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
-  if (!(value > 0 && value <= max) || Math.round(value * 1000) === 0) {
+  const tooSmall = allowZero
+    ? !(value >= 0)
+    : !(value > 0) || Math.round(value * 1000) === 0;
+  if (tooSmall || !(value <= max)) {
     throw new UsageError(
-      `Invalid ${flag} "${text}": expected seconds, more than 0 and at most ${max} (decimals allowed)`,
+      `Invalid ${flag} "${text}": expected seconds, ${
+        allowZero ? "from 0" : "more than 0"
+      } and at most ${max} (decimals allowed)`,
     );
   }
   return value;

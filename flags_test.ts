@@ -28,10 +28,21 @@ Deno.test("parseFlags() fills in every default", () => {
     timeoutMs: 5000,
     maxConnections: 1000,
     workers: 1,
+    drainDelayMs: 0,
     logFormat: "text",
     logLevel: "info",
     quiet: false,
   });
+});
+
+Deno.test("parseFlags() reads --drain-delay in seconds, 0 allowed", () => {
+  assert.equal(configOf(["--drain-delay", "2.5"]).drainDelayMs, 2500);
+  assert.equal(configOf(["--drain-delay", "0"]).drainDelayMs, 0);
+  assert.throws(
+    () => configOf(["--drain-delay", "-1"]),
+    /Invalid --drain-delay "-1": expected seconds, from 0 and at most 3600/,
+  );
+  assert.throws(() => configOf(["--timeout", "0"]), /more than 0/);
 });
 
 Deno.test("parseFlags() reads every flag, long and short", () => {
@@ -79,6 +90,7 @@ Deno.test("parseFlags() reads every flag, long and short", () => {
       timeoutMs: 250,
       maxConnections: 7,
       workers: 1,
+      drainDelayMs: 0,
       logFormat: "json",
       logLevel: "debug",
       quiet: true,

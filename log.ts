@@ -47,6 +47,11 @@ const EVENTS = {
     "stopping",
     "{signal} received: stopping; {active} connection(s) in flight",
   ],
+  drainDelay: [
+    "info",
+    "drain_delay",
+    "{signal} received: still accepting for {delay_ms} ms (--drain-delay), then stopping",
+  ],
   stoppingMaxAccepts: [
     "info",
     "stopping",

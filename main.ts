@@ -35,6 +35,7 @@ import {
 import { CATEGORIES, configureLogging, logEvent } from "./log.ts";
 import { compileGreeting, usesPlaceholder } from "./greeting.ts";
 import { probe } from "./probe.ts";
+import { sleep } from "./timers.ts";
 import { type Listener, serve, type ServeStats } from "./server.ts";
 import { assertPortSharing, WorkerPool } from "./workers.ts";
 
@@ -226,10 +227,15 @@ async function serveUntilSignal(
     workers,
   );
 
-  const signal = await Promise.race([
-    firstStopSignal(),
-    server.finished.then(() => undefined),
-  ]);
+  const finished = server.finished.then(() => undefined);
+  const signal = await Promise.race([firstStopSignal(), finished]);
+  if (signal && config.drainDelayMs > 0) {
+    // Load balancers (a Kubernetes Service) stop sending new clients only a
+    // while after the signal: keep serving them meanwhile. A second signal
+    // still exits at once (see firstStopSignal).
+    logEvent(logger, "drainDelay", { signal, delay_ms: config.drainDelayMs });
+    await Promise.race([sleep(config.drainDelayMs), finished]);
+  }
   if (signal) {
     logEvent(logger, "stopping", { signal, active: server.activeConnections });
   } else {

@@ -309,3 +309,26 @@ Deno.test("merhaba logs a health probe (connect, close, send nothing) as one lin
   const probeLines = merhaba.lines.filter((line) => line.includes(`:${port} `));
   assert.equal(probeLines.length, 1, probeLines.join("\n"));
 });
+
+Deno.test("merhaba --drain-delay keeps accepting after SIGTERM, then refuses and exits 0", async () => {
+  const merhaba = await MerhabaProcess.start(["--drain-delay", "0.5"]);
+  merhaba.kill("SIGTERM");
+  await merhaba.waitForLine(/SIGTERM received: still accepting for 500 ms/);
+  assert.equal(await greet(merhaba.port), "Merhaba dünya!");
+  await merhaba.waitForLine(/SIGTERM received: stopping/);
+  await assert.rejects(
+    Deno.connect({ hostname: "127.0.0.1", port: merhaba.port }),
+    Deno.errors.ConnectionRefused,
+  );
+  const { code } = await merhaba.stop(null);
+  assert.equal(code, 0);
+  assert.match(merhaba.lines.at(-1)!, /stopped after serving 1 connection/);
+});
+
+Deno.test("merhaba --drain-delay: a second signal during the delay exits 130 at once", async () => {
+  const merhaba = await MerhabaProcess.start(["--drain-delay", "60"]);
+  merhaba.kill("SIGTERM");
+  await merhaba.waitForLine(/still accepting for 60000 ms/);
+  const { code } = await merhaba.stop("SIGTERM");
+  assert.equal(code, 130);
+});
