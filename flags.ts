@@ -174,8 +174,9 @@ Logging:
   -q, --quiet                 no per-connection lines (the listening line and errors still print)
 
 Other:
-      --probe <target>        connect to a running merhaba (HOST:PORT or socket path), exit 0
-                              if it replies within --timeout, 1 otherwise (for health checks)
+      --probe [target]        connect to a running merhaba (HOST:PORT or socket path), exit 0
+                              if it replies within --timeout, 1 otherwise (for health checks);
+                              with no target, the endpoint these flags and PORT would serve
       --probe-tls             probe over TLS (for a --cert/--key server; the
                               certificate is not verified: this checks liveness)
   -h, --help                  show this help
@@ -217,6 +218,9 @@ function joinDashedValues(args: readonly string[]): string[] {
     if (VALUE_FLAGS.has(arg) && next !== undefined && /^-\d/.test(next)) {
       joined.push(arg.startsWith("--") ? `${arg}=${next}` : `${arg}${next}`);
       i++;
+    } else if (arg === "--probe" && (next === undefined || next[0] === "-")) {
+      // `--probe` alone: probe what the other flags would serve.
+      joined.push("--probe=");
     } else {
       joined.push(arg);
     }
@@ -281,6 +285,14 @@ export function parseFlags(
         ? DEFAULTS.timeoutSeconds
         : parseSeconds("--timeout", values.timeout, MAX_TIMEOUT_SECONDS)),
   );
+  if (values["probe-tls"] && values.probe === undefined) {
+    throw new UsageError("--probe-tls goes with --probe HOST:PORT");
+  }
+  const endpoint = parseEndpoint({
+    ...values,
+    port: values.port ?? portFromEnvironment(environment, values.unix),
+  });
+  if (values.probe === "") return probeOwnEndpoint(endpoint, timeoutMs);
   if (values.probe !== undefined) {
     return {
       kind: "probe",
@@ -289,13 +301,6 @@ export function parseFlags(
       timeoutMs,
     };
   }
-  if (values["probe-tls"]) {
-    throw new UsageError("--probe-tls goes with --probe HOST:PORT");
-  }
-  const endpoint = parseEndpoint({
-    ...values,
-    port: values.port ?? portFromEnvironment(environment, values.unix),
-  });
   const workers = values.workers === undefined
     ? DEFAULTS.workers
     : parseWorkers(values.workers);
@@ -449,6 +454,41 @@ export function parseEndpoint(flags: EndpointFlags): Endpoint {
       ? DEFAULTS.port
       : parseInteger("--port", flags.port, 0, 65535),
     ...(tls && { tls }),
+  };
+}
+
+/**
+ * `--probe` with no target: probe the endpoint that the same flags and
+ * environment would serve (`PORT`, `--cert`, `--unix`, …), on loopback when
+ * it is a wildcard, over TLS when it has a certificate. A container's health
+ * check thereby follows the server's configuration.
+ *
+ * @throws {UsageError} when that endpoint's port is 0: nothing to probe.
+ */
+function probeOwnEndpoint(endpoint: Endpoint, timeoutMs: number): Command {
+  if (endpoint.transport === "unix") {
+    return {
+      kind: "probe",
+      target: { transport: "unix", path: endpoint.path },
+      tls: false,
+      timeoutMs,
+    };
+  }
+  if (endpoint.port === 0) {
+    throw new UsageError(
+      "--probe with no target needs the server's port: give --port or set PORT",
+    );
+  }
+  const wildcard = endpoint.host === "::" || endpoint.host === "0.0.0.0";
+  return {
+    kind: "probe",
+    target: {
+      transport: "tcp",
+      hostname: wildcard ? "127.0.0.1" : endpoint.host,
+      port: endpoint.port,
+    },
+    tls: endpoint.tls !== undefined,
+    timeoutMs,
   };
 }
 

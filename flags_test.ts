@@ -258,3 +258,31 @@ Deno.test("parseFlags() reads --max-accepts", () => {
     /--max-accepts .* cannot be used with --workers/,
   );
 });
+
+Deno.test("parseFlags() --probe with no target probes what the same flags and PORT would serve", () => {
+  assert.deepEqual(parseFlags(["--probe"], { PORT: "9090" }), {
+    kind: "probe",
+    target: { transport: "tcp", hostname: "127.0.0.1", port: 9090 },
+    tls: false,
+    timeoutMs: 5000,
+  });
+  assert.deepEqual(
+    parseFlags(["--probe", "--port", "8443", "--cert", "c", "--key", "k"]),
+    {
+      kind: "probe",
+      target: { transport: "tcp", hostname: "127.0.0.1", port: 8443 },
+      tls: true,
+      timeoutMs: 5000,
+    },
+  );
+  assert.deepEqual(
+    parseFlags(["--unix", "/run/m.sock", "--probe"]),
+    {
+      kind: "probe",
+      target: { transport: "unix", path: "/run/m.sock" },
+      tls: false,
+      timeoutMs: 5000,
+    },
+  );
+  assert.throws(() => parseFlags(["--probe"]), /needs the server's port/);
+});
