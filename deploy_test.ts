@@ -1,12 +1,19 @@
 /**
- * The deployment files are checked by parsing them: no Docker engine or
- * Kubernetes cluster runs where these tests do. The manifest is parsed with
- * the `yaml` package and its fields that matter are checked here.
+ * The deployment files, checked without a cluster: every Kubernetes object
+ * is validated against the real schemas (`kubernetes-models`, offline: it
+ * catches wrong types, missing fields and bad enum values, not unknown
+ * fields), and the fields that matter to merhaba are checked here. The
+ * Dockerfile is parsed here and built and run by `deno task container`.
  */
 
 import assert from "node:assert/strict";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { Service } from "kubernetes-models/v1/Service";
 import { parseAllDocuments } from "yaml";
 import { DEFAULTS } from "./defaults.ts";
+import { COMPILE_FLAGS } from "./tools/compile.ts";
 
 const ROOT = new URL(".", import.meta.url);
 
@@ -31,62 +38,115 @@ async function dockerInstructions(): Promise<[string, string][]> {
     });
 }
 
-Deno.test("Dockerfile compiles in one stage and runs the binary as non-root in another", async () => {
+/** The value of `flag` in an argument list. */
+function valueOf(args: string[], flag: string): string | undefined {
+  const index = args.indexOf(flag);
+  return index === -1 ? undefined : args[index + 1];
+}
+
+Deno.test("Dockerfile runs main.ts with the binary's permissions, non-root, configured by PORT", async () => {
   const instructions = await dockerInstructions();
   const all = (name: string) =>
     instructions.filter(([instruction]) => instruction === name).map((
       [, args],
     ) => args);
-  const stages = all("FROM");
-  assert.equal(stages.length, 2);
-  assert.match(stages[0]!, /^denoland\/deno:2\.9\.6 AS build$/);
-  assert.ok(all("RUN").includes("deno task compile"));
-  assert.match(all("COPY").at(-1)!, /^--from=build .*dist\/merhaba /);
-  assert.match(all("USER")[0]!, /^nonroot/);
-  assert.deepEqual(all("STOPSIGNAL"), ["SIGTERM"]);
-  const [port] = all("EXPOSE");
-  assert.match(
-    all("HEALTHCHECK")[0]!,
-    new RegExp(`"--probe", "127\\.0\\.0\\.1:${port}"`),
+  assert.deepEqual(all("FROM"), ["${DENO_IMAGE} AS build", "${RUNTIME_IMAGE}"]);
+  assert.ok(all("ARG").includes("DENO_IMAGE=denoland/deno:2.9.6"));
+  assert.ok(
+    all("ARG").includes("RUNTIME_IMAGE=denoland/deno:distroless-2.9.6"),
   );
-  assert.match(all("CMD")[0]!, new RegExp(`"--port", "${port}"`));
+  assert.ok(all("RUN").includes("deno cache --frozen main.ts worker.ts"));
+  assert.deepEqual(all("USER"), ["65532:65532"]);
+  assert.deepEqual(all("STOPSIGNAL"), ["SIGTERM"]);
+  assert.deepEqual(all("CMD"), [], "no CMD: it would override PORT");
+  const [port] = all("EXPOSE");
+  assert.match(all("ENV").join(" "), new RegExp(`PORT=${port}\\b`));
+
+  const entrypoint: string[] = JSON.parse(all("ENTRYPOINT")[0]!);
+  const permissions = COMPILE_FLAGS.filter((flag) =>
+    /^--(allow|unstable|v8-flags|no-code-cache)/.test(flag)
+  );
+  for (const flag of [...permissions, "--cached-only", "/app/main.ts"]) {
+    assert.ok(entrypoint.includes(flag), `ENTRYPOINT lacks ${flag}`);
+  }
+  const healthCheck: string[] = JSON.parse(
+    all("HEALTHCHECK")[0]!.replace(/^.*?CMD /, ""),
+  );
+  assert.equal(healthCheck[0], entrypoint[0]);
+  // `--probe` with no target: the endpoint PORT and the flags would serve.
+  assert.equal(healthCheck[healthCheck.indexOf("--probe") + 1], "--timeout");
 });
 
-Deno.test("kubernetes.yaml runs 3 probed, bounded, non-root replicas behind a Service", async () => {
-  const [deployment, service] = await manifests();
-  assert.equal(deployment.kind, "Deployment");
-  assert.equal(deployment.spec.replicas, 3);
+Deno.test("kubernetes.yaml: every object is valid against the Kubernetes schemas", async () => {
+  const kinds = {
+    Deployment,
+    Service,
+    PodDisruptionBudget,
+    HorizontalPodAutoscaler,
+  } as const;
+  const objects = await manifests();
+  assert.deepEqual(
+    objects.map((object) => object.kind),
+    Object.keys(kinds),
+  );
+  for (const object of objects) {
+    const Model = kinds[object.kind as keyof typeof kinds];
+    new Model(object).validate();
+  }
+  const broken = structuredClone(objects[0]);
+  broken.spec.replicas = "3";
+  assert.throws(() => new Deployment(broken).validate(), /integer/);
+});
+
+Deno.test("kubernetes.yaml: rollouts refuse nobody, probes need a live server, pods stay apart and bounded", async () => {
+  const [deployment, service, budget, autoscaler] = await manifests();
   const labels = deployment.spec.template.metadata.labels;
   assert.deepEqual(deployment.spec.selector.matchLabels, labels);
+  assert.deepEqual(service.spec.selector, labels);
+  assert.deepEqual(budget.spec.selector.matchLabels, labels);
+  assert.equal(autoscaler.spec.scaleTargetRef.name, deployment.metadata.name);
+  assert.equal(autoscaler.spec.minReplicas, deployment.spec.replicas);
+  assert.equal(deployment.spec.strategy.rollingUpdate.maxUnavailable, 0);
 
   const pod = deployment.spec.template.spec;
-  const drainSeconds = DEFAULTS.timeoutSeconds +
-    DEFAULTS.shutdownGraceMs / 1000 +
-    DEFAULTS.lingerMs / 1000;
-  assert.ok(pod.terminationGracePeriodSeconds > drainSeconds);
+  const [container] = pod.containers;
+  const timeout = Number(valueOf(container.args, "--timeout"));
+  const drainDelay = Number(valueOf(container.args, "--drain-delay"));
+  assert.ok(drainDelay > 0, "--drain-delay is set");
+  assert.ok(
+    pod.terminationGracePeriodSeconds >=
+      drainDelay + timeout + DEFAULTS.shutdownGraceMs / 1000 +
+        DEFAULTS.lingerMs / 1000,
+    "the grace period covers the drain delay, the timeout, the grace second and lingering",
+  );
+  assert.equal(pod.automountServiceAccountToken, false);
   assert.equal(pod.securityContext.runAsNonRoot, true);
   assert.notEqual(pod.securityContext.runAsUser, 0);
+  assert.equal(pod.securityContext.seccompProfile.type, "RuntimeDefault");
+  assert.ok(
+    pod.topologySpreadConstraints.some((constraint: Manifest) =>
+      constraint.topologyKey === "kubernetes.io/hostname" &&
+      constraint.whenUnsatisfiable === "DoNotSchedule"
+    ),
+  );
 
-  const [container] = pod.containers;
   const port = container.ports[0];
   assert.equal(
-    container.args[container.args.indexOf("--port") + 1],
+    container.env.find((env: Manifest) => env.name === "PORT").value,
     String(port.containerPort),
   );
   assert.ok(container.args.some((arg: string) => arg.includes("$(POD_NAME)")));
-  assert.equal(container.env[0].valueFrom.fieldRef.fieldPath, "metadata.name");
-  for (const probe of [container.readinessProbe, container.livenessProbe]) {
-    assert.equal(probe.tcpSocket.port, port.name);
+  const { readinessProbe, livenessProbe } = container;
+  for (const probe of [readinessProbe, livenessProbe]) {
+    assert.equal(probe.httpGet.port, port.name, "an HTTP probe, not TCP");
   }
-  for (const kind of ["requests", "limits"]) {
-    assert.match(container.resources[kind].memory, /^\d+Mi$/);
-    assert.ok(container.resources[kind].cpu);
-  }
+  assert.notDeepEqual(readinessProbe, livenessProbe);
+  assert.match(container.resources.requests.memory, /^\d+Mi$/);
+  assert.match(container.resources.limits.memory, /^\d+Mi$/);
+  assert.equal(container.resources.limits.cpu, undefined, "no CPU limit");
+  assert.ok(container.resources.requests.cpu, "a CPU request for the HPA");
   assert.equal(container.securityContext.allowPrivilegeEscalation, false);
   assert.equal(container.securityContext.readOnlyRootFilesystem, true);
   assert.deepEqual(container.securityContext.capabilities.drop, ["ALL"]);
-
-  assert.equal(service.kind, "Service");
-  assert.deepEqual(service.spec.selector, labels);
   assert.equal(service.spec.ports[0].targetPort, port.name);
 });
