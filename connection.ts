@@ -17,8 +17,10 @@ import {
   chooseReply,
   clientMayContinue,
   detectProtocol,
+  HTTP2_REFUSAL,
   type HttpReplyOptions,
   httpResponse,
+  isHttp2Preface,
   type Mode,
   parseRequestLine,
   type Replies,
@@ -50,6 +52,14 @@ export interface Connection {
   close(): void;
   /** True while a TLS handshake is unfinished: such a client gets no reply. */
   readonly handshaking?: boolean;
+  /** The load balancer's address, when `remoteAddr` came from a PROXY header. */
+  readonly via?: Deno.NetAddr;
+  /**
+   * Present on connections from trusted balancers: reads the PROXY header,
+   * after which `remoteAddr` is the client's; rejects when it is missing or
+   * invalid.
+   */
+  readHeader?(): Promise<void>;
 }
 
 /** Where connections come from: a `Deno.Listener`, or a `TlsListener` over one. */
@@ -121,12 +131,18 @@ export async function serveConnection(
   const { logger } = plan;
   const logging = logger.isEnabledFor("info");
   const debugging = logging && logger.isEnabledFor("debug");
+  const deadline = plan.timeouts.deadline();
+  if (conn.readHeader && !await proxyHeaderRead(conn, plan, deadline)) {
+    return false;
+  }
   const startedAt = logging ? performance.now() : 0;
   const peer = logging ? formatAddress(conn.remoteAddr) : "";
+  const via = logging && conn.via ? formatAddress(conn.via) : undefined;
   // At info, "connected" waits for the first outcome, so that a health
   // probe (connect, then close without sending) costs a single line.
   let announced = debugging;
-  if (announced) logEvent(logger, "connected", { peer });
+  const connected = via === undefined ? "connected" : "connectedVia";
+  if (announced) logEvent(logger, connected, { peer, via });
   const buffer = plan.buffers.take();
   // A read cut off by a time-out or a close may still write into the buffer
   // later: such a buffer is not given back to the pool.
@@ -138,11 +154,12 @@ export async function serveConnection(
       conn,
       buffer,
       plan,
+      deadline,
     );
     probed = outcome === null && received.byteLength === 0;
     if (logging && !announced && !probed) {
       announced = true;
-      logEvent(logger, "connected", { peer });
+      logEvent(logger, connected, { peer, via });
     }
     // A TLS client that left or stalled before finishing its handshake
     // cannot be answered: writing would wait on the handshake.
@@ -161,10 +178,13 @@ export async function serveConnection(
     const tooLong = request === undefined && plan.mode !== "raw" &&
       requestLineTooLong(received, plan.readSize);
     if (logging && (debugging || !probed)) {
-      logReceived(logger, peer, outcome, received, request, plan);
+      logReceived(logger, peer, via, outcome, received, request, plan);
     }
 
-    const reply = tooLong
+    const http2 = plan.mode !== "raw" && isHttp2Preface(received);
+    const reply = http2
+      ? HTTP2_REFUSAL
+      : tooLong
       ? plan.replies.uriTooLong
       : plan.template === undefined && !plan.echo
       ? chooseReply(plan.replies, plan.mode, request)
@@ -185,7 +205,8 @@ export async function serveConnection(
     // After EOF nothing more can arrive; after a complete request nothing
     // more is expected. Otherwise unread input at close would reset the
     // connection and could destroy the reply.
-    const mayContinue = outcome === TIMED_OUT ||
+    // An HTTP/2 client goes on sending its preface and frames.
+    const mayContinue = outcome === TIMED_OUT || http2 ||
       (outcome !== null && clientMayContinue(received, request, plan.readSize));
     if (mayContinue && !plan.crowd.isFull()) {
       await conn.closeWrite();
@@ -199,7 +220,7 @@ export async function serveConnection(
       }
     }
   } catch (error) {
-    if (logging && !announced) logEvent(logger, "connected", { peer });
+    if (logging && !announced) logEvent(logger, connected, { peer, via });
     if (debugging) {
       logEvent(logger, "clientFailed", { peer, error: describeError(error) });
     }
@@ -209,6 +230,7 @@ export async function serveConnection(
     if (logging) {
       logEvent(logger, probed && !debugging ? "probed" : "closed", {
         peer,
+        via,
         duration_ms: Math.round((performance.now() - startedAt) * 10) / 10,
       });
     }
@@ -237,8 +259,8 @@ async function readRequest(
   conn: Connection,
   buffer: Uint8Array,
   plan: ConnectionPlan,
+  deadline: number,
 ): Promise<ReadOutcome> {
-  const deadline = plan.timeouts.deadline();
   let pending = conn.read(buffer);
   let outcome = await plan.timeouts.race(pending, deadline);
   let total = typeof outcome === "number" ? outcome : 0;
@@ -257,9 +279,39 @@ async function readRequest(
   };
 }
 
+/**
+ * Reads the PROXY header of a connection from a trusted balancer, within
+ * the connection's deadline. A missing, late or invalid header closes the
+ * connection without a reply, logged at debug only: the balancer is
+ * misconfigured or someone in its range is probing.
+ */
+async function proxyHeaderRead(
+  conn: Connection,
+  plan: ConnectionPlan,
+  deadline: number,
+): Promise<boolean> {
+  let problem: string;
+  try {
+    const outcome = await plan.timeouts.race(conn.readHeader!(), deadline);
+    if (outcome !== TIMED_OUT) return true;
+    problem = `no PROXY header within ${plan.timeoutMs} ms`;
+  } catch (error) {
+    problem = error instanceof Error ? error.message : String(error);
+  }
+  if (plan.logger.isEnabledFor("debug")) {
+    logEvent(plan.logger, "proxyRefused", {
+      via: formatAddress(conn.via ?? conn.remoteAddr),
+      error: problem,
+    });
+  }
+  closeQuietly(conn);
+  return false;
+}
+
 function logReceived(
   logger: Logger,
   peer: string,
+  via: string | undefined,
   outcome: number | null | typeof TIMED_OUT,
   received: Uint8Array,
   request: RequestLine | undefined,
@@ -268,6 +320,7 @@ function logReceived(
   if (received.byteLength > 0) {
     logEvent(logger, "received", {
       peer,
+      via,
       bytes: received.byteLength,
       protocol: detectProtocol(received, request),
       data: escapeForTerminal(received),
@@ -275,12 +328,13 @@ function logReceived(
   } else if (outcome === TIMED_OUT) {
     logEvent(logger, "receivedTimeout", {
       peer,
+      via,
       bytes: 0,
       protocol: "none",
       timeout_ms: plan.timeoutMs,
     });
   } else {
-    logEvent(logger, "receivedEof", { peer, bytes: 0, protocol: "none" });
+    logEvent(logger, "receivedEof", { peer, via, bytes: 0, protocol: "none" });
   }
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { type Cidr, parseCidr } from "./cidr.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { parseGreeting } from "./greeting.ts";
 import {
@@ -69,6 +70,8 @@ export interface Config {
   maxAccepts?: number;
   /** How long to keep accepting after a stop signal before draining. */
   drainDelayMs: number;
+  /** Sources that must send a PROXY protocol header (`--proxy-protocol`). */
+  proxyFrom: Cidr[];
   logFormat: LogFormat;
   logLevel: LogLevel;
   quiet: boolean;
@@ -110,6 +113,7 @@ const OPTIONS = {
   "max-connections": { type: "string" },
   "max-accepts": { type: "string" },
   "drain-delay": { type: "string" },
+  "proxy-protocol": { type: "string", multiple: true },
   "log-format": { type: "string" },
   "log-level": { type: "string" },
   cert: { type: "string" },
@@ -145,6 +149,9 @@ Where to listen:
       --unix <path>           listen on a Unix socket instead of TCP
       --workers <n|auto>      threads accepting on the same port (Linux; default ${DEFAULTS.workers};
                               0 or auto = one per CPU)
+      --proxy-protocol <CIDR> connections from these sources (a load balancer) must start
+                              with a PROXY protocol v1/v2 header, whose client address is
+                              then the peer; others are served as they are; repeatable
 
 What to answer:
   -g, --greeting <text>       what every client receives (default "${DEFAULTS.greeting}")
@@ -359,6 +366,7 @@ export function parseFlags(
         ),
       workers,
       ...(maxAccepts !== undefined && { maxAccepts }),
+      proxyFrom: parseProxySources(values["proxy-protocol"] ?? [], endpoint),
       drainDelayMs: values["drain-delay"] === undefined
         ? DEFAULTS.drainDelaySeconds * 1000
         : Math.round(
@@ -455,6 +463,28 @@ export function parseEndpoint(flags: EndpointFlags): Endpoint {
       : parseInteger("--port", flags.port, 0, 65535),
     ...(tls && { tls }),
   };
+}
+
+/**
+ * Validates `--proxy-protocol` values: IPv4 or IPv6 CIDRs or addresses.
+ *
+ * @throws {UsageError} naming a bad value, or when listening on a Unix socket.
+ */
+function parseProxySources(texts: string[], endpoint: Endpoint): Cidr[] {
+  if (texts.length > 0 && endpoint.transport === "unix") {
+    throw new UsageError(
+      "--proxy-protocol trusts TCP sources; it cannot be used with --unix",
+    );
+  }
+  return texts.map((text) => {
+    try {
+      return parseCidr(text);
+    } catch {
+      throw new UsageError(
+        `Invalid --proxy-protocol "${text}": expected an IPv4 or IPv6 address or CIDR (10.0.0.0/8, fd00::/8)`,
+      );
+    }
+  });
 }
 
 /**

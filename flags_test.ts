@@ -29,6 +29,7 @@ Deno.test("parseFlags() fills in every default", () => {
     maxConnections: 1000,
     workers: 1,
     drainDelayMs: 0,
+    proxyFrom: [],
     logFormat: "text",
     logLevel: "info",
     quiet: false,
@@ -91,6 +92,7 @@ Deno.test("parseFlags() reads every flag, long and short", () => {
       maxConnections: 7,
       workers: 1,
       drainDelayMs: 0,
+      proxyFrom: [],
       logFormat: "json",
       logLevel: "debug",
       quiet: true,
@@ -285,4 +287,22 @@ Deno.test("parseFlags() --probe with no target probes what the same flags and PO
     },
   );
   assert.throws(() => parseFlags(["--probe"]), /needs the server's port/);
+});
+
+Deno.test("parseFlags() reads --proxy-protocol CIDRs and names a bad one", () => {
+  const config = configOf([
+    "--proxy-protocol",
+    "10.0.0.0/8",
+    "--proxy-protocol",
+    "::1",
+  ]);
+  assert.deepEqual(config.proxyFrom.map((cidr) => cidr.prefix), [104, 128]);
+  assert.throws(
+    () => configOf(["--proxy-protocol", "10.0.0.0/33"]),
+    /^UsageError: Invalid --proxy-protocol "10\.0\.0\.0\/33": expected an IPv4 or IPv6 address or CIDR/,
+  );
+  assert.throws(
+    () => configOf(["--unix", "/tmp/m.sock", "--proxy-protocol", "::1"]),
+    /cannot be used with --unix/,
+  );
 });

@@ -1,13 +1,15 @@
 /**
  * Real clients against a real server: curl, nc and ncat, openssl s_client,
- * Python's http.client and ssl, Node's fetch, and headless Chromium. Each
- * is skipped, with the reason printed, when it is not installed (`.ci/run`
- * installs them from Debian's packages).
+ * Python's http.client and ssl, Node's fetch, headless Chromium, HTTP/2
+ * clients (curl, nghttp), and HAProxy in front with the PROXY protocol.
+ * Each is skipped, with the reason printed, when it is not installed
+ * (`.ci/run` installs them from Debian's packages).
  */
 
 import assert from "node:assert/strict";
 import { type GreetingServer, serve } from "./server.ts";
 import { tlsFixture } from "./test_client.ts";
+import { MerhabaProcess } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
 
@@ -28,6 +30,8 @@ const CLIENTS = [
   "python3",
   "node",
   "chromium",
+  "nghttp",
+  "haproxy",
 ];
 const missing = new Set(CLIENTS.filter((client) => !installed(client)));
 for (const client of missing) {
@@ -180,4 +184,117 @@ with socket.create_connection(("127.0.0.1", ${port})) as raw:
 print(reply.decode("utf-8"), end="")`;
     assert.equal(await client("python3", ["-c", script]), GREETING);
   });
+});
+
+Deno.test("HTTP/2 clients are told to use HTTP/1.1 and fail fast", async (t) => {
+  const { server, port } = startServer(
+    Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  await using _ = server;
+  const url = `http://127.0.0.1:${port}/`;
+  await t.step({
+    name: "curl --http2-prior-knowledge",
+    ignore: missing.has("curl"),
+    fn: async () => {
+      const { code, stderr } = await new Deno.Command("curl", {
+        args: ["-sS", "--max-time", "10", "--http2-prior-knowledge", url],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      // curl 7.88 (Debian 12): exit 16, "Error in the HTTP2 framing layer",
+      // at once; never 52, "Empty reply from server", or a time-out (28).
+      assert.equal(code, 16, new TextDecoder().decode(stderr));
+    },
+  });
+  await t.step({
+    name: "nghttp sees SETTINGS, then GOAWAY HTTP_1_1_REQUIRED",
+    ignore: missing.has("nghttp"),
+    fn: async () => {
+      const output = await client("nghttp", ["-v", "-t", "10", url]);
+      assert.match(output, /recv SETTINGS frame/);
+      assert.match(
+        output,
+        /recv GOAWAY frame[^]*error_code=HTTP_1_1_REQUIRED\(0x0d\)/,
+      );
+    },
+  });
+});
+
+/** A free TCP port on loopback. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+/** Waits until something accepts on `port` (HAProxy prints nothing when ready). */
+async function acceptsOn(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+  throw new Error(`nothing accepts on port ${port}`);
+}
+
+Deno.test({
+  name:
+    "behind HAProxy with send-proxy and send-proxy-v2, {peer} and the log name the real client",
+  ignore: missing.has("haproxy") || missing.has("curl"),
+}, async () => {
+  const merhaba = await MerhabaProcess.start([
+    ...["--proxy-protocol", "127.0.0.1", "--greeting", "{peer}"],
+  ]);
+  const [v1Port, v2Port] = [freePort(), freePort()];
+  const directory = await Deno.makeTempDir({ prefix: "merhaba_haproxy_" });
+  const config = `${directory}/haproxy.cfg`;
+  await Deno.writeTextFile(
+    config,
+    `global
+  maxconn 100
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 5s
+  timeout server 5s
+listen v1
+  bind 127.0.0.1:${v1Port}
+  server merhaba 127.0.0.1:${merhaba.port} send-proxy
+listen v2
+  bind 127.0.0.1:${v2Port}
+  server merhaba 127.0.0.1:${merhaba.port} send-proxy-v2
+`,
+  );
+  const haproxy = new Deno.Command("haproxy", {
+    args: ["-f", config, "-db"],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    await acceptsOn(v1Port);
+    await acceptsOn(v2Port);
+    for (const port of [v1Port, v2Port]) {
+      // The client comes from 127.0.0.2, HAProxy from 127.0.0.1.
+      const reply = await client("curl", [
+        ...["-sS", "--max-time", "10", "--interface", "127.0.0.2"],
+        `http://127.0.0.1:${port}/`,
+      ]);
+      assert.match(reply, /^127\.0\.0\.2:\d+$/);
+      await merhaba.waitForLine(
+        new RegExp(
+          `${reply.replace(/\./g, "\\.")} connected via 127\\.0\\.0\\.1:`,
+        ),
+      );
+    }
+  } finally {
+    haproxy.kill("SIGTERM");
+    await haproxy.stderr.cancel();
+    await haproxy.status;
+    await Deno.remove(directory, { recursive: true });
+    await merhaba.stop();
+  }
 });

@@ -6,8 +6,10 @@
  */
 
 import { formatHostPort } from "./address.ts";
+import type { Cidr } from "./cidr.ts";
 import type { Listener } from "./connection.ts";
 import type { Endpoint, TcpEndpoint, TlsFiles } from "./flags.ts";
+import { ProxyProtocolListener } from "./proxied.ts";
 import { checkKeyPair, type TlsKeyPair, TlsListener } from "./tls.ts";
 
 export type { TlsKeyPair } from "./tls.ts";
@@ -33,6 +35,8 @@ export interface ListenOptions {
    * `first` for the listener that claims the port, `join` for the others.
    */
   reusePort?: "first" | "join";
+  /** Sources whose connections must start with a PROXY protocol header. */
+  proxyFrom?: readonly Cidr[];
   /** How TCP ports are bound (tests inject failures). @default Deno.listen */
   listen?: (options: Deno.TcpListenOptions) => Listener<Deno.Conn>;
 }
@@ -159,8 +163,12 @@ function listenTcp(endpoint: TcpEndpoint, options: ListenOptions): Listener {
     reusePort: options.reusePort !== undefined,
   };
   const tcp = listen(address);
-  if (!endpoint.tls || !options.tls) return tcp;
-  return listenTls(tcp, options.tls, endpoint.tls);
+  // The PROXY header comes first, before any TLS handshake.
+  const listener = options.proxyFrom?.length
+    ? new ProxyProtocolListener(tcp, options.proxyFrom)
+    : tcp;
+  if (!endpoint.tls || !options.tls) return listener;
+  return listenTls(listener, options.tls, endpoint.tls);
 }
 
 /** Whether binding failed because this machine or container has no IPv6. */
@@ -191,7 +199,7 @@ function claimPort(
  * pair is checked before the port is bound.
  */
 function listenTls(
-  tcp: Listener<Deno.Conn>,
+  tcp: Listener,
   pair: TlsKeyPair,
   files: TlsFiles,
 ): Listener {

@@ -79,6 +79,12 @@ const EVENTS = {
     "out of file descriptors ({error}); pausing accepts for {pause_ms} ms ({repeats} more since the last warning)",
   ],
   connected: ["info", "connected", "{peer} connected"],
+  connectedVia: ["info", "connected", "{peer} connected via {via}"],
+  proxyRefused: [
+    "debug",
+    "proxy_refused",
+    "{via} is a trusted balancer but its connection was refused: {error}",
+  ],
   received: ["info", "received", "{peer} sent {bytes} bytes ({protocol})"],
   receivedEof: [
     "info",

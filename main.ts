@@ -134,6 +134,7 @@ async function run(config: Config): Promise<number> {
     listener = await openListener(endpoint, {
       tls: files.tls,
       ...(workers > 1 && { reusePort: "first" }),
+      proxyFrom: config.proxyFrom,
     });
   } catch (error) {
     if (!(error instanceof StartupError)) throw error;

@@ -16,7 +16,7 @@ export type Mode = "auto" | "raw" | "http";
 export const MODES: readonly Mode[] = ["auto", "raw", "http"];
 
 /** What the first bytes of a connection looked like, as logged. */
-export type Protocol = "http" | "tls" | "raw" | "none";
+export type Protocol = "http" | "h2" | "tls" | "raw" | "none";
 
 /** The parts of an HTTP/1.x request line. */
 export interface RequestLine {
@@ -35,10 +35,11 @@ const LATIN1 = new TextDecoder("latin1");
 /**
  * The start of a request line that has not ended yet: empty lines, or a
  * method (upper case, as every registered one is), then a target, then a
- * prefix of `HTTP/1.0` or `HTTP/1.1`, each cut off anywhere.
+ * prefix of `HTTP/1.0`, `HTTP/1.1` or `HTTP/2.0` (the HTTP/2 preface), each
+ * cut off anywhere.
  */
 const UNFINISHED_REQUEST_LINE =
-  /^(?:\r?\n)*(?:\r|[A-Z][!#$%&'*+.^_`|~0-9A-Za-z-]{0,31}(?: [\x21-\x7e]*(?: (?:H(?:T(?:T(?:P(?:\/(?:1(?:\.(?:[01]\r?)?)?)?)?)?)?)?)?)?)?)?$/;
+  /^(?:\r?\n)*(?:\r|[A-Z][!#$%&'*+.^_`|~0-9A-Za-z-]{0,31}(?: [\x21-\x7e]*(?: (?:H(?:T(?:T(?:P(?:\/(?:1(?:\.(?:[01]\r?)?)?|2(?:\.(?:0\r?)?)?)?)?)?)?)?)?)?)?)?$/;
 
 /**
  * Reads an HTTP/1.x request line (`GET /path HTTP/1.1`) from the start of
@@ -127,6 +128,55 @@ function startsLikeRequestLine(line: Uint8Array): boolean {
   );
 }
 
+/** The first line of the HTTP/2 connection preface (RFC 9113 §3.4). */
+const HTTP2_PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n");
+
+/**
+ * Whether a client opened with the HTTP/2 connection preface
+ * (`curl --http2-prior-knowledge`, gRPC without TLS).
+ */
+export function isHttp2Preface(bytes: Uint8Array): boolean {
+  return bytes.length >= HTTP2_PREFACE.length &&
+    HTTP2_PREFACE.every((byte, i) => bytes[i] === byte);
+}
+
+/**
+ * What a server that will not speak HTTP/2 on this connection sends
+ * (RFC 9113 §3.4, §6.8, §7): its SETTINGS frame (empty: the defaults),
+ * then GOAWAY with last stream 0 and the error HTTP_1_1_REQUIRED, so the
+ * client fails at once and says why, or retries with HTTP/1.1.
+ */
+export const HTTP2_REFUSAL: Uint8Array = new Uint8Array([
+  // SETTINGS: length 0, type 0x4, flags 0, stream 0.
+  0,
+  0,
+  0,
+  0x04,
+  0,
+  0,
+  0,
+  0,
+  0,
+  // GOAWAY: length 8, type 0x7, flags 0, stream 0; last stream 0; error 0xd.
+  0,
+  0,
+  8,
+  0x07,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0x0d,
+]);
+
 /** Whether the bytes start like a TLS handshake record (a ClientHello). */
 export function looksLikeTls(bytes: Uint8Array): boolean {
   return bytes.length >= 3 && bytes[0] === 0x16 && bytes[1] === 0x03 &&
@@ -140,6 +190,7 @@ export function detectProtocol(
 ): Protocol {
   if (bytes.length === 0) return "none";
   if (request !== undefined) return "http";
+  if (isHttp2Preface(bytes)) return "h2";
   if (looksLikeTls(bytes)) return "tls";
   return "raw";
 }

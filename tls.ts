@@ -66,14 +66,14 @@ export function checkKeyPair(pair: TlsKeyPair): void {
  * ```
  */
 export class TlsListener implements Listener {
-  #tcp: Listener<Deno.Conn>;
+  #tcp: Listener;
   #context: tls.SecureContext;
 
   /**
    * @param tcp the listener whose connections speak TLS; closing this one closes it
    * @param pair the certificate and key every handshake presents
    */
-  constructor(tcp: Listener<Deno.Conn>, pair: TlsKeyPair) {
+  constructor(tcp: Listener, pair: TlsKeyPair) {
     checkKeyPair(pair);
     this.#tcp = tcp;
     this.#context = tls.createSecureContext(pair);
@@ -101,10 +101,7 @@ export class TlsListener implements Listener {
  * TLS session and closes the TCP socket at once, handshake or not.
  */
 export class TlsConnection implements Connection {
-  /** The client's TCP address. */
-  readonly remoteAddr: Deno.Addr;
-  /** Our TCP address. */
-  readonly localAddr: Deno.Addr;
+  #tcp: Connection;
   #socket: tls.TLSSocket;
   #handshaking = true;
   #ended = false;
@@ -115,12 +112,12 @@ export class TlsConnection implements Connection {
   #wake: (() => void) | undefined;
 
   /**
-   * @param tcp the accepted TCP connection; this object now owns it
+   * @param tcp the accepted TCP connection (or one behind a PROXY header); this object now owns it
    * @param context the certificate and key to present
    */
-  constructor(tcp: Deno.Conn, context: tls.SecureContext) {
-    this.remoteAddr = tcp.remoteAddr;
-    this.localAddr = tcp.localAddr;
+  constructor(tcp: Connection, context: tls.SecureContext) {
+    this.#tcp = tcp;
+    if (tcp.readHeader) this.readHeader = () => tcp.readHeader!();
     const socket = new tls.TLSSocket(streamOf(tcp), {
       isServer: true,
       secureContext: context,
@@ -146,6 +143,24 @@ export class TlsConnection implements Connection {
     });
     this.#socket = socket;
   }
+
+  /** The client's TCP address (from a PROXY header, behind a balancer). */
+  get remoteAddr(): Deno.Addr {
+    return this.#tcp.remoteAddr;
+  }
+
+  /** Our TCP address. */
+  get localAddr(): Deno.Addr {
+    return this.#tcp.localAddr;
+  }
+
+  /** The balancer's address, behind one. */
+  get via(): Deno.NetAddr | undefined {
+    return this.#tcp.via;
+  }
+
+  /** Reads the PROXY header first, on connections from trusted balancers. */
+  readHeader?: () => Promise<void>;
 
   /** Whether the handshake is still to finish: such a client gets no reply. */
   get handshaking(): boolean {
@@ -201,7 +216,7 @@ export class TlsConnection implements Connection {
 const TRANSPORT_READ_SIZE = 16 * 1024;
 
 /** The TCP connection as the stream a `TLSSocket` runs over. */
-function streamOf(tcp: Deno.Conn): Duplex {
+function streamOf(tcp: Connection): Duplex {
   const buffer = new Uint8Array(TRANSPORT_READ_SIZE);
   return new Duplex({
     read() {

@@ -26,7 +26,11 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
     const { config, endpoint, tls, greeting, hostname } = data;
     await configureLogging(config);
     try {
-      const listener = await openListener(endpoint, { tls, reusePort: "join" });
+      const listener = await openListener(endpoint, {
+        tls,
+        reusePort: "join",
+        proxyFrom: config.proxyFrom,
+      });
       server = serve(listener, {
         ...toServeOptions(config, greeting),
         hostname,

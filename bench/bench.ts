@@ -38,6 +38,11 @@ const WORKLOADS = {
       "GET / HTTP/1.1\\r\\nHost: bench\\r\\nConnection: close\\r\\n\\r\\n",
     expect: -1,
   },
+  /** A raw line behind a PROXY protocol v1 header, as a balancer sends it. */
+  proxy: {
+    request: "PROXY TCP4 192.0.2.7 127.0.0.1 51000 80\\r\\nhello\\n",
+    expect: new TextEncoder().encode(GREETING).byteLength,
+  },
   /** HTTPS, one request per connection, driven by wrk alone. */
   https: { request: "", expect: -1 },
 };
@@ -496,6 +501,13 @@ async function serverSpecs(): Promise<ServerSpec[]> {
       workload: "raw",
       command: merhaba("--mode", "raw", "--quiet"),
       repeats: 3,
+    },
+    {
+      name: "merhaba raw --quiet --proxy-protocol 127.0.0.1",
+      workload: "proxy",
+      command: merhaba(
+        ...["--mode", "raw", "--quiet", "--proxy-protocol", "127.0.0.1"],
+      ),
     },
     {
       name: "merhaba raw --quiet, V8 defaults",

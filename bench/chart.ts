@@ -40,6 +40,8 @@ export function renderChart(report: ChartReport): string {
       `<text x="10" y="${y + 14}" font-weight="bold">${
         workload === "http"
           ? "HTTP request (GET, Connection: close)"
+          : workload === "proxy"
+          ? "raw TCP behind a PROXY v1 header"
           : workload === "https"
           ? "HTTPS request (wrk, a new TLS connection each)"
           : "raw TCP (send a line, read the greeting)"

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { parseCidr } from "./cidr.ts";
+import { ProxyProtocolListener } from "./proxied.ts";
+import { serve, type ServeOptions } from "./server.ts";
+import { TlsListener } from "./tls.ts";
+import {
+  decode,
+  encode,
+  exchange,
+  readToEnd,
+  tlsFixture,
+  writeAll,
+} from "./test_client.ts";
+
+const V1 = "PROXY TCP4 192.0.2.7 127.0.0.1 51000 80\r\n";
+
+function startServer(trusted: string[], options: ServeOptions = {}) {
+  const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = new ProxyProtocolListener(tcp, trusted.map(parseCidr));
+  return {
+    server: serve(listener, { greeting: "{peer}", ...options }),
+    port: tcp.addr.port,
+  };
+}
+
+Deno.test("a trusted source's PROXY header is consumed and its client becomes {peer}", async (t) => {
+  const { server, port } = startServer(["127.0.0.1"], { echo: true });
+  await using _ = server;
+  await t.step("v1, then an HTTP request", async () => {
+    const reply = decode(
+      await exchange(port, { send: encode(`${V1}GET / HTTP/1.1\r\n\r\n`) }),
+    );
+    assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(reply, /\r\n\r\n192\.0\.2\.7:51000\nGET \/ HTTP\/1\.1/);
+    assert.ok(!reply.includes("PROXY"), "the header is never echoed");
+  });
+  await t.step("v2 LOCAL keeps the balancer's address", async () => {
+    const local = new Uint8Array([
+      0x0d,
+      0x0a,
+      0x0d,
+      0x0a,
+      0x00,
+      0x0d,
+      0x0a,
+      0x51,
+      0x55,
+      0x49,
+      0x54,
+      0x0a,
+      0x20,
+      0x00,
+      0,
+      0,
+    ]);
+    const reply = decode(
+      await exchange(port, {
+        send: new Uint8Array([...local, ...encode("hi\n")]),
+      }),
+    );
+    assert.match(reply, /^127\.0\.0\.1:\d+\nhi\n$/);
+  });
+  await t.step("the header split across reads", async () => {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(conn, encode(V1.slice(0, 10)));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await writeAll(conn, encode(`${V1.slice(10)}hello\n`));
+    assert.equal(decode(await readToEnd(conn)), "192.0.2.7:51000\nhello\n");
+  });
+});
+
+Deno.test("a trusted source with no header, a bad header or a late one is closed without a reply; the server keeps serving", async () => {
+  const { server, port } = startServer(["127.0.0.1"], { timeoutMs: 300 });
+  await using _ = server;
+  for (
+    const send of [
+      "GET / HTTP/1.1\r\n\r\n",
+      "PROXY TCP4 999.0.2.7 127.0.0.1 51000 80\r\n",
+      "PROXY TCP4 192.0.2.7 127.0.0.1 5",
+    ]
+  ) {
+    const reply = await exchange(port, { send: encode(send) });
+    assert.equal(reply.byteLength, 0, send);
+  }
+  assert.equal(await exchange(port, {}).then((r) => r.byteLength), 0);
+  const reply = decode(await exchange(port, { send: encode(`${V1}x\n`) }));
+  assert.equal(reply, "192.0.2.7:51000");
+});
+
+Deno.test("an untrusted source's PROXY header is client data, and it cannot forge an address", async () => {
+  const { server, port } = startServer(["10.0.0.0/8"], { echo: true });
+  await using _ = server;
+  const reply = decode(await exchange(port, { send: encode(V1) }));
+  assert.match(reply, /^127\.0\.0\.1:\d+\nPROXY TCP4 192\.0\.2\.7/);
+});
+
+Deno.test("TLS behind a PROXY header: the header first, then the handshake", async () => {
+  await using fixture = await tlsFixture();
+  const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = new TlsListener(
+    new ProxyProtocolListener(tcp, [parseCidr("127.0.0.1")]),
+    { cert: fixture.cert, key: await Deno.readTextFile(fixture.keyFile) },
+  );
+  await using _ = serve(listener, { greeting: "{peer}" });
+  const plain = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: tcp.addr.port,
+  });
+  await writeAll(plain, encode(V1));
+  using conn = await Deno.startTls(plain, {
+    hostname: "localhost",
+    caCerts: [fixture.cert],
+  });
+  await writeAll(conn, encode("hello\n"));
+  assert.equal(decode(await readToEnd(conn)), "192.0.2.7:51000");
+});

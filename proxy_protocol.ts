@@ -1,0 +1,253 @@
+/**
+ * The PROXY protocol (HAProxy's `doc/proxy-protocol.txt`), versions 1 and 2:
+ * the header a TCP load balancer sends first, naming the real client.
+ * Parsing only; strict bounds, no exceptions.
+ *
+ * @module
+ */
+
+/** A TCP address carried by a header. */
+export interface ProxiedAddress {
+  hostname: string;
+  port: number;
+}
+
+/** What the start of a connection holds. */
+export type ProxyHeader =
+  /** Too few bytes yet to tell. */
+  | { kind: "incomplete" }
+  /** Not a valid header; `reason` says why, for the debug log. */
+  | { kind: "invalid"; reason: string }
+  /**
+   * A valid header of `length` bytes. `source` is the real client; it is
+   * absent for v2 `LOCAL` (the balancer's own health check) and v1
+   * `UNKNOWN`, which keep the connection's own address.
+   */
+  | {
+    kind: "header";
+    version: 1 | 2;
+    length: number;
+    source?: ProxiedAddress;
+  };
+
+/** A v1 header is at most this long, CRLF included (the specification's bound). */
+export const MAX_V1_LENGTH = 107;
+/**
+ * Most bytes of a v2 header's address and TLV block merhaba accepts. The
+ * field allows 65 535, but is attacker-controlled; HAProxy's longest
+ * headers (with TLS details) stay far below this.
+ */
+export const MAX_V2_PAYLOAD = 1024;
+/** The longest header of either version. */
+export const MAX_HEADER_LENGTH = 16 + MAX_V2_PAYLOAD;
+
+const V1_PREFIX = [0x50, 0x52, 0x4f, 0x58, 0x59, 0x20]; // "PROXY "
+const V2_SIGNATURE = [
+  0x0d,
+  0x0a,
+  0x0d,
+  0x0a,
+  0x00,
+  0x0d,
+  0x0a,
+  0x51,
+  0x55,
+  0x49,
+  0x54,
+  0x0a,
+];
+
+/**
+ * Reads a PROXY protocol header from the start of `bytes`, recognising the
+ * version by its signature. Never throws and never looks past
+ * {@link MAX_HEADER_LENGTH} bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseProxyHeader } from "./proxy_protocol.ts";
+ *
+ * const header = new TextEncoder().encode(
+ *   "PROXY TCP4 192.0.2.7 10.0.0.1 51000 80\r\nGET / HTTP/1.1\r\n",
+ * );
+ * assert.deepEqual(parseProxyHeader(header), {
+ *   kind: "header",
+ *   version: 1,
+ *   length: 40,
+ *   source: { hostname: "192.0.2.7", port: 51000 },
+ * });
+ * ```
+ */
+export function parseProxyHeader(bytes: Uint8Array): ProxyHeader {
+  if (startsWith(bytes, V2_SIGNATURE)) return parseV2(bytes);
+  if (startsWith(bytes, V1_PREFIX)) return parseV1(bytes);
+  const prefix = bytes.subarray(0, 12);
+  if (isPrefixOf(prefix, V2_SIGNATURE) || isPrefixOf(prefix, V1_PREFIX)) {
+    return { kind: "incomplete" };
+  }
+  return { kind: "invalid", reason: "no PROXY protocol header" };
+}
+
+function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
+  return bytes.length >= prefix.length &&
+    prefix.every((byte, i) => bytes[i] === byte);
+}
+
+function isPrefixOf(bytes: Uint8Array, whole: number[]): boolean {
+  return bytes.length < whole.length && bytes.every((b, i) => whole[i] === b);
+}
+
+const V1_LINE =
+  /^PROXY (?:(TCP4) (\d{1,3}(?:\.\d{1,3}){3}) (\d{1,3}(?:\.\d{1,3}){3})|(TCP6) ([0-9a-fA-F:.]{2,45}) ([0-9a-fA-F:.]{2,45})) (\d{1,5}) (\d{1,5})$/;
+
+function parseV1(bytes: Uint8Array): ProxyHeader {
+  const window = bytes.subarray(0, MAX_V1_LENGTH);
+  const lf = window.indexOf(0x0a);
+  if (lf === -1) {
+    return bytes.length >= MAX_V1_LENGTH
+      ? { kind: "invalid", reason: "v1 header longer than 107 bytes" }
+      : { kind: "incomplete" };
+  }
+  if (lf === 0 || window[lf - 1] !== 0x0d) {
+    return { kind: "invalid", reason: "v1 header does not end with CRLF" };
+  }
+  let line = "";
+  for (const byte of window.subarray(0, lf - 1)) {
+    if (byte < 0x20 || byte > 0x7e) {
+      return { kind: "invalid", reason: "v1 header is not printable ASCII" };
+    }
+    line += String.fromCharCode(byte);
+  }
+  if (line === "PROXY UNKNOWN" || line.startsWith("PROXY UNKNOWN ")) {
+    return { kind: "header", version: 1, length: lf + 1 };
+  }
+  const match = V1_LINE.exec(line);
+  if (match === null) return { kind: "invalid", reason: "malformed v1 header" };
+  const v4 = match[1] !== undefined;
+  const source = v4 ? match[2]! : match[5]!;
+  const destination = v4 ? match[3]! : match[6]!;
+  const valid = v4
+    ? isIpv4(source) && isIpv4(destination)
+    : isIpv6(source) && isIpv6(destination);
+  const sourcePort = Number(match[7]);
+  const destinationPort = Number(match[8]);
+  if (!valid) return { kind: "invalid", reason: "bad address in v1 header" };
+  if (sourcePort > 65535 || destinationPort > 65535) {
+    return { kind: "invalid", reason: "bad port in v1 header" };
+  }
+  return {
+    kind: "header",
+    version: 1,
+    length: lf + 1,
+    source: { hostname: source.toLowerCase(), port: sourcePort },
+  };
+}
+
+function parseV2(bytes: Uint8Array): ProxyHeader {
+  if (bytes.length < 16) return { kind: "incomplete" };
+  const versionCommand = bytes[12]!;
+  const familyProtocol = bytes[13]!;
+  const payload = (bytes[14]! << 8) | bytes[15]!;
+  if (versionCommand >> 4 !== 2) {
+    return { kind: "invalid", reason: "v2 header with a version other than 2" };
+  }
+  const command = versionCommand & 0x0f;
+  if (command > 1) return { kind: "invalid", reason: "v2 header, bad command" };
+  if (payload > MAX_V2_PAYLOAD) {
+    return {
+      kind: "invalid",
+      reason: `v2 header of ${payload} bytes, over ${MAX_V2_PAYLOAD}`,
+    };
+  }
+  const family = familyProtocol >> 4;
+  const protocol = familyProtocol & 0x0f;
+  if (family > 3 || protocol > 2) {
+    return { kind: "invalid", reason: "v2 header, bad family or protocol" };
+  }
+  const needed = [0, 12, 36, 216][family]!;
+  if (payload < needed) {
+    return { kind: "invalid", reason: "v2 header shorter than its addresses" };
+  }
+  if (bytes.length < 16 + payload) return { kind: "incomplete" };
+  const length = 16 + payload;
+  // LOCAL: the balancer speaks for itself (a health check).
+  if (command === 0) return { kind: "header", version: 2, length };
+  if (familyProtocol === 0x00) return { kind: "header", version: 2, length };
+  const view = new DataView(bytes.buffer, bytes.byteOffset + 16, payload);
+  if (familyProtocol === 0x11) {
+    return {
+      kind: "header",
+      version: 2,
+      length,
+      source: {
+        hostname: [0, 1, 2, 3].map((i) => view.getUint8(i)).join("."),
+        port: view.getUint16(8),
+      },
+    };
+  }
+  if (familyProtocol === 0x21) {
+    const groups = Array.from(
+      { length: 8 },
+      (_, i) => view.getUint16(2 * i).toString(16),
+    );
+    return {
+      kind: "header",
+      version: 2,
+      length,
+      source: { hostname: compressIpv6(groups), port: view.getUint16(32) },
+    };
+  }
+  return {
+    kind: "invalid",
+    reason: "v2 PROXY header for a family other than TCP over IPv4 or IPv6",
+  };
+}
+
+function isIpv4(text: string): boolean {
+  const parts = text.split(".");
+  return parts.length === 4 &&
+    parts.every((part) =>
+      /^(0|[1-9]\d{0,2})$/.test(part) && Number(part) < 256
+    );
+}
+
+function isIpv6(text: string): boolean {
+  if (!/^[0-9a-fA-F:.]+$/.test(text) || text.split("::").length > 2) {
+    return false;
+  }
+  let groups = text.split(":");
+  const last = groups.at(-1)!;
+  let width = 8;
+  if (last.includes(".")) {
+    if (!isIpv4(last)) return false;
+    groups = groups.slice(0, -1);
+    width = 6;
+  }
+  if (text.includes("::")) {
+    const filled = groups.filter((group) => group !== "");
+    return filled.length < width &&
+      filled.every((group) => /^[0-9a-fA-F]{1,4}$/.test(group));
+  }
+  return groups.length === width &&
+    groups.every((group) => /^[0-9a-fA-F]{1,4}$/.test(group));
+}
+
+/** Writes eight hexadecimal groups in RFC 5952's short form. */
+function compressIpv6(groups: string[]): string {
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== "0") {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === "0") j++;
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
+    i = j;
+  }
+  if (bestStart === -1) return groups.join(":");
+  return `${groups.slice(0, bestStart).join(":")}::${
+    groups.slice(bestStart + bestLength).join(":")
+  }`;
+}

@@ -1,0 +1,190 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  MAX_HEADER_LENGTH,
+  MAX_V1_LENGTH,
+  parseProxyHeader,
+} from "./proxy_protocol.ts";
+
+const text = (value: string) => new TextEncoder().encode(value);
+const SIGNATURE = [
+  0x0d,
+  0x0a,
+  0x0d,
+  0x0a,
+  0x00,
+  0x0d,
+  0x0a,
+  0x51,
+  0x55,
+  0x49,
+  0x54,
+  0x0a,
+];
+
+/** A v2 header: signature, version 2 and `command`, family, length, payload. */
+function v2(command: number, family: number, payload: number[]): Uint8Array {
+  return new Uint8Array([
+    ...SIGNATURE,
+    0x20 | command,
+    family,
+    payload.length >> 8,
+    payload.length & 0xff,
+    ...payload,
+  ]);
+}
+
+const TCP4_PAYLOAD = [192, 0, 2, 7, 10, 0, 0, 1, 0xc7, 0x38, 0, 80];
+
+Deno.test("parseProxyHeader() reads v1 TCP4, TCP6 and UNKNOWN", () => {
+  assert.deepEqual(
+    parseProxyHeader(text("PROXY TCP4 192.0.2.7 10.0.0.1 51000 80\r\nGET")),
+    {
+      kind: "header",
+      version: 1,
+      length: 40,
+      source: { hostname: "192.0.2.7", port: 51000 },
+    },
+  );
+  assert.deepEqual(
+    parseProxyHeader(text("PROXY TCP6 2001:DB8::7 ::1 51000 443\r\n")),
+    {
+      kind: "header",
+      version: 1,
+      length: 38,
+      source: { hostname: "2001:db8::7", port: 51000 },
+    },
+  );
+  assert.deepEqual(parseProxyHeader(text("PROXY UNKNOWN\r\n")), {
+    kind: "header",
+    version: 1,
+    length: 15,
+  });
+});
+
+Deno.test("parseProxyHeader() refuses bad v1 headers", () => {
+  for (
+    const bad of [
+      "PROXY TCP4 192.0.2.7 10.0.0.1 51000 80\n", // LF without CR
+      "PROXY TCP4 300.0.2.7 10.0.0.1 51000 80\r\n", // octet over 255
+      "PROXY TCP4 192.0.2.7 10.0.0.1 70000 80\r\n", // port over 65535
+      "PROXY TCP4 ::1 ::1 1 2\r\n", // IPv6 under TCP4
+      "PROXY TCP6 1::2::3 ::1 1 2\r\n",
+      "PROXY UDP4 192.0.2.7 10.0.0.1 1 2\r\n",
+      `PROXY TCP4 ${"1".repeat(120)}`, // no CRLF within 107 bytes
+      "GET / HTTP/1.1\r\n", // no header at all
+    ]
+  ) {
+    assert.equal(parseProxyHeader(text(bad)).kind, "invalid", bad);
+  }
+});
+
+Deno.test("parseProxyHeader() reads v2 PROXY over IPv4 and IPv6, and LOCAL", () => {
+  assert.deepEqual(parseProxyHeader(v2(1, 0x11, TCP4_PAYLOAD)), {
+    kind: "header",
+    version: 2,
+    length: 28,
+    source: { hostname: "192.0.2.7", port: 51000 },
+  });
+  const tcp6 = [
+    ...[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7],
+    ...new Array(15).fill(0),
+    1,
+    0xc7,
+    0x38,
+    1,
+    0xbb,
+  ];
+  assert.deepEqual(parseProxyHeader(v2(1, 0x21, tcp6)), {
+    kind: "header",
+    version: 2,
+    length: 52,
+    source: { hostname: "2001:db8::7", port: 51000 },
+  });
+  // LOCAL (a health check from the balancer itself) keeps its address,
+  // and TLVs after the addresses are skipped.
+  assert.deepEqual(
+    parseProxyHeader(v2(0, 0x11, [...TCP4_PAYLOAD, 0x04, 0, 1, 0])),
+    { kind: "header", version: 2, length: 32 },
+  );
+});
+
+Deno.test("parseProxyHeader() refuses v2 headers with a bad length, family or version", () => {
+  const cases: [Uint8Array, RegExp][] = [
+    [v2(1, 0x11, TCP4_PAYLOAD.slice(0, 8)), /shorter than its addresses/],
+    [v2(1, 0x51, TCP4_PAYLOAD), /bad family/],
+    [v2(1, 0x12, TCP4_PAYLOAD), /family other than TCP/],
+    [v2(2, 0x11, TCP4_PAYLOAD), /bad command/],
+    [
+      new Uint8Array([...SIGNATURE, 0x21, 0x11, 0xff, 0xff]),
+      /65535 bytes, over 1024/,
+    ],
+    [
+      new Uint8Array([...SIGNATURE, 0x11, 0x11, 0, 12, ...TCP4_PAYLOAD]),
+      /version other than 2/,
+    ],
+  ];
+  for (const [bytes, reason] of cases) {
+    const header = parseProxyHeader(bytes);
+    assert.equal(header.kind, "invalid");
+    assert.match((header as { reason: string }).reason, reason);
+  }
+});
+
+/** Valid headers of both versions, with the client they name. */
+const validHeaders = fc.oneof(
+  fc.tuple(fc.ipV4(), fc.ipV4(), fc.nat(65535), fc.nat(65535)).map((
+    [source, destination, sport, dport],
+  ) => ({
+    bytes: text(`PROXY TCP4 ${source} ${destination} ${sport} ${dport}\r\n`),
+    source: { hostname: source, port: sport },
+  })),
+  fc.tuple(
+    fc.array(fc.nat(255), { minLength: 12, maxLength: 12 }),
+    fc.array(fc.nat(255), { maxLength: 40 }),
+  ).map(([addresses, tlvs]) => ({
+    bytes: v2(1, 0x11, [...addresses, ...tlvs]),
+    source: {
+      hostname: addresses.slice(0, 4).join("."),
+      port: (addresses[8]! << 8) | addresses[9]!,
+    },
+  })),
+);
+
+Deno.test("property: valid headers parse to their client, and every cut-short prefix is incomplete", () => {
+  fc.assert(
+    fc.property(validHeaders, fc.nat(), ({ bytes, source }, cut) => {
+      const header = parseProxyHeader(bytes);
+      assert.deepEqual(header.kind === "header" && header.source, source);
+      assert.equal(header.kind === "header" && header.length, bytes.length);
+      const prefix = bytes.subarray(0, cut % bytes.length);
+      assert.equal(parseProxyHeader(prefix).kind, "incomplete");
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("property: any bytes parse or are refused, never throw, never past the bound", () => {
+  const anyStart = fc.oneof(
+    fc.uint8Array({ maxLength: 2000 }),
+    fc.uint8Array({ maxLength: 2000 }).map((rest) =>
+      new Uint8Array([...SIGNATURE, ...rest])
+    ),
+    fc.string({ maxLength: 200 }).map((rest) => text(`PROXY ${rest}`)),
+  );
+  fc.assert(
+    fc.property(anyStart, (bytes) => {
+      const header = parseProxyHeader(bytes);
+      assert.ok(["incomplete", "invalid", "header"].includes(header.kind));
+      if (header.kind === "header") {
+        assert.ok(header.length <= bytes.length);
+        assert.ok(header.length <= MAX_HEADER_LENGTH);
+        if (header.version === 1) assert.ok(header.length <= MAX_V1_LENGTH);
+      }
+      if (header.kind === "incomplete") {
+        assert.ok(bytes.length < MAX_HEADER_LENGTH);
+      }
+    }),
+    { numRuns: 5000 },
+  );
+});
