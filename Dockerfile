@@ -26,10 +26,11 @@ ARG DENO_CERT
 ARG NPM_CONFIG_REGISTRY
 ENV DENO_DIR=/deno-dir
 WORKDIR /app
-COPY deno.json deno.lock ./
-COPY *.ts ./
+COPY deno.json deno.lock main.ts server.ts ./
+COPY lib lib
+COPY cli cli
 # Only what the server imports (LogTape), not the test-only packages.
-RUN deno cache --frozen main.ts worker.ts
+RUN deno cache --frozen main.ts cli/worker.ts
 
 FROM ${RUNTIME_IMAGE}
 ENV DENO_DIR=/deno-dir \

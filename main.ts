@@ -12,7 +12,11 @@
 
 import { dispose, getLogger } from "@logtape/logtape";
 import denoConfig from "./deno.json" with { type: "json" };
-import { addressFamilies, formatHostPort, listeningUrl } from "./address.ts";
+import {
+  addressFamilies,
+  formatHostPort,
+  listeningUrl,
+} from "./lib/address.ts";
 import {
   type Config,
   type Endpoint,
@@ -24,20 +28,20 @@ import {
   USAGE,
   USAGE_HINT,
   UsageError,
-} from "./flags.ts";
+} from "./cli/flags.ts";
 import {
   openListener,
   readGreetingFile,
   readTlsKeyPair,
   StartupError,
   type TlsKeyPair,
-} from "./listen.ts";
-import { CATEGORIES, configureLogging, logEvent } from "./log.ts";
-import { compileGreeting, usesPlaceholder } from "./greeting.ts";
-import { probe } from "./probe.ts";
-import { sleep } from "./timers.ts";
+} from "./cli/listen.ts";
+import { CATEGORIES, configureLogging, logEvent } from "./cli/logging.ts";
+import { compileGreeting, usesPlaceholder } from "./lib/greeting.ts";
+import { probe } from "./cli/probe.ts";
+import { sleep } from "./lib/timers.ts";
 import { type Listener, serve, type ServeStats } from "./server.ts";
-import { assertPortSharing, WorkerPool } from "./workers.ts";
+import { assertPortSharing, WorkerPool } from "./cli/workers.ts";
 
 /** The version printed by `--version` and in the listening line. */
 export const VERSION: string = denoConfig.version;

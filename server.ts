@@ -26,29 +26,29 @@ import {
   describeError,
   type Listener,
   serveConnection,
-} from "./connection.ts";
-import { DEFAULTS } from "./defaults.ts";
-import { isHtml } from "./escape.ts";
-import { compileGreeting, usesPlaceholder } from "./greeting.ts";
-import { CATEGORIES, logEvent } from "./log.ts";
+} from "./lib/connection.ts";
+import { DEFAULTS } from "./lib/defaults.ts";
+import { isHtml } from "./lib/escape.ts";
+import { compileGreeting, usesPlaceholder } from "./lib/greeting.ts";
+import { CATEGORIES, logEvent } from "./cli/logging.ts";
 import {
   DEFAULT_HTTP,
   encodeReplies,
   type HttpReplyOptions,
   type Mode,
-} from "./reply.ts";
+} from "./lib/reply.ts";
 import {
   DeadlineQueue,
   RateLimiter,
   sleep,
   TIMED_OUT,
   withTimeout,
-} from "./timers.ts";
+} from "./lib/timers.ts";
 
-export type { HttpReplyOptions, Mode } from "./reply.ts";
-export type { Connection, Listener } from "./connection.ts";
-export { type TlsKeyPair, TlsListener } from "./tls.ts";
-export { PLACEHOLDERS } from "./greeting.ts";
+export type { HttpReplyOptions, Mode } from "./lib/reply.ts";
+export type { Connection, Listener } from "./lib/connection.ts";
+export { type TlsKeyPair, TlsListener } from "./lib/tls.ts";
+export { PLACEHOLDERS } from "./lib/greeting.ts";
 
 /** How the server greets its clients. */
 export interface ServeOptions {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type GreetingServer, serve, type ServeOptions } from "./server.ts";
-import { TIMED_OUT, withTimeout } from "./timers.ts";
+import { TIMED_OUT, withTimeout } from "./lib/timers.ts";
 import {
   connectAndReset,
   decode,
@@ -10,7 +10,7 @@ import {
   readToEnd,
   settleOrder,
   writeAll,
-} from "./test_client.ts";
+} from "./tests/test_client.ts";
 
 const GREETING = "Merhaba dünya!";
 

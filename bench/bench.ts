@@ -47,7 +47,10 @@ const WORKLOADS = {
   https: { request: "", expect: -1 },
 };
 /** The certificate and key of the HTTPS rows (a committed test fixture). */
-const TLS_FILES = ["testdata/localhost_cert.pem", "testdata/localhost_key.pem"];
+const TLS_FILES = [
+  "tests/testdata/localhost_cert.pem",
+  "tests/testdata/localhost_key.pem",
+];
 type Workload = keyof typeof WORKLOADS;
 
 /** A server under test: how to start it, and what it is compared with. */

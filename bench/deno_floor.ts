@@ -24,8 +24,8 @@ const address = { hostname: "127.0.0.1", port: 0 };
 const listener = tls
   ? Deno.listenTls({
     ...address,
-    cert: Deno.readTextFileSync("testdata/localhost_cert.pem"),
-    key: Deno.readTextFileSync("testdata/localhost_key.pem"),
+    cert: Deno.readTextFileSync("tests/testdata/localhost_cert.pem"),
+    key: Deno.readTextFileSync("tests/testdata/localhost_key.pem"),
   })
   : Deno.listen(address);
 console.log(`listening on 127.0.0.1:${listener.addr.port}`);

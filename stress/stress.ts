@@ -9,8 +9,8 @@
  */
 
 import { startTaskFlags } from "../bench/bench.ts";
-import { TIMED_OUT, withTimeout } from "../timers.ts";
-import { MerhabaProcess, type StartOptions } from "../test_cli.ts";
+import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
+import { MerhabaProcess, type StartOptions } from "../tests/test_cli.ts";
 import {
   connectAndReset,
   decode,
@@ -18,7 +18,7 @@ import {
   readToEnd,
   tlsFixture,
   writeAll,
-} from "../test_client.ts";
+} from "../tests/test_client.ts";
 
 const GREETING = "Merhaba dünya!";
 const RESULTS = new URL("../bench/results/", import.meta.url).pathname;

@@ -34,7 +34,7 @@ export const COMPILE_FLAGS = [
   // (fast-check, yaml) that deno.lock also holds.
   "--exclude-unused-npm",
   "--include",
-  "worker.ts",
+  "cli/worker.ts",
 ];
 
 /** The targets `deno compile` supports, as named in release archives. */

@@ -10,7 +10,7 @@ import {
   parseRequestLine,
   reasonPhrase,
 } from "./reply.ts";
-import { decode, encode } from "./test_client.ts";
+import { decode, encode } from "../tests/test_client.ts";
 
 Deno.test("parseRequestLine() reads HTTP/1.0 and HTTP/1.1 request lines", () => {
   assert.deepEqual(

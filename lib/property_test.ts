@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { escapeForTerminal } from "./escape.ts";
-import { parseInteger, parseSeconds, UsageError } from "./flags.ts";
+import { parseInteger, parseSeconds, UsageError } from "../cli/flags.ts";
 import {
   chooseReply,
   encodeReplies,

@@ -9,7 +9,7 @@
 import type { Config, TcpEndpoint } from "./flags.ts";
 import type { TlsKeyPair } from "./listen.ts";
 import { StartupError } from "./listen.ts";
-import type { ServeStats } from "./server.ts";
+import type { ServeStats } from "../server.ts";
 
 /** What the main thread tells a worker. */
 export type ToWorker =
@@ -56,7 +56,8 @@ export async function assertPortSharing(): Promise<void> {
     );
   }
   if (WORKER_MODULE.protocol !== "file:") return;
-  const directory = new URL(".", WORKER_MODULE);
+  // The worker imports the library and server.ts too: all of merhaba's code.
+  const directory = new URL("../", WORKER_MODULE);
   const { state } = await Deno.permissions.query({
     name: "read",
     path: directory,

@@ -11,8 +11,8 @@
 import { dispose } from "@logtape/logtape";
 import { toServeOptions } from "./flags.ts";
 import { openListener, StartupError } from "./listen.ts";
-import { configureLogging } from "./log.ts";
-import { type GreetingServer, serve } from "./server.ts";
+import { configureLogging } from "./logging.ts";
+import { type GreetingServer, serve } from "../server.ts";
 import type { FromWorker, ToWorker } from "./workers.ts";
 
 let server: GreetingServer | undefined;

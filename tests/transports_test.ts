@@ -10,7 +10,7 @@ import {
 import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
-const CODE_DIRECTORY = new URL(".", import.meta.url).pathname;
+const CODE_DIRECTORY = new URL("../", import.meta.url).pathname;
 async function tempDirectory(): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix: "merhaba_" });
   return {

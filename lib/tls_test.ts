@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { serve, type ServeOptions } from "./server.ts";
+import { serve, type ServeOptions } from "../server.ts";
 import { checkKeyPair, TlsListener } from "./tls.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
 import {
@@ -8,7 +8,7 @@ import {
   readToEnd,
   tlsFixture,
   writeAll,
-} from "./test_client.ts";
+} from "../tests/test_client.ts";
 
 const GREETING = "Merhaba dünya!";
 

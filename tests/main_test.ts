@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { VERSION } from "./main.ts";
+import { VERSION } from "../main.ts";
 import { decode, encode, exchange, greet, readToEnd } from "./test_client.ts";
 import { LISTENING, MerhabaProcess, runMerhaba } from "./test_cli.ts";
 

@@ -9,7 +9,7 @@
 
 import tls from "node:tls";
 import type { ProbeTarget } from "./flags.ts";
-import { TIMED_OUT, withTimeout } from "./timers.ts";
+import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
 
 /** What a TLS probe sends: a line that cannot be HTTP, so it is answered at once. */
 const TLS_PROBE_LINE = "merhaba-probe\n";

@@ -153,7 +153,7 @@ const COMPILED = Object.fromEntries(
  * @example
  * ```ts
  * import { getLogger } from "@logtape/logtape";
- * import { CATEGORIES, logEvent } from "./log.ts";
+ * import { CATEGORIES, logEvent } from "./logging.ts";
  *
  * logEvent(getLogger(CATEGORIES.connection), "connected", { peer: "127.0.0.1:5000" });
  * ```

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { configure, getLogger, type LogRecord, reset } from "@logtape/logtape";
-import { batchingSink, formatJson, formatText, logEvent } from "./log.ts";
+import { batchingSink, formatJson, formatText, logEvent } from "./logging.ts";
 
 function record(
   message: unknown[],

@@ -6,11 +6,11 @@
  */
 
 import assert from "node:assert/strict";
-import { VERSION } from "./main.ts";
+import { VERSION } from "../main.ts";
 import { greet } from "./test_client.ts";
 import { MerhabaProcess } from "./test_cli.ts";
 
-const ROOT = new URL(".", import.meta.url).pathname;
+const ROOT = new URL("../", import.meta.url).pathname;
 const BINARY = `${ROOT}dist/merhaba${
   Deno.build.os === "windows" ? ".exe" : ""
 }`;

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type GreetingServer, serve } from "./server.ts";
+import { type GreetingServer, serve } from "../server.ts";
 import { tlsFixture } from "./test_client.ts";
 import { MerhabaProcess } from "./test_cli.ts";
 

@@ -5,14 +5,14 @@
  * @module
  */
 
-import { formatHostPort } from "./address.ts";
-import type { Cidr } from "./cidr.ts";
-import type { Listener } from "./connection.ts";
+import { formatHostPort } from "../lib/address.ts";
+import type { Cidr } from "../lib/cidr.ts";
+import type { Listener } from "../lib/connection.ts";
 import type { Endpoint, TcpEndpoint, TlsFiles } from "./flags.ts";
-import { ProxyProtocolListener } from "./proxied.ts";
-import { checkKeyPair, type TlsKeyPair, TlsListener } from "./tls.ts";
+import { ProxyProtocolListener } from "../lib/proxied.ts";
+import { checkKeyPair, type TlsKeyPair, TlsListener } from "../lib/tls.ts";
 
-export type { TlsKeyPair } from "./tls.ts";
+export type { TlsKeyPair } from "../lib/tls.ts";
 
 /** A failure to start serving, with a hint for the operator; the CLI exits 1. */
 export class StartupError extends Error {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseCidr } from "./cidr.ts";
 import { ProxyProtocolListener } from "./proxied.ts";
-import { serve, type ServeOptions } from "./server.ts";
+import { serve, type ServeOptions } from "../server.ts";
 import { TlsListener } from "./tls.ts";
 import {
   decode,
@@ -10,7 +10,7 @@ import {
   readToEnd,
   tlsFixture,
   writeAll,
-} from "./test_client.ts";
+} from "../tests/test_client.ts";
 
 const V1 = "PROXY TCP4 192.0.2.7 127.0.0.1 51000 80\r\n";
 

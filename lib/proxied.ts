@@ -20,7 +20,7 @@ import { MAX_HEADER_LENGTH, parseProxyHeader } from "./proxy_protocol.ts";
  * ```ts ignore
  * import { parseCidr } from "./cidr.ts";
  * import { ProxyProtocolListener } from "./proxied.ts";
- * import { serve } from "./server.ts";
+ * import { serve } from "../server.ts";
  *
  * const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * serve(new ProxyProtocolListener(tcp, [parseCidr("10.0.0.0/8")]));

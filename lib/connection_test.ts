@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { Connection, Listener } from "./connection.ts";
-import { serve, type ServeOptions } from "./server.ts";
+import { serve, type ServeOptions } from "../server.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
 import {
   decode,
@@ -9,7 +9,7 @@ import {
   exchange,
   readToEnd,
   writeAll,
-} from "./test_client.ts";
+} from "../tests/test_client.ts";
 
 const GREETING = "Merhaba dünya!";
 const REQUEST = "GET /path HTTP/1.1\r\nHost: x\r\n\r\n";

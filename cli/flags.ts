@@ -6,16 +6,16 @@
  */
 
 import { parseArgs } from "node:util";
-import { type Cidr, parseCidr } from "./cidr.ts";
-import { DEFAULTS } from "./defaults.ts";
-import { parseGreeting } from "./greeting.ts";
+import { type Cidr, parseCidr } from "../lib/cidr.ts";
+import { DEFAULTS } from "../lib/defaults.ts";
+import { parseGreeting } from "../lib/greeting.ts";
 import {
   DEFAULT_HTTP,
   type HttpReplyOptions,
   type Mode,
   MODES,
-} from "./reply.ts";
-import type { ServeOptions } from "./server.ts";
+} from "../lib/reply.ts";
+import type { ServeOptions } from "../server.ts";
 
 /** Formats of the log lines on stdout. */
 export type LogFormat = "text" | "json";

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { decode } from "./test_client.ts";
 
 /** The path of main.ts, for `deno run`. */
-export const MAIN = new URL("./main.ts", import.meta.url).pathname;
+export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** The listening line of a TCP or TLS endpoint: host, port, URL. */
 export const LISTENING =

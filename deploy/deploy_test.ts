@@ -12,10 +12,10 @@ import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/Horizo
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Service } from "kubernetes-models/v1/Service";
 import { parseAllDocuments } from "yaml";
-import { DEFAULTS } from "./defaults.ts";
-import { COMPILE_FLAGS } from "./tools/compile.ts";
+import { DEFAULTS } from "../lib/defaults.ts";
+import { COMPILE_FLAGS } from "../tools/compile.ts";
 
-const ROOT = new URL(".", import.meta.url);
+const ROOT = new URL("../", import.meta.url);
 
 // deno-lint-ignore no-explicit-any
 type Manifest = any;
@@ -55,7 +55,7 @@ Deno.test("Dockerfile runs main.ts with the binary's permissions, non-root, conf
   assert.ok(
     all("ARG").includes("RUNTIME_IMAGE=denoland/deno:distroless-2.9.6"),
   );
-  assert.ok(all("RUN").includes("deno cache --frozen main.ts worker.ts"));
+  assert.ok(all("RUN").includes("deno cache --frozen main.ts cli/worker.ts"));
   assert.deepEqual(all("USER"), ["65532:65532"]);
   assert.deepEqual(all("STOPSIGNAL"), ["SIGTERM"]);
   assert.deepEqual(all("CMD"), [], "no CMD: it would override PORT");

@@ -57,7 +57,7 @@ export function checkKeyPair(pair: TlsKeyPair): void {
  *
  * @example
  * ```ts ignore
- * import { serve } from "./server.ts";
+ * import { serve } from "../server.ts";
  * import { TlsListener } from "./tls.ts";
  *
  * const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
