@@ -25,8 +25,6 @@ import {
   type ProbeTarget,
   type TcpEndpoint,
   toServeOptions,
-  USAGE,
-  USAGE_HINT,
   UsageError,
 } from "./cli/flags.ts";
 import {
@@ -36,7 +34,10 @@ import {
   StartupError,
   type TlsKeyPair,
 } from "./cli/listen.ts";
-import { CATEGORIES, configureLogging, logEvent } from "./cli/logging.ts";
+import { ExitCode } from "./cli/exit_codes.ts";
+import { USAGE, USAGE_HINT } from "./cli/help.ts";
+import { configureLogging } from "./cli/logging.ts";
+import { CATEGORIES, logEvent } from "./lib/events.ts";
 import { compileGreeting, usesPlaceholder } from "./lib/greeting.ts";
 import { probe } from "./cli/probe.ts";
 import { sleep } from "./lib/timers.ts";
@@ -46,17 +47,7 @@ import { assertPortSharing, WorkerPool } from "./cli/workers.ts";
 /** The version printed by `--version` and in the listening line. */
 export const VERSION: string = denoConfig.version;
 
-/** Every exit code of the command. */
-export const ExitCode = {
-  /** Served until stopped by a signal, printed help or version, or a probe got a reply. */
-  ok: 0,
-  /** A runtime failure: the address is taken, not permitted, unresolvable; a probe failed. */
-  failure: 1,
-  /** A command line that cannot be run. */
-  usage: 2,
-  /** A second SIGINT, SIGTERM or SIGHUP arrived during shutdown. */
-  interrupted: 130,
-} as const;
+export { ExitCode } from "./cli/exit_codes.ts";
 
 /**
  * Runs merhaba with the given arguments and resolves to its exit code.

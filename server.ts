@@ -1,17 +1,19 @@
 /**
  * The greeting server as a library: serve a `Deno.Listener` (or a
- * {@link TlsListener} over one), greet each
- * connection, shut down without losing replies.
+ * {@link TlsListener} or {@link ProxyProtocolListener} over one), greet
+ * each connection, shut down without losing replies.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serve } from "./server.ts";
  *
- * const server = serve(Deno.listen({ hostname: "127.0.0.1", port: 0 }), {
- *   greeting: "Hello!",
- * });
- * // … later:
- * const { served } = await server.shutdown();
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const server = serve(listener, { greeting: "Hello!" });
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * await conn.write(new TextEncoder().encode("hi\n"));
+ * assert.equal(await new Response(conn.readable).text(), "Hello!");
+ * assert.deepEqual(await server.shutdown(), { accepted: 1, served: 1 });
  * ```
  *
  * @module
@@ -30,7 +32,7 @@ import {
 import { DEFAULTS } from "./lib/defaults.ts";
 import { isHtml } from "./lib/escape.ts";
 import { compileGreeting, usesPlaceholder } from "./lib/greeting.ts";
-import { CATEGORIES, logEvent } from "./cli/logging.ts";
+import { CATEGORIES, logEvent } from "./lib/events.ts";
 import {
   DEFAULT_HTTP,
   encodeReplies,
@@ -48,6 +50,8 @@ import {
 export type { HttpReplyOptions, Mode } from "./lib/reply.ts";
 export type { Connection, Listener } from "./lib/connection.ts";
 export { type TlsKeyPair, TlsListener } from "./lib/tls.ts";
+export { ProxyProtocolListener } from "./lib/proxied.ts";
+export { type Cidr, parseCidr } from "./lib/cidr.ts";
 export { PLACEHOLDERS } from "./lib/greeting.ts";
 
 /** How the server greets its clients. */
@@ -107,8 +111,12 @@ const DESCRIPTOR_WARNING_INTERVAL_MS = 10_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "./server.ts";
+ *
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * await using server = serve(listener, { mode: "raw" });
+ * assert.equal(server.activeConnections, 0);
  * ```
  */
 export function serve(
@@ -141,6 +149,7 @@ export class GreetingServer implements AsyncDisposable {
   #wakeWhenFull = new Set<() => void>();
   #serverLogger = getLogger(CATEGORIES.server);
 
+  /** Starts serving; {@link serve} is the usual way to call this. */
   constructor(listener: Listener, options: ServeOptions = {}) {
     this.#listener = listener;
     this.#timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutSeconds * 1000;

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { startTaskFlags } from "../tools/start_flags.ts";
 import { renderChart } from "./chart.ts";
 
 const QUICK = Deno.args.includes("--quick");
@@ -476,14 +477,6 @@ ${body}
     );
   }
   return specs;
-}
-
-/** The Deno flags of `deno task start` but `--allow-net`, so merhaba is measured as users run it. */
-export async function startTaskFlags(): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  const words: string[] = config.tasks.start.split(/\s+/);
-  return words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"))
-    .filter((flag) => flag !== "--allow-net");
 }
 
 async function serverSpecs(): Promise<ServerSpec[]> {

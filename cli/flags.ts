@@ -6,9 +6,24 @@
  */
 
 import { parseArgs } from "node:util";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
+import {
+  parseChoice,
+  parseGreetingFlag,
+  parseHeader,
+  parseHeaderValue,
+  parseHost,
+  parseInteger,
+  parseProbeTarget,
+  parseSeconds,
+  parseWorkers,
+  type ProbeTarget,
+  UsageError,
+} from "./validate.ts";
+
+export { type ProbeTarget, UsageError } from "./validate.ts";
 import { type Cidr, parseCidr } from "../lib/cidr.ts";
 import { DEFAULTS } from "../lib/defaults.ts";
-import { parseGreeting } from "../lib/greeting.ts";
 import {
   DEFAULT_HTTP,
   type HttpReplyOptions,
@@ -17,13 +32,8 @@ import {
 } from "../lib/reply.ts";
 import type { ServeOptions } from "../server.ts";
 
-/** Formats of the log lines on stdout. */
-export type LogFormat = "text" | "json";
-/** Levels accepted by `--log-level`, least severe first. */
-export type LogLevel = "debug" | "info" | "warning" | "error";
-
-const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
-const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
+/** The levels `--log-level` accepts. */
+export type LogLevel = typeof LOG_LEVELS[number];
 
 /** Certificate and key files (PEM) for serving TLS. */
 export interface TlsFiles {
@@ -77,9 +87,6 @@ export interface Config {
   quiet: boolean;
 }
 
-/** What `--probe` connects to. */
-export type ProbeTarget = Deno.ConnectOptions | Deno.UnixConnectOptions;
-
 /** What the command line asks for. */
 export type Command =
   | { kind: "help" }
@@ -91,11 +98,6 @@ export type Command =
 export interface Environment {
   /** The port to listen on when `--port` is absent (PaaS convention). */
   PORT?: string;
-}
-
-/** A command line that cannot be run as given; the CLI exits 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
 }
 
 const OPTIONS = {
@@ -130,80 +132,7 @@ const OPTIONS = {
 const MAX_READ_SIZE = 16 * 1024 * 1024;
 const MAX_TIMEOUT_SECONDS = 24 * 60 * 60;
 const MAX_CONNECTIONS = 1_000_000;
-const MAX_WORKERS = 256;
 const MAX_DRAIN_DELAY_SECONDS = 3600;
-
-/** The help text printed by `--help`. */
-export const USAGE =
-  `merhaba: a TCP greeting server (raw TCP and HTTP on one port)
-
-Usage: merhaba [options]
-       merhaba --probe HOST:PORT|SOCKET
-
-Where to listen:
-  -H, --host <name>           interface to bind (default ${DEFAULTS.host}: IPv6 and IPv4, or 0.0.0.0
-                              where IPv6 is unavailable; 0.0.0.0 = IPv4 only)
-  -p, --port <n>              TCP port, 0 = any free port (default: $PORT if set, else ${DEFAULTS.port})
-      --cert <file>           serve TLS with this PEM certificate (needs --key)
-      --key <file>            the PEM private key of --cert
-      --unix <path>           listen on a Unix socket instead of TCP
-      --workers <n|auto>      threads accepting on the same port (Linux; default ${DEFAULTS.workers};
-                              0 or auto = one per CPU)
-      --proxy-protocol <CIDR> connections from these sources (a load balancer) must start
-                              with a PROXY protocol v1/v2 header, whose client address is
-                              then the peer; others are served as they are; repeatable
-
-What to answer:
-  -g, --greeting <text>       what every client receives (default "${DEFAULTS.greeting}")
-      --greeting-file <path>  send this file's bytes instead, read once at start
-                              Both may hold {hostname} {peer} {local} {count} {time};
-                              {{ and }} are literal braces
-      --echo                  append what the client sent (HTTP: request line and headers)
-      --status <code>         HTTP status, 100-599 (default ${DEFAULT_HTTP.status})
-      --header <"Name: value">  extra HTTP header; repeatable
-      --content-type <type>   HTTP Content-Type (default "${DEFAULT_HTTP.contentType}")
-      --mode <${
-    MODES.join("|")
-  }>  auto: HTTP requests get an HTTP response, anything else
-                              the raw greeting (default ${DEFAULTS.mode})
-      --read-size <bytes>     most bytes read from a client (default ${DEFAULTS.readSize})
-      --timeout <seconds>     how long to wait for a client's first bytes (default ${DEFAULTS.timeoutSeconds};
-                              decimals allowed)
-      --max-connections <n>   connections handled at once, per worker; past it, accepting
-                              pauses (default ${DEFAULTS.maxConnections})
-      --max-accepts <n>       serve n connections, drain, and exit 0 (for scripts and CI)
-      --drain-delay <seconds> after a stop signal, keep accepting this long before draining,
-                              while a load balancer stops sending (default ${DEFAULTS.drainDelaySeconds})
-
-Logging:
-      --log-format <${LOG_FORMATS.join("|")}>  (default ${DEFAULTS.logFormat})
-      --log-level <${LOG_LEVELS.join("|")}>  (default ${DEFAULTS.logLevel})
-  -q, --quiet                 no per-connection lines (the listening line and errors still print)
-
-Other:
-      --probe [target]        connect to a running merhaba (HOST:PORT or socket path), exit 0
-                              if it replies within --timeout, 1 otherwise (for health checks);
-                              with no target, the endpoint these flags and PORT would serve
-      --probe-tls             probe over TLS (for a --cert/--key server; the
-                              certificate is not verified: this checks liveness)
-  -h, --help                  show this help
-  -V, --version               show the version
-
-Signals: SIGINT, SIGTERM and SIGHUP stop accepting, let in-flight clients finish
-(up to --timeout plus a second), print a summary and exit 0; a second one exits
-at once with 130.
-
-Exit codes: 0 stopped by a signal (or after --max-accepts), 1 runtime error,
-2 usage error, 130 a second signal during shutdown.
-
-Examples:
-  merhaba --port 8080
-  merhaba -H ::1 -p 8443 --cert cert.pem --key key.pem
-  merhaba --unix /tmp/merhaba.sock --log-format json
-  merhaba --port 8080 --workers auto --quiet`;
-
-/** The one-line hint printed under a usage error. */
-export const USAGE_HINT = "Run merhaba --help for usage.";
 
 /**
  * Options that take a value, by every spelling. parseArgs refuses a value
@@ -263,8 +192,9 @@ function describeParseError(error: unknown): string {
  * if (command.kind === "serve") {
  *   assert.deepEqual(command.config.endpoint, {
  *     transport: "tcp",
- *     host: "0.0.0.0",
+ *     host: "::",
  *     port: 8080,
+ *     ipv4Fallback: true,
  *   });
  * }
  * ```
@@ -520,180 +450,6 @@ function probeOwnEndpoint(endpoint: Endpoint, timeoutMs: number): Command {
     tls: endpoint.tls !== undefined,
     timeoutMs,
   };
-}
-
-/**
- * Validates `--workers`: a count from 1 to 256, or `auto` or `0` for one
- * per CPU (returned as 0).
- *
- * @throws {UsageError} naming the accepted values.
- */
-export function parseWorkers(text: string): number {
-  if (text === "auto") return 0;
-  if (/^\d+$/.test(text) && Number(text) <= MAX_WORKERS) return Number(text);
-  throw new UsageError(
-    `Invalid --workers "${text}": expected an integer from 0 to ${MAX_WORKERS}, or auto (0 and auto mean one per CPU)`,
-  );
-}
-
-/**
- * Validates what `--probe` connects to: `HOST:PORT`, `[IPv6]:PORT`, or the
- * path of a Unix socket (anything with a `/`).
- *
- * @throws {UsageError} for anything else.
- */
-export function parseProbeTarget(text: string): ProbeTarget {
-  if (text.includes("/")) return { transport: "unix", path: text };
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
-  if (match === null) {
-    throw new UsageError(
-      `Invalid --probe "${text}": expected HOST:PORT, [IPv6]:PORT or a socket path`,
-    );
-  }
-  const hostname = parseHost(match[1] ?? match[2]!);
-  const port = parseInteger("--probe port", match[3]!, 1, 65535);
-  return { transport: "tcp", hostname, port };
-}
-
-/**
- * Validates a decimal integer flag value within `[min, max]`.
- *
- * @throws {UsageError} naming the flag and the range.
- */
-export function parseInteger(
-  flag: string,
-  text: string,
-  min: number,
-  max: number,
-): number {
-  const value = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!(value >= min && value <= max)) {
-    throw new UsageError(
-      `Invalid ${flag} "${text}": expected an integer from ${min} to ${max}`,
-    );
-  }
-  return value;
-}
-
-/**
- * Validates a duration in seconds: more than 0, at most `max`, decimals
- * allowed (`0.5`).
- *
- * @throws {UsageError} naming the flag and the range.
- */
-export function parseSeconds(
-  flag: string,
-  text: string,
-  max: number,
-  { allowZero = false } = {},
-): number {
-  const value = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
-  const tooSmall = allowZero
-    ? !(value >= 0)
-    : !(value > 0) || Math.round(value * 1000) === 0;
-  if (tooSmall || !(value <= max)) {
-    throw new UsageError(
-      `Invalid ${flag} "${text}": expected seconds, ${
-        allowZero ? "from 0" : "more than 0"
-      } and at most ${max} (decimals allowed)`,
-    );
-  }
-  return value;
-}
-
-/**
- * Validates a value that must be one of a fixed set.
- *
- * @throws {UsageError} listing the accepted values.
- */
-export function parseChoice<T extends string>(
-  flag: string,
-  text: string,
-  choices: readonly T[],
-): T {
-  if (!(choices as readonly string[]).includes(text)) {
-    throw new UsageError(
-      `Invalid ${flag} "${text}": expected one of ${choices.join(", ")}`,
-    );
-  }
-  return text as T;
-}
-
-/**
- * Validates an interface name: a host name or an IP address, IPv6 with or
- * without brackets (`[::1]` is taken as `::1`).
- *
- * @throws {UsageError} for an empty name or one with spaces or slashes.
- */
-export function parseHost(text: string): string {
-  const host = /^\[.*\]$/.test(text) ? text.slice(1, -1) : text;
-  if (!/^[0-9A-Za-z.:%_-]+$/.test(host)) {
-    throw new UsageError(
-      `Invalid --host "${text}": expected a host name or an IP address such as 127.0.0.1 or ::1`,
-    );
-  }
-  return host;
-}
-
-/** Validates `--greeting`: its placeholders must be known ones. */
-function parseGreetingFlag(text: string): string {
-  try {
-    parseGreeting(text);
-  } catch (error) {
-    throw new UsageError(`Invalid --greeting: ${(error as Error).message}`);
-  }
-  return text;
-}
-
-/** Headers merhaba writes itself, which `--header` may not set. */
-const OWN_HEADERS = [
-  "content-length",
-  "connection",
-  "transfer-encoding",
-  "content-type",
-];
-const HEADER = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/s;
-
-/**
- * Validates a `--header "Name: value"`: a token for a name, and a value
- * without control characters, so nothing can inject a header or end the
- * response early (CR/LF).
- *
- * @throws {UsageError} naming what is wrong.
- */
-export function parseHeader(text: string): [string, string] {
-  const match = HEADER.exec(text);
-  if (match === null) {
-    throw new UsageError(
-      `Invalid --header "${text}": expected "Name: value" with a name of letters, digits and !#$%&'*+.^_\`|~-`,
-    );
-  }
-  const name = match[1]!;
-  if (OWN_HEADERS.includes(name.toLowerCase())) {
-    throw new UsageError(
-      `Invalid --header "${text}": merhaba sets ${name} itself${
-        name.toLowerCase() === "content-type" ? "; use --content-type" : ""
-      }`,
-    );
-  }
-  return [name, parseHeaderValue("--header", match[2]!)];
-}
-
-/**
- * Validates a header value: printable, with no CR, LF or other control
- * character (tab allowed).
- *
- * @throws {UsageError} naming the flag.
- */
-export function parseHeaderValue(flag: string, value: string): string {
-  if (/(?!\t)\p{Cc}/u.test(value)) {
-    throw new UsageError(
-      `Invalid ${flag} ${
-        JSON.stringify(value)
-      }: a header value cannot hold CR, LF or other control characters`,
-    );
-  }
-  return value;
 }
 
 /** The server options a configuration asks for (with the greeting file's bytes, once read). */

@@ -1,186 +1,20 @@
 /**
- * What merhaba logs: the logger categories, the wording of every log line,
- * the two line formats (text and JSON Lines), and the sinks they go to. The
- * entry points (`main.ts`, and `worker.ts` in each worker thread) call
- * {@link configureLogging}; library modules only call `getLogger`.
+ * Where log lines go and how they look: text or JSON Lines, batched onto
+ * stdout and stderr with a bounded backlog. The entry points (`main.ts`, and
+ * `cli/worker.ts` in each worker thread) call {@link configureLogging}; what
+ * the lines say is `lib/events.ts`.
  *
  * @module
  */
 
 import {
+  compareLogLevel,
   configure,
-  type Logger,
-  type LogLevel as LogTapeLevel,
+  type LogLevel,
   type LogRecord,
   type Sink,
 } from "@logtape/logtape";
-import type { LogFormat, LogLevel } from "./flags.ts";
-
-/** Logger categories: lifecycle and accept-loop events, and per-connection events. */
-export const CATEGORIES = {
-  server: ["merhaba", "server"],
-  connection: ["merhaba", "connection"],
-} as const;
-
-/**
- * Every log line: its level, its `event` field in JSON, and its wording.
- * Placeholders name the record's properties, which are also the JSON fields.
- */
-const EVENTS = {
-  listening: [
-    "info",
-    "listening",
-    "merhaba {version} listening on {address} ({transport}): {url}",
-  ],
-  listeningWildcard: [
-    "info",
-    "listening",
-    "merhaba {version} listening on {address} ({transport}, {families}): {url}",
-  ],
-  listeningUnix: [
-    "info",
-    "listening",
-    "merhaba {version} listening on {address} (unix): curl --unix-socket {address} {url}",
-  ],
-  stopping: [
-    "info",
-    "stopping",
-    "{signal} received: stopping; {active} connection(s) in flight",
-  ],
-  drainDelay: [
-    "info",
-    "drain_delay",
-    "{signal} received: still accepting for {delay_ms} ms (--drain-delay), then stopping",
-  ],
-  stoppingMaxAccepts: [
-    "info",
-    "stopping",
-    "accepted {accepted} connection(s), as --max-accepts asked: stopping",
-  ],
-  stopped: ["info", "stopped", "stopped after serving {served} connection(s)"],
-  stoppedWorkers: [
-    "info",
-    "stopped",
-    "stopped after serving {served} connection(s) (per worker: {per_worker})",
-  ],
-  internalError: [
-    "error",
-    "internal_error",
-    "internal error, still serving (please report it): {error}",
-  ],
-  acceptFailed: [
-    "debug",
-    "accept_failed",
-    "accept failed, still listening: {error}",
-  ],
-  outOfDescriptors: [
-    "warning",
-    "accept_paused",
-    "out of file descriptors ({error}); pausing accepts for {pause_ms} ms ({repeats} more since the last warning)",
-  ],
-  connected: ["info", "connected", "{peer} connected"],
-  connectedVia: ["info", "connected", "{peer} connected via {via}"],
-  proxyRefused: [
-    "debug",
-    "proxy_refused",
-    "{via} is a trusted balancer but its connection was refused: {error}",
-  ],
-  received: ["info", "received", "{peer} sent {bytes} bytes ({protocol})"],
-  receivedEof: [
-    "info",
-    "received",
-    "{peer} closed its side without sending anything",
-  ],
-  receivedTimeout: [
-    "info",
-    "received",
-    "{peer} sent nothing within {timeout_ms} ms",
-  ],
-  writeTimeout: [
-    "debug",
-    "write_timeout",
-    "{peer} did not take the reply within {timeout_ms} ms; giving up",
-  ],
-  clientFailed: ["debug", "client_failed", "{peer} connection failed: {error}"],
-  closed: ["info", "closed", "{peer} closed after {duration_ms} ms"],
-  logDropped: [
-    "warning",
-    "log_dropped",
-    "{dropped} log line(s) dropped: the log output was not read fast enough",
-  ],
-  probed: [
-    "info",
-    "probed",
-    "{peer} connected and closed without sending anything ({duration_ms} ms)",
-  ],
-  handshakeTimeout: [
-    "info",
-    "handshake_timeout",
-    "{peer} did not finish its TLS handshake within {timeout_ms} ms; disconnected",
-  ],
-} as const satisfies Record<string, readonly [LogLevel, string, string]>;
-
-/** The name of a log event. */
-export type EventName = keyof typeof EVENTS;
-
-/** A message template split once into what LogTape's template API takes. */
-interface CompiledEvent {
-  level: LogLevel;
-  event: string;
-  template: TemplateStringsArray;
-  keys: string[];
-}
-
-function compileEvent(
-  [level, event, text]: readonly [LogLevel, string, string],
-): CompiledEvent {
-  const parts = text.split(/\{(\w+)\}/);
-  const strings = parts.filter((_, i) => i % 2 === 0);
-  const keys = parts.filter((_, i) => i % 2 === 1);
-  const template = Object.assign(strings, { raw: strings });
-  return { level, event, template, keys };
-}
-
-const COMPILED = Object.fromEntries(
-  Object.entries(EVENTS).map(([name, event]) => [name, compileEvent(event)]),
-) as Record<EventName, CompiledEvent>;
-
-/**
- * Logs one event as {@link EVENTS} words it; its properties, and its `event`
- * name, become the JSON fields. Nothing is built when the logger would drop
- * it.
- *
- * @example
- * ```ts
- * import { getLogger } from "@logtape/logtape";
- * import { CATEGORIES, logEvent } from "./logging.ts";
- *
- * logEvent(getLogger(CATEGORIES.connection), "connected", { peer: "127.0.0.1:5000" });
- * ```
- */
-export function logEvent(
-  logger: Logger,
-  name: EventName,
-  properties: Record<string, unknown>,
-): void {
-  const { level, event, template, keys } = COMPILED[name];
-  if (!logger.isEnabledFor(level)) return;
-  const values = keys.map((key) => properties[key]);
-  // The template form skips LogTape's WeakSet bookkeeping of string-message
-  // records, which at thousands of records a second kept them alive through
-  // garbage collections and doubled the server's memory.
-  const contextual = logger.with({ event, ...properties });
-  switch (level) {
-    case "debug":
-      return contextual.debug(template, ...values);
-    case "info":
-      return contextual.info(template, ...values);
-    case "warning":
-      return contextual.warn(template, ...values);
-    case "error":
-      return contextual.error(template, ...values);
-  }
-}
+import { CATEGORIES, eventRecord } from "../lib/events.ts";
 
 let lastTimestamp = NaN;
 let lastTime = "";
@@ -247,14 +81,26 @@ export function formatJson(record: LogRecord): string {
   ) + "\n";
 }
 
+/** Formats of the log lines on stdout. */
+export type LogFormat = "text" | "json";
+
+/** Every {@link LogFormat}, in the order the help text lists them. */
+export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
+
+/** The levels `--log-level` accepts, least severe first (LogTape's, but trace and fatal). */
+export const LOG_LEVELS = [
+  "debug",
+  "info",
+  "warning",
+  "error",
+] as const satisfies readonly LogLevel[];
+
 /** The logging choices of the command line. */
 export interface LoggingOptions {
   logFormat: LogFormat;
   logLevel: LogLevel;
   quiet: boolean;
 }
-
-const LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
 
 /**
  * Sends info and debug lines to stdout and warnings and errors to stderr,
@@ -319,12 +165,12 @@ function consoleSink(
   });
 }
 
-function moreSevere(a: LogLevel, b: LogLevel): LogTapeLevel {
-  return LEVELS.indexOf(a) >= LEVELS.indexOf(b) ? a : b;
+function moreSevere(a: LogLevel, b: LogLevel): LogLevel {
+  return compareLogLevel(a, b) >= 0 ? a : b;
 }
 
-function lessSevere(a: LogLevel, b: LogLevel): LogTapeLevel {
-  return LEVELS.indexOf(a) <= LEVELS.indexOf(b) ? a : b;
+function lessSevere(a: LogLevel, b: LogLevel): LogLevel {
+  return compareLogLevel(a, b) <= 0 ? a : b;
 }
 
 /** Where a sink writes: `Deno.stdout` or `Deno.stderr`. */
@@ -395,7 +241,7 @@ export function batchingSink(
     }).finally(() => inFlight -= bytes.byteLength);
   };
   const reportDropped = () => {
-    waiting += formatter(droppedRecord(dropped));
+    waiting += formatter(eventRecord("logDropped", { dropped }));
     dropped = 0;
   };
   const sink = (record: LogRecord) => {
@@ -421,18 +267,4 @@ export function batchingSink(
       clearTimeout(expiry);
     },
   });
-}
-
-/** The record that says how many lines were dropped. */
-function droppedRecord(dropped: number): LogRecord {
-  const { level, event, template } = COMPILED.logDropped;
-  const message = [template[0]!, dropped, template[1]!];
-  return {
-    category: [...CATEGORIES.server],
-    level,
-    message,
-    rawMessage: message.join(""),
-    timestamp: Date.now(),
-    properties: { event, dropped },
-  };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { configure, getLogger, type LogRecord, reset } from "@logtape/logtape";
-import { batchingSink, formatJson, formatText, logEvent } from "./logging.ts";
+import type { LogRecord } from "@logtape/logtape";
+import { batchingSink, formatJson, formatText } from "./logging.ts";
 
 function record(
   message: unknown[],
@@ -95,48 +95,6 @@ Deno.test("batchingSink() finishes writes the output took only part of", async (
   await sink[Symbol.asyncDispose]();
   assert.equal(output.text(), "Merhaba dünya!\n");
   assert.ok(output.writes.length > 1);
-});
-
-Deno.test("logEvent() words the line and sets the event field", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["test"], sinks: ["memory"], lowestLevel: "info" },
-    ],
-  });
-  try {
-    const logger = getLogger(["test"]);
-    logEvent(logger, "received", {
-      peer: "1.2.3.4:5",
-      bytes: 6,
-      protocol: "raw",
-    });
-    logEvent(logger, "clientFailed", {
-      peer: "1.2.3.4:5",
-      error: "dropped at debug",
-    });
-    assert.equal(records.length, 1);
-    assert.equal(
-      formatText(records[0]!).slice(25),
-      "1.2.3.4:5 sent 6 bytes (raw)\n",
-    );
-    assert.deepEqual(
-      { ...JSON.parse(formatJson(records[0]!)), time: undefined },
-      {
-        time: undefined,
-        level: "info",
-        event: "received",
-        peer: "1.2.3.4:5",
-        bytes: 6,
-        protocol: "raw",
-        message: "1.2.3.4:5 sent 6 bytes (raw)",
-      },
-    );
-  } finally {
-    await reset();
-  }
 });
 
 /** An output that takes nothing until `open()` is called: a stalled reader. */

@@ -23,7 +23,14 @@ const TLS_PROBE_LINE = "merhaba-probe\n";
  *
  * @example
  * ```ts
- * const bytes = await probe({ hostname: "127.0.0.1", port: 8080 }, 3000);
+ * import assert from "node:assert/strict";
+ * import { serve } from "../server.ts";
+ * import { probe } from "./probe.ts";
+ *
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * await using _server = serve(listener);
+ * const target = { hostname: "127.0.0.1", port: listener.addr.port };
+ * assert.equal(await probe(target, 3000), 15); // "Merhaba dünya!" in UTF-8
  * ```
  */
 export async function probe(

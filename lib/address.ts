@@ -32,8 +32,13 @@ export function formatAddress(addr: Deno.Addr): string {
  *
  * @example
  * ```ts
- * listeningUrl({ transport: "tcp", hostname: "0.0.0.0", port: 8080 });
- * // => "http://localhost:8080/"
+ * import assert from "node:assert/strict";
+ * import { listeningUrl } from "./address.ts";
+ *
+ * assert.equal(
+ *   listeningUrl({ transport: "tcp", hostname: "0.0.0.0", port: 8080 }),
+ *   "http://localhost:8080/",
+ * );
  * ```
  */
 export function listeningUrl(

@@ -10,7 +10,7 @@
 import type { Logger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
 import { escapeForHtml, escapeForTerminal } from "./escape.ts";
-import { logEvent } from "../cli/logging.ts";
+import { logEvent } from "./events.ts";
 import { type GreetingTemplate, renderGreeting } from "./greeting.ts";
 import {
   awaitsRequestLine,

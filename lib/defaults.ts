@@ -16,6 +16,10 @@ export const DEFAULTS = {
   port: 0,
   /** What every client receives. */
   greeting: "Merhaba dünya!",
+  /** The status of HTTP replies. */
+  status: 200,
+  /** The Content-Type of HTTP replies. */
+  contentType: "text/plain; charset=utf-8",
   /** How replies are chosen: HTTP for HTTP requests, raw bytes otherwise. */
   mode: "auto",
   /** Most bytes read from a client before replying. */

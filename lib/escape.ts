@@ -72,8 +72,13 @@ function utf8CodePointAt(bytes: Uint8Array, start: number): number {
  *
  * @example
  * ```ts
- * escapeForTerminal(new TextEncoder().encode("hi\x1b[2J\r\n"));
- * // => "hi\\x1b[2J\\r\n"
+ * import assert from "node:assert/strict";
+ * import { escapeForTerminal } from "./escape.ts";
+ *
+ * assert.equal(
+ *   escapeForTerminal(new TextEncoder().encode("hi\x1b[2J\r\n")),
+ *   "hi\\x1b[2J\\r\n",
+ * );
  * ```
  */
 export function escapeForTerminal(bytes: Uint8Array): string {

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
 import { escapeForTerminal } from "./escape.ts";
+import fc from "fast-check";
+
+const RUNS = { numRuns: 2000 };
+const bytes = fc.uint8Array({ maxLength: 512 });
 
 const escape = (...bytes: number[]) => escapeForTerminal(new Uint8Array(bytes));
 const escapeText = (text: string) =>
@@ -56,4 +60,27 @@ Deno.test("escapeForTerminal() output has no control character but newline and t
   const everyByte = new Uint8Array(256).map((_, i) => i);
   const text = escapeForTerminal(everyByte);
   assert.doesNotMatch(text, /(?![\n\t])\p{Cc}/u);
+});
+
+Deno.test("escapeForTerminal(): no control character but newline and tab, for any bytes", () => {
+  fc.assert(
+    fc.property(bytes, (input) => {
+      const text = escapeForTerminal(input);
+      assert.doesNotMatch(
+        text,
+        /(?![\n\t])\p{Cc}|[\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/u,
+      );
+    }),
+    RUNS,
+  );
+});
+
+Deno.test("escapeForTerminal(): distinct inputs stay distinguishable", () => {
+  fc.assert(
+    fc.property(bytes, bytes, (a, b) => {
+      fc.pre(a.length !== b.length || a.some((byte, i) => byte !== b[i]));
+      assert.notEqual(escapeForTerminal(a), escapeForTerminal(b));
+    }),
+    RUNS,
+  );
 });

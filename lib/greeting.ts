@@ -37,8 +37,13 @@ const TOKEN = /\{\{|\}\}|\{([^{}]*)\}|[{}]/g;
  *
  * @example
  * ```ts
- * parseGreeting("Merhaba from {hostname}");
- * // => ["Merhaba from ", { placeholder: "hostname" }]
+ * import assert from "node:assert/strict";
+ * import { parseGreeting } from "./greeting.ts";
+ *
+ * assert.deepEqual(parseGreeting("Merhaba from {hostname}"), [
+ *   "Merhaba from ",
+ *   { placeholder: "hostname" },
+ * ]);
  * ```
  */
 export function parseGreeting(

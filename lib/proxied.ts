@@ -31,6 +31,8 @@ export class ProxyProtocolListener implements Listener {
   #trusted: readonly Cidr[];
 
   /**
+   * Expects a PROXY header on the connections of `inner` from `trusted`.
+   *
    * @param inner the TCP listener; closing this one closes it
    * @param trusted the ranges whose connections must send a header
    */

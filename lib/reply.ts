@@ -5,6 +5,8 @@
  * @module
  */
 
+import { DEFAULTS } from "./defaults.ts";
+
 /**
  * How replies are chosen: `auto` answers HTTP requests with an HTTP response
  * and everything else with the bare greeting; `raw` and `http` always use
@@ -48,8 +50,13 @@ const UNFINISHED_REQUEST_LINE =
  *
  * @example
  * ```ts
- * parseRequestLine(new TextEncoder().encode("HEAD / HTTP/1.1\r\n\r\n"));
- * // => { method: "HEAD", target: "/", version: "HTTP/1.1" }
+ * import assert from "node:assert/strict";
+ * import { parseRequestLine } from "./reply.ts";
+ *
+ * assert.deepEqual(
+ *   parseRequestLine(new TextEncoder().encode("HEAD / HTTP/1.1\r\n\r\n")),
+ *   { method: "HEAD", target: "/", version: "HTTP/1.1" },
+ * );
  * ```
  */
 export function parseRequestLine(bytes: Uint8Array): RequestLine | undefined {
@@ -205,10 +212,10 @@ export interface HttpReplyOptions {
   headers: readonly (readonly [string, string])[];
 }
 
-/** The HTTP reply options when none are given. */
+/** The HTTP reply options when none are given (from `defaults.ts`). */
 export const DEFAULT_HTTP: HttpReplyOptions = {
-  status: 200,
-  contentType: "text/plain; charset=utf-8",
+  status: DEFAULTS.status,
+  contentType: DEFAULTS.contentType,
   headers: [],
 };
 

@@ -11,6 +11,8 @@ import {
   reasonPhrase,
 } from "./reply.ts";
 import { decode, encode } from "../tests/test_client.ts";
+import fc from "fast-check";
+import type { Mode } from "./reply.ts";
 
 Deno.test("parseRequestLine() reads HTTP/1.0 and HTTP/1.1 request lines", () => {
   assert.deepEqual(
@@ -151,4 +153,63 @@ Deno.test("httpResponse() sends no body for 1xx, 204 and 304", () => {
     assert.ok(reply.endsWith("X-Content-Type-Options: nosniff\r\n\r\n"), reply);
     assert.doesNotMatch(reply, /Content-Length/);
   }
+});
+
+const RUNS = { numRuns: 2000 };
+const bytes = fc.uint8Array({ maxLength: 512 });
+/** Bytes that often look like the start of an HTTP request. */
+const requestish = fc.tuple(
+  fc.constantFrom("GET", "HEAD", "POST", "OPTIONS", "PRI", "get", ""),
+  fc.constantFrom(" / ", " /a?b ", " * ", "  ", " "),
+  fc.constantFrom("HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1 x", ""),
+  fc.constantFrom("\r\n", "\n", "", "\r"),
+  bytes,
+).map(([method, target, version, end, rest]) => {
+  const head = new TextEncoder().encode(method + target + version + end);
+  const all = new Uint8Array(head.byteLength + rest.byteLength);
+  all.set(head);
+  all.set(rest, head.byteLength);
+  return all;
+});
+
+Deno.test("replies: any bytes get the raw greeting or a well-formed HTTP response", () => {
+  const greetings = fc.oneof(
+    fc.string({ maxLength: 64 }),
+    fc.constant("Merhaba dünya!"),
+  );
+  const modes = fc.constantFrom<Mode>("auto", "raw", "http");
+  fc.assert(
+    fc.property(
+      fc.oneof(bytes, requestish),
+      greetings,
+      modes,
+      (input, greeting, mode) => {
+        const replies = encodeReplies(greeting);
+        const request = parseRequestLine(input);
+        const reply = chooseReply(replies, mode, request);
+        if (reply === replies.raw) {
+          assert.ok(
+            mode === "raw" || (mode === "auto" && request === undefined),
+          );
+          return;
+        }
+        const text = new TextDecoder().decode(reply);
+        const end = text.indexOf("\r\n\r\n");
+        assert.ok(end > 0, "headers end with a blank line");
+        const head = text.slice(0, end);
+        assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+        const length = Number(/\r\nContent-Length: (\d+)/.exec(head)?.[1]);
+        const body = reply.subarray(
+          new TextEncoder().encode(head).byteLength + 4,
+        );
+        assert.equal(
+          length,
+          replies.raw.byteLength,
+          "Content-Length counts the body's bytes",
+        );
+        assert.equal(body.byteLength, request?.method === "HEAD" ? 0 : length);
+      },
+    ),
+    RUNS,
+  );
 });

@@ -70,8 +70,11 @@ export class TlsListener implements Listener {
   #context: tls.SecureContext;
 
   /**
+   * Speaks TLS on the connections of `tcp`.
+   *
    * @param tcp the listener whose connections speak TLS; closing this one closes it
    * @param pair the certificate and key every handshake presents
+   * @throws {TypeError} when the pair cannot serve TLS (see {@link checkKeyPair})
    */
   constructor(tcp: Listener, pair: TlsKeyPair) {
     checkKeyPair(pair);
@@ -85,7 +88,7 @@ export class TlsListener implements Listener {
   }
 
   /** The next connection, its handshake still to come. */
-  async accept(): Promise<TlsConnection> {
+  async accept(): Promise<Connection> {
     return new TlsConnection(await this.#tcp.accept(), this.#context);
   }
 

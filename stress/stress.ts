@@ -8,7 +8,7 @@
  * @module
  */
 
-import { startTaskFlags } from "../bench/bench.ts";
+import { startTaskFlags } from "../tools/start_flags.ts";
 import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
 import { MerhabaProcess, type StartOptions } from "../tests/test_cli.ts";
 import {

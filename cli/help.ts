@@ -1,0 +1,90 @@
+/**
+ * The text `--help` prints, built from the defaults (`lib/defaults.ts`)
+ * and the exit codes (`exit_codes.ts`), so it cannot drift from them.
+ *
+ * @module
+ */
+
+import { DEFAULTS } from "../lib/defaults.ts";
+import { DEFAULT_HTTP, MODES } from "../lib/reply.ts";
+import { EXIT_CODE_MEANINGS, ExitCode } from "./exit_codes.ts";
+import { LOG_FORMATS, LOG_LEVELS } from "./logging.ts";
+
+/** The exit codes, one per line, as `--help` lists them. */
+const EXIT_CODES = Object.entries(ExitCode).map(([name, code]) =>
+  `  ${String(code).padEnd(4)}${
+    EXIT_CODE_MEANINGS[name as keyof typeof ExitCode]
+  }`
+).join("\n");
+
+/** The help text printed by `--help`. */
+export const USAGE =
+  `merhaba: a TCP greeting server (raw TCP and HTTP on one port)
+
+Usage: merhaba [options]
+       merhaba --probe [HOST:PORT|SOCKET] [--probe-tls]
+
+Where to listen:
+  -H, --host <name>           interface to bind (default ${DEFAULTS.host}: IPv6 and IPv4, or 0.0.0.0
+                              where IPv6 is unavailable; 0.0.0.0 = IPv4 only)
+  -p, --port <n>              TCP port, 0 = any free port (default: $PORT if set, else ${DEFAULTS.port})
+      --cert <file>           serve TLS with this PEM certificate (needs --key)
+      --key <file>            the PEM private key of --cert
+      --unix <path>           listen on a Unix socket instead of TCP
+      --workers <n|auto>      threads accepting on the same port (Linux; default ${DEFAULTS.workers};
+                              0 or auto = one per CPU)
+      --proxy-protocol <CIDR> connections from these sources (a load balancer) must start
+                              with a PROXY protocol v1/v2 header, whose client address is
+                              then the peer; others are served as they are; repeatable
+
+What to answer:
+  -g, --greeting <text>       what every client receives (default "${DEFAULTS.greeting}")
+      --greeting-file <path>  send this file's bytes instead, read once at start
+                              Both may hold {hostname} {peer} {local} {count} {time};
+                              {{ and }} are literal braces
+      --echo                  append what the client sent (HTTP: request line and headers)
+      --status <code>         HTTP status, 100-599 (default ${DEFAULT_HTTP.status})
+      --header <"Name: value">  extra HTTP header; repeatable
+      --content-type <type>   HTTP Content-Type (default "${DEFAULT_HTTP.contentType}")
+      --mode <${
+    MODES.join("|")
+  }>  auto: HTTP requests get an HTTP response, anything else
+                              the raw greeting (default ${DEFAULTS.mode})
+      --read-size <bytes>     most bytes read from a client (default ${DEFAULTS.readSize})
+      --timeout <seconds>     how long to wait for a client's request (and TLS handshake),
+                              and for it to take the reply (default ${DEFAULTS.timeoutSeconds}; decimals allowed)
+      --max-connections <n>   connections handled at once, per worker; past it, accepting
+                              pauses (default ${DEFAULTS.maxConnections})
+      --max-accepts <n>       serve n connections, drain, and exit 0 (for scripts and CI)
+      --drain-delay <seconds> after a stop signal, keep accepting this long before draining,
+                              while a load balancer stops sending (default ${DEFAULTS.drainDelaySeconds})
+
+Logging:
+      --log-format <${LOG_FORMATS.join("|")}>  (default ${DEFAULTS.logFormat})
+      --log-level <${LOG_LEVELS.join("|")}>  (default ${DEFAULTS.logLevel})
+  -q, --quiet                 no per-connection lines (the listening line and errors still print)
+
+Other:
+      --probe [target]        connect to a running merhaba (HOST:PORT or socket path), exit 0
+                              if it replies within --timeout, 1 otherwise (for health checks);
+                              with no target, the endpoint these flags and PORT would serve
+      --probe-tls             probe over TLS (for a --cert/--key server; the
+                              certificate is not verified: this checks liveness)
+  -h, --help                  show this help
+  -V, --version               show the version
+
+Signals: SIGINT, SIGTERM and SIGHUP stop accepting, let in-flight clients finish
+(up to --timeout plus a second), print a summary and exit 0; a second one exits
+at once with 130.
+
+Exit codes:
+${EXIT_CODES}
+
+Examples:
+  merhaba --port 8080
+  merhaba -H ::1 -p 8443 --cert cert.pem --key key.pem
+  merhaba --unix /tmp/merhaba.sock --log-format json
+  merhaba --port 8080 --workers auto --quiet`;
+
+/** The one-line hint printed under a usage error. */
+export const USAGE_HINT = "Run merhaba --help for usage.";

@@ -1,0 +1,194 @@
+/**
+ * Flag values checked one by one: numbers in range, durations, choices,
+ * host names, headers, probe targets. Each throws {@link UsageError} with a
+ * message that names the flag and what it expects.
+ *
+ * @module
+ */
+
+import { parseGreeting } from "../lib/greeting.ts";
+
+/** A command line that cannot be run as given; the CLI exits 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** What `--probe` connects to. */
+export type ProbeTarget = Deno.ConnectOptions | Deno.UnixConnectOptions;
+
+/** Most `--workers`. */
+const MAX_WORKERS = 256;
+
+/**
+ * Validates `--workers`: a count from 1 to 256, or `auto` or `0` for one
+ * per CPU (returned as 0).
+ *
+ * @throws {UsageError} naming the accepted values.
+ */
+export function parseWorkers(text: string): number {
+  if (text === "auto") return 0;
+  if (/^\d+$/.test(text) && Number(text) <= MAX_WORKERS) return Number(text);
+  throw new UsageError(
+    `Invalid --workers "${text}": expected an integer from 0 to ${MAX_WORKERS}, or auto (0 and auto mean one per CPU)`,
+  );
+}
+
+/**
+ * Validates what `--probe` connects to: `HOST:PORT`, `[IPv6]:PORT`, or the
+ * path of a Unix socket (anything with a `/`).
+ *
+ * @throws {UsageError} for anything else.
+ */
+export function parseProbeTarget(text: string): ProbeTarget {
+  if (text.includes("/")) return { transport: "unix", path: text };
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
+  if (match === null) {
+    throw new UsageError(
+      `Invalid --probe "${text}": expected HOST:PORT, [IPv6]:PORT or a socket path`,
+    );
+  }
+  const hostname = parseHost(match[1] ?? match[2]!);
+  const port = parseInteger("--probe port", match[3]!, 1, 65535);
+  return { transport: "tcp", hostname, port };
+}
+
+/**
+ * Validates a decimal integer flag value within `[min, max]`.
+ *
+ * @throws {UsageError} naming the flag and the range.
+ */
+export function parseInteger(
+  flag: string,
+  text: string,
+  min: number,
+  max: number,
+): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(value >= min && value <= max)) {
+    throw new UsageError(
+      `Invalid ${flag} "${text}": expected an integer from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Validates a duration in seconds: more than 0, at most `max`, decimals
+ * allowed (`0.5`).
+ *
+ * @throws {UsageError} naming the flag and the range.
+ */
+export function parseSeconds(
+  flag: string,
+  text: string,
+  max: number,
+  { allowZero = false } = {},
+): number {
+  const value = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
+  const tooSmall = allowZero
+    ? !(value >= 0)
+    : !(value > 0) || Math.round(value * 1000) === 0;
+  if (tooSmall || !(value <= max)) {
+    throw new UsageError(
+      `Invalid ${flag} "${text}": expected seconds, ${
+        allowZero ? "from 0" : "more than 0"
+      } and at most ${max} (decimals allowed)`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Validates a value that must be one of a fixed set.
+ *
+ * @throws {UsageError} listing the accepted values.
+ */
+export function parseChoice<T extends string>(
+  flag: string,
+  text: string,
+  choices: readonly T[],
+): T {
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new UsageError(
+      `Invalid ${flag} "${text}": expected one of ${choices.join(", ")}`,
+    );
+  }
+  return text as T;
+}
+
+/**
+ * Validates an interface name: a host name or an IP address, IPv6 with or
+ * without brackets (`[::1]` is taken as `::1`).
+ *
+ * @throws {UsageError} for an empty name or one with spaces or slashes.
+ */
+export function parseHost(text: string): string {
+  const host = /^\[.*\]$/.test(text) ? text.slice(1, -1) : text;
+  if (!/^[0-9A-Za-z.:%_-]+$/.test(host)) {
+    throw new UsageError(
+      `Invalid --host "${text}": expected a host name or an IP address such as 127.0.0.1 or ::1`,
+    );
+  }
+  return host;
+}
+
+/** Validates `--greeting`: its placeholders must be known ones. */
+export function parseGreetingFlag(text: string): string {
+  try {
+    parseGreeting(text);
+  } catch (error) {
+    throw new UsageError(`Invalid --greeting: ${(error as Error).message}`);
+  }
+  return text;
+}
+
+/** Headers merhaba writes itself, which `--header` may not set. */
+const OWN_HEADERS = [
+  "content-length",
+  "connection",
+  "transfer-encoding",
+  "content-type",
+];
+const HEADER = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/s;
+
+/**
+ * Validates a `--header "Name: value"`: a token for a name, and a value
+ * without control characters, so nothing can inject a header or end the
+ * response early (CR/LF).
+ *
+ * @throws {UsageError} naming what is wrong.
+ */
+export function parseHeader(text: string): [string, string] {
+  const match = HEADER.exec(text);
+  if (match === null) {
+    throw new UsageError(
+      `Invalid --header "${text}": expected "Name: value" with a name of letters, digits and !#$%&'*+.^_\`|~-`,
+    );
+  }
+  const name = match[1]!;
+  if (OWN_HEADERS.includes(name.toLowerCase())) {
+    throw new UsageError(
+      `Invalid --header "${text}": merhaba sets ${name} itself${
+        name.toLowerCase() === "content-type" ? "; use --content-type" : ""
+      }`,
+    );
+  }
+  return [name, parseHeaderValue("--header", match[2]!)];
+}
+
+/**
+ * Validates a header value: printable, with no CR, LF or other control
+ * character (tab allowed).
+ *
+ * @throws {UsageError} naming the flag.
+ */
+export function parseHeaderValue(flag: string, value: string): string {
+  if (/(?!\t)\p{Cc}/u.test(value)) {
+    throw new UsageError(
+      `Invalid ${flag} ${
+        JSON.stringify(value)
+      }: a header value cannot hold CR, LF or other control characters`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,197 @@
+/**
+ * What merhaba says: the logger categories and the wording of every log
+ * line, with {@link logEvent} to write one. The library and the shell log
+ * through it; how lines are formatted and where they go is the shell's
+ * (`cli/logging.ts`), as LogTape has libraries only call `getLogger`.
+ *
+ * @module
+ */
+
+import type { Logger, LogLevel, LogRecord } from "@logtape/logtape";
+
+/** Logger categories: lifecycle and accept-loop events, and per-connection events. */
+export const CATEGORIES = {
+  server: ["merhaba", "server"],
+  connection: ["merhaba", "connection"],
+} as const;
+
+/**
+ * Every log line: its level, its `event` field in JSON, and its wording.
+ * Placeholders name the record's properties, which are also the JSON fields.
+ */
+const EVENTS = {
+  listening: [
+    "info",
+    "listening",
+    "merhaba {version} listening on {address} ({transport}): {url}",
+  ],
+  listeningWildcard: [
+    "info",
+    "listening",
+    "merhaba {version} listening on {address} ({transport}, {families}): {url}",
+  ],
+  listeningUnix: [
+    "info",
+    "listening",
+    "merhaba {version} listening on {address} (unix): curl --unix-socket {address} {url}",
+  ],
+  stopping: [
+    "info",
+    "stopping",
+    "{signal} received: stopping; {active} connection(s) in flight",
+  ],
+  drainDelay: [
+    "info",
+    "drain_delay",
+    "{signal} received: still accepting for {delay_ms} ms (--drain-delay), then stopping",
+  ],
+  stoppingMaxAccepts: [
+    "info",
+    "stopping",
+    "accepted {accepted} connection(s), as --max-accepts asked: stopping",
+  ],
+  stopped: ["info", "stopped", "stopped after serving {served} connection(s)"],
+  stoppedWorkers: [
+    "info",
+    "stopped",
+    "stopped after serving {served} connection(s) (per worker: {per_worker})",
+  ],
+  internalError: [
+    "error",
+    "internal_error",
+    "internal error, still serving (please report it): {error}",
+  ],
+  acceptFailed: [
+    "debug",
+    "accept_failed",
+    "accept failed, still listening: {error}",
+  ],
+  outOfDescriptors: [
+    "warning",
+    "accept_paused",
+    "out of file descriptors ({error}); pausing accepts for {pause_ms} ms ({repeats} more since the last warning)",
+  ],
+  connected: ["info", "connected", "{peer} connected"],
+  connectedVia: ["info", "connected", "{peer} connected via {via}"],
+  proxyRefused: [
+    "debug",
+    "proxy_refused",
+    "{via} is a trusted balancer but its connection was refused: {error}",
+  ],
+  received: ["info", "received", "{peer} sent {bytes} bytes ({protocol})"],
+  receivedEof: [
+    "info",
+    "received",
+    "{peer} closed its side without sending anything",
+  ],
+  receivedTimeout: [
+    "info",
+    "received",
+    "{peer} sent nothing within {timeout_ms} ms",
+  ],
+  writeTimeout: [
+    "debug",
+    "write_timeout",
+    "{peer} did not take the reply within {timeout_ms} ms; giving up",
+  ],
+  clientFailed: ["debug", "client_failed", "{peer} connection failed: {error}"],
+  closed: ["info", "closed", "{peer} closed after {duration_ms} ms"],
+  logDropped: [
+    "warning",
+    "log_dropped",
+    "{dropped} log line(s) dropped: the log output was not read fast enough",
+  ],
+  probed: [
+    "info",
+    "probed",
+    "{peer} connected and closed without sending anything ({duration_ms} ms)",
+  ],
+  handshakeTimeout: [
+    "info",
+    "handshake_timeout",
+    "{peer} did not finish its TLS handshake within {timeout_ms} ms; disconnected",
+  ],
+} as const satisfies Record<string, readonly [LogLevel, string, string]>;
+
+/** The name of a log event. */
+export type EventName = keyof typeof EVENTS;
+
+/** A message template split once into what LogTape's template API takes. */
+interface CompiledEvent {
+  level: LogLevel;
+  event: string;
+  template: TemplateStringsArray;
+  keys: string[];
+}
+
+function compileEvent(
+  [level, event, text]: readonly [LogLevel, string, string],
+): CompiledEvent {
+  const parts = text.split(/\{(\w+)\}/);
+  const strings = parts.filter((_, i) => i % 2 === 0);
+  const keys = parts.filter((_, i) => i % 2 === 1);
+  const template = Object.assign(strings, { raw: strings });
+  return { level, event, template, keys };
+}
+
+const COMPILED = Object.fromEntries(
+  Object.entries(EVENTS).map(([name, event]) => [name, compileEvent(event)]),
+) as Record<EventName, CompiledEvent>;
+
+/**
+ * Logs one event as {@link EVENTS} words it; its properties, and its `event`
+ * name, become the JSON fields. Nothing is built when the logger would drop
+ * it.
+ *
+ * @example
+ * ```ts
+ * import { getLogger } from "@logtape/logtape";
+ * import { CATEGORIES, logEvent } from "./events.ts";
+ *
+ * logEvent(getLogger(CATEGORIES.connection), "connected", { peer: "127.0.0.1:5000" });
+ * ```
+ */
+export function logEvent(
+  logger: Logger,
+  name: EventName,
+  properties: Record<string, unknown>,
+): void {
+  const { level, event, template, keys } = COMPILED[name];
+  if (!logger.isEnabledFor(level)) return;
+  const values = keys.map((key) => properties[key]);
+  // The template form skips LogTape's WeakSet bookkeeping of string-message
+  // records, which at thousands of records a second kept them alive through
+  // garbage collections and doubled the server's memory.
+  const contextual = logger.with({ event, ...properties });
+  switch (level) {
+    case "debug":
+      return contextual.debug(template, ...values);
+    case "info":
+      return contextual.info(template, ...values);
+    case "warning":
+      return contextual.warn(template, ...values);
+    case "error":
+      return contextual.error(template, ...values);
+  }
+}
+
+/**
+ * A record of an event made without a logger, for a sink to write itself
+ * (the count of lines it had to drop).
+ */
+export function eventRecord(
+  name: EventName,
+  properties: Record<string, unknown>,
+): LogRecord {
+  const { level, event, template, keys } = COMPILED[name];
+  const message: unknown[] = [template[0]!];
+  keys.forEach((key, i) => message.push(properties[key], template[i + 1]!));
+  return {
+    category: [...CATEGORIES.server],
+    level,
+    message,
+    rawMessage: message.join(""),
+    timestamp: Date.now(),
+    properties: { event, ...properties },
+  };
+}

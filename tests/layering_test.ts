@@ -1,0 +1,69 @@
+/**
+ * The dependency arrows point one way: the library (`server.ts` and what it
+ * is built from) never reaches the shell, the tests or the tooling, and no
+ * module imports itself in a circle. Read from `deno info --json`.
+ */
+
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** Local modules reachable from `entry`, each with the local modules it imports. */
+async function graph(entry: string): Promise<Map<string, string[]>> {
+  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: ROOT,
+  }).output();
+  assert.ok(success, new TextDecoder().decode(stderr));
+  const info = JSON.parse(new TextDecoder().decode(stdout));
+  const local = (specifier: string) =>
+    specifier.startsWith(ROOT.href) ? specifier.slice(ROOT.href.length) : "";
+  const modules = new Map<string, string[]>();
+  for (const module of info.modules) {
+    const path = local(module.specifier);
+    if (!path) continue;
+    const imports = (module.dependencies ?? []).flatMap((
+      dependency: {
+        code?: { specifier: string };
+        type?: { specifier: string };
+      },
+    ) => [dependency.code?.specifier, dependency.type?.specifier])
+      .filter(Boolean).map(local).filter((name: string) =>
+        name.endsWith(".ts")
+      );
+    modules.set(path, imports);
+  }
+  return modules;
+}
+
+Deno.test("server.ts reaches only the library: nothing in cli/, tests/ or the tooling", async () => {
+  const modules = [...(await graph("server.ts")).keys()];
+  assert.ok(modules.includes("lib/connection.ts"), modules.join(", "));
+  for (const module of modules) {
+    assert.match(module, /^(server\.ts|lib\/[a-z_]+\.ts)$/, module);
+  }
+});
+
+Deno.test("the command's modules import each other in no circle", async () => {
+  const modules = await graph("main.ts");
+  for (const [module, imports] of await graph("cli/worker.ts")) {
+    modules.set(module, imports);
+  }
+  const done = new Set<string>();
+  const visiting: string[] = [];
+  const visit = (module: string) => {
+    if (done.has(module)) return;
+    const at = visiting.indexOf(module);
+    assert.equal(
+      at,
+      -1,
+      `import cycle: ${[...visiting.slice(at), module].join(" → ")}`,
+    );
+    visiting.push(module);
+    for (const imported of modules.get(module) ?? []) visit(imported);
+    visiting.pop();
+    done.add(module);
+  };
+  for (const module of modules.keys()) visit(module);
+  assert.ok(done.has("cli/flags.ts"));
+});

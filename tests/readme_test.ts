@@ -1,0 +1,49 @@
+/**
+ * The README's tables say what `--help` says: the same flags, and the same
+ * exit codes with the same meanings.
+ */
+
+import assert from "node:assert/strict";
+import { EXIT_CODE_MEANINGS, ExitCode } from "../cli/exit_codes.ts";
+import { USAGE } from "../cli/help.ts";
+
+const README = await Deno.readTextFile(
+  new URL("../README.md", import.meta.url),
+);
+
+/** The rows of the Markdown table under the `## title` heading, cells trimmed. */
+function tableUnder(title: string): string[][] {
+  const section = README.split(/^## /m).find((part) => part.startsWith(title));
+  assert.ok(section, `the README has a "${title}" section`);
+  return section.split("\n").filter((line) => line.startsWith("|"))
+    .slice(2)
+    .map((line) => line.split("|").slice(1, -1).map((cell) => cell.trim()));
+}
+
+Deno.test("the README's flag table lists exactly the flags of --help", () => {
+  const inHelp = new Set(
+    USAGE.split("\n").flatMap((line) =>
+      /^\s+(?:-\w, )?(--[a-z-]+)/.exec(line)?.slice(1) ?? []
+    ),
+  );
+  const inReadme = new Set(
+    tableUnder("Flags").flatMap(([flags]) => flags!.match(/--[a-z-]+/g) ?? []),
+  );
+  assert.ok(inHelp.size > 20, [...inHelp].join(" "));
+  assert.deepEqual([...inReadme].sort(), [...inHelp].sort());
+});
+
+Deno.test("the README's exit-code table gives --help's codes and meanings", () => {
+  const rows = tableUnder("Exit codes").map(([code, meaning]) => [
+    Number(code),
+    meaning,
+  ]);
+  const expected = Object.entries(ExitCode).map(([name, code]) => [
+    code,
+    EXIT_CODE_MEANINGS[name as keyof typeof ExitCode],
+  ]);
+  assert.deepEqual(rows, expected);
+  for (const [code, meaning] of expected) {
+    assert.ok(USAGE.includes(`${code}`.padEnd(4) + meaning), `--help: ${code}`);
+  }
+});
