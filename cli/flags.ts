@@ -1,6 +1,7 @@
 /**
- * The command line: flag definitions, validation into a {@link Config}, and
- * the help text. Pure: no I/O, so every rule is tested without a process.
+ * The command line turned into a {@link Command}: the flags merhaba takes and
+ * how they combine (values are checked by `validate.ts`, the help text is
+ * `help.ts`). Pure: no I/O, so every rule is tested without a process.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
- * One connection's life: read once, reply completely, close without losing
- * the reply. This is merhaba's hot path: it makes no runtime call it can do
+ * One connection's life: read the request, reply completely, close without
+ * losing the reply. This is merhaba's hot path: it makes no runtime call it can do
  * without (no timer per connection, no address formatting when nothing is
  * logged, no buffer allocation when a pooled one is free).
  *
