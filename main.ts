@@ -1,6 +1,7 @@
 /**
- * The merhaba command: parse flags, set up logging, listen, serve until
- * SIGINT or SIGTERM, and turn every failure into one line and an exit code.
+ * The merhaba command: parse flags, set up logging, listen, serve until a stop
+ * signal (SIGINT, SIGTERM, SIGHUP), and turn every failure into one line and
+ * an exit code.
  *
  * @example
  * ```sh
