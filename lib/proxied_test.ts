@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseCidr } from "./cidr.ts";
 import { ProxyProtocolListener } from "./proxied.ts";
+import { V2_SIGNATURE } from "./proxy_protocol.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { TlsListener } from "./tls.ts";
 import {
@@ -35,24 +36,8 @@ Deno.test("a trusted source's PROXY header is consumed and its client becomes {p
     assert.ok(!reply.includes("PROXY"), "the header is never echoed");
   });
   await t.step("v2 LOCAL keeps the balancer's address", async () => {
-    const local = new Uint8Array([
-      0x0d,
-      0x0a,
-      0x0d,
-      0x0a,
-      0x00,
-      0x0d,
-      0x0a,
-      0x51,
-      0x55,
-      0x49,
-      0x54,
-      0x0a,
-      0x20,
-      0x00,
-      0,
-      0,
-    ]);
+    // v2, LOCAL, no addresses: the balancer's own health check.
+    const local = new Uint8Array([...V2_SIGNATURE, 0x20, 0x00, 0, 0]);
     const reply = decode(
       await exchange(port, {
         send: new Uint8Array([...local, ...encode("hi\n")]),

@@ -42,19 +42,10 @@ export const MAX_V2_PAYLOAD = 1024;
 export const MAX_HEADER_LENGTH = 16 + MAX_V2_PAYLOAD;
 
 const V1_PREFIX = [0x50, 0x52, 0x4f, 0x58, 0x59, 0x20]; // "PROXY "
-const V2_SIGNATURE = [
-  0x0d,
-  0x0a,
-  0x0d,
-  0x0a,
-  0x00,
-  0x0d,
-  0x0a,
-  0x51,
-  0x55,
-  0x49,
-  0x54,
-  0x0a,
+/** The 12 bytes that open every v2 header: "\r\n\r\n\0\r\nQUIT\n". */
+export const V2_SIGNATURE: readonly number[] = [
+  ...[0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a],
+  ...[0x51, 0x55, 0x49, 0x54, 0x0a],
 ];
 
 /**
@@ -88,12 +79,12 @@ export function parseProxyHeader(bytes: Uint8Array): ProxyHeader {
   return { kind: "invalid", reason: "no PROXY protocol header" };
 }
 
-function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
+function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {
   return bytes.length >= prefix.length &&
     prefix.every((byte, i) => bytes[i] === byte);
 }
 
-function isPrefixOf(bytes: Uint8Array, whole: number[]): boolean {
+function isPrefixOf(bytes: Uint8Array, whole: readonly number[]): boolean {
   return bytes.length < whole.length && bytes.every((b, i) => whole[i] === b);
 }
 

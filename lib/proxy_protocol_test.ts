@@ -4,28 +4,15 @@ import {
   MAX_HEADER_LENGTH,
   MAX_V1_LENGTH,
   parseProxyHeader,
+  V2_SIGNATURE,
 } from "./proxy_protocol.ts";
 
 const text = (value: string) => new TextEncoder().encode(value);
-const SIGNATURE = [
-  0x0d,
-  0x0a,
-  0x0d,
-  0x0a,
-  0x00,
-  0x0d,
-  0x0a,
-  0x51,
-  0x55,
-  0x49,
-  0x54,
-  0x0a,
-];
 
 /** A v2 header: signature, version 2 and `command`, family, length, payload. */
 function v2(command: number, family: number, payload: number[]): Uint8Array {
   return new Uint8Array([
-    ...SIGNATURE,
+    ...V2_SIGNATURE,
     0x20 | command,
     family,
     payload.length >> 8,
@@ -116,11 +103,11 @@ Deno.test("parseProxyHeader() refuses v2 headers with a bad length, family or ve
     [v2(1, 0x12, TCP4_PAYLOAD), /family other than TCP/],
     [v2(2, 0x11, TCP4_PAYLOAD), /bad command/],
     [
-      new Uint8Array([...SIGNATURE, 0x21, 0x11, 0xff, 0xff]),
+      new Uint8Array([...V2_SIGNATURE, 0x21, 0x11, 0xff, 0xff]),
       /65535 bytes, over 1024/,
     ],
     [
-      new Uint8Array([...SIGNATURE, 0x11, 0x11, 0, 12, ...TCP4_PAYLOAD]),
+      new Uint8Array([...V2_SIGNATURE, 0x11, 0x11, 0, 12, ...TCP4_PAYLOAD]),
       /version other than 2/,
     ],
   ];
@@ -168,7 +155,7 @@ Deno.test("property: any bytes parse or are refused, never throw, never past the
   const anyStart = fc.oneof(
     fc.uint8Array({ maxLength: 2000 }),
     fc.uint8Array({ maxLength: 2000 }).map((rest) =>
-      new Uint8Array([...SIGNATURE, ...rest])
+      new Uint8Array([...V2_SIGNATURE, ...rest])
     ),
     fc.string({ maxLength: 200 }).map((rest) => text(`PROXY ${rest}`)),
   );
