@@ -44,6 +44,7 @@ import { probe } from "./cli/probe.ts";
 import { sleep } from "./lib/timers.ts";
 import { type Listener, serve, type ServeStats } from "./server.ts";
 import { assertPortSharing, WorkerPool } from "./cli/workers.ts";
+import { firstStopSignal } from "./cli/stop_signals.ts";
 
 /** The version printed by `--version` and in the listening line. */
 export const VERSION: string = denoConfig.version;
@@ -225,11 +226,16 @@ async function serveUntilSignal(
   );
 
   const finished = server.finished.then(() => undefined);
-  const signal = await Promise.race([firstStopSignal(), finished]);
+  const exitNow = async (signal: Deno.Signal) => {
+    logEvent(logger, "exitNow", { signal, active: server.activeConnections });
+    await dispose();
+    Deno.exit(ExitCode.interrupted);
+  };
+  const signal = await Promise.race([firstStopSignal(exitNow), finished]);
   if (signal && config.drainDelayMs > 0) {
     // Load balancers (a Kubernetes Service) stop sending new clients only a
     // while after the signal: keep serving them meanwhile. A second signal
-    // still exits at once (see firstStopSignal).
+    // still exits at once (see cli/stop_signals.ts).
     logEvent(logger, "drainDelay", { signal, delay_ms: config.drainDelayMs });
     await Promise.race([sleep(config.drainDelayMs), finished]);
   }
@@ -289,28 +295,6 @@ function logStopped(perWorker: ServeStats[]): void {
     served,
     accepted,
     per_worker: perWorker.map((stats) => stats.served).join(", "),
-  });
-}
-
-/**
- * Resolves with the name of the first SIGINT, SIGTERM or SIGHUP (a closed
- * terminal, `kill -HUP`): each stops merhaba gracefully. A second one means
- * the operator does not want to wait for the drain: exit at once.
- */
-function firstStopSignal(): Promise<Deno.Signal> {
-  // Windows has no SIGTERM or SIGHUP; Ctrl+Break arrives as SIGBREAK.
-  const signals: Deno.Signal[] = Deno.build.os === "windows"
-    ? ["SIGINT", "SIGBREAK"]
-    : ["SIGINT", "SIGTERM", "SIGHUP"];
-  return new Promise((resolve) => {
-    let received = false;
-    for (const signal of signals) {
-      Deno.addSignalListener(signal, () => {
-        if (received) Deno.exit(ExitCode.interrupted);
-        received = true;
-        resolve(signal);
-      });
-    }
   });
 }
 

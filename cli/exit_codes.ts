@@ -22,5 +22,5 @@ export const EXIT_CODE_MEANINGS: Record<keyof typeof ExitCode, string> = {
   usage:
     "a command line that cannot be run: unknown flag, missing or invalid value (the message names the flag)",
   interrupted:
-    "a second SIGINT, SIGTERM or SIGHUP arrived while draining: exit at once",
+    "a second SIGINT, SIGTERM or SIGHUP arrived while draining (copies of one Ctrl+C count once): exit at once",
 };

@@ -40,6 +40,11 @@ const EVENTS = {
     "stopping",
     "{signal} received: stopping; {active} connection(s) in flight",
   ],
+  exitNow: [
+    "warning",
+    "exit_now",
+    "{signal} received again: exiting now (code 130), abandoning {active} connection(s) in flight",
+  ],
   drainDelay: [
     "info",
     "drain_delay",

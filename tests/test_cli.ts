@@ -11,6 +11,19 @@ import { decode } from "./test_client.ts";
 /** The path of main.ts, for `deno run`. */
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
+/** The repository's root, where `deno task` finds deno.json. */
+export const ROOT = new URL("..", import.meta.url).pathname;
+
+/**
+ * The README's ways to start merhaba, as typed: `deno task start` with the
+ * Deno running the tests, and `npx -y deno@VERSION task start` with the
+ * same version from npm.
+ */
+export const START_COMMANDS = {
+  task: [Deno.execPath(), "task", "start"],
+  npx: ["npx", "-y", `deno@${Deno.version.deno}`, "task", "start"],
+} as const;
+
 /** The listening line of a TCP or TLS endpoint: host, port, URL. */
 export const LISTENING =
   /listening on \[?([^\s\]]+?)\]?:(\d+) \((?:tcp|tls)(?:, [^)]*)?\): (https?:\/\/\S+)/;
@@ -21,6 +34,17 @@ export interface StartOptions {
   denoFlags?: string[];
   /** A command to run instead of `deno run … main.ts` (a compiled binary). */
   command?: string;
+  /**
+   * Start it as the README says (`deno task start`, `npx … task start`) from
+   * the repository's root; `denoFlags` then do not apply.
+   */
+  startCommand?: keyof typeof START_COMMANDS;
+  /**
+   * Run it in a process group of its own (`setsid`), so that
+   * {@link MerhabaProcess.signalGroup} reaches every process of it, as a
+   * terminal's Ctrl+C reaches its foreground job.
+   */
+  ownProcessGroup?: boolean;
   /** Shell commands to run first, in the same process (`ulimit -n 128`). */
   shellPrefix?: string;
   /** Environment variables to add. */
@@ -57,6 +81,7 @@ export class MerhabaProcess {
   #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   #stdoutDone: Promise<void>;
   #stderr: Promise<string>;
+  #ownProcessGroup: boolean;
 
   private constructor(args: string[], options: StartOptions) {
     const choosesEndpoint = args.some((arg) =>
@@ -69,18 +94,32 @@ export class MerhabaProcess {
     let commandArgs = options.command
       ? fullArgs
       : ["run", ...options.denoFlags ?? ["--allow-net"], MAIN, ...fullArgs];
+    if (options.startCommand) {
+      [command, ...commandArgs] = [
+        ...START_COMMANDS[options.startCommand],
+        ...fullArgs,
+      ];
+    }
     if (options.shellPrefix) {
       const script = `${options.shellPrefix}; exec "$@"`;
       commandArgs = ["-c", script, "sh", command, ...commandArgs];
       command = "sh";
     }
+    if (options.ownProcessGroup) {
+      // Not a group leader, setsid execs without forking: the process id is
+      // the new group's id.
+      commandArgs = [command, ...commandArgs];
+      command = "setsid";
+    }
     this.#process = new Deno.Command(command, {
       args: commandArgs,
+      cwd: ROOT,
       env: options.env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
+    this.#ownProcessGroup = options.ownProcessGroup ?? false;
     this.#stdoutDone = this.#collectStdout();
     this.#stderr = new Response(this.#process.stderr).text();
   }
@@ -136,13 +175,25 @@ export class MerhabaProcess {
     this.#process.kill(signal);
   }
 
-  /** Sends SIGTERM (unless told otherwise) and waits for the exit. */
+  /**
+   * Sends a signal to every process of its group (`ownProcessGroup`), as a
+   * terminal sends Ctrl+C (SIGINT) or a closed window (SIGHUP).
+   */
+  signalGroup(signal: Deno.Signal): void {
+    Deno.kill(-this.#process.pid, signal);
+  }
+
+  /**
+   * Sends SIGTERM (unless told otherwise), to the whole group if it has its
+   * own, and waits for the exit.
+   */
   async stop(
     signal: Deno.Signal | null = "SIGTERM",
   ): Promise<{ code: number; stderr: string }> {
     if (signal) {
       try {
-        this.#process.kill(signal);
+        if (this.#ownProcessGroup) this.signalGroup(signal);
+        else this.#process.kill(signal);
       } catch {
         // It has already exited.
       }
