@@ -36,7 +36,7 @@ import {
   type TlsKeyPair,
 } from "./cli/listen.ts";
 import { ExitCode } from "./cli/exit_codes.ts";
-import { USAGE, USAGE_HINT } from "./cli/help.ts";
+import { usage, usageHint } from "./cli/help.ts";
 import { configureLogging } from "./cli/logging.ts";
 import { CATEGORIES, logEvent } from "./lib/events.ts";
 import { compileGreeting, usesPlaceholder } from "./lib/greeting.ts";
@@ -61,12 +61,12 @@ export async function main(args: string[]): Promise<number> {
     command = parseFlags(args, readEnvironment());
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    printError(error.message, USAGE_HINT);
+    printError(error.message, usageHint());
     return ExitCode.usage;
   }
   switch (command.kind) {
     case "help":
-      console.log(USAGE);
+      console.log(usage());
       return ExitCode.ok;
     case "version":
       console.log(`merhaba ${VERSION}`);

@@ -17,12 +17,31 @@ const EXIT_CODES = Object.entries(ExitCode).map(([name, code]) =>
   }`
 ).join("\n");
 
-/** The help text printed by `--help`. */
-export const USAGE =
-  `merhaba: a TCP greeting server (raw TCP and HTTP on one port)
+/**
+ * How the person running merhaba starts it, for the usage line, the
+ * examples and the hints: the binary's own name, or `deno task start` when
+ * it runs under `deno` (`deno run -P main.ts` takes the same flags).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { commandName } from "./help.ts";
+ *
+ * assert.equal(commandName("/usr/local/bin/merhaba"), "merhaba");
+ * assert.equal(commandName("/home/me/.deno/bin/deno"), "deno task start");
+ * ```
+ */
+export function commandName(execPath: string = Deno.execPath()): string {
+  const name = execPath.split(/[\\/]/).at(-1)!.replace(/\.exe$/, "");
+  return name === "deno" ? "deno task start" : name;
+}
 
-Usage: merhaba [options]
-       merhaba --probe [HOST:PORT|SOCKET] [--probe-tls]
+/** The help text printed by `--help`, for a command started as `command`. */
+export function usage(command: string = commandName()): string {
+  return `merhaba: a TCP greeting server (raw TCP and HTTP on one port)
+
+Usage: ${command} [options]
+       ${command} --probe [HOST:PORT|SOCKET] [--probe-tls]
 
 Where to listen:
   -H, --host <name>           interface to bind (default ${DEFAULTS.host}: IPv6 and IPv4, or 0.0.0.0
@@ -81,10 +100,13 @@ Exit codes:
 ${EXIT_CODES}
 
 Examples:
-  merhaba --port 8080
-  merhaba -H ::1 -p 8443 --cert cert.pem --key key.pem
-  merhaba --unix /tmp/merhaba.sock --log-format json
-  merhaba --port 8080 --workers auto --quiet`;
+  ${command} --port 8080
+  ${command} -H ::1 -p 8443 --cert cert.pem --key key.pem
+  ${command} --unix /tmp/merhaba.sock --log-format json
+  ${command} --port 8080 --workers auto --quiet`;
+}
 
 /** The one-line hint printed under a usage error. */
-export const USAGE_HINT = "Run merhaba --help for usage.";
+export function usageHint(command: string = commandName()): string {
+  return `Run ${command} --help for usage.`;
+}

@@ -99,7 +99,7 @@ async function readNamedFile(
     if (error instanceof Deno.errors.NotCapable) {
       throw new StartupError(
         `Read access to ${what} "${path}" was not granted`,
-        `Run with --allow-read=${allowRead}.`,
+        `deno task start and deno run -P main.ts grant it; with deno run, add --allow-read=${allowRead}.`,
       );
     }
     const reason = error instanceof Deno.errors.NotFound
@@ -274,7 +274,7 @@ export function describeListenError(
     return unix
       ? [
         `Access to the socket path ${address} was not granted`,
-        `Run with --allow-read=${address} --allow-write=${address} --allow-net=unix:${address}.`,
+        `deno task start and deno run -P main.ts grant it; with deno run, add --allow-read=${address} --allow-write=${address} --allow-net=unix:${address}.`,
       ]
       : [
         `Network access to ${address} was not granted`,

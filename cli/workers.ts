@@ -65,7 +65,7 @@ export async function assertPortSharing(): Promise<void> {
   if (state !== "granted") {
     throw new StartupError(
       "--workers above 1 needs read access to merhaba's code, to start worker threads",
-      `Run with --allow-read=${directory.pathname} (it is dropped once the workers run).`,
+      `deno task start and deno run -P main.ts grant it; with deno run, add --allow-read=${directory.pathname} (it is dropped once the workers run).`,
     );
   }
 }

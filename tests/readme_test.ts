@@ -5,7 +5,9 @@
 
 import assert from "node:assert/strict";
 import { EXIT_CODE_MEANINGS, ExitCode } from "../cli/exit_codes.ts";
-import { USAGE } from "../cli/help.ts";
+import { usage } from "../cli/help.ts";
+
+const USAGE = usage();
 
 const README = await Deno.readTextFile(
   new URL("../README.md", import.meta.url),

@@ -130,7 +130,7 @@ Deno.test("merhaba exits 1 naming a missing or invalid PEM file", async () => {
   assert.equal(code, 1);
   assert.match(
     stderr,
-    /Read access to --cert file .* was not granted\nRun with --allow-read=/,
+    /Read access to --cert file .* was not granted\ndeno task start and deno run -P main.ts grant it; with deno run, add --allow-read=/,
   );
 });
 
