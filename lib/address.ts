@@ -5,11 +5,51 @@
  * @module
  */
 
-/** Writes `host:port`, with brackets around an IPv6 host (`[::1]:8080`). */
+/** How Deno writes an IPv4 client of a dual-stack (`::`) listener. */
+const MAPPED_DOTTED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+/** The same address in the canonical IPv6 form (`::ffff:7f00:1`). */
+const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
+/**
+ * The one spelling merhaba shows for an IP address: an IPv4-mapped IPv6
+ * address (`::ffff:127.0.0.1`, how a dual-stack listener sees an IPv4
+ * client) as the IPv4 address it stands for, and any other IPv6 address in
+ * the canonical form of RFC 5952 (lower case, the longest run of zeros
+ * compressed), as WHATWG URL serialises it. Host names, and addresses URL
+ * does not take (a zone such as `%eth0`), are returned as given.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { canonicalHost } from "./address.ts";
+ *
+ * assert.equal(canonicalHost("::ffff:127.0.0.1"), "127.0.0.1");
+ * assert.equal(canonicalHost("2001:0DB8:0:0:0:0:0:1"), "2001:db8::1");
+ * ```
+ */
+export function canonicalHost(hostname: string): string {
+  if (!hostname.includes(":")) return hostname;
+  const dotted = MAPPED_DOTTED.exec(hostname);
+  if (dotted) return dotted[1]!;
+  let canonical;
+  try {
+    canonical = new URL(`http://[${hostname}]/`).hostname.slice(1, -1);
+  } catch {
+    return hostname;
+  }
+  const hex = MAPPED_HEX.exec(canonical);
+  if (!hex) return canonical;
+  const [high, low] = [parseInt(hex[1]!, 16), parseInt(hex[2]!, 16)];
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join(".");
+}
+
+/**
+ * Writes `host:port` with the host in its {@link canonicalHost} form, in
+ * brackets when it is IPv6 (`[::1]:8080`).
+ */
 export function formatHostPort(hostname: string, port: number): string {
-  return hostname.includes(":")
-    ? `[${hostname}]:${port}`
-    : `${hostname}:${port}`;
+  const host = canonicalHost(hostname);
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** Writes an address as `host:port` (TCP, UDP) or as its path (Unix). */

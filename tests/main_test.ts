@@ -332,3 +332,22 @@ Deno.test("merhaba --drain-delay: a second signal during the delay exits 130 at 
   const { code } = await merhaba.stop("SIGTERM");
   assert.equal(code, 130);
 });
+
+Deno.test("merhaba on :: shows an IPv4 client as 127.0.0.1, in the log and in {peer} and {local}", async () => {
+  const merhaba = await MerhabaProcess.start([
+    ...["--host", "::", "--port", "0"],
+    ...["--greeting", "{peer} {local}"],
+  ]);
+  try {
+    const reply = await greet(merhaba.port);
+    assert.match(
+      reply,
+      new RegExp(`^127\\.0\\.0\\.1:\\d+ 127\\.0\\.0\\.1:${merhaba.port}$`),
+    );
+    const connected = await merhaba.waitForLine(/ connected$/);
+    assert.match(connected, /Z 127\.0\.0\.1:\d+ connected$/);
+  } finally {
+    assert.equal((await merhaba.stop()).code, 0);
+  }
+  assert.ok(!merhaba.lines.some((line) => line.includes("::ffff:")));
+});
