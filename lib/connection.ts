@@ -221,7 +221,9 @@ export async function serveConnection(
     }
   } catch (error) {
     if (logging && !announced) logEvent(logger, connected, { peer, via });
-    if (debugging) {
+    if (logging && error instanceof ClientRefused) {
+      logEvent(logger, "refused", { peer, reason: error.message });
+    } else if (debugging) {
       logEvent(logger, "clientFailed", { peer, error: describeError(error) });
     }
   } finally {
@@ -429,6 +431,15 @@ async function discardInput(
   } finally {
     unsubscribe();
   }
+}
+
+/**
+ * A client that spoke the wrong protocol and was answered by the connection
+ * itself (plain HTTP to a TLS port): logged at info with its message, as
+ * one line saying why the connection ended.
+ */
+export class ClientRefused extends Error {
+  override name = "ClientRefused";
 }
 
 /** Closes a connection that may already be closed. */

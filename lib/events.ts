@@ -99,6 +99,7 @@ const EVENTS = {
     "write_timeout",
     "{peer} did not take the reply within {timeout_ms} ms; giving up",
   ],
+  refused: ["info", "refused", "{peer} {reason}"],
   clientFailed: ["debug", "client_failed", "{peer} connection failed: {error}"],
   closed: ["info", "closed", "{peer} closed after {duration_ms} ms"],
   logDropped: [

@@ -312,6 +312,46 @@ export interface Replies {
   uriTooLong: Uint8Array;
 }
 
+/**
+ * The reply to plain HTTP sent to a TLS port, as nginx answers it: `400 Bad
+ * Request`, whose body names the `https://` URL to use (no body for `HEAD`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { plainHttpOnTlsReply } from "./reply.ts";
+ *
+ * const reply = new TextDecoder().decode(
+ *   plainHttpOnTlsReply("https://localhost:8443/", "GET"),
+ * );
+ * assert.match(reply, /^HTTP\/1\.1 400 Bad Request\r\n/);
+ * assert.match(reply, /use https:\/\/localhost:8443\/\n$/);
+ * ```
+ */
+export function plainHttpOnTlsReply(url: string, method: string): Uint8Array {
+  return httpResponse(
+    new TextEncoder().encode(`This port speaks TLS (HTTPS): use ${url}\n`),
+    { ...DEFAULT_HTTP, status: 400 },
+    method,
+  );
+}
+
+/** A Host header's value that is safe to repeat: a name or address, and a port. */
+const PLAIN_HOST =
+  /^\r?\nhost:[ \t]*((?:[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,126}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?)[ \t]*\r?$/im;
+
+/**
+ * The `https://` URL a plain HTTP request to a TLS port meant: its Host
+ * header when that is a plain `host[:port]`, else `fallback` (the address
+ * the client reached). A Host header is the client's: anything else in it
+ * is not repeated.
+ */
+export function httpsUrlFor(received: Uint8Array, fallback: string): string {
+  const head = LATIN1.decode(requestHead(received));
+  const host = PLAIN_HOST.exec(head.slice(head.indexOf("\n")))?.[1];
+  return `https://${host ?? fallback}/`;
+}
+
 /** The body of the `414 URI Too Long` reply. */
 const URI_TOO_LONG_BODY = "Request line too long for merhaba";
 

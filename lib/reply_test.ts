@@ -6,6 +6,7 @@ import {
   detectProtocol,
   encodeReplies,
   httpResponse,
+  httpsUrlFor,
   looksLikeTls,
   parseRequestLine,
   reasonPhrase,
@@ -211,5 +212,39 @@ Deno.test("replies: any bytes get the raw greeting or a well-formed HTTP respons
       },
     ),
     RUNS,
+  );
+});
+
+Deno.test("httpsUrlFor() repeats a plain Host header and nothing else", () => {
+  const url = (head: string) =>
+    httpsUrlFor(new TextEncoder().encode(head), "127.0.0.1:8443");
+  assert.equal(
+    url("GET / HTTP/1.1\r\nHost: example.com:8443\r\n\r\n"),
+    "https://example.com:8443/",
+  );
+  assert.equal(
+    url("GET / HTTP/1.1\r\nhost:[::1]:9\r\n\r\n"),
+    "https://[::1]:9/",
+  );
+  for (
+    const hostile of [
+      "Host: a b",
+      "Host: evil.com/path",
+      "Host: a@b",
+      "Host: \x1b[2J",
+      "Host: x:99999999",
+      "",
+    ]
+  ) {
+    assert.equal(
+      url(`GET / HTTP/1.1\r\n${hostile}\r\n\r\n`),
+      "https://127.0.0.1:8443/",
+      hostile,
+    );
+  }
+  // A Host line in the body is not the header.
+  assert.equal(
+    url("POST / HTTP/1.1\r\n\r\nHost: body.example\r\n"),
+    "https://127.0.0.1:8443/",
   );
 });

@@ -15,7 +15,22 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
-import { type Connection, type Listener, writeAll } from "./connection.ts";
+import { formatAddress } from "./address.ts";
+import {
+  ClientRefused,
+  type Connection,
+  type Listener,
+  writeAll,
+} from "./connection.ts";
+import {
+  awaitsRequestLine,
+  httpsUrlFor,
+  parseRequestLine,
+  plainHttpOnTlsReply,
+} from "./reply.ts";
+
+/** The first byte of a TLS handshake record, as every ClientHello starts. */
+const HANDSHAKE_RECORD = 0x16;
 
 /** A certificate chain and its private key, as PEM text. */
 export interface TlsKeyPair {
@@ -121,10 +136,13 @@ export class TlsConnection implements Connection {
   constructor(tcp: Connection, context: tls.SecureContext) {
     this.#tcp = tcp;
     if (tcp.readHeader) this.readHeader = () => tcp.readHeader!();
-    const socket = new tls.TLSSocket(streamOf(tcp), {
-      isServer: true,
-      secureContext: context,
-    });
+    const socket = new tls.TLSSocket(
+      streamOf(tcp, (first) => this.#answerPlainHttp(first)),
+      {
+        isServer: true,
+        secureContext: context,
+      },
+    );
     const wake = () => {
       const waiting = this.#wake;
       this.#wake = undefined;
@@ -145,6 +163,33 @@ export class TlsConnection implements Connection {
       wake();
     });
     this.#socket = socket;
+  }
+
+  /**
+   * Answers a client that sent plain HTTP instead of a ClientHello with a
+   * `400` naming the `https://` URL, then fails its reads with
+   * {@link ClientRefused}. Resolves to whether it did.
+   */
+  async #answerPlainHttp(first: Uint8Array): Promise<boolean> {
+    if (first[0] === HANDSHAKE_RECORD) return false;
+    const request = parseRequestLine(first);
+    if (request === undefined && !awaitsRequestLine(first)) return false;
+    const url = httpsUrlFor(first, formatAddress(this.#tcp.localAddr));
+    try {
+      await writeAll(
+        this.#tcp,
+        plainHttpOnTlsReply(url, request?.method ?? "GET"),
+      );
+    } catch {
+      // The client has gone: there is no one to point anywhere.
+    }
+    this.#error ??= new ClientRefused(
+      `sent plain HTTP to this TLS port: answered 400, pointing to ${url}`,
+    );
+    const waiting = this.#wake;
+    this.#wake = undefined;
+    waiting?.();
+    return true;
   }
 
   /** The client's TCP address (from a PROXY header, behind a balancer). */
@@ -218,13 +263,27 @@ export class TlsConnection implements Connection {
 /** Most bytes taken from the TCP socket per read. */
 const TRANSPORT_READ_SIZE = 16 * 1024;
 
-/** The TCP connection as the stream a `TLSSocket` runs over. */
-function streamOf(tcp: Connection): Duplex {
+/**
+ * The TCP connection as the stream a `TLSSocket` runs over. The first bytes
+ * go to `intercept` first; when it resolves to true, it has dealt with the
+ * client and the TLS session gets nothing.
+ */
+function streamOf(
+  tcp: Connection,
+  intercept: (first: Uint8Array) => Promise<boolean>,
+): Duplex {
   const buffer = new Uint8Array(TRANSPORT_READ_SIZE);
+  let first = true;
   return new Duplex({
     read() {
       tcp.read(buffer).then(
-        (n) => this.push(n === null ? null : buffer.slice(0, n)),
+        async (n) => {
+          if (n !== null && first) {
+            first = false;
+            if (await intercept(buffer.subarray(0, n))) return;
+          }
+          this.push(n === null ? null : buffer.slice(0, n));
+        },
         (error) => this.destroy(error),
       );
     },

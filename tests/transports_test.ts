@@ -59,7 +59,7 @@ Deno.test("merhaba --cert --key serves HTTPS and raw TLS, and shrugs off plain T
   );
 
   // A plain TCP client fails the handshake; the server carries on.
-  const plain = await greet(merhaba.port, "GET / HTTP/1.1\r\n\r\n");
+  const plain = await greet(merhaba.port, "hello\n");
   assert.ok(!plain.includes(GREETING));
   await merhaba.waitForLine(/connection failed/);
 
@@ -81,6 +81,41 @@ Deno.test("merhaba --cert --key serves HTTPS and raw TLS, and shrugs off plain T
   const { code } = await merhaba.stop();
   assert.equal(code, 0);
   assert.match(merhaba.lines.at(-1)!, /serving 2 connection/);
+});
+
+Deno.test("merhaba --cert --key answers plain HTTP with a 400 naming the https:// URL, and logs why", async () => {
+  await using tls = await tlsFixture();
+  const merhaba = await MerhabaProcess.start(
+    ["--cert", tls.certFile, "--key", tls.keyFile],
+    { denoFlags: ["-P"] },
+  );
+  try {
+    const response = await fetch(`http://localhost:${merhaba.port}/x`);
+    assert.equal(response.status, 400);
+    assert.equal(
+      await response.text(),
+      `This port speaks TLS (HTTPS): use https://localhost:${merhaba.port}/\n`,
+    );
+    // Without a usable Host header, the address the client reached.
+    const reply = await greet(
+      merhaba.port,
+      "HEAD / HTTP/1.1\r\nHost: evil\x1b[2J\r\n\r\n",
+    );
+    assert.match(reply, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.ok(reply.endsWith("\r\n\r\n"), "no body for HEAD");
+    const line = await merhaba.waitForLine(/plain HTTP/);
+    assert.match(
+      line,
+      new RegExp(
+        `127\\.0\\.0\\.1:\\d+ sent plain HTTP to this TLS port: answered 400, pointing to https://localhost:${merhaba.port}/$`,
+      ),
+    );
+    await merhaba.waitForLine(
+      new RegExp(`pointing to https://127\\.0\\.0\\.1:${merhaba.port}/$`),
+    );
+  } finally {
+    assert.equal((await merhaba.stop()).code, 0);
+  }
 });
 
 Deno.test("merhaba refuses --cert without --key and the reverse (exit 2)", async () => {
