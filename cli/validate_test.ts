@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../tests/fast_check.ts";
 import { parseInteger, parseSeconds, UsageError } from "./validate.ts";
 
 const RUNS = { numRuns: 2000 };

@@ -7,11 +7,11 @@
  */
 
 import assert from "node:assert/strict";
-import { Deployment } from "kubernetes-models/apps/v1/Deployment";
-import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
-import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
-import { Service } from "kubernetes-models/v1/Service";
-import { parseAllDocuments } from "yaml";
+import { Deployment } from "npm:kubernetes-models@5.1.0/apps/v1/Deployment";
+import { HorizontalPodAutoscaler } from "npm:kubernetes-models@5.1.0/autoscaling/v2/HorizontalPodAutoscaler";
+import { PodDisruptionBudget } from "npm:kubernetes-models@5.1.0/policy/v1/PodDisruptionBudget";
+import { Service } from "npm:kubernetes-models@5.1.0/v1/Service";
+import { parseAllDocuments } from "npm:yaml@2.9.1";
 import { DEFAULTS } from "../lib/defaults.ts";
 import { COMPILE_FLAGS } from "../tools/compile.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BlockList, isIP } from "node:net";
-import fc from "fast-check";
+import fc from "../tests/fast_check.ts";
 import {
   canonicalHost,
   formatAddress,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../tests/fast_check.ts";
 import type { Connection, Listener } from "./connection.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { escapeForTerminal } from "./escape.ts";
-import fc from "fast-check";
+import fc from "../tests/fast_check.ts";
 
 const RUNS = { numRuns: 2000 };
 const bytes = fc.uint8Array({ maxLength: 512 });

@@ -12,7 +12,7 @@ import {
   reasonPhrase,
 } from "./reply.ts";
 import { decode, encode } from "../tests/test_client.ts";
-import fc from "fast-check";
+import fc from "../tests/fast_check.ts";
 import type { Mode } from "./reply.ts";
 
 Deno.test("parseRequestLine() reads HTTP/1.0 and HTTP/1.1 request lines", () => {
