@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isIP } from "node:net";
 import { parseGreeting } from "../lib/greeting.ts";
 
 /** A command line that cannot be run as given; the CLI exits 2. */
@@ -116,15 +117,34 @@ export function parseChoice<T extends string>(
   return text as T;
 }
 
+/** A host with a port, as people write it in a URL: `127.0.0.1:8080`, `[::1]:8080`. */
+const HOST_WITH_PORT = /^(?:\[([^\]]*)\]|([^:\[\]]*)):(\d+)$/;
+
 /**
  * Validates an interface name: a host name or an IP address, IPv6 with or
  * without brackets (`[::1]` is taken as `::1`).
  *
- * @throws {UsageError} for an empty name or one with spaces or slashes.
+ * @throws {UsageError} for an empty name, one with spaces or slashes, a
+ * colon that is not IPv6's, and a host with a port (which goes in `--port`).
  */
 export function parseHost(text: string): string {
   const host = /^\[.*\]$/.test(text) ? text.slice(1, -1) : text;
-  if (!/^[0-9A-Za-z.:%_-]+$/.test(host)) {
+  const withPort = isIP(host) === 6 ? null : HOST_WITH_PORT.exec(text);
+  if (withPort) {
+    const name = withPort[1] ?? withPort[2]!;
+    const host = name === ""
+      ? ""
+      : `--host ${name.includes(":") ? `[${name}]` : name} `;
+    throw new UsageError(
+      `Invalid --host "${text}": the port goes in --port (${host}--port ${
+        withPort[3]
+      })`,
+    );
+  }
+  if (
+    !/^[0-9A-Za-z.:%_-]+$/.test(host) ||
+    (host.includes(":") && isIP(host) !== 6)
+  ) {
     throw new UsageError(
       `Invalid --host "${text}": expected a host name or an IP address such as 127.0.0.1 or ::1`,
     );

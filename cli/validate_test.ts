@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "../tests/fast_check.ts";
-import { parseInteger, parseSeconds, UsageError } from "./validate.ts";
+import { isIP } from "node:net";
+import {
+  parseHost,
+  parseInteger,
+  parseSeconds,
+  UsageError,
+} from "./validate.ts";
 
 const RUNS = { numRuns: 2000 };
 
@@ -33,4 +39,43 @@ Deno.test("flag values: any string gives a value in range or a UsageError", () =
     }),
     RUNS,
   );
+});
+
+Deno.test("parseHost() sends a host with a port to --port, in every spelling", () => {
+  for (
+    const [text, hint] of [
+      ["127.0.0.1:8080", "--host 127.0.0.1 --port 8080"],
+      ["localhost:80", "--host localhost --port 80"],
+      ["[::1]:8443", "--host [::1] --port 8443"],
+      [":8080", "--port 8080"],
+    ]
+  ) {
+    assert.throws(
+      () => parseHost(text!),
+      (error) =>
+        error instanceof UsageError &&
+        error.message ===
+          `Invalid --host "${text}": the port goes in --port (${hint})`,
+    );
+  }
+});
+
+Deno.test("parseHost() takes every IPv6 address node:net takes, and no colon that is not IPv6's", () => {
+  fc.assert(fc.property(fc.ipV6(), (ipv6) => {
+    assert.equal(parseHost(ipv6), ipv6);
+    assert.equal(parseHost(`[${ipv6}]`), ipv6);
+  }));
+  fc.assert(
+    fc.property(fc.stringMatching(/^[0-9a-f:.]{1,20}$/), (text) => {
+      try {
+        const host = parseHost(text);
+        assert.ok(!host.includes(":") || isIP(host) === 6, host);
+      } catch (error) {
+        assert.ok(error instanceof UsageError);
+        assert.ok(text.includes(":") || isIP(text) === 0, text);
+      }
+    }),
+  );
+  assert.equal(parseHost("fe80::1%eth0"), "fe80::1%eth0");
+  assert.throws(() => parseHost("1.2.3.4::"), UsageError);
 });
