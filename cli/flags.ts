@@ -173,7 +173,79 @@ function describeParseError(error: unknown): string {
     const flag = /'([^']+)'/.exec(firstLine)?.[1] ?? "an option";
     return `Missing value for ${flag.replace(" <value>", "")}`;
   }
-  return firstLine.replace(/\.$/, "");
+  const unknown = /^Unknown option '(--[^'=]+)/.exec(firstLine)?.[1];
+  const suggestion = unknown && closestFlag(unknown);
+  const text = firstLine.replace(/\.$/, "");
+  return suggestion ? `${text}; did you mean ${suggestion}?` : text;
+}
+
+/** Every long flag, for suggestions. */
+const LONG_FLAGS = Object.keys(OPTIONS).map((name) => `--${name}`);
+
+/**
+ * The known flag a mistyped one most likely meant: the nearest by edit
+ * distance, if at most 2 edits away (`--prot` → `--port`), or the only one
+ * it begins (`--max-c` → `--max-connections`).
+ */
+export function closestFlag(typed: string): string | undefined {
+  const prefixed = LONG_FLAGS.filter((flag) => flag.startsWith(typed));
+  if (prefixed.length === 1) return prefixed[0];
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const flag of LONG_FLAGS) {
+    const distance = editDistance(typed, flag);
+    if (distance < bestDistance) [best, bestDistance] = [flag, distance];
+  }
+  return best;
+}
+
+/** Levenshtein distance, with a swap of two neighbours as one edit. */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from(
+    { length: a.length + 1 },
+    (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i === 0 ? j : i),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(
+        rows[i - 1]![j]! + 1,
+        rows[i]![j - 1]! + 1,
+        rows[i - 1]![j - 1]! + cost,
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      }
+      rows[i]![j] = best;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/**
+ * Refuses a flag given twice that takes one value: the first would be
+ * silently lost (`--port 80 … --port 8080`).
+ *
+ * @throws {UsageError} naming the flag and both values.
+ */
+function refuseRepeats(
+  tokens: readonly { kind: string; name?: string; value?: string }[],
+): void {
+  const seen = new Map<string, string | undefined>();
+  for (const token of tokens) {
+    if (token.kind !== "option" || token.name === undefined) continue;
+    const option = OPTIONS[token.name as keyof typeof OPTIONS];
+    if ("multiple" in option) continue;
+    if (seen.has(token.name)) {
+      const values = option.type === "string"
+        ? ` ("${seen.get(token.name)}" and "${token.value}")`
+        : "";
+      throw new UsageError(
+        `--${token.name} was given twice${values}: give it once`,
+      );
+    }
+    seen.set(token.name, token.value);
+  }
 }
 
 /**
@@ -204,17 +276,19 @@ export function parseFlags(
   args: readonly string[],
   environment: Environment = {},
 ): Command {
-  let values;
+  let values, tokens;
   try {
-    ({ values } = parseArgs({
+    ({ values, tokens } = parseArgs({
       args: joinDashedValues(args),
       options: OPTIONS,
       strict: true,
       allowPositionals: false,
+      tokens: true,
     }));
   } catch (error) {
     throw new UsageError(describeParseError(error));
   }
+  refuseRepeats(tokens);
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
   const timeoutMs = Math.round(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEFAULTS } from "../lib/defaults.ts";
-import { type Config, parseFlags, UsageError } from "./flags.ts";
+import { closestFlag, type Config, parseFlags, UsageError } from "./flags.ts";
 
 function configOf(args: string[]): Config {
   const command = parseFlags(args);
@@ -305,4 +305,50 @@ Deno.test("parseFlags() reads --proxy-protocol CIDRs and names a bad one", () =>
     () => configOf(["--unix", "/tmp/m.sock", "--proxy-protocol", "::1"]),
     /cannot be used with --unix/,
   );
+});
+
+Deno.test("parseFlags() suggests the flag a mistyped one most likely meant", () => {
+  for (
+    const [typed, meant] of [
+      ["--prot", "--port"],
+      ["--hots", "--host"],
+      ["--greting", "--greeting"],
+      ["--max-conn", "--max-connections"],
+      ["--timout", "--timeout"],
+    ]
+  ) {
+    assert.throws(
+      () => parseFlags([typed!, "1"]),
+      (error) =>
+        error instanceof UsageError &&
+        error.message ===
+          `Unknown option '${typed}'; did you mean ${meant}?`,
+    );
+  }
+  assert.throws(
+    () => parseFlags(["--frobnicate"]),
+    (error) =>
+      error instanceof UsageError &&
+      error.message === "Unknown option '--frobnicate'",
+  );
+  assert.equal(closestFlag("--max-"), undefined, "ambiguous prefix");
+});
+
+Deno.test("parseFlags() refuses a one-value flag given twice, and takes repeatable ones", () => {
+  assert.throws(
+    () => parseFlags(["--port", "80", "-p", "8080"]),
+    (error) =>
+      error instanceof UsageError &&
+      error.message ===
+        '--port was given twice ("80" and "8080"): give it once',
+  );
+  assert.throws(
+    () => parseFlags(["--echo", "--echo"]),
+    /--echo was given twice: give it once/,
+  );
+  const command = parseFlags(["--header", "A: 1", "--header", "B: 2"]);
+  assert.equal(command.kind, "serve");
+  if (command.kind === "serve") {
+    assert.equal(command.config.http.headers.length, 2);
+  }
 });
