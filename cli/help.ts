@@ -60,7 +60,7 @@ What to answer:
   -g, --greeting <text>       what every client receives (default "${DEFAULTS.greeting}")
       --greeting-file <path>  send this file's bytes instead, read once at start
                               Both may hold {hostname} {peer} {local} {count} {time};
-                              {{ and }} are literal braces
+                              {{name}} is the text {name}; other braces stay as written
       --echo                  append what the client sent (HTTP: request line and headers)
       --status <code>         HTTP status, 100-599 (default ${DEFAULT_HTTP.status})
       --header <"Name: value">  extra HTTP header; repeatable

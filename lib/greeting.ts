@@ -1,7 +1,9 @@
 /**
  * Greetings with placeholders: `{hostname}`, `{peer}`, `{local}`, `{count}`
  * and `{time}`, filled in for each connection, so a reply can tell which
- * instance answered and whom. `{{` and `}}` stand for literal braces.
+ * instance answered and whom. One rule for every source: a known `{name}`
+ * is replaced, `{{name}}` is the literal text `{name}`, and every other
+ * brace is text as written (so JSON needs no escaping).
  *
  * @module
  */
@@ -25,13 +27,14 @@ export type GreetingTemplate =
 /** The values placeholders are replaced with, for one connection. */
 export type PlaceholderValues = Record<Placeholder, string>;
 
-const TOKEN = /\{\{|\}\}|\{([^{}]*)\}|[{}]/g;
+/** `{{name}}` (a literal `{name}`), or `{name}` (a placeholder, if known). */
+const TOKEN = /\{\{(\w+)\}\}|\{(\w+)\}/g;
 
 /**
- * Splits a greeting into text and placeholders. Strict (for `--greeting`),
- * an unknown `{name}` or a lone brace is an error; lenient (for a greeting
- * file, which may well hold JSON), only the known placeholders are replaced
- * and every other brace is text.
+ * Splits a greeting into text and placeholders: a known `{name}` is a
+ * placeholder, `{{name}}` the text `{name}`, every other brace text. Strict
+ * (for `--greeting`, typed by hand), an unknown `{name}` is refused as a
+ * likely typo; lenient (for a greeting file), it is text like other braces.
  *
  * @throws {RangeError} in strict mode, naming the unknown placeholder.
  *
@@ -56,24 +59,18 @@ export function parseGreeting(
   for (const match of text.matchAll(TOKEN)) {
     literal += text.slice(last, match.index);
     last = match.index + match[0].length;
-    const name = match[1];
-    if (
-      name !== undefined && (PLACEHOLDERS as readonly string[]).includes(name)
-    ) {
+    const [, escaped, name] = match;
+    if (escaped !== undefined) {
+      literal += `{${escaped}}`;
+    } else if ((PLACEHOLDERS as readonly string[]).includes(name!)) {
       if (literal) parts.push(literal);
       literal = "";
       parts.push({ placeholder: name as Placeholder });
-    } else if (strict && (match[0] === "{{" || match[0] === "}}")) {
-      literal += match[0][0];
     } else if (strict) {
       throw new RangeError(
-        name === undefined
-          ? `Unmatched "${
-            match[0]
-          }" in the greeting: write {{ or }} for a literal brace`
-          : `Unknown placeholder {${name}} in the greeting: expected one of ${
-            PLACEHOLDERS.map((p) => `{${p}}`).join(", ")
-          }, or {{ and }} for literal braces`,
+        `Unknown placeholder {${name}} in the greeting: expected one of ${
+          PLACEHOLDERS.map((p) => `{${p}}`).join(", ")
+        }, or {{${name}}} for the text {${name}}`,
       );
     } else {
       literal += match[0];
@@ -133,7 +130,5 @@ export function compileGreeting(
     }
   }
   if (hasPlaceholders(template)) return { body: new Uint8Array(0), template };
-  return typeof greeting === "string"
-    ? { body: new TextEncoder().encode(template.join("")) }
-    : { body: greeting };
+  return { body: new TextEncoder().encode(template.join("")) };
 }
