@@ -105,7 +105,11 @@ async function runProbe(
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const hint = error instanceof Deno.errors.NotCapable
-      ? "Run with --allow-net."
+      ? `deno task start and deno run -P main.ts grant it; with deno run, add ${
+        "path" in target
+          ? `--allow-read=${name} --allow-write=${name} --allow-net=unix:${name}`
+          : "--allow-net"
+      }`
       : overTls
       ? "Is merhaba running there with --cert and --key?"
       : "Is merhaba running there? (For a TLS port, add --probe-tls.)";

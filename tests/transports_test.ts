@@ -373,3 +373,28 @@ Deno.test({
   assert.equal(decode(await readToEnd(conn)), GREETING);
   assert.equal((await merhaba.stop()).code, 0);
 });
+
+Deno.test("merhaba --probe of a Unix socket works with -P, and without read and write says which flags it needs", async () => {
+  await using dir = await tempDirectory();
+  const path = `${dir.path}/merhaba.sock`;
+  const merhaba = await MerhabaProcess.start(["--unix", path], {
+    denoFlags: ["-P"],
+  });
+  try {
+    const granted = await runMerhaba(["--probe", path], ["-P"]);
+    assert.equal(granted.code, 0, granted.stderr);
+    assert.equal(granted.stdout, `${path} replied with 15 bytes\n`);
+    const netOnly = await runMerhaba(["--probe", path], [
+      `--allow-net=unix:${path}`,
+    ]);
+    assert.equal(netOnly.code, 1);
+    assert.ok(
+      netOnly.stderr.includes(
+        `with deno run, add --allow-read=${path} --allow-write=${path} --allow-net=unix:${path}`,
+      ),
+      netOnly.stderr,
+    );
+  } finally {
+    assert.equal((await merhaba.stop()).code, 0);
+  }
+});
