@@ -16,6 +16,7 @@ import denoConfig from "./deno.json" with { type: "json" };
 import {
   addressFamilies,
   formatHostPort,
+  hasIpv6,
   listeningUrl,
 } from "./lib/address.ts";
 import {
@@ -276,6 +277,7 @@ function logListening(
   const families = addressFamilies(
     netAddr.hostname,
     endpoint.transport === "tcp" && endpoint.ipv4Fallback === true,
+    netAddr.hostname !== "::" || hasIpv6(),
   );
   logEvent(logger, families ? "listeningWildcard" : "listening", {
     version: VERSION,

@@ -92,25 +92,46 @@ export function listeningUrl(
 
 /**
  * Which clients a wildcard address takes, for the listening line: `::`
- * takes IPv6 and IPv4 (Linux's default, `net.ipv6.bindv6only=0`), `0.0.0.0`
- * IPv4 only. Other addresses get `undefined`: they say it themselves.
+ * takes IPv6 and IPv4 (Linux's default, `net.ipv6.bindv6only=0`), or IPv4
+ * alone where IPv6 is disabled (`net.ipv6.conf.all.disable_ipv6=1` still
+ * lets `::` be bound); `0.0.0.0` takes IPv4 only. Other addresses get
+ * `undefined`: they say it themselves.
  *
  * @param defaulted whether the address was merhaba's default, so that
  * `0.0.0.0` means IPv6 was unavailable
+ * @param ipv6 whether this machine has IPv6 (see {@link hasIpv6})
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { addressFamilies } from "./address.ts";
  *
- * assert.equal(addressFamilies("::", true), "IPv6 and IPv4");
- * assert.equal(addressFamilies("127.0.0.1", false), undefined);
+ * assert.equal(addressFamilies("::", true, true), "IPv6 and IPv4");
+ * assert.equal(addressFamilies("127.0.0.1", false, true), undefined);
  * ```
  */
 export function addressFamilies(
   hostname: string,
   defaulted: boolean,
+  ipv6: boolean,
 ): string | undefined {
-  if (hostname === "::") return "IPv6 and IPv4";
+  if (hostname === "::") {
+    return ipv6 ? "IPv6 and IPv4" : "IPv4 only: IPv6 is disabled here";
+  }
   if (hostname !== "0.0.0.0") return undefined;
   return defaulted ? "IPv4 only: IPv6 is unavailable here" : "IPv4 only";
+}
+
+/**
+ * Whether this machine has IPv6: whether the IPv6 loopback address can be
+ * bound. With IPv6 disabled by sysctl, `::` can still be bound, but no
+ * IPv6 address exists, `::1` included.
+ */
+export function hasIpv6(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) return true; // cannot tell
+    return false;
+  }
 }

@@ -23,6 +23,7 @@ import {
   isHttp2Preface,
   type Mode,
   parseRequestLine,
+  type Protocol,
   type Replies,
   requestHead,
   type RequestLine,
@@ -178,7 +179,9 @@ export async function serveConnection(
     const tooLong = request === undefined && plan.mode !== "raw" &&
       requestLineTooLong(received, plan.readSize);
     if (logging && (debugging || !probed)) {
-      logReceived(logger, peer, via, outcome, received, request, plan);
+      // A request line too long to read is HTTP all the same: it gets 414.
+      const protocol = tooLong ? "http" : detectProtocol(received, request);
+      logReceived(logger, peer, via, outcome, received, protocol, plan);
     }
 
     const http2 = plan.mode !== "raw" && isHttp2Preface(received);
@@ -316,7 +319,7 @@ function logReceived(
   via: string | undefined,
   outcome: number | null | typeof TIMED_OUT,
   received: Uint8Array,
-  request: RequestLine | undefined,
+  protocol: Protocol,
   plan: ConnectionPlan,
 ): void {
   if (received.byteLength > 0) {
@@ -324,7 +327,7 @@ function logReceived(
       peer,
       via,
       bytes: received.byteLength,
-      protocol: detectProtocol(received, request),
+      protocol,
       data: escapeForTerminal(received),
     });
   } else if (outcome === TIMED_OUT) {

@@ -58,3 +58,22 @@ Deno.test({
     assert.equal(JSON.parse(merhaba.lines.at(-1)!).served, 1);
   },
 });
+
+Deno.test("a failed deno task compile says what failed and names DENORT_BIN, without Deno's backtrace", async () => {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "compile"],
+    cwd: ROOT,
+    env: { DENORT_BIN: `${ROOT}no-such-denort` },
+    stdin: "null",
+    stdout: "null",
+  }).output();
+  const text = new TextDecoder().decode(stderr);
+  assert.equal(code, 1);
+  assert.match(text, /Could not find denort at /);
+  assert.match(text, /^error: deno compile failed for this machine$/m);
+  assert.match(
+    text,
+    /set DENORT_BIN to a denort binary of the same Deno version/,
+  );
+  assert.doesNotMatch(text, /Stack backtrace/);
+});

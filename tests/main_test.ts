@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { VERSION } from "../main.ts";
 import { COPY_WINDOW_MS } from "../cli/stop_signals.ts";
 import { decode, encode, exchange, greet, readToEnd } from "./test_client.ts";
-import { LISTENING, MerhabaProcess, runMerhaba } from "./test_cli.ts";
+import { LISTENING, MAIN, MerhabaProcess, runMerhaba } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
 
@@ -371,5 +371,53 @@ Deno.test("merhaba --host 127.0.0.1:8080 exits 2, naming --host and pointing to 
   assert.equal(
     stderr.split("\n")[0],
     'error: Invalid --host "127.0.0.1:8080": the port goes in --port (--host 127.0.0.1 --port 8080)',
+  );
+});
+
+Deno.test("merhaba logs a request line too long to read as http, the 414 it gets", async () => {
+  const merhaba = await MerhabaProcess.start(["--read-size", "10"]);
+  try {
+    const reply = await greet(merhaba.port, "GET /aaaaaaaaaa HTTP/1.1\r\n\r\n");
+    assert.match(reply, /^HTTP\/1\.1 414 /);
+    await merhaba.waitForLine(/ sent 10 bytes \(http\)$/);
+  } finally {
+    assert.equal((await merhaba.stop()).code, 0);
+  }
+});
+
+/** Whether this test process may make a network namespace of its own (root, unshare). */
+const CAN_UNSHARE = Deno.build.os === "linux" &&
+  await new Deno.Command("unshare", { args: ["--net", "true"] }).output()
+    .then((output) => output.success, () => false);
+
+Deno.test({
+  name:
+    "merhaba on :: says IPv4 only when IPv6 is disabled by sysctl (in a network namespace of its own)",
+  ignore: !CAN_UNSHARE,
+}, async () => {
+  const script = "ip link set lo up && sysctl -q -w " +
+    "net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.lo.disable_ipv6=1 && " +
+    'exec "$@"';
+  const child = new Deno.Command("unshare", {
+    args: ["--net", "sh", "-c", script, "sh", Deno.execPath(), "run", "-P"]
+      .concat([MAIN, "--port", "0"]),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  let output = "";
+  const chunks = child.stdout.pipeThrough(new TextDecoderStream()).values();
+  while (!output.includes("\n")) {
+    const { value, done } = await chunks.next();
+    if (done) break;
+    output += value;
+  }
+  child.kill("SIGTERM");
+  for await (const _ of chunks) { /* until the end */ }
+  const first = output.split("\n")[0];
+  assert.equal((await child.status).code, 0);
+  assert.match(
+    first ?? "",
+    /listening on \[::\]:\d+ \(tcp, IPv4 only: IPv6 is disabled here\)/,
   );
 });

@@ -49,18 +49,45 @@ export const TARGETS = [
 const ROOT = new URL("../", import.meta.url);
 const DIST = new URL("dist/", ROOT);
 
+/** What to do when `deno compile` cannot get its base runtime. */
+export const DENORT_HINT =
+  "deno compile embeds a base runtime (denort) that it downloads from Deno's " +
+  "download host. Where that host cannot be reached, set DENORT_BIN to a " +
+  "denort binary of the same Deno version and target (the denort-<target>.zip " +
+  "of the Deno release) and run the task again.";
+
+/** A failed `deno compile`, with Deno's own message and a hint. */
+class CompileError extends Error {
+  override name = "CompileError";
+  /** @param hint what the person can do about it */
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
 async function compile(output: string, target?: string): Promise<void> {
   const args = ["compile", ...COMPILE_FLAGS];
   if (target) args.push("--target", target);
   args.push("--output", output, "main.ts");
   console.log(`deno ${args.join(" ")}`);
-  const { success } = await new Deno.Command(Deno.execPath(), {
+  const { success, stderr } = await new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
     stdin: "null",
-  }).spawn().status;
+    stdout: "inherit",
+    stderr: "piped",
+  }).output();
+  // Deno's message is the person's; its backtrace is Deno's developers'.
+  const message = new TextDecoder().decode(stderr).split(
+    "\nStack backtrace:",
+  )[0]!
+    .trimEnd();
+  if (message) console.error(message);
   if (!success) {
-    throw new Error(`deno compile failed for ${target ?? "this machine"}`);
+    throw new CompileError(
+      `deno compile failed for ${target ?? "this machine"}`,
+      /Setting up base binary|denort/.test(message) ? DENORT_HINT : undefined,
+    );
   }
 }
 
@@ -96,7 +123,9 @@ if (import.meta.main) {
     if (Deno.args.includes("--all")) await compileAll();
     else await compile("dist/merhaba");
   } catch (error) {
-    console.error(`error: ${(error as Error).message}`);
+    if (!(error instanceof CompileError)) throw error;
+    console.error(`error: ${error.message}`);
+    if (error.hint) console.error(error.hint);
     Deno.exit(1);
   }
 }
