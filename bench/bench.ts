@@ -9,7 +9,8 @@
  * (on-CPU time of the server's whole process tree ÷ connections completed);
  * connections/s mostly shows how fast the load generator is.
  *
- * Writes bench/results/latest.json and bench/results/cpu_per_connection.svg.
+ * Writes latest.json and cpu_per_connection.svg to bench/last_run/ (ignored by
+ * git), or with --save to the committed bench/results/.
  *
  * @module
  */
@@ -25,7 +26,14 @@ const WARMUP_SECONDS = QUICK ? 0.5 : 2;
 const MEASURE_SECONDS = QUICK ? 2 : 8;
 const CONCURRENCY = [1, 64];
 const ROOT = new URL("../", import.meta.url).pathname;
-const RESULTS = `${ROOT}bench/results/`;
+/**
+ * Where results go: the committed bench/results/ only with --save (to
+ * publish a run), else the ignored bench/last_run/, so that trying the
+ * benchmark leaves `git status` clean.
+ */
+const RESULTS = Deno.args.includes("--save")
+  ? `${ROOT}bench/results/`
+  : `${ROOT}bench/last_run/`;
 const GREETING = "Merhaba dünya!";
 
 /** What clients send, and how big the raw reply is. */
@@ -698,7 +706,9 @@ if (import.meta.main) {
       renderChart(report),
     );
     console.log(
-      `\nwrote bench/results/latest.json and bench/results/cpu_per_connection.svg`,
+      `\nwrote ${
+        RESULTS.slice(ROOT.length)
+      }latest.json and cpu_per_connection.svg`,
     );
   } finally {
     await Deno.remove(workDir, { recursive: true });

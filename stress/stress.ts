@@ -2,8 +2,8 @@
  * `deno task stress`: abuse merhaba and check that it holds. Each scenario
  * starts its own merhaba, drives it over loopback, bounded in time, and
  * reports figures; the run prints a pass/fail table, writes
- * bench/results/stress.json, and exits 1 if any scenario failed. Linux only
- * (it reads /proc).
+ * bench/last_run/stress.json (bench/results/ with --save), and exits 1 if any
+ * scenario failed. Linux only (it reads /proc).
  *
  * @module
  */
@@ -21,7 +21,11 @@ import {
 } from "../tests/test_client.ts";
 
 const GREETING = "Merhaba dünya!";
-const RESULTS = new URL("../bench/results/", import.meta.url).pathname;
+/** The committed results only with --save; else the ignored bench/last_run/. */
+const RESULTS = new URL(
+  Deno.args.includes("--save") ? "../bench/results/" : "../bench/last_run/",
+  import.meta.url,
+).pathname;
 const MAIN_DIRECTORY = new URL("../", import.meta.url).pathname;
 
 /** What a scenario found: whether it held, and the figures that show it. */
@@ -675,7 +679,7 @@ if (import.meta.main) {
     failures: string[];
   }[] = [];
   // `deno task stress TEXT` runs only the scenarios whose name holds TEXT.
-  const only = Deno.args[0];
+  const only = Deno.args.find((arg) => !arg.startsWith("--"));
   for (const [scenario, run] of SCENARIOS) {
     if (only && !scenario.includes(only)) continue;
     const started = performance.now();
