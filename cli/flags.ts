@@ -130,10 +130,12 @@ const OPTIONS = {
   version: { type: "boolean", short: "V" },
 } as const;
 
-const MAX_READ_SIZE = 16 * 1024 * 1024;
+/** Most `--read-size`: 16 MiB. */
+export const MAX_READ_SIZE = 16 * 1024 * 1024;
 const MAX_TIMEOUT_SECONDS = 24 * 60 * 60;
 const MAX_CONNECTIONS = 1_000_000;
-const MAX_DRAIN_DELAY_SECONDS = 3600;
+/** Most `--drain-delay`, in seconds. */
+export const MAX_DRAIN_DELAY_SECONDS = 3600;
 
 /**
  * Options that take a value, by every spelling. parseArgs refuses a value

@@ -9,6 +9,7 @@ import { DEFAULTS } from "../lib/defaults.ts";
 import { DEFAULT_HTTP, MODES } from "../lib/reply.ts";
 import { EXIT_CODE_MEANINGS, ExitCode } from "./exit_codes.ts";
 import { LOG_FORMATS, LOG_LEVELS } from "./logging.ts";
+import { MAX_DRAIN_DELAY_SECONDS, MAX_READ_SIZE } from "./flags.ts";
 
 /** The exit codes, one per line, as `--help` lists them. */
 const EXIT_CODES = Object.entries(ExitCode).map(([name, code]) =>
@@ -69,19 +70,24 @@ What to answer:
     MODES.join("|")
   }>  auto: HTTP requests get an HTTP response, anything else
                               the raw greeting (default ${DEFAULTS.mode})
-      --read-size <bytes>     most bytes read from a client (default ${DEFAULTS.readSize})
+      --read-size <bytes>     most bytes read (and logged) from a client, 1 to ${
+    MAX_READ_SIZE / 1024 / 1024
+  } MiB
+                              (default ${DEFAULTS.readSize})
       --timeout <seconds>     how long to wait for a client's request (and TLS handshake),
                               and for it to take the reply (default ${DEFAULTS.timeoutSeconds}; decimals allowed)
       --max-connections <n>   connections handled at once, per worker; past it, accepting
                               pauses (default ${DEFAULTS.maxConnections})
       --max-accepts <n>       serve n connections, drain, and exit 0 (for scripts and CI)
       --drain-delay <seconds> after a stop signal, keep accepting this long before draining,
-                              while a load balancer stops sending (default ${DEFAULTS.drainDelaySeconds})
+                              while a load balancer stops sending; 0 to ${MAX_DRAIN_DELAY_SECONDS}
+                              (default ${DEFAULTS.drainDelaySeconds})
 
 Logging:
       --log-format <${LOG_FORMATS.join("|")}>  (default ${DEFAULTS.logFormat})
       --log-level <${LOG_LEVELS.join("|")}>  (default ${DEFAULTS.logLevel})
-  -q, --quiet                 no per-connection lines (the listening line and errors still print)
+  -q, --quiet                 no per-connection lines; the listening line, the summary and
+                              warnings still print
 
 Other:
       --probe [target]        connect to a running merhaba (HOST:PORT or socket path), exit 0

@@ -49,3 +49,24 @@ Deno.test("the README's exit-code table gives --help's codes and meanings", () =
     assert.ok(USAGE.includes(`${code}`.padEnd(4) + meaning), `--help: ${code}`);
   }
 });
+
+Deno.test("the README's flag table and --help give the same ranges and caveats", () => {
+  for (
+    const [flag, phrase] of [
+      ["--read-size", "1 to 16 MiB"],
+      ["--drain-delay", "0 to 3600"],
+      ["--max-connections", "per worker"],
+      ["--quiet", "the listening line, the summary and"],
+    ] as const
+  ) {
+    const row = tableUnder("Flags").find(([flags]) => flags!.includes(flag));
+    assert.ok(row?.[2]?.includes(phrase), `README ${flag}: ${phrase}`);
+    const help = USAGE.slice(USAGE.indexOf(`${flag} `)).split(
+      /\n {2}-|\n {6}--/,
+    )[0]!;
+    assert.ok(
+      help.replace(/\s+/g, " ").includes(phrase),
+      `--help ${flag}: ${phrase}`,
+    );
+  }
+});
