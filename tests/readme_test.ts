@@ -70,3 +70,21 @@ Deno.test("the README's flag table and --help give the same ranges and caveats",
     );
   }
 });
+
+Deno.test("every test file the README and docs/ name exists", async () => {
+  const root = new URL("../", import.meta.url);
+  const pages = ["README.md"];
+  for await (const entry of Deno.readDir(new URL("docs/", root))) {
+    if (entry.name.endsWith(".md")) pages.push(`docs/${entry.name}`);
+  }
+  let named = 0;
+  for (const page of pages) {
+    const text = await Deno.readTextFile(new URL(page, root));
+    for (const [, path] of text.matchAll(/`([\w/]+_test\.ts)`/g)) {
+      named++;
+      const stat = await Deno.stat(new URL(path!, root)).catch(() => null);
+      assert.ok(stat?.isFile, `${page} names ${path}, which does not exist`);
+    }
+  }
+  assert.ok(named > 10);
+});
