@@ -351,3 +351,16 @@ Deno.test("parseFlags() refuses a one-value flag given twice, and takes repeatab
     assert.equal(command.config.http.headers.length, 2);
   }
 });
+
+Deno.test("parseFlags() refuses a malformed --proxy-protocol range, naming it", () => {
+  for (
+    const bad of ["::1.2.3.4:5", "1.2.3.4::", "1.2.3.4::/64", "::0.0.0.1:1"]
+  ) {
+    assert.throws(
+      () => parseFlags(["--proxy-protocol", bad]),
+      (error) =>
+        error instanceof UsageError &&
+        error.message.startsWith(`Invalid --proxy-protocol "${bad}"`),
+    );
+  }
+});

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { isIP } from "node:net";
+
 /** An address range: the first `prefix` bits of `address`. */
 export interface Cidr {
   /** 16 bytes; IPv4 as IPv4-mapped IPv6. */
@@ -61,57 +63,34 @@ export function inCidr(hostname: string, cidr: Cidr): boolean {
   return true;
 }
 
-/** An IP address as 16 bytes (IPv4 mapped), or `undefined` if it is not one. */
+/**
+ * An IP address as 16 bytes (IPv4 mapped), or `undefined` if it is not one.
+ * Which texts are addresses is `node:net`'s `isIP` to say, and an IPv6
+ * address is read from WHATWG URL's canonical form (hexadecimal groups, at
+ * most one `::`), not parsed by hand. A zone (`%eth0`) is not an address of
+ * a range.
+ */
 export function addressBytes(text: string): Uint8Array | undefined {
   const bytes = new Uint8Array(16);
-  if (!text.includes(":")) {
-    const v4 = ipv4Bytes(text);
-    if (v4 === undefined) return undefined;
+  const family = isIP(text);
+  if (family === 4) {
     bytes[10] = bytes[11] = 0xff;
-    bytes.set(v4, 12);
+    bytes.set(text.split(".").map(Number), 12);
     return bytes;
   }
-  let head = text;
-  let tail = "";
-  const double = text.indexOf("::");
-  if (double !== -1) {
-    if (text.indexOf("::", double + 1) !== -1) return undefined;
-    head = text.slice(0, double);
-    tail = text.slice(double + 2);
-  }
-  const groups = (part: string) => part === "" ? [] : part.split(":");
-  const headGroups = groups(head);
-  const tailGroups = groups(tail);
-  const words: number[] = [];
-  for (const group of [...headGroups, ...tailGroups]) {
-    if (group.includes(".")) continue;
-    if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return undefined;
-  }
-  const last = (tailGroups.length ? tailGroups : headGroups).at(-1);
-  let v4: Uint8Array | undefined;
-  if (last?.includes(".")) {
-    v4 = ipv4Bytes(last);
-    if (v4 === undefined) return undefined;
-    (tailGroups.length ? tailGroups : headGroups).pop();
-  }
-  const total = headGroups.length + tailGroups.length + (v4 ? 2 : 0);
-  if (double === -1 ? total !== 8 : total > 7) return undefined;
-  words.push(...headGroups.map((group) => parseInt(group, 16)));
-  words.push(...Array(8 - total).fill(0));
-  words.push(...tailGroups.map((group) => parseInt(group, 16)));
-  words.forEach((word, i) => {
+  if (family !== 6 || text.includes("%")) return undefined;
+  const canonical = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  const [head, tail] = canonical.split("::");
+  const groups = (part: string | undefined) => part ? part.split(":") : [];
+  const words = [...groups(head), ...groups(tail)];
+  const zeros = 8 - words.length;
+  const all = tail === undefined
+    ? groups(head)
+    : [...groups(head), ...Array(zeros).fill("0"), ...groups(tail)];
+  all.forEach((group, i) => {
+    const word = parseInt(group, 16);
     bytes[2 * i] = word >> 8;
     bytes[2 * i + 1] = word & 0xff;
   });
-  if (v4) bytes.set(v4, 12);
   return bytes;
-}
-
-function ipv4Bytes(text: string): Uint8Array | undefined {
-  const parts = text.split(".");
-  if (
-    parts.length !== 4 ||
-    !parts.every((part) => /^(0|[1-9]\d{0,2})$/.test(part) && +part < 256)
-  ) return undefined;
-  return new Uint8Array(parts.map(Number));
 }

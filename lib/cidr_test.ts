@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { BlockList, isIP } from "node:net";
+import fc from "../tests/fast_check.ts";
 import { inCidr, parseCidr } from "./cidr.ts";
 
 Deno.test("parseCidr() takes IPv4 and IPv6 ranges, and bare addresses as /32 and /128", () => {
@@ -42,4 +44,57 @@ Deno.test("parseCidr() refuses what is not an address or range", () => {
   ) {
     assert.throws(() => parseCidr(bad), TypeError, bad);
   }
+});
+
+Deno.test("parseCidr() refuses the malformed ranges a typo makes, so it never trusts someone else", () => {
+  for (
+    const bad of [
+      "::1.2.3.4:5",
+      "1.2.3.4::",
+      "1.2.3.4::/64",
+      "::0.0.0.1:1",
+      "1:::2",
+      "fe80::1%eth0",
+      "01.2.3.4",
+    ]
+  ) {
+    assert.throws(() => parseCidr(bad), TypeError, bad);
+  }
+});
+
+Deno.test("inCidr() agrees with node:net's BlockList, for IPv4 and IPv6 ranges, both ways", () => {
+  const v4 = fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 }), fc.ipV4());
+  const v6 = fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 }), fc.ipV6());
+  for (const [family, arbitrary] of [["ipv4", v4], ["ipv6", v6]] as const) {
+    fc.assert(
+      fc.property(arbitrary, ([network, prefix, address]) => {
+        const list = new BlockList();
+        list.addSubnet(network, prefix, family);
+        const cidr = parseCidr(`${network}/${prefix}`);
+        assert.equal(
+          inCidr(address, cidr),
+          list.check(address, family),
+          `${address} in ${network}/${prefix}`,
+        );
+        // The range's own address is always inside it.
+        assert.equal(inCidr(network, cidr), true);
+      }),
+      { numRuns: 1000 },
+    );
+  }
+});
+
+Deno.test("parseCidr() takes exactly the addresses node:net's isIP takes", () => {
+  fc.assert(
+    fc.property(fc.stringMatching(/^[0-9a-f:.]{1,24}$/), (text) => {
+      let parsed = true;
+      try {
+        parseCidr(text);
+      } catch {
+        parsed = false;
+      }
+      assert.equal(parsed, isIP(text) !== 0, text);
+    }),
+    { numRuns: 2000 },
+  );
 });

@@ -6,6 +6,9 @@
  * @module
  */
 
+import { isIP } from "node:net";
+import { canonicalHost } from "./address.ts";
+
 /** A TCP address carried by a header. */
 export interface ProxiedAddress {
   hostname: string;
@@ -20,8 +23,9 @@ export type ProxyHeader =
   | { kind: "invalid"; reason: string }
   /**
    * A valid header of `length` bytes. `source` is the real client; it is
-   * absent for v2 `LOCAL` (the balancer's own health check) and v1
-   * `UNKNOWN`, which keep the connection's own address.
+   * absent for v2 `LOCAL` (the balancer's own health check), v2 UNSPEC, UDP
+   * and Unix-socket headers, and v1 `UNKNOWN`, which keep the connection's
+   * own address.
    */
   | {
     kind: "header";
@@ -117,9 +121,9 @@ function parseV1(bytes: Uint8Array): ProxyHeader {
   const v4 = match[1] !== undefined;
   const source = v4 ? match[2]! : match[5]!;
   const destination = v4 ? match[3]! : match[6]!;
-  const valid = v4
-    ? isIpv4(source) && isIpv4(destination)
-    : isIpv6(source) && isIpv6(destination);
+  const family = v4 ? 4 : 6;
+  const valid = isIP(source) === family && isIP(destination) === family &&
+    !source.includes("%") && !destination.includes("%");
   const sourcePort = Number(match[7]);
   const destinationPort = Number(match[8]);
   if (!valid) return { kind: "invalid", reason: "bad address in v1 header" };
@@ -130,7 +134,7 @@ function parseV1(bytes: Uint8Array): ProxyHeader {
     kind: "header",
     version: 1,
     length: lf + 1,
-    source: { hostname: source.toLowerCase(), port: sourcePort },
+    source: { hostname: canonicalHost(source), port: sourcePort },
   };
 }
 
@@ -155,15 +159,19 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
   if (family > 3 || protocol > 2) {
     return { kind: "invalid", reason: "v2 header, bad family or protocol" };
   }
+  const length = 16 + payload;
+  // LOCAL: the balancer speaks for itself (a health check). The family and
+  // the address block are to be ignored, whatever they say.
+  if (command === 0) {
+    return bytes.length < length
+      ? { kind: "incomplete" }
+      : { kind: "header", version: 2, length };
+  }
   const needed = [0, 12, 36, 216][family]!;
   if (payload < needed) {
     return { kind: "invalid", reason: "v2 header shorter than its addresses" };
   }
-  if (bytes.length < 16 + payload) return { kind: "incomplete" };
-  const length = 16 + payload;
-  // LOCAL: the balancer speaks for itself (a health check).
-  if (command === 0) return { kind: "header", version: 2, length };
-  if (familyProtocol === 0x00) return { kind: "header", version: 2, length };
+  if (bytes.length < length) return { kind: "incomplete" };
   const view = new DataView(bytes.buffer, bytes.byteOffset + 16, payload);
   if (familyProtocol === 0x11) {
     return {
@@ -185,60 +193,14 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
       kind: "header",
       version: 2,
       length,
-      source: { hostname: compressIpv6(groups), port: view.getUint16(32) },
+      source: {
+        hostname: canonicalHost(groups.join(":")),
+        port: view.getUint16(32),
+      },
     };
   }
-  return {
-    kind: "invalid",
-    reason: "v2 PROXY header for a family other than TCP over IPv4 or IPv6",
-  };
-}
-
-function isIpv4(text: string): boolean {
-  const parts = text.split(".");
-  return parts.length === 4 &&
-    parts.every((part) =>
-      /^(0|[1-9]\d{0,2})$/.test(part) && Number(part) < 256
-    );
-}
-
-function isIpv6(text: string): boolean {
-  if (!/^[0-9a-fA-F:.]+$/.test(text) || text.split("::").length > 2) {
-    return false;
-  }
-  let groups = text.split(":");
-  const last = groups.at(-1)!;
-  let width = 8;
-  if (last.includes(".")) {
-    if (!isIpv4(last)) return false;
-    groups = groups.slice(0, -1);
-    width = 6;
-  }
-  if (text.includes("::")) {
-    const filled = groups.filter((group) => group !== "");
-    return filled.length < width &&
-      filled.every((group) => /^[0-9a-fA-F]{1,4}$/.test(group));
-  }
-  return groups.length === width &&
-    groups.every((group) => /^[0-9a-fA-F]{1,4}$/.test(group));
-}
-
-/** Writes eight hexadecimal groups in RFC 5952's short form. */
-function compressIpv6(groups: string[]): string {
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== "0") {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === "0") j++;
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
-    i = j;
-  }
-  if (bestStart === -1) return groups.join(":");
-  return `${groups.slice(0, bestStart).join(":")}::${
-    groups.slice(bestStart + bestLength).join(":")
-  }`;
+  // UNSPEC, UDP and Unix sockets name no TCP client: as the specification
+  // asks of a receiver that does not support them, the connection's own
+  // address stands (the balancer's).
+  return { kind: "header", version: 2, length };
 }

@@ -100,7 +100,6 @@ Deno.test("parseProxyHeader() refuses v2 headers with a bad length, family or ve
   const cases: [Uint8Array, RegExp][] = [
     [v2(1, 0x11, TCP4_PAYLOAD.slice(0, 8)), /shorter than its addresses/],
     [v2(1, 0x51, TCP4_PAYLOAD), /bad family/],
-    [v2(1, 0x12, TCP4_PAYLOAD), /family other than TCP/],
     [v2(2, 0x11, TCP4_PAYLOAD), /bad command/],
     [
       new Uint8Array([...V2_SIGNATURE, 0x21, 0x11, 0xff, 0xff]),
@@ -174,4 +173,68 @@ Deno.test("property: any bytes parse or are refused, never throw, never past the
     }),
     { numRuns: 5000 },
   );
+});
+
+Deno.test("parseProxyHeader() accepts spec-valid v2 headers that name no TCP client, keeping the balancer's address", () => {
+  const headers: [string, Uint8Array][] = [
+    ["LOCAL with family TCP4 and no addresses", v2(0, 0x11, [])],
+    ["LOCAL with family UNSPEC", v2(0, 0x00, [])],
+    ["UDP over IPv4", v2(1, 0x12, TCP4_PAYLOAD)],
+    ["UDP over IPv6", v2(1, 0x22, new Array(36).fill(1))],
+    ["Unix stream", v2(1, 0x31, new Array(216).fill(0x61))],
+    ["Unix datagram", v2(1, 0x32, new Array(216).fill(0x61))],
+  ];
+  for (const [name, bytes] of headers) {
+    assert.deepEqual(
+      parseProxyHeader(bytes),
+      { kind: "header", version: 2, length: bytes.length },
+      name,
+    );
+  }
+});
+
+Deno.test("parseProxyHeader() refuses malformed v1 addresses, and spells every address one way", () => {
+  for (const address of ["1:::2", ":::", "1::2:", ":1::2", "fe80::1%lo"]) {
+    const header = parseProxyHeader(
+      text(`PROXY TCP6 ${address} ::1 1111 80\r\n`),
+    );
+    assert.equal(header.kind, "invalid", address);
+  }
+  const expanded = parseProxyHeader(
+    text("PROXY TCP6 2001:0DB8:0000:0000:0000:0000:0000:0001 ::1 1111 80\r\n"),
+  );
+  const compressed = new Array(16).fill(0);
+  compressed.splice(0, 4, 0x20, 0x01, 0x0d, 0xb8);
+  compressed[15] = 1;
+  const fromV2 = parseProxyHeader(
+    v2(1, 0x21, [...compressed, ...new Array(16).fill(0), 0x04, 0x57, 0, 80]),
+  );
+  assert.deepEqual(
+    (expanded as { source: unknown }).source,
+    { hostname: "2001:db8::1", port: 1111 },
+  );
+  assert.deepEqual((fromV2 as { source: unknown }).source, {
+    hostname: "2001:db8::1",
+    port: 1111,
+  });
+});
+
+Deno.test("parseProxyHeader() names an IPv4 client of a dual-stack balancer by its IPv4 address", () => {
+  // HAProxy with `bind :::P v4v6` and send-proxy-v2 sends TCP6 with the
+  // client as ::ffff:198.51.100.7.
+  const source = [...new Array(10).fill(0), 0xff, 0xff, 198, 51, 100, 7];
+  const header = parseProxyHeader(
+    v2(1, 0x21, [...source, ...new Array(16).fill(0), 0xc4, 0x24, 0, 80]),
+  );
+  assert.deepEqual((header as { source: unknown }).source, {
+    hostname: "198.51.100.7",
+    port: 50212,
+  });
+  const v1 = parseProxyHeader(
+    text("PROXY TCP6 ::ffff:198.51.100.7 ::1 50212 80\r\n"),
+  );
+  assert.deepEqual((v1 as { source: unknown }).source, {
+    hostname: "198.51.100.7",
+    port: 50212,
+  });
 });
