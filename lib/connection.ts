@@ -20,6 +20,7 @@ import {
   HTTP2_REFUSAL,
   type HttpReplyOptions,
   httpResponse,
+  isHeadRequest,
   isHttp2Preface,
   type Mode,
   parseRequestLine,
@@ -188,7 +189,9 @@ export async function serveConnection(
     const reply = http2
       ? HTTP2_REFUSAL
       : tooLong
-      ? plan.replies.uriTooLong
+      ? (isHeadRequest(received)
+        ? plan.replies.uriTooLongHead
+        : plan.replies.uriTooLong)
       : plan.template === undefined && !plan.echo
       ? chooseReply(plan.replies, plan.mode, request)
       : personalReply(conn, plan, received, request, number);

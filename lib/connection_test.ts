@@ -81,6 +81,21 @@ Deno.test("a request line too long to read gets 414 URI Too Long", async (t) => 
     );
     assert.match(reply, /^HTTP\/1\.1 414 URI Too Long\r\n/);
   });
+  await t.step(
+    "HEAD gets the 414 without a body (RFC 9110 §9.3.2)",
+    async () => {
+      const { server, port } = startServer();
+      await using _ = server;
+      const reply = decode(
+        await exchange(port, {
+          send: encode(`HEAD /${"a".repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+        }),
+      );
+      assert.match(reply, /^HTTP\/1\.1 414 URI Too Long\r\n/);
+      assert.match(reply, /\r\nContent-Length: \d+\r\n/);
+      assert.ok(reply.endsWith("\r\n\r\n"), "no body");
+    },
+  );
   await t.step("a read size smaller than the request line", async () => {
     const { server, port } = startServer({ readSize: 10 });
     await using _ = server;

@@ -127,6 +127,16 @@ export function requestLineTooLong(
   return startsLikeRequestLine(bytes.subarray(start, end));
 }
 
+/**
+ * Whether the request line that starts `bytes` (after any empty lines) is a
+ * `HEAD` request, for an answer that must not have a body even when the line
+ * is too long to parse.
+ */
+export function isHeadRequest(bytes: Uint8Array): boolean {
+  const start = skipEmptyLines(bytes);
+  return String.fromCharCode(...bytes.subarray(start, start + 5)) === "HEAD ";
+}
+
 /** Whether a line with no line end (yet) fits the start of a request line. */
 function startsLikeRequestLine(line: Uint8Array): boolean {
   // The pattern is prefix-closed, so its first 8 KiB decide.
@@ -310,6 +320,8 @@ export interface Replies {
   httpConnect: Uint8Array;
   /** `414 URI Too Long`, for a request line longer than merhaba reads. */
   uriTooLong: Uint8Array;
+  /** The same without a body, for a `HEAD` request line too long to read. */
+  uriTooLongHead: Uint8Array;
 }
 
 /**
@@ -355,6 +367,15 @@ export function httpsUrlFor(received: Uint8Array, fallback: string): string {
 /** The body of the `414 URI Too Long` reply. */
 const URI_TOO_LONG_BODY = "Request line too long for merhaba";
 
+/** `414 URI Too Long`, with its body unless the request was `HEAD`. */
+function uriTooLong(method: string): Uint8Array {
+  return httpResponse(
+    new TextEncoder().encode(URI_TOO_LONG_BODY),
+    { ...DEFAULT_HTTP, status: 414 },
+    method,
+  );
+}
+
 /** Encodes the replies for a greeting (text as UTF-8; bytes as they are). */
 export function encodeReplies(
   greeting: string | Uint8Array,
@@ -368,11 +389,8 @@ export function encodeReplies(
     http: httpResponse(body, http, "GET"),
     httpHead: httpResponse(body, http, "HEAD"),
     httpConnect: httpResponse(body, http, "CONNECT"),
-    uriTooLong: httpResponse(
-      new TextEncoder().encode(URI_TOO_LONG_BODY),
-      { ...DEFAULT_HTTP, status: 414 },
-      "GET",
-    ),
+    uriTooLong: uriTooLong("GET"),
+    uriTooLongHead: uriTooLong("HEAD"),
   };
 }
 
