@@ -43,7 +43,12 @@ import { CATEGORIES, logEvent } from "./lib/events.ts";
 import { compileGreeting, usesPlaceholder } from "./lib/greeting.ts";
 import { probe } from "./cli/probe.ts";
 import { sleep } from "./lib/timers.ts";
-import { type Listener, serve, type ServeStats } from "./server.ts";
+import {
+  type Listener,
+  serve,
+  type ServeStats,
+  SharedCounter,
+} from "./server.ts";
 import { assertPortSharing, WorkerPool } from "./cli/workers.ts";
 import { firstStopSignal } from "./cli/stop_signals.ts";
 
@@ -197,9 +202,12 @@ async function serveUntilSignal(
       error: String(event.reason?.stack ?? event.reason),
     });
   });
+  // One {count} for the whole server, whichever thread accepts.
+  const counter = new SharedCounter();
   const server = serve(listener, {
     ...toServeOptions(config, files.greeting),
     hostname: files.hostname,
+    counter,
   });
   let pool: WorkerPool | undefined;
   if (workers > 1) {
@@ -216,6 +224,7 @@ async function serveUntilSignal(
         config,
         endpoint,
         ...files,
+        counter: counter.buffer,
       });
     } catch (error) {
       await server.shutdown(0);

@@ -29,6 +29,7 @@ import {
   type Listener,
   serveConnection,
 } from "./lib/connection.ts";
+import type { SharedCounter } from "./lib/counter.ts";
 import { DEFAULTS } from "./lib/defaults.ts";
 import { isHtml } from "./lib/escape.ts";
 import { compileGreeting, usesPlaceholder } from "./lib/greeting.ts";
@@ -53,6 +54,7 @@ export { type TlsKeyPair, TlsListener } from "./lib/tls.ts";
 export { ProxyProtocolListener } from "./lib/proxied.ts";
 export { type Cidr, parseCidr } from "./lib/cidr.ts";
 export { PLACEHOLDERS } from "./lib/greeting.ts";
+export { SharedCounter } from "./lib/counter.ts";
 
 /** How the server greets its clients. */
 export interface ServeOptions {
@@ -90,6 +92,11 @@ export interface ServeOptions {
   lingerMs?: number;
   /** Most bytes discarded after replying before closing regardless. @default 1048576 */
   lingerBytes?: number;
+  /**
+   * Numbers connections for `{count}`, shared by servers on other threads
+   * (`--workers`) so that no number repeats. @default this server's own count
+   */
+  counter?: SharedCounter;
 }
 
 /** Counts of what a server did, as reported at shutdown. */
@@ -138,6 +145,7 @@ export class GreetingServer implements AsyncDisposable {
   #maxConnections: number;
   #maxAccepts: number;
   #timeoutMs: number;
+  #counter: SharedCounter | undefined;
   #connections = new ConnectionList();
   /** Resolves when the last connection ends, once the accept loop has. */
   #idle: PromiseWithResolvers<void> | undefined;
@@ -155,6 +163,7 @@ export class GreetingServer implements AsyncDisposable {
     this.#timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutSeconds * 1000;
     this.#maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
     this.#maxAccepts = options.maxAccepts ?? Infinity;
+    this.#counter = options.counter;
     const readSize = options.readSize ?? DEFAULTS.readSize;
     const http = { ...DEFAULT_HTTP, ...options.http };
     const { body, template } = compileGreeting(
@@ -278,7 +287,8 @@ export class GreetingServer implements AsyncDisposable {
 
   #track(conn: Connection): void {
     const entry = this.#connections.add(conn);
-    serveConnection(conn, this.#plan, this.#accepted).then((served) => {
+    const ordinal = this.#counter?.next() ?? this.#accepted;
+    serveConnection(conn, this.#plan, ordinal).then((served) => {
       if (served) this.#served++;
       this.#connections.remove(entry);
       if (this.#connections.size === 0) this.#idle?.resolve();

@@ -12,7 +12,7 @@ import { dispose } from "@logtape/logtape";
 import { toServeOptions } from "./flags.ts";
 import { openListener, StartupError } from "./listen.ts";
 import { configureLogging } from "./logging.ts";
-import { type GreetingServer, serve } from "../server.ts";
+import { type GreetingServer, serve, SharedCounter } from "../server.ts";
 import type { FromWorker, ToWorker } from "./workers.ts";
 
 let server: GreetingServer | undefined;
@@ -23,7 +23,7 @@ function reply(message: FromWorker): void {
 
 self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "start") {
-    const { config, endpoint, tls, greeting, hostname } = data;
+    const { config, endpoint, tls, greeting, hostname, counter } = data;
     await configureLogging(config);
     try {
       const listener = await openListener(endpoint, {
@@ -34,6 +34,7 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
       server = serve(listener, {
         ...toServeOptions(config, greeting),
         hostname,
+        counter: new SharedCounter(counter),
       });
       reply({ type: "listening" });
     } catch (error) {

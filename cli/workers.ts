@@ -23,6 +23,8 @@ export type ToWorker =
     greeting?: Uint8Array;
     /** The value of `{hostname}`, read by the main thread. */
     hostname?: string;
+    /** The memory of the `{count}` counter every thread draws from. */
+    counter: SharedArrayBuffer;
   }
   | { type: "shutdown" };
 

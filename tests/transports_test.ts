@@ -272,6 +272,25 @@ Deno.test({
 });
 if (!hasIPv6Loopback) console.log("IPv6 test ignored: this machine has no ::1");
 
+Deno.test("merhaba --workers 2 numbers connections once across both workers ({count})", async () => {
+  const merhaba = await MerhabaProcess.start(
+    ["--workers", "2", "--quiet", "--greeting", "{count}"],
+    { denoFlags: ["--allow-net", `--allow-read=${CODE_DIRECTORY}`] },
+  );
+  try {
+    const numbers = await Promise.all(
+      Array.from({ length: 60 }, () => greet(merhaba.port).then(Number)),
+    );
+    assert.deepEqual(
+      numbers.sort((a, b) => a - b),
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
+  } finally {
+    assert.equal((await merhaba.stop()).code, 0);
+  }
+  assert.match(merhaba.lines.at(-1)!, /per worker: [1-9]\d*, [1-9]\d*\)/);
+});
+
 Deno.test("merhaba --workers 2 serves from both workers and drains on SIGTERM", async () => {
   const merhaba = await MerhabaProcess.start(["--workers", "2", "--quiet"], {
     denoFlags: ["--allow-net", `--allow-read=${CODE_DIRECTORY}`],
