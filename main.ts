@@ -24,7 +24,7 @@ import {
   type Endpoint,
   type Environment,
   parseFlags,
-  type ProbeTarget,
+  type ProbeCommand,
   type TcpEndpoint,
   toServeOptions,
   UsageError,
@@ -78,7 +78,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(`merhaba ${VERSION}`);
       return ExitCode.ok;
     case "probe":
-      return await runProbe(command.target, command.tls, command.timeoutMs);
+      return await runProbe(command);
     case "serve":
       return await run(command.config);
   }
@@ -97,15 +97,13 @@ function readEnvironment(): Environment {
 }
 
 async function runProbe(
-  target: ProbeTarget,
-  overTls: boolean,
-  timeoutMs: number,
+  { target, tls: overTls, timeoutMs, proxyFrom }: ProbeCommand,
 ): Promise<number> {
   const name = "path" in target
     ? target.path
     : formatHostPort(target.hostname ?? "127.0.0.1", target.port);
   try {
-    const bytes = await probe(target, timeoutMs, overTls);
+    const bytes = await probe(target, timeoutMs, overTls, proxyFrom);
     console.log(`${name} replied with ${bytes} bytes`);
     return ExitCode.ok;
   } catch (error) {

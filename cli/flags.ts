@@ -88,11 +88,24 @@ export interface Config {
   quiet: boolean;
 }
 
+/** `--probe`: what to check, and how. */
+export interface ProbeCommand {
+  kind: "probe";
+  target: ProbeTarget;
+  tls: boolean;
+  timeoutMs: number;
+  /**
+   * The server's trusted balancers (`--proxy-protocol`): a probe from
+   * one of them sends a v2 LOCAL header first, as balancers' checks do.
+   */
+  proxyFrom: Cidr[];
+}
+
 /** What the command line asks for. */
 export type Command =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "probe"; target: ProbeTarget; tls: boolean; timeoutMs: number }
+  | ProbeCommand
   | { kind: "serve"; config: Config };
 
 /** The environment variables merhaba reads (only those it has permission for). */
@@ -306,13 +319,17 @@ export function parseFlags(
     ...values,
     port: values.port ?? portFromEnvironment(environment, values.unix),
   });
-  if (values.probe === "") return probeOwnEndpoint(endpoint, timeoutMs);
+  const proxyFrom = parseProxySources(values["proxy-protocol"] ?? [], endpoint);
+  if (values.probe === "") {
+    return { ...probeOwnEndpoint(endpoint), timeoutMs, proxyFrom };
+  }
   if (values.probe !== undefined) {
     return {
       kind: "probe",
       target: parseProbeTarget(values.probe),
       tls: values["probe-tls"] ?? false,
       timeoutMs,
+      proxyFrom,
     };
   }
   const workers = values.workers === undefined
@@ -373,7 +390,7 @@ export function parseFlags(
         ),
       workers,
       ...(maxAccepts !== undefined && { maxAccepts }),
-      proxyFrom: parseProxySources(values["proxy-protocol"] ?? [], endpoint),
+      proxyFrom,
       drainDelayMs: values["drain-delay"] === undefined
         ? DEFAULTS.drainDelaySeconds * 1000
         : Math.round(
@@ -502,13 +519,14 @@ function parseProxySources(texts: string[], endpoint: Endpoint): Cidr[] {
  *
  * @throws {UsageError} when that endpoint's port is 0: nothing to probe.
  */
-function probeOwnEndpoint(endpoint: Endpoint, timeoutMs: number): Command {
+function probeOwnEndpoint(
+  endpoint: Endpoint,
+): { kind: "probe"; target: ProbeTarget; tls: boolean } {
   if (endpoint.transport === "unix") {
     return {
       kind: "probe",
       target: { transport: "unix", path: endpoint.path },
       tls: false,
-      timeoutMs,
     };
   }
   if (endpoint.port === 0) {
@@ -525,7 +543,6 @@ function probeOwnEndpoint(endpoint: Endpoint, timeoutMs: number): Command {
       port: endpoint.port,
     },
     tls: endpoint.tls !== undefined,
-    timeoutMs,
   };
 }
 

@@ -211,6 +211,7 @@ Deno.test("parseFlags() reads --greeting-file, --workers and --probe", () => {
     target: { transport: "tcp", hostname: "::1", port: 8080 },
     tls: false,
     timeoutMs: 5000,
+    proxyFrom: [],
   });
   assert.equal(
     (parseFlags(["--probe", "h:1", "--probe-tls"]) as { tls: boolean }).tls,
@@ -222,6 +223,7 @@ Deno.test("parseFlags() reads --greeting-file, --workers and --probe", () => {
     target: { transport: "unix", path: "/run/m.sock" },
     tls: false,
     timeoutMs: 2000,
+    proxyFrom: [],
   });
 });
 
@@ -266,6 +268,7 @@ Deno.test("parseFlags() --probe with no target probes what the same flags and PO
     target: { transport: "tcp", hostname: "127.0.0.1", port: 9090 },
     tls: false,
     timeoutMs: 5000,
+    proxyFrom: [],
   });
   assert.deepEqual(
     parseFlags(["--probe", "--port", "8443", "--cert", "c", "--key", "k"]),
@@ -274,6 +277,7 @@ Deno.test("parseFlags() --probe with no target probes what the same flags and PO
       target: { transport: "tcp", hostname: "127.0.0.1", port: 8443 },
       tls: true,
       timeoutMs: 5000,
+      proxyFrom: [],
     },
   );
   assert.deepEqual(
@@ -283,6 +287,7 @@ Deno.test("parseFlags() --probe with no target probes what the same flags and PO
       target: { transport: "unix", path: "/run/m.sock" },
       tls: false,
       timeoutMs: 5000,
+      proxyFrom: [],
     },
   );
   assert.throws(() => parseFlags(["--probe"]), /needs the server's port/);
@@ -362,5 +367,16 @@ Deno.test("parseFlags() refuses a malformed --proxy-protocol range, naming it", 
         error instanceof UsageError &&
         error.message.startsWith(`Invalid --proxy-protocol "${bad}"`),
     );
+  }
+});
+
+Deno.test("parseFlags() gives --probe the server's trusted ranges, so the probe can speak PROXY", () => {
+  const command = parseFlags([
+    ...["--probe", "--port", "8080", "--proxy-protocol", "127.0.0.0/8"],
+  ]);
+  assert.equal(command.kind, "probe");
+  if (command.kind === "probe") {
+    assert.equal(command.proxyFrom.length, 1);
+    assert.equal(command.proxyFrom[0]!.prefix, 96 + 8);
   }
 });

@@ -53,6 +53,19 @@ export const V2_SIGNATURE: readonly number[] = [
 ];
 
 /**
+ * A v2 header with the LOCAL command and no addresses: a balancer's own
+ * health check, served as the connection it is (HAProxy's
+ * `check-send-proxy` sends it).
+ */
+export const V2_LOCAL_HEADER: Uint8Array = new Uint8Array([
+  ...V2_SIGNATURE,
+  0x20, // version 2, LOCAL
+  0x00, // UNSPEC
+  0x00,
+  0x00, // no address block
+]);
+
+/**
  * Reads a PROXY protocol header from the start of `bytes`, recognising the
  * version by its signature. Never throws and never looks past
  * {@link MAX_HEADER_LENGTH} bytes.

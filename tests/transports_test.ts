@@ -417,3 +417,40 @@ Deno.test("merhaba --probe of a Unix socket works with -P, and without read and 
     assert.equal((await merhaba.stop()).code, 0);
   }
 });
+
+for (const tls of [false, true]) {
+  Deno.test(`merhaba --probe${tls ? " --cert --key" : ""} with the server's own --proxy-protocol sends a LOCAL header and exits 0`, async () => {
+    await using files = await tlsFixture();
+    const tlsFlags = tls
+      ? ["--cert", files.certFile, "--key", files.keyFile]
+      : [];
+    const trust = ["--proxy-protocol", "127.0.0.0/8"];
+    const merhaba = await MerhabaProcess.start(
+      ["--host", "127.0.0.1", "--port", "0", ...trust, ...tlsFlags],
+      { denoFlags: ["-P"] },
+    );
+    try {
+      // As a container's health check runs it: the server's flags, no target.
+      const own = await runMerhaba(
+        [
+          "--probe",
+          "--host",
+          "127.0.0.1",
+          "--port",
+          `${merhaba.port}`,
+          ...trust,
+          ...tlsFlags,
+        ],
+        ["-P"],
+      );
+      assert.equal(own.code, 0, own.stderr);
+      assert.match(own.stdout, /replied with \d+ bytes/);
+      // The LOCAL connection is the probe's own: one line, no balancer named.
+      const line = await merhaba.waitForLine(/ connected and closed| sent /);
+      assert.match(line, /127\.0\.0\.1:\d+ /);
+      assert.doesNotMatch(line, / via /);
+    } finally {
+      assert.equal((await merhaba.stop()).code, 0);
+    }
+  });
+}
