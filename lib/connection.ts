@@ -151,6 +151,8 @@ export async function serveConnection(
   let reusable = false;
   let served = false;
   let probed = false;
+  /** Bytes the client sent; -1 until its request is read. */
+  let sent = -1;
   try {
     const { outcome, received, pending } = await readRequest(
       conn,
@@ -158,6 +160,7 @@ export async function serveConnection(
       plan,
       deadline,
     );
+    sent = received.byteLength;
     probed = outcome === null && received.byteLength === 0;
     if (logging && !announced && !probed) {
       announced = true;
@@ -226,7 +229,12 @@ export async function serveConnection(
       }
     }
   } catch (error) {
-    if (logging && !announced) logEvent(logger, connected, { peer, via });
+    // A client that resets before sending anything (a balancer's health
+    // check does) is a probe too: one line, as a clean close is.
+    probed ||= sent <= 0 && isReset(error);
+    if (logging && !announced && !probed) {
+      logEvent(logger, connected, { peer, via });
+    }
     if (logging && error instanceof ClientRefused) {
       logEvent(logger, "refused", { peer, reason: error.message });
     } else if (debugging) {
@@ -446,6 +454,13 @@ async function discardInput(
  */
 export class ClientRefused extends Error {
   override name = "ClientRefused";
+}
+
+/** Whether an error is the peer resetting or vanishing, not a fault of ours. */
+function isReset(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.NotConnected;
 }
 
 /** Closes a connection that may already be closed. */

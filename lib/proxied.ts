@@ -68,13 +68,14 @@ export class ProxyHeaderError extends Error {
 
 /**
  * A connection from a balancer: {@link readHeader} consumes its PROXY
- * header; then `remoteAddr` is the client's (or the balancer's, for v2
- * `LOCAL` and v1 `UNKNOWN`), `via` the balancer's, and reads return what
- * follows the header.
+ * header; then `remoteAddr` is the client's and `via` the balancer's, and
+ * reads return what follows the header. A header that names no client (v2
+ * `LOCAL`, a balancer's own health check; v1 `UNKNOWN`) leaves the
+ * balancer's own connection: `remoteAddr` is the balancer's, and `via` is
+ * undefined, so that it is not logged as a client of itself.
  */
 export class ProxiedConnection implements Connection {
-  /** The balancer's address. */
-  readonly via: Deno.NetAddr;
+  #via: Deno.NetAddr | undefined;
   #conn: Deno.Conn;
   #remoteAddr: Deno.NetAddr;
   #header: Promise<void> | undefined;
@@ -84,7 +85,12 @@ export class ProxiedConnection implements Connection {
   /** @param conn the accepted TCP connection; this object now owns it */
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
-    this.via = this.#remoteAddr = conn.remoteAddr as Deno.NetAddr;
+    this.#via = this.#remoteAddr = conn.remoteAddr as Deno.NetAddr;
+  }
+
+  /** The balancer's address, unless the header named no client. */
+  get via(): Deno.NetAddr | undefined {
+    return this.#via;
   }
 
   /** The client's address once the header is read; the balancer's before. */
@@ -127,6 +133,8 @@ export class ProxiedConnection implements Connection {
       }
       if (header.source) {
         this.#remoteAddr = { transport: "tcp", ...header.source };
+      } else {
+        this.#via = undefined;
       }
       if (header.length < total) {
         this.#rest = buffer.slice(header.length, total);

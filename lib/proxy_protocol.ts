@@ -167,11 +167,6 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
       reason: `v2 header of ${payload} bytes, over ${MAX_V2_PAYLOAD}`,
     };
   }
-  const family = familyProtocol >> 4;
-  const protocol = familyProtocol & 0x0f;
-  if (family > 3 || protocol > 2) {
-    return { kind: "invalid", reason: "v2 header, bad family or protocol" };
-  }
   const length = 16 + payload;
   // LOCAL: the balancer speaks for itself (a health check). The family and
   // the address block are to be ignored, whatever they say.
@@ -180,11 +175,18 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
       ? { kind: "incomplete" }
       : { kind: "header", version: 2, length };
   }
+  const family = familyProtocol >> 4;
+  const protocol = familyProtocol & 0x0f;
+  if (family > 3 || protocol > 2) {
+    return { kind: "invalid", reason: "v2 header, bad family or protocol" };
+  }
   const needed = [0, 12, 36, 216][family]!;
   if (payload < needed) {
     return { kind: "invalid", reason: "v2 header shorter than its addresses" };
   }
   if (bytes.length < length) return { kind: "incomplete" };
+  const tlvProblem = checkTlvs(bytes.subarray(0, length), 16 + needed);
+  if (tlvProblem) return { kind: "invalid", reason: tlvProblem };
   const view = new DataView(bytes.buffer, bytes.byteOffset + 16, payload);
   if (familyProtocol === 0x11) {
     return {
@@ -216,4 +218,53 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
   // asks of a receiver that does not support them, the connection's own
   // address stands (the balancer's).
   return { kind: "header", version: 2, length };
+}
+
+/** The TLV that carries a CRC-32C of the whole header (PP2_TYPE_CRC32C). */
+const TLV_CRC32C = 0x03;
+
+/**
+ * Checks the TLVs after a v2 header's addresses, from `offset` to the end of
+ * `header`: they must fill it exactly, and a CRC-32C TLV must match the
+ * header's checksum, as the specification requires and HAProxy enforces.
+ * Returns the problem, or `undefined`.
+ */
+function checkTlvs(header: Uint8Array, offset: number): string | undefined {
+  let crcAt = -1;
+  while (offset < header.length) {
+    if (offset + 3 > header.length) return "v2 header with a truncated TLV";
+    const length = (header[offset + 1]! << 8) | header[offset + 2]!;
+    if (offset + 3 + length > header.length) {
+      return "v2 header with a TLV longer than the header";
+    }
+    if (header[offset] === TLV_CRC32C) {
+      if (length !== 4) return "v2 header with a malformed CRC-32C TLV";
+      crcAt = offset + 3;
+    }
+    offset += 3 + length;
+  }
+  if (crcAt === -1) return undefined;
+  const sent = new DataView(header.buffer, header.byteOffset + crcAt, 4)
+    .getUint32(0);
+  const zeroed = header.slice();
+  zeroed.fill(0, crcAt, crcAt + 4);
+  return crc32c(zeroed) === sent
+    ? undefined
+    : "v2 header whose CRC-32C does not match";
+}
+
+/** CRC-32C (Castagnoli) lookup table. */
+const CRC32C_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+/** The CRC-32C (Castagnoli) of `bytes`, as the PROXY protocol's TLV holds it. */
+export function crc32c(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc = CRC32C_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  }
+  return (crc ^ 0xffffffff) >>> 0;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "../tests/fast_check.ts";
 import {
+  crc32c,
   MAX_HEADER_LENGTH,
   MAX_V1_LENGTH,
   parseProxyHeader,
@@ -127,9 +128,15 @@ const validHeaders = fc.oneof(
   })),
   fc.tuple(
     fc.array(fc.nat(255), { minLength: 12, maxLength: 12 }),
-    fc.array(fc.nat(255), { maxLength: 40 }),
+    fc.array(
+      fc.tuple(
+        fc.constantFrom(0x01, 0x02, 0x04, 0x05, 0x20, 0xe0),
+        fc.array(fc.nat(255), { maxLength: 12 }),
+      ).map(([type, value]) => [type, 0, value.length, ...value]),
+      { maxLength: 3 },
+    ),
   ).map(([addresses, tlvs]) => ({
-    bytes: v2(1, 0x11, [...addresses, ...tlvs]),
+    bytes: v2(1, 0x11, [...addresses, ...tlvs.flat()]),
     source: {
       hostname: addresses.slice(0, 4).join("."),
       port: (addresses[8]! << 8) | addresses[9]!,
@@ -237,4 +244,49 @@ Deno.test("parseProxyHeader() names an IPv4 client of a dual-stack balancer by i
     hostname: "198.51.100.7",
     port: 50212,
   });
+});
+
+Deno.test("parseProxyHeader() checks v2 TLVs: they fill the header exactly, and a CRC-32C must match", () => {
+  const tcp4 = [192, 0, 2, 7, 10, 0, 0, 1, 0xc7, 0x38, 0, 80];
+  const authority = [0x02, 0, 3, ...text("a.b")];
+  assert.equal(
+    parseProxyHeader(v2(1, 0x11, [...tcp4, ...authority])).kind,
+    "header",
+  );
+  for (
+    const [name, payload] of [
+      ["two stray bytes", [...tcp4, 1, 2]],
+      ["a TLV longer than the header", [...tcp4, 0x02, 0, 9, 0x61]],
+      ["a CRC-32C of 3 bytes", [...tcp4, 0x03, 0, 3, 1, 2, 3]],
+    ] as const
+  ) {
+    assert.equal(
+      parseProxyHeader(v2(1, 0x11, [...payload])).kind,
+      "invalid",
+      name,
+    );
+  }
+  const withCrc = v2(1, 0x11, [...tcp4, 0x03, 0, 4, 0, 0, 0, 0]);
+  new DataView(withCrc.buffer).setUint32(withCrc.length - 4, crc32c(withCrc));
+  assert.equal(parseProxyHeader(withCrc).kind, "header");
+  withCrc[withCrc.length - 1]! ^= 1;
+  assert.deepEqual(parseProxyHeader(withCrc), {
+    kind: "invalid",
+    reason: "v2 header whose CRC-32C does not match",
+  });
+  assert.equal(
+    crc32c(text("123456789")),
+    0xe3069283,
+    "the standard check value",
+  );
+});
+
+Deno.test("parseProxyHeader() takes a v2 LOCAL header whatever its family byte says", () => {
+  for (const family of [0x00, 0x11, 0x13, 0x41, 0xff]) {
+    assert.equal(
+      parseProxyHeader(v2(0, family, [])).kind,
+      "header",
+      `${family}`,
+    );
+  }
 });

@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { VERSION } from "../main.ts";
 import { COPY_WINDOW_MS } from "../cli/stop_signals.ts";
-import { decode, encode, exchange, greet, readToEnd } from "./test_client.ts";
+import net from "node:net";
+import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";
+import { CAN_COUNT_SOCKETS, heldSockets } from "./sockets.ts";
+import {
+  connectAndReset,
+  decode,
+  encode,
+  exchange,
+  greet,
+  readToEnd,
+} from "./test_client.ts";
 import { LISTENING, MAIN, MerhabaProcess, runMerhaba } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
@@ -420,4 +430,37 @@ Deno.test({
     first ?? "",
     /listening on \[::\]:\d+ \(tcp, IPv4 only: IPv6 is disabled here\)/,
   );
+});
+
+Deno.test({
+  name:
+    "merhaba logs a trusted balancer's LOCAL check that resets, as health checks do, in one line not naming a client",
+  ignore: !CAN_COUNT_SOCKETS,
+}, async () => {
+  const merhaba = await MerhabaProcess.start(["--proxy-protocol", "127.0.0.1"]);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const socket = net.connect(merhaba.port, "127.0.0.1");
+      await new Promise((resolve) => socket.once("connect", resolve));
+      socket.write(V2_LOCAL_HEADER);
+      // Reset once merhaba has accepted it: a reset still in the accept
+      // queue never reaches it (and is logged at debug only).
+      while (await heldSockets(merhaba.port) === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      socket.resetAndDestroy();
+      await new Promise((resolve) => socket.once("close", resolve));
+      await merhaba.waitForLine(/without sending anything/, i + 1);
+    }
+  } finally {
+    assert.equal((await merhaba.stop()).code, 0);
+  }
+  const checks = merhaba.lines.slice(1, -2);
+  assert.equal(checks.length, 3, merhaba.lines.join("\n"));
+  for (const line of checks) {
+    assert.match(
+      line,
+      /Z 127\.0\.0\.1:\d+ connected and closed without sending anything \([\d.]+ ms\)$/,
+    );
+  }
 });

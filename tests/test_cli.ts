@@ -78,7 +78,11 @@ export class MerhabaProcess {
   /** The TCP port from the listening line (0 for a Unix socket). */
   port = 0;
   #process: Deno.ChildProcess;
-  #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  #waiters: {
+    pattern: RegExp;
+    from: number;
+    resolve: (line: string) => void;
+  }[] = [];
   #stdoutDone: Promise<void>;
   #stderr: Promise<string>;
   #ownProcessGroup: boolean;
@@ -145,15 +149,16 @@ export class MerhabaProcess {
   }
 
   /**
-   * Resolves with the first stdout line matching `pattern`, waiting for it
-   * if needed; rejects if stdout ends first.
+   * Resolves with the first stdout line matching `pattern`, from line
+   * number `from` on (0 is the first line), waiting for it if needed;
+   * rejects if stdout ends first.
    */
-  waitForLine(pattern: RegExp): Promise<string> {
-    const seen = this.lines.find((line) => pattern.test(line));
+  waitForLine(pattern: RegExp, from = 0): Promise<string> {
+    const seen = this.lines.slice(from).find((line) => pattern.test(line));
     if (seen !== undefined) return Promise.resolve(seen);
     return Promise.race([
       new Promise<string>((resolve) =>
-        this.#waiters.push({ pattern, resolve })
+        this.#waiters.push({ pattern, from, resolve })
       ),
       this.#stdoutDone.then(() => {
         throw new Error(
@@ -219,9 +224,9 @@ export class MerhabaProcess {
   }
 
   #addLine(line: string): void {
-    this.lines.push(line);
+    const index = this.lines.push(line) - 1;
     this.#waiters = this.#waiters.filter((waiter) => {
-      if (!waiter.pattern.test(line)) return true;
+      if (index < waiter.from || !waiter.pattern.test(line)) return true;
       waiter.resolve(line);
       return false;
     });
