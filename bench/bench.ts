@@ -559,6 +559,15 @@ async function serverSpecs(): Promise<ServerSpec[]> {
         "--tls",
       ),
     },
+    ...["node-server", "node-over-net"].map((candidate) => ({
+      name: `TLS candidate: ${candidate}`,
+      workload: "https" as const,
+      command: denoRun(
+        [`--allow-read=${TLS_FILES.join(",")}`],
+        "bench/tls_candidates.ts",
+        candidate,
+      ),
+    })),
     {
       name: "Deno.serve",
       workload: "http",
