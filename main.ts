@@ -41,7 +41,7 @@ import { usage, usageHint } from "./cli/help.ts";
 import { configureLogging } from "./cli/logging.ts";
 import { CATEGORIES, logEvent } from "./lib/events.ts";
 import { compileGreeting, usesPlaceholder } from "./lib/greeting.ts";
-import { probe } from "./cli/probe.ts";
+import { describeProbe, probe, probeFields } from "./cli/probe.ts";
 import { sleep } from "./lib/timers.ts";
 import {
   type Listener,
@@ -97,14 +97,18 @@ function readEnvironment(): Environment {
 }
 
 async function runProbe(
-  { target, tls: overTls, timeoutMs, proxyFrom }: ProbeCommand,
+  { target, tls: overTls, timeoutMs, proxyFrom, logFormat }: ProbeCommand,
 ): Promise<number> {
   const name = "path" in target
     ? target.path
     : formatHostPort(target.hostname ?? "127.0.0.1", target.port);
   try {
-    const bytes = await probe(target, timeoutMs, overTls, proxyFrom);
-    console.log(`${name} replied with ${bytes} bytes`);
+    const report = await probe(target, { timeoutMs, tls: overTls, proxyFrom });
+    console.log(
+      logFormat === "json"
+        ? JSON.stringify(probeFields(name, report))
+        : describeProbe(name, report),
+    );
     return ExitCode.ok;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);

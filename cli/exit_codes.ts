@@ -18,7 +18,7 @@ export const EXIT_CODE_MEANINGS: Record<keyof typeof ExitCode, string> = {
   ok:
     "stopped by SIGINT, SIGTERM or SIGHUP after draining, or after --max-accepts; --help, --version, or a --probe that got a reply",
   failure:
-    "a runtime error: the address is taken, not permitted or unknown; a certificate, key or file cannot be used; a --probe got no reply",
+    "a runtime error: the address is taken, not permitted or unknown; a certificate, key or file cannot be used; a --probe got no reply or an expired certificate",
   usage:
     "a command line that cannot be run: unknown flag, missing or invalid value (the message names the flag)",
   interrupted:

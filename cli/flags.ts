@@ -99,6 +99,8 @@ export interface ProbeCommand {
    * one of them sends a v2 LOCAL header first, as balancers' checks do.
    */
   proxyFrom: Cidr[];
+  /** How to print the report: one line of text, or a JSON object. */
+  logFormat: LogFormat;
 }
 
 /** What the command line asks for. */
@@ -320,8 +322,13 @@ export function parseFlags(
     port: values.port ?? portFromEnvironment(environment, values.unix),
   });
   const proxyFrom = parseProxySources(values["proxy-protocol"] ?? [], endpoint);
+  const logFormat = parseChoice(
+    "--log-format",
+    values["log-format"] ?? DEFAULTS.logFormat,
+    LOG_FORMATS,
+  );
   if (values.probe === "") {
-    return { ...probeOwnEndpoint(endpoint), timeoutMs, proxyFrom };
+    return { ...probeOwnEndpoint(endpoint), timeoutMs, proxyFrom, logFormat };
   }
   if (values.probe !== undefined) {
     return {
@@ -330,6 +337,7 @@ export function parseFlags(
       tls: values["probe-tls"] ?? false,
       timeoutMs,
       proxyFrom,
+      logFormat,
     };
   }
   const workers = values.workers === undefined
@@ -401,11 +409,7 @@ export function parseFlags(
             { allowZero: true },
           ),
         ),
-      logFormat: parseChoice(
-        "--log-format",
-        values["log-format"] ?? DEFAULTS.logFormat,
-        LOG_FORMATS,
-      ),
+      logFormat,
       logLevel: parseChoice(
         "--log-level",
         values["log-level"] ?? DEFAULTS.logLevel,

@@ -212,6 +212,7 @@ Deno.test("parseFlags() reads --greeting-file, --workers and --probe", () => {
     tls: false,
     timeoutMs: 5000,
     proxyFrom: [],
+    logFormat: "text",
   });
   assert.equal(
     (parseFlags(["--probe", "h:1", "--probe-tls"]) as { tls: boolean }).tls,
@@ -224,6 +225,7 @@ Deno.test("parseFlags() reads --greeting-file, --workers and --probe", () => {
     tls: false,
     timeoutMs: 2000,
     proxyFrom: [],
+    logFormat: "text",
   });
 });
 
@@ -269,6 +271,7 @@ Deno.test("parseFlags() --probe with no target probes what the same flags and PO
     tls: false,
     timeoutMs: 5000,
     proxyFrom: [],
+    logFormat: "text",
   });
   assert.deepEqual(
     parseFlags(["--probe", "--port", "8443", "--cert", "c", "--key", "k"]),
@@ -278,6 +281,7 @@ Deno.test("parseFlags() --probe with no target probes what the same flags and PO
       tls: true,
       timeoutMs: 5000,
       proxyFrom: [],
+      logFormat: "text",
     },
   );
   assert.deepEqual(
@@ -288,6 +292,7 @@ Deno.test("parseFlags() --probe with no target probes what the same flags and PO
       tls: false,
       timeoutMs: 5000,
       proxyFrom: [],
+      logFormat: "text",
     },
   );
   assert.throws(() => parseFlags(["--probe"]), /needs the server's port/);

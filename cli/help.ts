@@ -93,8 +93,9 @@ Other:
       --probe [target]        connect to a running merhaba (HOST:PORT or socket path), exit 0
                               if it replies within --timeout, 1 otherwise (for health checks);
                               with no target, the endpoint these flags and PORT would serve
-      --probe-tls             probe over TLS (for a --cert/--key server; the
-                              certificate is not verified: this checks liveness)
+      --probe-tls             probe over TLS and report the version, cipher, ALPN and the
+                              certificate (subject, SANs, days left; not verified, so test
+                              certificates pass); an expired one fails the probe
   -h, --help                  show this help
   -V, --version               show the version
 

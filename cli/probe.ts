@@ -9,9 +9,10 @@
  * @module
  */
 
-import net from "node:net";
+import net, { isIP } from "node:net";
 import tls from "node:tls";
 import type { ProbeTarget } from "./flags.ts";
+import { type CertificateReport, describeCertificate } from "./certificate.ts";
 import { type Cidr, inCidr } from "../lib/cidr.ts";
 import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";
 import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
@@ -19,12 +20,48 @@ import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
 /** What a TLS probe sends: a line that cannot be HTTP, so it is answered at once. */
 const TLS_PROBE_LINE = "merhaba-probe\n";
 
+/** How to probe. */
+export interface ProbeOptions {
+  /** Most milliseconds for connecting and the whole reply. */
+  timeoutMs: number;
+  /** Speak TLS (without verifying the certificate). @default false */
+  tls?: boolean;
+  /** The server's trusted balancers: from one of them, send a v2 LOCAL header first. @default [] */
+  proxyFrom?: readonly Cidr[];
+  /** The time to judge the certificate's validity at. @default now */
+  now?: Date;
+}
+
+/** What a probe saw. */
+export interface ProbeReport {
+  /** Bytes the server replied. */
+  bytes: number;
+  /** Milliseconds from starting to connect to the end of the reply. */
+  elapsedMs: number;
+  /** The TLS session, over TLS. */
+  tls?: TlsReport;
+}
+
+/** What a TLS probe saw of the session and the certificate. */
+export interface TlsReport {
+  /** `TLSv1.3`, `TLSv1.2`. */
+  version: string;
+  /** The cipher suite's standard name. */
+  cipher: string;
+  /** The protocol agreed by ALPN, or "none". */
+  alpn: string;
+  /** The name or address probed, which the certificate should cover. */
+  name: string;
+  /** The server's certificate. */
+  certificate: CertificateReport;
+}
+
 /**
- * Asks the server at `target` for its greeting and resolves to the number
- * of bytes it replied.
+ * Asks the server at `target` for its greeting and reports what it saw.
  *
- * @throws {Error} when the connection fails, nothing arrives, or no reply
- * comes within `timeoutMs`; the message says which.
+ * @throws {Error} when the connection fails, nothing arrives, no reply
+ * comes within the time-out, or (over TLS) the certificate has expired or
+ * is not valid yet; the message says which.
  *
  * @example
  * ```ts
@@ -35,20 +72,21 @@ const TLS_PROBE_LINE = "merhaba-probe\n";
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * await using _server = serve(listener);
  * const target = { hostname: "127.0.0.1", port: listener.addr.port };
- * assert.equal(await probe(target, 3000), 15); // "Merhaba dünya!" in UTF-8
+ * const report = await probe(target, { timeoutMs: 3000 });
+ * assert.equal(report.bytes, 15); // "Merhaba dünya!" in UTF-8
  * ```
  */
 export async function probe(
   target: ProbeTarget,
-  timeoutMs: number,
-  overTls = false,
-  proxyFrom: readonly Cidr[] = [],
-): Promise<number> {
-  if (overTls) {
+  options: ProbeOptions,
+): Promise<ProbeReport> {
+  const { timeoutMs, proxyFrom = [] } = options;
+  const started = performance.now();
+  if (options.tls) {
     if (!("port" in target)) {
       throw new Error("a TLS probe needs HOST:PORT, not a socket path");
     }
-    return await probeTls(target, timeoutMs, proxyFrom);
+    return await probeTls(target, timeoutMs, proxyFrom, options.now, started);
   }
   let conn: Deno.Conn | undefined;
   const exchange = async () => {
@@ -70,7 +108,7 @@ export async function probe(
       throw new Error(`no reply within ${timeoutMs} ms`);
     }
     if (outcome === 0) throw new Error("the connection closed without a reply");
-    return outcome;
+    return { bytes: outcome, elapsedMs: performance.now() - started };
   } finally {
     try {
       conn?.close();
@@ -91,16 +129,22 @@ function isTrusted(local: Deno.Addr, proxyFrom: readonly Cidr[]): boolean {
 
 /**
  * A probe over TLS, without verifying the certificate: it checks that the
- * server completes a handshake and answers, as a health check needs.
+ * server completes a handshake and answers, and reports the session and the
+ * certificate; an expired certificate fails it.
  */
 function probeTls(
   target: Deno.ConnectOptions,
   timeoutMs: number,
   proxyFrom: readonly Cidr[],
-): Promise<number> {
+  now: Date | undefined,
+  started: number,
+): Promise<ProbeReport> {
+  const name = target.hostname ?? "127.0.0.1";
   return new Promise((resolve, reject) => {
     let total = 0;
-    const tcp = net.connect(target.port, target.hostname ?? "127.0.0.1");
+    let session: TlsReport | undefined;
+    let failure: Error | undefined;
+    const tcp = net.connect(target.port, name);
     // The PROXY header, if any, goes before the handshake, in the clear.
     tcp.once("connect", () => {
       const local = {
@@ -112,9 +156,28 @@ function probeTls(
     });
     const socket = tls.connect({
       socket: tcp,
-      servername: "localhost",
+      // SNI takes names only, not addresses.
+      ...(isIP(name) === 0 && { servername: name }),
       rejectUnauthorized: false,
-    }, () => socket.write(TLS_PROBE_LINE));
+    }, () => {
+      try {
+        session = {
+          version: socket.getProtocol() ?? "unknown",
+          cipher: socket.getCipher().standardName,
+          alpn: socket.alpnProtocol || "none",
+          name,
+          certificate: describeCertificate(
+            new Uint8Array(socket.getPeerCertificate().raw),
+            name,
+            now ?? new Date(),
+          ),
+        };
+        socket.write(TLS_PROBE_LINE);
+      } catch (error) {
+        failure = error as Error;
+        socket.destroy();
+      }
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`no reply within ${timeoutMs} ms`));
@@ -123,12 +186,67 @@ function probeTls(
     socket.on("error", (error) => {
       clearTimeout(timer);
       socket.destroy();
-      reject(error);
+      reject(failure ?? error);
     });
     socket.on("close", () => {
       clearTimeout(timer);
-      if (total > 0) resolve(total);
-      else reject(new Error("the connection closed without a reply"));
+      if (failure) reject(failure);
+      else if (total > 0 && session) {
+        resolve({
+          bytes: total,
+          elapsedMs: performance.now() - started,
+          tls: session,
+        });
+      } else reject(new Error("the connection closed without a reply"));
     });
   });
+}
+
+/**
+ * The probe's one line: what replied, how fast, and over TLS what was
+ * negotiated and what the certificate says.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeProbe } from "./probe.ts";
+ *
+ * assert.equal(
+ *   describeProbe("127.0.0.1:8080", { bytes: 15, elapsedMs: 1.23 }),
+ *   "127.0.0.1:8080 replied with 15 bytes in 1.2 ms",
+ * );
+ * ```
+ */
+export function describeProbe(target: string, report: ProbeReport): string {
+  const line = `${target} replied with ${report.bytes} bytes in ${
+    report.elapsedMs.toFixed(1)
+  } ms`;
+  if (!report.tls) return line;
+  const { version, cipher, alpn, name, certificate } = report.tls;
+  return `${line} over ${version} (${cipher}, ALPN ${alpn}); certificate ${certificate.subject}, ${certificate.sans}, expires in ${certificate.daysLeft} day(s)${
+    certificate.coversName ? "" : `; it does not cover ${name}`
+  }`;
+}
+
+/** The same as JSON fields, for `--log-format json`. */
+export function probeFields(
+  target: string,
+  report: ProbeReport,
+): Record<string, unknown> {
+  const { tls: session } = report;
+  return {
+    event: "probed",
+    target,
+    bytes: report.bytes,
+    elapsed_ms: Math.round(report.elapsedMs * 10) / 10,
+    ...(session && {
+      tls_version: session.version,
+      cipher: session.cipher,
+      alpn: session.alpn,
+      subject: session.certificate.subject,
+      sans: session.certificate.sans,
+      expires_in_days: session.certificate.daysLeft,
+      covers_name: session.certificate.coversName,
+    }),
+  };
 }

@@ -316,9 +316,11 @@ Deno.test("merhaba --probe exits 0 against a live server and 1 against a dead on
   const merhaba = await MerhabaProcess.start(["--quiet"]);
   const live = await runMerhaba(["--probe", `127.0.0.1:${merhaba.port}`]);
   assert.equal(live.code, 0, live.stderr);
-  assert.equal(
+  assert.match(
     live.stdout,
-    `127.0.0.1:${merhaba.port} replied with 15 bytes\n`,
+    new RegExp(
+      `^127\\.0\\.0\\.1:${merhaba.port} replied with 15 bytes in [\\d.]+ ms\\n$`,
+    ),
   );
   assert.equal((await merhaba.stop()).code, 0);
 
@@ -343,7 +345,23 @@ Deno.test("merhaba --probe --probe-tls probes a TLS listener; a plain probe ther
   const target = `127.0.0.1:${merhaba.port}`;
   const overTls = await runMerhaba(["--probe", target, "--probe-tls"]);
   assert.equal(overTls.code, 0, overTls.stderr);
-  assert.equal(overTls.stdout, `${target} replied with 15 bytes\n`);
+  // One line: what TLS it saw, and what the certificate says.
+  assert.match(
+    overTls.stdout,
+    new RegExp(
+      `^${target} replied with 15 bytes in [\\d.]+ ms over TLSv1\\.[23] \\(TLS_\\w+, ALPN none\\); certificate CN=localhost, DNS:localhost, IP Address:127\\.0\\.0\\.1, IP Address:::1, expires in \\d+ day\\(s\\)\\n$`,
+    ),
+  );
+  const json = await runMerhaba([
+    ...["--probe", target, "--probe-tls", "--log-format", "json"],
+  ]);
+  const fields = JSON.parse(json.stdout);
+  assert.equal(fields.event, "probed");
+  assert.equal(fields.bytes, 15);
+  assert.match(fields.tls_version, /^TLSv1\.[23]$/);
+  assert.equal(fields.subject, "CN=localhost");
+  assert.equal(fields.covers_name, true);
+  assert.ok(fields.expires_in_days >= 0);
 
   const plain = await runMerhaba(["--probe", target, "--timeout", "2"]);
   assert.equal(plain.code, 1);
@@ -402,7 +420,10 @@ Deno.test("merhaba --probe of a Unix socket works with -P, and without read and 
   try {
     const granted = await runMerhaba(["--probe", path], ["-P"]);
     assert.equal(granted.code, 0, granted.stderr);
-    assert.equal(granted.stdout, `${path} replied with 15 bytes\n`);
+    assert.ok(
+      granted.stdout.startsWith(`${path} replied with 15 bytes in `),
+      granted.stdout,
+    );
     const netOnly = await runMerhaba(["--probe", path], [
       `--allow-net=unix:${path}`,
     ]);
