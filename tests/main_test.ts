@@ -4,14 +4,7 @@ import { COPY_WINDOW_MS } from "../cli/stop_signals.ts";
 import net from "node:net";
 import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";
 import { CAN_COUNT_SOCKETS, heldSockets } from "./sockets.ts";
-import {
-  connectAndReset,
-  decode,
-  encode,
-  exchange,
-  greet,
-  readToEnd,
-} from "./test_client.ts";
+import { decode, encode, exchange, greet, readToEnd } from "./test_client.ts";
 import { LISTENING, MAIN, MerhabaProcess, runMerhaba } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
