@@ -79,3 +79,48 @@ Deno.test("parseHost() takes every IPv6 address node:net takes, and no colon tha
   assert.equal(parseHost("fe80::1%eth0"), "fe80::1%eth0");
   assert.throws(() => parseHost("1.2.3.4::"), UsageError);
 });
+
+Deno.test("flag values: every integer in range parses to itself, and every one outside is refused", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 100_000 }),
+      fc.integer({ min: 0, max: 70_000 }),
+      fc.integer({ min: 0, max: 70_000 }),
+      (value, a, b) => {
+        const [min, max] = a <= b ? [a, b] : [b, a];
+        const inRange = value >= min && value <= max;
+        if (inRange) {
+          assert.equal(parseInteger("--port", String(value), min, max), value);
+        } else {
+          assert.throws(
+            () => parseInteger("--port", String(value), min, max),
+            UsageError,
+          );
+        }
+      },
+    ),
+    RUNS,
+  );
+});
+
+Deno.test("flag values: every duration in range parses to itself, decimals included", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 86_400_000 }),
+      (ms) => {
+        const text = String(ms / 1000);
+        assert.equal(parseSeconds("--timeout", text, 86_400), ms / 1000);
+      },
+    ),
+    RUNS,
+  );
+  assert.throws(
+    () => parseSeconds("--timeout", "86400.001", 86_400),
+    UsageError,
+  );
+  assert.throws(() => parseSeconds("--timeout", "0", 86_400), UsageError);
+  assert.equal(
+    parseSeconds("--drain-delay", "0", 3600, { allowZero: true }),
+    0,
+  );
+});

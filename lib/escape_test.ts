@@ -84,3 +84,64 @@ Deno.test("escapeForTerminal(): distinct inputs stay distinguishable", () => {
     RUNS,
   );
 });
+
+/**
+ * Reads escaped text back into the bytes it stands for: an oracle written
+ * from the format's description (`\r`, `\\`, `\xNN`, `\uNNNN`, and UTF-8
+ * text as it is), not from the escaping code.
+ */
+function unescape(text: string): Uint8Array {
+  const bytes: number[] = [];
+  const encoder = new TextEncoder();
+  for (let i = 0; i < text.length;) {
+    if (text[i] !== "\\") {
+      const codePoint = text.codePointAt(i)!;
+      const char = String.fromCodePoint(codePoint);
+      bytes.push(...encoder.encode(char));
+      i += char.length;
+      continue;
+    }
+    const kind = text[i + 1];
+    if (kind === "r") bytes.push(0x0d), i += 2;
+    else if (kind === "\\") bytes.push(0x5c), i += 2;
+    else if (kind === "x" && /^[0-9a-f]{2}$/.test(text.slice(i + 2, i + 4))) {
+      bytes.push(parseInt(text.slice(i + 2, i + 4), 16));
+      i += 4;
+    } else if (
+      kind === "u" && /^[0-9a-f]{4}$/.test(text.slice(i + 2, i + 6))
+    ) {
+      bytes.push(
+        ...encoder.encode(
+          String.fromCodePoint(parseInt(text.slice(i + 2, i + 6), 16)),
+        ),
+      );
+      i += 6;
+    } else {
+      throw new SyntaxError(
+        `a lone backslash at ${i} in ${JSON.stringify(text)}`,
+      );
+    }
+  }
+  return new Uint8Array(bytes);
+}
+
+Deno.test("escapeForTerminal(): reading the escapes back gives the bytes sent, for any bytes", () => {
+  const anyBytes = fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
+    fc.string({ unit: "binary", maxLength: 32 }).map((text) =>
+      new TextEncoder().encode(text)
+    ),
+    fc.array(
+      fc.constantFrom(0x5c, 0x72, 0x78, 0x75, 0x30, 0x41, 0x0d, 0xc2, 0x9b),
+      {
+        maxLength: 16,
+      },
+    ).map((bytes) => new Uint8Array(bytes)),
+  );
+  fc.assert(
+    fc.property(anyBytes, (bytes) => {
+      assert.deepEqual(unescape(escapeForTerminal(bytes)), bytes);
+    }),
+    { numRuns: 3000 },
+  );
+});

@@ -160,7 +160,16 @@ const RUNS = { numRuns: 2000 };
 const bytes = fc.uint8Array({ maxLength: 512 });
 /** Bytes that often look like the start of an HTTP request. */
 const requestish = fc.tuple(
-  fc.constantFrom("GET", "HEAD", "POST", "OPTIONS", "PRI", "get", ""),
+  fc.constantFrom(
+    "GET",
+    "HEAD",
+    "POST",
+    "OPTIONS",
+    "CONNECT",
+    "PRI",
+    "get",
+    "",
+  ),
   fc.constantFrom(" / ", " /a?b ", " * ", "  ", " "),
   fc.constantFrom("HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1 x", ""),
   fc.constantFrom("\r\n", "\n", "", "\r"),
@@ -199,6 +208,11 @@ Deno.test("replies: any bytes get the raw greeting or a well-formed HTTP respons
         assert.ok(end > 0, "headers end with a blank line");
         const head = text.slice(0, end);
         assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+        if (request?.method === "CONNECT") {
+          // A 2xx to CONNECT opens a tunnel: no length, the greeting follows.
+          assert.doesNotMatch(head, /Content-Length/);
+          return;
+        }
         const length = Number(/\r\nContent-Length: (\d+)/.exec(head)?.[1]);
         const body = reply.subarray(
           new TextEncoder().encode(head).byteLength + 4,
@@ -246,5 +260,43 @@ Deno.test("httpsUrlFor() repeats a plain Host header and nothing else", () => {
   assert.equal(
     url("POST / HTTP/1.1\r\n\r\nHost: body.example\r\n"),
     "https://127.0.0.1:8443/",
+  );
+});
+
+Deno.test("replies: HTTP exactly when the mode asks for it or a request line came, with the status asked for", () => {
+  const modes = fc.constantFrom<Mode>("auto", "raw", "http");
+  fc.assert(
+    fc.property(
+      fc.oneof(bytes, requestish),
+      modes,
+      fc.integer({ min: 100, max: 599 }),
+      (input, mode, status) => {
+        const replies = encodeReplies("Merhaba dünya!", {
+          ...DEFAULT_HTTP,
+          status,
+        });
+        const request = parseRequestLine(input);
+        const reply = chooseReply(replies, mode, request);
+        const wantsHttp = mode === "http" ||
+          (mode === "auto" && request !== undefined);
+        // Both ways: raw exactly when HTTP is not wanted.
+        assert.equal(reply === replies.raw, !wantsHttp);
+        if (!wantsHttp) return;
+        const head = new TextDecoder().decode(reply).split("\r\n\r\n")[0]!;
+        assert.ok(
+          head.startsWith(`HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`),
+          head,
+        );
+        const tunnel = request?.method === "CONNECT" && status >= 200 &&
+          status < 300;
+        const bodyless = status < 200 || status === 204 || status === 304;
+        assert.equal(
+          /\r\nContent-Length: /.test(head),
+          !tunnel && !bodyless,
+          `Content-Length for ${request?.method} ${status}`,
+        );
+      },
+    ),
+    RUNS,
   );
 });

@@ -31,20 +31,28 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** A source of the time in milliseconds, as `performance.now()` gives it. */
+export type Clock = () => number;
+
 /** Runs an action at most once per interval, telling it how many runs were skipped. */
 export class RateLimiter {
   #intervalMs: number;
+  #clock: Clock;
   #lastRun = -Infinity;
   #skipped = 0;
 
-  /** @param intervalMs shortest time between two runs of the action */
-  constructor(intervalMs: number) {
+  /**
+   * @param intervalMs shortest time between two runs of the action
+   * @param clock what time it is; a test passes its own
+   */
+  constructor(intervalMs: number, clock: Clock = () => performance.now()) {
     this.#intervalMs = intervalMs;
+    this.#clock = clock;
   }
 
   /** Runs `action` unless it ran less than an interval ago; then counts the skip. */
   run(action: (skipped: number) => void): void {
-    const now = performance.now();
+    const now = this.#clock();
     if (now - this.#lastRun < this.#intervalMs) {
       this.#skipped++;
       return;

@@ -47,3 +47,24 @@ Deno.test("RateLimiter runs an action at most once per interval", () => {
   for (let i = 0; i < 3; i++) limiter.run((skipped) => runs.push(skipped));
   assert.deepEqual(runs, [0]);
 });
+
+Deno.test("RateLimiter tells the next run how many it skipped since the last, across intervals", () => {
+  let now = 1000;
+  const limiter = new RateLimiter(100, () => now);
+  const runs: [number, number][] = [];
+  const tick = () => limiter.run((skipped) => runs.push([now, skipped]));
+  tick(); // runs
+  now += 50;
+  tick(); // skipped
+  now += 49;
+  tick(); // skipped: 99 ms after the run
+  now += 1;
+  tick(); // runs, 2 skipped
+  now += 100;
+  tick(); // runs, none skipped
+  now += 10;
+  tick(); // skipped
+  now += 500;
+  tick(); // runs, 1 skipped
+  assert.deepEqual(runs, [[1000, 0], [1100, 2], [1200, 0], [1710, 1]]);
+});
