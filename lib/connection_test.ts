@@ -1,15 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "../tests/fast_check.ts";
-import type { Connection, Listener } from "./connection.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
-import {
-  decode,
-  encode,
-  exchange,
-  readToEnd,
-  writeAll,
-} from "../tests/test_client.ts";
+import { decode, encode, exchange } from "../tests/test_client.ts";
+import { replyTo } from "../tests/scripted.ts";
 
 const GREETING = "Merhaba dünya!";
 const REQUEST = "GET /path HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -20,26 +14,9 @@ function startServer(options: ServeOptions = {}) {
   return { server, port: listener.addr.port };
 }
 
-/** Sends `segments` one by one, each after the server has had time to read the last. */
-async function sendInPieces(
-  port: number,
-  segments: string[],
-): Promise<string> {
-  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  for (const segment of segments) {
-    await writeAll(conn, encode(segment));
-    // A pause makes each piece its own TCP segment and its own read: the
-    // scenario under test, not synchronisation.
-    await new Promise((resolve) => setTimeout(resolve, 30));
-  }
-  return decode(await readToEnd(conn));
-}
-
 Deno.test("a request line that arrives in pieces gets an HTTP response", async (t) => {
-  const { server, port } = startServer({ timeoutMs: 5000 });
-  await using _ = server;
   await t.step("split inside the version", async () => {
-    const reply = await sendInPieces(port, [
+    const reply = await replyTo([
       "GET / HT",
       "TP/1.1\r\nHost: x\r\n\r\n",
     ]);
@@ -47,11 +24,11 @@ Deno.test("a request line that arrives in pieces gets an HTTP response", async (
     assert.ok(reply.endsWith(GREETING));
   });
   await t.step("one byte at a time, as telnet types it", async () => {
-    const reply = await sendInPieces(port, [..."GET / HTTP/1.0\r\n"]);
+    const reply = await replyTo([..."GET / HTTP/1.0\r\n"]);
     assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
   });
   await t.step("after empty lines (RFC 9112 §2.2)", async () => {
-    const reply = await sendInPieces(port, ["\r\n", "\r\nHEAD / HTTP/1.1\r\n"]);
+    const reply = await replyTo(["\r\n", "\r\nHEAD / HTTP/1.1\r\n"]);
     assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
     assert.ok(!reply.includes(GREETING), "HEAD gets no body");
   });
@@ -132,70 +109,6 @@ Deno.test("every HTTP reply says nosniff, and --echo into HTML is escaped", asyn
   assert.ok(!reply.includes("<img"), reply);
   assert.ok(reply.includes("&lt;img/src=x/onerror=alert(1)&gt;"), reply);
 });
-
-/**
- * A connection whose client sends `segments`, one per read, then waits:
- * segmentation exactly as given, which real sockets do not promise.
- */
-class ScriptedConnection implements Connection {
-  readonly remoteAddr: Deno.NetAddr = {
-    transport: "tcp",
-    hostname: "127.0.0.1",
-    port: 1,
-  };
-  readonly localAddr: Deno.NetAddr = { ...this.remoteAddr, port: 2 };
-  readonly written: Uint8Array[] = [];
-  readonly done = Promise.withResolvers<void>();
-  #segments: Uint8Array[];
-
-  constructor(segments: Uint8Array[]) {
-    this.#segments = segments;
-  }
-
-  read(buffer: Uint8Array): Promise<number | null> {
-    const segment = this.#segments.shift();
-    if (segment === undefined) return this.done.promise.then(() => null);
-    const n = Math.min(segment.byteLength, buffer.byteLength);
-    buffer.set(segment.subarray(0, n));
-    if (n < segment.byteLength) this.#segments.unshift(segment.subarray(n));
-    return Promise.resolve(n);
-  }
-  write(bytes: Uint8Array): Promise<number> {
-    this.written.push(bytes.slice());
-    return Promise.resolve(bytes.byteLength);
-  }
-  closeWrite(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): void {
-    this.done.resolve();
-  }
-}
-
-/** Serves one scripted connection and returns what the server wrote. */
-async function replyTo(segments: Uint8Array[]): Promise<string> {
-  const conn = new ScriptedConnection(segments);
-  let given = false;
-  const closed = Promise.withResolvers<never>();
-  closed.promise.catch(() => {});
-  const listener: Listener = {
-    addr: conn.localAddr,
-    accept: () => {
-      if (given) return closed.promise;
-      given = true;
-      return Promise.resolve(conn);
-    },
-    close: () => closed.reject(new Deno.errors.BadResource()),
-  };
-  const server = serve(listener, {
-    timeoutMs: 1000,
-    lingerMs: 1,
-    maxAccepts: 1,
-  });
-  await server.finished;
-  await conn.done.promise;
-  return conn.written.map(decode).join("");
-}
 
 Deno.test("property: any split of a request into segments gets the reply the whole request gets", async () => {
   const requests = [

@@ -4,6 +4,8 @@ import { ProxyProtocolListener } from "./proxied.ts";
 import { V2_SIGNATURE } from "./proxy_protocol.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { TlsListener } from "./tls.ts";
+import type { Listener } from "./connection.ts";
+import { replyTo } from "../tests/scripted.ts";
 import {
   decode,
   encode,
@@ -46,11 +48,16 @@ Deno.test("a trusted source's PROXY header is consumed and its client becomes {p
     assert.match(reply, /^127\.0\.0\.1:\d+\nhi\n$/);
   });
   await t.step("the header split across reads", async () => {
-    using conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    await writeAll(conn, encode(V1.slice(0, 10)));
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    await writeAll(conn, encode(`${V1.slice(10)}hello\n`));
-    assert.equal(decode(await readToEnd(conn)), "192.0.2.7:51000\nhello\n");
+    const reply = await replyTo(
+      [V1.slice(0, 10), `${V1.slice(10)}hello\n`],
+      { greeting: "{peer}", echo: true },
+      (listener) =>
+        new ProxyProtocolListener(
+          listener as Listener<Deno.Conn>,
+          [parseCidr("127.0.0.1")],
+        ),
+    );
+    assert.equal(reply, "192.0.2.7:51000\nhello\n");
   });
 });
 

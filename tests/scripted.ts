@@ -1,0 +1,104 @@
+/**
+ * A scripted connection: the client's bytes arrive in exactly the reads a
+ * test gives, which real sockets do not promise (a pause between writes
+ * only makes separate reads likely). Served by the real server through a
+ * one-connection listener.
+ *
+ * @module
+ */
+
+import type { Connection, Listener } from "../lib/connection.ts";
+import { serve, type ServeOptions } from "../server.ts";
+import { decode, encode } from "./test_client.ts";
+
+/**
+ * A connection whose client sends `segments`, one per read, then waits
+ * until the server closes; what the server writes is kept.
+ */
+export class ScriptedConnection implements Connection {
+  /** The client: 127.0.0.1, so a PROXY listener trusting it expects a header. */
+  readonly remoteAddr: Deno.NetAddr = {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 1,
+  };
+  /** The server's end. */
+  readonly localAddr: Deno.NetAddr = { ...this.remoteAddr, port: 2 };
+  /** Every write of the server, in order. */
+  readonly written: Uint8Array[] = [];
+  /** Resolves when the server closes the connection. */
+  readonly done: PromiseWithResolvers<void> = Promise.withResolvers<void>();
+  #segments: Uint8Array[];
+
+  /** @param segments what each read returns, in order */
+  constructor(segments: Uint8Array[]) {
+    this.#segments = segments;
+  }
+
+  /** The next segment (or what of it fits); after the last, waits for close. */
+  read(buffer: Uint8Array): Promise<number | null> {
+    const segment = this.#segments.shift();
+    if (segment === undefined) return this.done.promise.then(() => null);
+    const n = Math.min(segment.byteLength, buffer.byteLength);
+    buffer.set(segment.subarray(0, n));
+    if (n < segment.byteLength) this.#segments.unshift(segment.subarray(n));
+    return Promise.resolve(n);
+  }
+
+  /** Keeps what the server writes. */
+  write(bytes: Uint8Array): Promise<number> {
+    this.written.push(bytes.slice());
+    return Promise.resolve(bytes.byteLength);
+  }
+
+  /** Nothing to do: the client reads everything. */
+  closeWrite(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Ends the script. */
+  close(): void {
+    this.done.resolve();
+  }
+}
+
+/**
+ * Serves one scripted connection with `serve()` and returns what the server
+ * wrote, as text.
+ *
+ * @param segments the client's reads, as text (UTF-8) or bytes
+ * @param options the server's options
+ * @param wrap a listener to put around the scripted one (a PROXY listener)
+ */
+export async function replyTo(
+  segments: (string | Uint8Array)[],
+  options: ServeOptions = {},
+  wrap: (listener: Listener) => Listener = (listener) => listener,
+): Promise<string> {
+  const conn = new ScriptedConnection(
+    segments.map((segment) =>
+      typeof segment === "string" ? encode(segment) : segment
+    ),
+  );
+  let given = false;
+  const closed = Promise.withResolvers<never>();
+  closed.promise.catch(() => {});
+  const listener: Listener = {
+    addr: conn.localAddr,
+    accept: () => {
+      if (given) return closed.promise;
+      given = true;
+      return Promise.resolve(conn);
+    },
+    close: () => closed.reject(new Deno.errors.BadResource()),
+  };
+  const server = serve(wrap(listener), {
+    timeoutMs: 1000,
+    lingerMs: 1,
+    maxAccepts: 1,
+    ...options,
+  });
+  await server.finished;
+  await conn.done.promise;
+  return conn.written.map(decode).join("");
+}
