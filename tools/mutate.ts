@@ -1,0 +1,176 @@
+/**
+ * `deno task mutate [module…]`: mutation testing of the library with
+ * StrykerJS, each module against the tests beside it (`x_test.ts` for
+ * `x.ts`), so that a test that cannot fail shows as a surviving mutant.
+ *
+ *   deno task mutate                  every module of lib/, and server.ts
+ *   deno task mutate lib/escape.ts    one module
+ *   deno task mutate --min=90         exit 1 if a module scores below 90%
+ *
+ * Stryker runs under Deno (it wants a newer Node.js than the machine may
+ * have) from tools/mutate/node_modules, installed from its package-lock on
+ * first use. Its incremental results are kept in tools/mutate/incremental/,
+ * committed, so a run re-tests only the mutants whose code or tests
+ * changed. Reports: reports/mutation/<module>.html for a person, .json for
+ * tools.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const TOOL = `${ROOT}tools/mutate/`;
+const REPORTS = `${ROOT}reports/mutation/`;
+
+/** Every module with a test file beside it. */
+async function allModules(): Promise<string[]> {
+  const modules = ["server.ts"];
+  for await (const entry of Deno.readDir(`${ROOT}lib`)) {
+    const name = entry.name;
+    if (!name.endsWith(".ts") || name.endsWith("_test.ts")) continue;
+    const test = `${ROOT}lib/${name.replace(/\.ts$/, "_test.ts")}`;
+    if (await exists(test)) modules.push(`lib/${name}`);
+  }
+  return modules.sort();
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/** Installs StrykerJS from its lockfile, once. */
+async function install(): Promise<void> {
+  if (await exists(`${TOOL}node_modules/@stryker-mutator/core`)) return;
+  const { success } = await new Deno.Command("npm", {
+    args: ["ci", "--no-fund", "--no-audit"],
+    cwd: TOOL,
+  }).spawn().status;
+  if (!success) throw new Error("npm ci in tools/mutate failed");
+}
+
+/** What Stryker found in one module. */
+interface Score {
+  module: string;
+  killed: number;
+  timeout: number;
+  survived: number;
+  noCoverage: number;
+  ignored: number;
+  errors: number;
+  /** (killed + timed out) ÷ all mutants but the ignored and the erroneous, in percent. */
+  score: number;
+}
+
+async function mutate(module: string): Promise<Score> {
+  const name = module.replace(/^lib\//, "").replace(/\.ts$/, "");
+  const test = module.replace(/\.ts$/, "_test.ts");
+  const config = {
+    testRunner: "command",
+    commandRunner: {
+      command:
+        `${Deno.execPath()} test -P --lock=tests/deno.lock --no-check ${test}`,
+    },
+    mutate: [module],
+    reporters: ["clear-text", "html", "json"],
+    htmlReporter: { fileName: `${REPORTS}${name}.html` },
+    jsonReporter: { fileName: `${REPORTS}${name}.json` },
+    incremental: true,
+    incrementalFile: `${TOOL}incremental/${name}.json`,
+    concurrency: Math.max(1, navigator.hardwareConcurrency),
+    coverageAnalysis: "off",
+    ignorePatterns: [
+      "bench",
+      "stress",
+      "deploy",
+      "docs",
+      "dist",
+      "reports",
+      "tools",
+    ],
+    tempDirName: `${Deno.makeTempDirSync({ prefix: "merhaba_stryker_" })}`,
+    cleanTempDir: "always",
+  };
+  const configFile = await Deno.makeTempFile({ suffix: ".json" });
+  await Deno.writeTextFile(configFile, JSON.stringify(config, null, 2));
+  const { success } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--node-modules-dir=manual",
+      `${TOOL}node_modules/@stryker-mutator/core/bin/stryker.js`,
+      "run",
+      configFile,
+    ],
+    cwd: ROOT,
+    stdin: "null",
+  }).spawn().status;
+  await Deno.remove(configFile);
+  if (!success) throw new Error(`Stryker failed on ${module}`);
+  return scoreOf(module, `${REPORTS}${name}.json`);
+}
+
+/** Reads a module's score from Stryker's JSON report. */
+async function scoreOf(module: string, report: string): Promise<Score> {
+  const { files } = JSON.parse(await Deno.readTextFile(report));
+  const count = (status: string) =>
+    (files[module]?.mutants ?? []).filter((m: { status: string }) =>
+      m.status === status
+    ).length;
+  const killed = count("Killed");
+  const timeout = count("Timeout");
+  const survived = count("Survived");
+  const noCoverage = count("NoCoverage");
+  const ignored = count("Ignored");
+  const errors = count("CompileError") + count("RuntimeError");
+  const valid = killed + timeout + survived + noCoverage;
+  return {
+    module,
+    killed,
+    timeout,
+    survived,
+    noCoverage,
+    ignored,
+    errors,
+    score: valid === 0 ? 100 : (100 * (killed + timeout)) / valid,
+  };
+}
+
+function printTable(scores: Score[]): void {
+  const rows = [
+    ["module", "score", "killed", "timeout", "survived", "ignored"],
+    ...scores.map((s) => [
+      s.module,
+      `${s.score.toFixed(1)}%`,
+      String(s.killed),
+      String(s.timeout),
+      String(s.survived + s.noCoverage),
+      String(s.ignored),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) =>
+    Math.max(...rows.map((row) => row[i]!.length))
+  );
+  for (const row of rows) {
+    console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  "));
+  }
+}
+
+if (import.meta.main) {
+  const min = Number(
+    Deno.args.find((arg) => arg.startsWith("--min="))?.slice(6) ?? 0,
+  );
+  const named = Deno.args.filter((arg) => !arg.startsWith("--"));
+  const modules = named.length > 0 ? named : await allModules();
+  await install();
+  await Deno.mkdir(`${TOOL}incremental`, { recursive: true });
+  const scores: Score[] = [];
+  for (const module of modules) scores.push(await mutate(module));
+  console.log();
+  printTable(scores);
+  const low = scores.filter((s) => s.score < min);
+  if (low.length > 0) {
+    console.error(
+      `error: below ${min}%: ${low.map((s) => s.module).join(", ")}`,
+    );
+    Deno.exit(1);
+  }
+}
