@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { STATUS_CODES } from "node:http";
 import {
   chooseReply,
   clientMayContinue,
@@ -299,4 +300,27 @@ Deno.test("replies: HTTP exactly when the mode asks for it or a request line cam
     ),
     RUNS,
   );
+});
+
+Deno.test("reasonPhrase() gives node:http's phrase for every code it knows, but where RFC 9110 renamed it", () => {
+  // RFC 9110 and the IANA registry renamed these; Node keeps the old names.
+  const renamed: Record<number, string> = {
+    413: "Content Too Large",
+    418: "I'm a teapot",
+    422: "Unprocessable Content",
+    509: "Server Error", // not in the IANA registry: the class's phrase
+  };
+  let compared = 0;
+  for (const [code, phrase] of Object.entries(STATUS_CODES)) {
+    const status = Number(code);
+    assert.equal(reasonPhrase(status), renamed[status] ?? phrase, code);
+    compared++;
+  }
+  assert.ok(compared > 60);
+  // Codes outside the registry get their class's phrase.
+  assert.equal(reasonPhrase(299), "Success");
+  assert.equal(reasonPhrase(199), "Informational");
+  assert.equal(reasonPhrase(399), "Redirection");
+  assert.equal(reasonPhrase(499), "Client Error");
+  assert.equal(reasonPhrase(599), "Server Error");
 });

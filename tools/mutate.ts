@@ -60,9 +60,37 @@ interface Score {
   score: number;
 }
 
+/** A hex SHA-256 of a file. */
+async function sha256(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    await Deno.readFile(path),
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
+}
+
+/**
+ * Drops a module's incremental results when its test file changed since
+ * they were made: Stryker's command runner sees one test, the whole
+ * command, so it cannot tell that a new test may now kill old survivors.
+ */
+async function forgetIfTestsChanged(name: string, test: string): Promise<void> {
+  const stamp = `${TOOL}incremental/${name}.tests.sha256`;
+  const now = await sha256(`${ROOT}${test}`);
+  const then = await Deno.readTextFile(stamp).catch(() => "");
+  if (now === then.trim()) return;
+  await Deno.remove(`${TOOL}incremental/${name}.json`).catch(() => {});
+  await Deno.writeTextFile(stamp, `${now}\n`);
+}
+
 async function mutate(module: string): Promise<Score> {
   const name = module.replace(/^lib\//, "").replace(/\.ts$/, "");
   const test = module.replace(/\.ts$/, "_test.ts");
+  await forgetIfTestsChanged(name, test);
   const config = {
     testRunner: "command",
     commandRunner: {
