@@ -16,7 +16,6 @@ import denoConfig from "./deno.json" with { type: "json" };
 import {
   addressFamilies,
   formatHostPort,
-  hasIpv6,
   listeningUrl,
 } from "./lib/address.ts";
 import {
@@ -30,6 +29,7 @@ import {
   UsageError,
 } from "./cli/flags.ts";
 import {
+  hasIpv6,
   openListener,
   readGreetingFile,
   readTlsKeyPair,

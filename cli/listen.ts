@@ -124,6 +124,20 @@ export function readGreetingFile(path: string): Promise<Uint8Array> {
 }
 
 /**
+ * Whether this machine has IPv6: whether the IPv6 loopback address can be
+ * bound. With IPv6 disabled by sysctl, `::` can still be bound, but no IPv6
+ * address exists, `::1` included. Without permission to tell, yes.
+ */
+export function hasIpv6(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch (error) {
+    return error instanceof Deno.errors.NotCapable;
+  }
+}
+
+/**
  * Opens the listener for an endpoint. For a Unix socket, a stale socket file
  * left by a crashed run is replaced first (see {@link clearStaleSocket}).
  *

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { BlockList, isIP } from "node:net";
 import fc from "../tests/fast_check.ts";
 import {
+  addressFamilies,
   canonicalHost,
   formatAddress,
   formatHostPort,
@@ -84,4 +85,49 @@ Deno.test("canonicalHost() leaves IPv4 addresses, host names and zoned addresses
 Deno.test("formatHostPort() writes a mapped IPv4 client without brackets", () => {
   assert.equal(formatHostPort("::ffff:127.0.0.1", 5000), "127.0.0.1:5000");
   assert.equal(formatHostPort("2001:DB8::0:1", 443), "[2001:db8::1]:443");
+});
+
+Deno.test("canonicalHost() converts only an address that is IPv4-mapped as a whole", () => {
+  // Not mapped: ::ffff: in the middle, or more groups after it.
+  assert.equal(canonicalHost("1::ffff:1.2.3.4"), "1::ffff:102:304");
+  assert.equal(canonicalHost("::ffff:102:304:5"), "::ffff:102:304:5");
+  assert.equal(canonicalHost("::ffff:1.2.3.4x"), "::ffff:1.2.3.4x");
+  assert.equal(canonicalHost("::ffff:0.0.0.0"), "0.0.0.0");
+  assert.equal(canonicalHost("::FFFF:255.255.255.255"), "255.255.255.255");
+});
+
+Deno.test("formatAddress() writes UDP, Unix datagram, unnamed and vsock addresses", () => {
+  assert.equal(
+    formatAddress({ transport: "udp", hostname: "::1", port: 53 }),
+    "[::1]:53",
+  );
+  assert.equal(
+    formatAddress({ transport: "unixpacket", path: "/run/s" }),
+    "/run/s",
+  );
+  assert.equal(
+    formatAddress({ transport: "unix", path: "" }),
+    "(unnamed socket)",
+  );
+  assert.equal(
+    formatAddress({ transport: "vsock", cid: 3, port: 1024 } as Deno.Addr),
+    "vsock:3:1024",
+  );
+});
+
+Deno.test("addressFamilies() says which clients each wildcard takes", () => {
+  assert.equal(addressFamilies("::", true, true), "IPv6 and IPv4");
+  assert.equal(addressFamilies("::", false, true), "IPv6 and IPv4");
+  assert.equal(
+    addressFamilies("::", true, false),
+    "IPv4 only: IPv6 is disabled here",
+  );
+  assert.equal(
+    addressFamilies("0.0.0.0", true, true),
+    "IPv4 only: IPv6 is unavailable here",
+  );
+  assert.equal(addressFamilies("0.0.0.0", false, true), "IPv4 only");
+  for (const host of ["127.0.0.1", "::1", "localhost", ""]) {
+    assert.equal(addressFamilies(host, true, true), undefined, host);
+  }
 });
