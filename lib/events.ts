@@ -136,7 +136,8 @@ function compileEvent(
   const parts = text.split(/\{(\w+)\}/);
   const strings = parts.filter((_, i) => i % 2 === 0);
   const keys = parts.filter((_, i) => i % 2 === 1);
-  const template = Object.assign(strings, { raw: strings });
+  // LogTape reads a template's strings, never its `raw` copy.
+  const template = strings as unknown as TemplateStringsArray;
   return { level, event, template, keys };
 }
 

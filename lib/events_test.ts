@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { configure, getLogger, type LogRecord, reset } from "@logtape/logtape";
+import {
+  configure,
+  getLogger,
+  type Logger,
+  type LogRecord,
+  reset,
+} from "@logtape/logtape";
 import { eventRecord, logEvent } from "./events.ts";
 
 Deno.test("logEvent() words the line and sets the event field", async () => {
@@ -45,4 +51,60 @@ Deno.test("eventRecord() words an event without a logger", () => {
     "7 log line(s) dropped: the log output was not read fast enough",
   );
   assert.deepEqual(record.properties, { event: "log_dropped", dropped: 7 });
+});
+
+Deno.test("logEvent() logs each event at its level, debug to error", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+      { category: ["test"], sinks: ["memory"], lowestLevel: "debug" },
+    ],
+  });
+  try {
+    const logger = getLogger(["test"]);
+    logEvent(logger, "clientFailed", { peer: "p", error: "e" });
+    logEvent(logger, "stopped", { served: 3, accepted: 3 });
+    logEvent(logger, "logDropped", { dropped: 2 });
+    logEvent(logger, "internalError", { error: "boom" });
+    assert.deepEqual(
+      records.map((record) => [record.level, record.properties.event]),
+      [
+        ["debug", "client_failed"],
+        ["info", "stopped"],
+        ["warning", "log_dropped"],
+        ["error", "internal_error"],
+      ],
+    );
+    assert.deepEqual(records[1]!.message, [
+      "stopped after serving ",
+      3,
+      " connection(s)",
+    ]);
+  } finally {
+    await reset();
+  }
+});
+
+Deno.test("eventRecord() makes the record a logger would: category, message parts and raw text", () => {
+  const record = eventRecord("stopped", { served: 3 });
+  assert.deepEqual(record.category, ["merhaba", "server"]);
+  assert.deepEqual(record.message, [
+    "stopped after serving ",
+    3,
+    " connection(s)",
+  ]);
+  assert.equal(record.rawMessage, "stopped after serving 3 connection(s)");
+  assert.equal(typeof record.timestamp, "number");
+});
+
+Deno.test("logEvent() builds nothing for a level the logger drops", () => {
+  const logger = {
+    isEnabledFor: () => false,
+    with: () => {
+      throw new Error("a record was built");
+    },
+  } as unknown as Logger;
+  logEvent(logger, "connected", { peer: "1.2.3.4:5" });
 });
