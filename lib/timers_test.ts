@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import {
   DeadlineQueue,
   RateLimiter,
+  sleep,
   TIMED_OUT,
+  type TimeSource,
   withTimeout,
 } from "./timers.ts";
 
@@ -67,4 +69,206 @@ Deno.test("RateLimiter tells the next run how many it skipped since the last, ac
   now += 500;
   tick(); // runs, 1 skipped
   assert.deepEqual(runs, [[1000, 0], [1100, 2], [1200, 0], [1710, 1]]);
+});
+
+/** A clock and timers that move only when the test says. */
+class FakeTime implements TimeSource {
+  current = 0;
+  armed = 0;
+  #timers = new Map<number, { at: number; callback: () => void }>();
+  #next = 1;
+
+  now = () => this.current;
+
+  setTimeout(callback: () => void, ms: number): number {
+    this.armed++;
+    this.#timers.set(this.#next, { at: this.current + ms, callback });
+    return this.#next++;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+
+  /** Timers waiting. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves the clock on by `ms`, running each timer due on the way, in order. */
+  advance(ms: number): void {
+    const end = this.current + ms;
+    while (true) {
+      const due = [...this.#timers.entries()]
+        .filter(([, timer]) => timer.at <= end)
+        .sort(([, a], [, b]) => a.at - b.at)[0];
+      if (!due) break;
+      this.#timers.delete(due[0]);
+      this.current = due[1].at;
+      due[1].callback();
+    }
+    this.current = end;
+  }
+}
+
+/** Lets settled promises run their callbacks. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("DeadlineQueue: a deadline passes after its duration, within one tick, never before", async () => {
+  for (
+    const [duration, tick] of [[50, 5], [5000, 100], [5, 1], [1, 1], [999, 100]]
+  ) {
+    const time = new FakeTime();
+    time.current = 1000;
+    using deadlines = new DeadlineQueue(duration!, time);
+    assert.equal(deadlines.deadline(), 1000 + duration!);
+    let expired = false;
+    deadlines.race(new Promise(() => {})).then((v) =>
+      expired = v === TIMED_OUT
+    );
+    time.advance(duration! - 1);
+    await settle();
+    assert.equal(expired, false, `${duration} ms: not before`);
+    time.advance(tick!);
+    await settle();
+    assert.equal(expired, true, `${duration} ms: within a tick of ${tick} ms`);
+  }
+});
+
+Deno.test("DeadlineQueue: one timer for all deadlines, stopped once none is armed", async () => {
+  const time = new FakeTime();
+  using deadlines = new DeadlineQueue(1000, time);
+  const settled: Promise<unknown>[] = [];
+  for (let i = 0; i < 50; i++) {
+    settled.push(deadlines.race(Promise.resolve(i)));
+  }
+  assert.equal(time.armed, 1, "one timer for fifty deadlines");
+  assert.deepEqual(await Promise.all(settled), [...Array(50).keys()]);
+  time.advance(100); // the timer's next tick finds nothing armed
+  assert.equal(time.pending, 0, "and then stops");
+  // A later deadline starts it again, and expires.
+  const late = deadlines.race(new Promise(() => {}));
+  assert.equal(time.pending, 1);
+  time.advance(1100);
+  assert.equal(await late, TIMED_OUT);
+  assert.equal(time.pending, 0);
+});
+
+Deno.test("DeadlineQueue: deadlines expire in the order of their deadlines, across ticks", async () => {
+  const time = new FakeTime();
+  using deadlines = new DeadlineQueue(1000, time);
+  const order: string[] = [];
+  const never = new Promise<never>(() => {});
+  deadlines.race(never).then(() => order.push("armed first, due at 1000"));
+  time.advance(300);
+  deadlines.race(never).then(() => order.push("armed second, due at 1300"));
+  deadlines.race(never, 500).then(() => order.push("given 500"));
+  // A deadline already past falls in the next tick, not a swept one.
+  deadlines.race(never, 100).then(() => order.push("given 100, past"));
+  time.advance(250);
+  await settle();
+  assert.deepEqual(order, ["given 100, past", "given 500"]);
+  time.advance(500);
+  await settle();
+  assert.deepEqual(order.slice(2), ["armed first, due at 1000"]);
+  time.advance(300);
+  await settle();
+  assert.deepEqual(order.slice(3), ["armed second, due at 1300"]);
+});
+
+Deno.test("DeadlineQueue: close() stops the timer, and armed deadlines never expire", async () => {
+  const time = new FakeTime();
+  const deadlines = new DeadlineQueue(100, time);
+  let expired = false;
+  deadlines.race(new Promise(() => {})).then(() => expired = true);
+  deadlines.close();
+  assert.equal(time.pending, 0);
+  time.advance(1000);
+  await settle();
+  assert.equal(expired, false);
+});
+
+Deno.test("DeadlineQueue: a long duration ticks every 100 ms, not every millisecond", () => {
+  const time = new FakeTime();
+  using deadlines = new DeadlineQueue(5000, time);
+  deadlines.race(new Promise(() => {}));
+  time.advance(5100);
+  assert.ok(time.armed <= 52, `${time.armed} timers for 5.1 s`);
+});
+
+Deno.test("DeadlineQueue: a race that rejects leaves its bucket, and the timer stops", async () => {
+  const time = new FakeTime();
+  using deadlines = new DeadlineQueue(1000, time);
+  await assert.rejects(
+    deadlines.race(Promise.reject(new RangeError("no"))),
+    RangeError,
+  );
+  time.advance(100);
+  assert.equal(time.pending, 0);
+  assert.equal(deadlines.heldBuckets, 0);
+});
+
+Deno.test("DeadlineQueue: a promise that settles after its time-out does not cut short the others", async () => {
+  const time = new FakeTime();
+  using deadlines = new DeadlineQueue(100, time);
+  const late = Promise.withResolvers<string>();
+  const first = deadlines.race(late.promise);
+  time.advance(50);
+  const second = deadlines.race(new Promise(() => {}));
+  time.advance(60);
+  assert.equal(await first, TIMED_OUT);
+  late.resolve("too late"); // its deadline is gone: nothing to disarm
+  await settle();
+  time.advance(50);
+  assert.equal(await second, TIMED_OUT);
+});
+
+Deno.test("DeadlineQueue: a timer that runs late still expires what came due meanwhile", async () => {
+  const time = new FakeTime();
+  using deadlines = new DeadlineQueue(100, time);
+  const first = deadlines.race(new Promise(() => {}));
+  // The event loop was busy: the clock moved, no timer ran.
+  time.current = 105;
+  const second = deadlines.race(new Promise(() => {}));
+  time.advance(10);
+  assert.equal(await first, TIMED_OUT);
+  time.advance(100);
+  assert.equal(await second, TIMED_OUT);
+});
+
+Deno.test("DeadlineQueue: nothing held once every deadline has gone", async () => {
+  const time = new FakeTime();
+  using deadlines = new DeadlineQueue(100, time);
+  const races = Array.from(
+    { length: 20 },
+    (_, i) =>
+      deadlines.race(i % 2 ? Promise.resolve(i) : new Promise(() => {})),
+  );
+  time.advance(50);
+  assert.ok(deadlines.heldBuckets > 0);
+  time.advance(200);
+  await Promise.all(races);
+  time.advance(20);
+  assert.equal(deadlines.heldBuckets, 0);
+  assert.equal(time.pending, 0);
+});
+
+Deno.test("DeadlineQueue: deadlines armed before close() never expire, even once it is used again", async () => {
+  const time = new FakeTime();
+  const deadlines = new DeadlineQueue(100, time);
+  let old = false;
+  deadlines.race(new Promise(() => {})).then(() => old = true);
+  deadlines.close();
+  assert.equal(deadlines.heldBuckets, 0);
+  const fresh = deadlines.race(new Promise(() => {}));
+  time.advance(200);
+  assert.equal(await fresh, TIMED_OUT);
+  assert.equal(old, false);
+  deadlines.close();
+});
+
+Deno.test("sleep() resolves after at least its time", async () => {
+  const started = performance.now();
+  await sleep(20);
+  assert.ok(performance.now() - started >= 19);
 });
