@@ -5,6 +5,7 @@ import {
   MAX_HEADER_LENGTH,
   MAX_V1_LENGTH,
   parseProxyHeader,
+  V2_LOCAL_HEADER,
   V2_SIGNATURE,
 } from "./proxy_protocol.ts";
 
@@ -289,4 +290,178 @@ Deno.test("parseProxyHeader() takes a v2 LOCAL header whatever its family byte s
       `${family}`,
     );
   }
+});
+
+Deno.test("parseProxyHeader() says why it refuses each malformed header", () => {
+  const tcp4 = [192, 0, 2, 7, 10, 0, 0, 1, 0xc7, 0x38, 0, 80];
+  const cases: [string, Uint8Array, string][] = [
+    ["not a header", text("GET / HTTP/1.1\r\n"), "no PROXY protocol header"],
+    [
+      "a v1 line over 107 bytes",
+      text(`PROXY TCP4 ${"1".repeat(120)}`),
+      "v1 header longer than 107 bytes",
+    ],
+    [
+      "a v1 line ending in LF alone",
+      text("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n"),
+      "v1 header does not end with CRLF",
+    ],
+    [
+      "a v1 line with a control byte",
+      text("PROXY TCP4 1.2.3.4\t5.6.7.8 1 2\r\n"),
+      "v1 header is not printable ASCII",
+    ],
+    [
+      "a v1 line with a byte over 0x7e",
+      new Uint8Array([
+        ...text("PROXY TCP4 1.2.3.4 5.6.7.8 1 2"),
+        0x7f,
+        0x0d,
+        0x0a,
+      ]),
+      "v1 header is not printable ASCII",
+    ],
+    [
+      "v1 with a word for the family",
+      text("PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n"),
+      "malformed v1 header",
+    ],
+    [
+      "v1 TCP4 with an IPv6 address",
+      text("PROXY TCP6 1.2.3.4 ::1 1 2\r\n"),
+      "bad address in v1 header",
+    ],
+    [
+      "v1 TCP4 with a bad destination",
+      text("PROXY TCP4 1.2.3.4 5.6.7.256 1 2\r\n"),
+      "bad address in v1 header",
+    ],
+    [
+      "v1 with a port over 65535",
+      text("PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n"),
+      "bad port in v1 header",
+    ],
+    [
+      "v1 with a destination port over 65535",
+      text("PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\n"),
+      "bad port in v1 header",
+    ],
+    [
+      "v1 UNKNOWN run into a word",
+      text("PROXY UNKNOWNX\r\n"),
+      "malformed v1 header",
+    ],
+    [
+      "a v2 PROXY header with family 4",
+      v2(1, 0x41, tcp4),
+      "v2 header, bad family or protocol",
+    ],
+    [
+      "a v2 PROXY header with protocol 3",
+      v2(1, 0x13, tcp4),
+      "v2 header, bad family or protocol",
+    ],
+    [
+      "a v2 TLV cut short",
+      v2(1, 0x11, [...tcp4, 0x01, 0]),
+      "v2 header with a truncated TLV",
+    ],
+    [
+      "a v2 TLV one byte too long",
+      v2(1, 0x11, [...tcp4, 0x01, 0, 3, 0x68, 0x32]),
+      "v2 header with a TLV longer than the header",
+    ],
+  ];
+  for (const [name, bytes, reason] of cases) {
+    assert.deepEqual(
+      parseProxyHeader(bytes),
+      { kind: "invalid", reason },
+      name,
+    );
+  }
+});
+
+Deno.test("parseProxyHeader() takes the boundaries: 107 bytes of v1, 1024 bytes of v2 addresses and TLVs", () => {
+  // "PROXY UNKNOWN " and padding to exactly 107 bytes with its CRLF.
+  const longest = `PROXY UNKNOWN ${"f".repeat(107 - 16)}\r\n`;
+  assert.equal(longest.length, 107);
+  assert.deepEqual(parseProxyHeader(text(longest)), {
+    kind: "header",
+    version: 1,
+    length: 107,
+  });
+  const tcp4 = [192, 0, 2, 7, 10, 0, 0, 1, 0xc7, 0x38, 0, 80];
+  const tlv = (
+    size: number,
+  ) => [0xe0, size >> 8, size & 0xff, ...new Array(size).fill(0)];
+  const largest = v2(1, 0x11, [...tcp4, ...tlv(1024 - 12 - 3)]);
+  assert.equal(parseProxyHeader(largest).kind, "header");
+  const over = v2(1, 0x11, [...tcp4, ...tlv(1025 - 12 - 3)]);
+  assert.deepEqual(parseProxyHeader(over), {
+    kind: "invalid",
+    reason: "v2 header of 1025 bytes, over 1024",
+  });
+  // 106 bytes and no line end yet: more may come.
+  assert.equal(
+    parseProxyHeader(text(longest.slice(0, 106))).kind,
+    "incomplete",
+  );
+});
+
+Deno.test("parseProxyHeader() waits for a v2 LOCAL header's whole block, and leaves the bytes as they were", () => {
+  const local = v2(0, 0x11, [1, 2, 3, 4]);
+  assert.equal(parseProxyHeader(local.subarray(0, 18)).kind, "incomplete");
+  const tcp4 = [192, 0, 2, 7, 10, 0, 0, 1, 0xc7, 0x38, 0, 80];
+  const withCrc = v2(1, 0x11, [...tcp4, 0x03, 0, 4, 0, 0, 0, 0]);
+  new DataView(withCrc.buffer).setUint32(withCrc.length - 4, crc32c(withCrc));
+  const before = withCrc.slice();
+  assert.equal(parseProxyHeader(withCrc).kind, "header");
+  assert.deepEqual(withCrc, before, "checking the CRC changes nothing");
+});
+
+Deno.test("V2_LOCAL_HEADER is a 16-byte v2 LOCAL header with no address block", () => {
+  assert.deepEqual(
+    [...V2_LOCAL_HEADER],
+    [...V2_SIGNATURE, 0x20, 0x00, 0x00, 0x00],
+  );
+  assert.deepEqual(parseProxyHeader(V2_LOCAL_HEADER), {
+    kind: "header",
+    version: 2,
+    length: 16,
+  });
+});
+
+Deno.test("parseProxyHeader() tells a start of either signature from anything else", () => {
+  for (const cut of [1, 5, 11]) {
+    assert.equal(
+      parseProxyHeader(new Uint8Array(V2_SIGNATURE.slice(0, cut))).kind,
+      "incomplete",
+      `v2 signature cut at ${cut}`,
+    );
+  }
+  assert.equal(parseProxyHeader(text("PROX")).kind, "incomplete");
+  // One wrong byte in the signature, first or last.
+  const wrongFirst = new Uint8Array([
+    0x0a,
+    ...V2_SIGNATURE.slice(1),
+    0x21,
+    0x11,
+    0,
+    0,
+  ]);
+  const wrongLast = new Uint8Array([
+    ...V2_SIGNATURE.slice(0, 11),
+    0x0b,
+    0x21,
+    0x11,
+    0,
+    0,
+  ]);
+  for (
+    const bytes of [wrongFirst, wrongLast, text("PROXX TCP4"), text("PRO\r\n")]
+  ) {
+    assert.equal(parseProxyHeader(bytes).kind, "invalid");
+  }
+  // Longer than the signature is no prefix of it.
+  assert.equal(parseProxyHeader(text("PROXY")).kind, "incomplete");
 });
