@@ -98,3 +98,39 @@ Deno.test("parseCidr() takes exactly the addresses node:net's isIP takes", () =>
     { numRuns: 2000 },
   );
 });
+
+Deno.test("parseCidr() takes a prefix of decimal digits only, and says what it refuses", () => {
+  for (
+    const bad of [
+      "10.0.0.0/0x8",
+      "10.0.0.0/8e0",
+      "10.0.0.0/ 8",
+      "::/+8",
+      "::/8.0",
+    ]
+  ) {
+    assert.throws(
+      () => parseCidr(bad),
+      new TypeError(`"${bad}" is not an IPv4 or IPv6 address or CIDR range`),
+    );
+  }
+  assert.deepEqual(parseCidr("10.0.0.0/008").prefix, 96 + 8);
+});
+
+Deno.test("parseCidr() reads every spelling of an IPv6 range alike", () => {
+  const spellings = [
+    "2001:db8::/32",
+    "2001:0DB8:0:0:0:0:0:0/32",
+    "2001:db8:0::0/32",
+  ];
+  const [first, ...rest] = spellings.map(parseCidr);
+  for (const other of rest) assert.deepEqual(other, first);
+  assert.deepEqual(
+    [...parseCidr("1:2:3:4:5:6:7:8").address],
+    [0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8],
+  );
+  assert.deepEqual(
+    [...parseCidr("fe80::1").address],
+    [0xfe, 0x80, ...new Array(13).fill(0), 1],
+  );
+});
