@@ -130,5 +130,6 @@ export function compileGreeting(
     }
   }
   if (hasPlaceholders(template)) return { body: new Uint8Array(0), template };
-  return { body: new TextEncoder().encode(template.join("")) };
+  // Without placeholders a template is one piece of text, or none.
+  return { body: new TextEncoder().encode((template[0] as string) ?? "") };
 }

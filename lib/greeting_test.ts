@@ -85,3 +85,41 @@ Deno.test("compileGreeting() encodes fixed greetings once and keeps binary files
   const jsonFile = new TextEncoder().encode('{"served_by": "{hostname}"}');
   assert.ok(compileGreeting(jsonFile).template);
 });
+
+Deno.test("parseGreeting() keeps no empty pieces of text", () => {
+  assert.deepEqual(parseGreeting("{peer}{count}"), [
+    { placeholder: "peer" },
+    { placeholder: "count" },
+  ]);
+  assert.deepEqual(parseGreeting("a{peer}"), ["a", { placeholder: "peer" }]);
+  assert.deepEqual(parseGreeting("{time}b"), [{ placeholder: "time" }, "b"]);
+  assert.deepEqual(parseGreeting(""), []);
+});
+
+Deno.test("parseGreeting() names every placeholder when it refuses one", () => {
+  assert.throws(
+    () => parseGreeting("hi {nmae}"),
+    new RangeError(
+      "Unknown placeholder {nmae} in the greeting: expected one of {hostname}, {peer}, {local}, {count}, {time}, or {{nmae}} for the text {nmae}",
+    ),
+  );
+});
+
+Deno.test("usesPlaceholder() is true only for a placeholder the template has", () => {
+  const template = parseGreeting("hostname {peer} {{hostname}}");
+  assert.equal(usesPlaceholder(template, "peer"), true);
+  assert.equal(usesPlaceholder(template, "hostname"), false);
+  assert.equal(usesPlaceholder(parseGreeting("plain"), "peer"), false);
+});
+
+Deno.test("compileGreeting() reads a file leniently: an unknown name stays text beside a placeholder", () => {
+  const file = new TextEncoder().encode("{x} for {peer}");
+  const { body, template } = compileGreeting(file);
+  assert.equal(body.byteLength, 0);
+  assert.deepEqual(template, ["{x} for ", { placeholder: "peer" }]);
+  assert.deepEqual(compileGreeting(""), { body: new Uint8Array(0) });
+  assert.deepEqual(
+    compileGreeting(new Uint8Array(0)),
+    { body: new Uint8Array(0) },
+  );
+});
