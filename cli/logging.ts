@@ -14,6 +14,7 @@ import {
   type LogRecord,
   type Sink,
 } from "@logtape/logtape";
+import { escapeHiddenCharacters } from "../lib/escape.ts";
 import { CATEGORIES, eventRecord } from "../lib/events.ts";
 
 let lastTimestamp = NaN;
@@ -56,14 +57,6 @@ export function formatText(record: LogRecord): string {
 }
 
 /**
- * Characters JSON.stringify leaves raw but a terminal may act on (DEL, C1
- * controls, invisible reordering characters): written as `\uXXXX` escapes,
- * so `cat`-ing a JSON log is as safe as reading the text one.
- */
-const JSON_UNSAFE =
-  /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/**
  * The JSON Lines format: one object per line with `time`, `level`, the
  * record's properties (`event`, `peer`, `bytes`, `protocol`, `data`,
  * `duration_ms`, …) and the rendered `message`.
@@ -75,10 +68,10 @@ export function formatJson(record: LogRecord): string {
     ...record.properties,
     message: renderMessage(record),
   });
-  return json.replace(
-    JSON_UNSAFE,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  ) + "\n";
+  // What JSON.stringify leaves raw but a terminal may act on (DEL, C1
+  // controls, invisible reordering characters) is escaped too, so that
+  // `cat`-ing a JSON log is as safe as reading the text one.
+  return escapeHiddenCharacters(json) + "\n";
 }
 
 /** Formats of the log lines on stdout. */

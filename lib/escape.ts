@@ -14,7 +14,7 @@ const decoder = new TextDecoder();
  */
 function isHiddenCodePoint(codePoint: number): boolean {
   return (codePoint >= 0x80 && codePoint <= 0x9f) ||
-    codePoint === 0x200e || codePoint === 0x200f ||
+    codePoint === 0x061c || codePoint === 0x200e || codePoint === 0x200f ||
     (codePoint >= 0x202a && codePoint <= 0x202e) ||
     codePoint === 0x2028 || codePoint === 0x2029 ||
     (codePoint >= 0x2066 && codePoint <= 0x2069);
@@ -58,6 +58,32 @@ function utf8CodePointAt(bytes: Uint8Array, start: number): number {
   if (codePoint < UTF8_SMALLEST[length]! || codePoint > 0x10ffff) return -1;
   if (codePoint >= 0xd800 && codePoint <= 0xdfff) return -1;
   return codePoint;
+}
+
+/** Every character past printable ASCII (DEL included), for {@link escapeHiddenCharacters}. */
+const PAST_ASCII = /[\u007f-\u{10ffff}]/gu;
+
+/**
+ * Text with DEL and the hidden code points (those {@link escapeForTerminal}
+ * shows as `\uXXXX`) written as `\uXXXX`; everything else as it is. For
+ * text that is already safe but for these, such as JSON, where the same
+ * escape is valid syntax.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapeHiddenCharacters } from "./escape.ts";
+ *
+ * assert.equal(escapeHiddenCharacters("a\u202eb ü"), "a\\u202eb ü");
+ * ```
+ */
+export function escapeHiddenCharacters(text: string): string {
+  return text.replace(PAST_ASCII, (char) => {
+    const codePoint = char.codePointAt(0)!;
+    return codePoint === 0x7f || isHiddenCodePoint(codePoint)
+      ? `\\u${hex(codePoint, 4)}`
+      : char;
+  });
 }
 
 /**

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { escapeForTerminal } from "./escape.ts";
+import {
+  escapeForHtml,
+  escapeForTerminal,
+  escapeHiddenCharacters,
+  isHtml,
+} from "./escape.ts";
 import fc from "../tests/fast_check.ts";
 
 const RUNS = { numRuns: 2000 };
@@ -143,5 +148,159 @@ Deno.test("escapeForTerminal(): reading the escapes back gives the bytes sent, f
       assert.deepEqual(unescape(escapeForTerminal(bytes)), bytes);
     }),
     { numRuns: 3000 },
+  );
+});
+
+/** What a terminal must not get raw beyond ASCII: C1 controls, bidirectional controls, line and paragraph separators. */
+const HIDDEN = /[\p{Cc}\p{Bidi_Control}\u2028\u2029]/u;
+
+Deno.test("escapeForTerminal() escapes exactly the hidden code points Unicode names, over every code point", () => {
+  const encoder = new TextEncoder();
+  for (let codePoint = 0x80; codePoint <= 0x10ffff; codePoint++) {
+    if (codePoint >= 0xd800 && codePoint <= 0xdfff) continue; // not characters
+    // Every code point up to U+3000, then a sample of the rest.
+    if (codePoint > 0x3000 && codePoint % 997 !== 0 && codePoint !== 0x10ffff) {
+      continue;
+    }
+    const char = String.fromCodePoint(codePoint);
+    const escaped = escapeForTerminal(encoder.encode(char));
+    const expected = HIDDEN.test(char)
+      ? `\\u${codePoint.toString(16).padStart(4, "0")}`
+      : char;
+    if (escaped !== expected) {
+      assert.equal(escaped, expected, `U+${codePoint.toString(16)}`);
+    }
+  }
+});
+
+Deno.test("escapeForTerminal() shows bytes as \\xNN exactly where TextDecoder finds no UTF-8", () => {
+  const fatal = new TextDecoder("utf-8", { fatal: true });
+  // Lead bytes of every kind with any continuation: the edges of UTF-8.
+  const sequence = fc.tuple(
+    fc.constantFrom(
+      0x7f,
+      0x80,
+      0xbf,
+      0xc0,
+      0xc1,
+      0xc2,
+      0xdf,
+      0xe0,
+      0xed,
+      0xef,
+      0xf0,
+      0xf4,
+      0xf5,
+      0xff,
+    ),
+    fc.uint8Array({ maxLength: 3 }),
+  ).map(([lead, rest]) => new Uint8Array([lead, ...rest]));
+  fc.assert(
+    fc.property(sequence, (bytes) => {
+      let valid = true;
+      try {
+        fatal.decode(bytes);
+      } catch {
+        valid = false;
+      }
+      const escaped = escapeForTerminal(bytes);
+      const highByteEscaped = /\\x[89a-f][0-9a-f]/.test(escaped);
+      assert.equal(highByteEscaped, !valid, JSON.stringify([...bytes]));
+    }),
+    { numRuns: 5000 },
+  );
+});
+
+Deno.test("escapeForHtml() replaces & < > \" ' with entities and keeps every other byte", () => {
+  const entities: Record<string, string> = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "'": "&#39;",
+  };
+  fc.assert(
+    fc.property(fc.string({ unit: "binary", maxLength: 40 }), (text) => {
+      const expected = [...text].map((char) => entities[char] ?? char).join("");
+      assert.equal(
+        new TextDecoder().decode(escapeForHtml(new TextEncoder().encode(text))),
+        expected,
+      );
+    }),
+    { numRuns: 2000 },
+  );
+  assert.deepEqual(
+    escapeForHtml(new Uint8Array([0xff, 0x26])),
+    new Uint8Array([0xff, ...new TextEncoder().encode("&amp;")]),
+  );
+});
+
+Deno.test("isHtml() is true for the types a browser renders as a page", () => {
+  for (
+    const type of [
+      "text/html",
+      "TEXT/HTML; charset=utf-8",
+      " text/html ;q=1",
+      "application/xhtml+xml",
+      "image/svg+xml",
+      "application/atom+xml",
+      "text/xml",
+      "application/xml",
+    ]
+  ) {
+    assert.equal(isHtml(type), true, type);
+  }
+  for (
+    const type of [
+      "text/plain; charset=utf-8",
+      "application/json",
+      "text/xml-external",
+      "application/xml+json",
+      "+xml/text",
+      "",
+      "text/htm",
+    ]
+  ) {
+    assert.equal(isHtml(type), false, type);
+  }
+});
+
+Deno.test("escapeHiddenCharacters() escapes DEL and exactly the hidden code points Unicode names, and nothing below DEL", () => {
+  const oracle = (text: string) =>
+    [...text].map((char) => {
+      const codePoint = char.codePointAt(0)!;
+      return codePoint >= 0x7f && HIDDEN.test(char)
+        ? `\\u${codePoint.toString(16).padStart(4, "0")}`
+        : char;
+    }).join("");
+  fc.assert(
+    fc.property(
+      fc.string({ unit: "grapheme", maxLength: 30 }),
+      fc.string({ unit: "binary", maxLength: 30 }),
+      fc.array(
+        fc.constantFrom(
+          "\x7f",
+          "\x85",
+          "\u061c",
+          "\u202e",
+          "\u2066",
+          "\u2029",
+          "\x1b",
+          "a",
+          "ü",
+        ),
+        { maxLength: 10 },
+      ).map((chars) => chars.join("")),
+      (a, b, c) => {
+        for (const text of [a, b, c]) {
+          assert.equal(
+            escapeHiddenCharacters(text),
+            oracle(text),
+            JSON.stringify(text),
+          );
+        }
+      },
+    ),
+    { numRuns: 2000 },
   );
 });
