@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { parseCidr } from "./cidr.ts";
-import { ProxyProtocolListener } from "./proxied.ts";
+import {
+  ProxiedConnection,
+  ProxyHeaderError,
+  ProxyProtocolListener,
+} from "./proxied.ts";
 import { V2_SIGNATURE } from "./proxy_protocol.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { TlsListener } from "./tls.ts";
 import type { Listener } from "./connection.ts";
-import { replyTo } from "../tests/scripted.ts";
+import { replyTo, ScriptedConnection } from "../tests/scripted.ts";
 import {
   decode,
   encode,
@@ -105,4 +109,103 @@ Deno.test("TLS behind a PROXY header: the header first, then the handshake", asy
   });
   await writeAll(conn, encode("hello\n"));
   assert.equal(decode(await readToEnd(conn)), "192.0.2.7:51000");
+});
+
+/** A ProxiedConnection over a scripted client at 127.0.0.1:1. */
+function proxied(segments: (string | Uint8Array)[]) {
+  const script = new ScriptedConnection(
+    segments.map((segment) =>
+      typeof segment === "string" ? encode(segment) : segment
+    ),
+  );
+  return {
+    script,
+    conn: new ProxiedConnection(script as unknown as Deno.Conn),
+  };
+}
+
+Deno.test("ProxiedConnection: the header's client becomes remoteAddr, the balancer via, and what follows is read in pieces", async () => {
+  const { script, conn } = proxied([`${V1}abc`]);
+  assert.deepEqual(conn.via, script.remoteAddr);
+  await conn.readHeader();
+  assert.deepEqual(conn.remoteAddr, {
+    transport: "tcp",
+    hostname: "192.0.2.7",
+    port: 51000,
+  });
+  assert.deepEqual(conn.via, script.remoteAddr);
+  assert.deepEqual(conn.localAddr, script.localAddr);
+  const two = new Uint8Array(2);
+  assert.equal(await conn.read(two), 2);
+  assert.equal(decode(two), "ab");
+  assert.equal(await conn.read(two), 1);
+  assert.equal(decode(two.subarray(0, 1)), "c");
+  await conn.closeWrite();
+  assert.equal(script.closedWrite, true);
+  conn.close();
+  assert.equal(await conn.read(two), null);
+});
+
+Deno.test("ProxiedConnection: a header that fills the read leaves nothing over", async () => {
+  const { conn } = proxied([V1]);
+  await conn.readHeader();
+  conn.close();
+  assert.equal(await conn.read(new Uint8Array(8)), null);
+});
+
+Deno.test("ProxiedConnection: a LOCAL header is the balancer's own connection, with no via", async () => {
+  const { script, conn } = proxied([
+    new Uint8Array([...V2_SIGNATURE, 0x20, 0x00, 0, 0, ...encode("x")]),
+  ]);
+  await conn.readHeader();
+  assert.deepEqual(conn.remoteAddr, script.remoteAddr);
+  assert.equal(conn.via, undefined);
+});
+
+Deno.test("ProxiedConnection: a client that closes first, or sends no header, is refused with the reason", async () => {
+  const closed = proxied([]);
+  closed.conn.close();
+  await assert.rejects(
+    closed.conn.readHeader(),
+    (error: Error) =>
+      error instanceof ProxyHeaderError && error.name === "ProxyHeaderError" &&
+      error.message === "closed before sending a PROXY header",
+  );
+  const plain = proxied(["GET / HTTP/1.1\r\n"]);
+  await assert.rejects(
+    plain.conn.readHeader(),
+    new ProxyHeaderError("no PROXY protocol header"),
+  );
+});
+
+Deno.test("ProxyProtocolListener: trusts a TCP source in any of its ranges, and nothing else", async () => {
+  const ranges = ["10.0.0.0/8", "127.0.0.1"].map(parseCidr);
+  const accepted = (remoteAddr: Deno.Addr) => {
+    const script = new ScriptedConnection([], remoteAddr);
+    const inner = {
+      addr: script.localAddr,
+      accept: () => Promise.resolve(script as unknown as Deno.Conn),
+      close: () => {},
+    };
+    const listener = new ProxyProtocolListener(inner, ranges);
+    assert.deepEqual(listener.addr, script.localAddr);
+    return listener.accept();
+  };
+  const trusted = await accepted({
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 1,
+  });
+  assert.ok(trusted instanceof ProxiedConnection, "in the second range");
+  const stranger = await accepted({
+    transport: "tcp",
+    hostname: "192.0.2.1",
+    port: 1,
+  });
+  assert.ok(!(stranger instanceof ProxiedConnection));
+  const unix = await accepted({ transport: "unix", path: "/run/s" });
+  assert.ok(
+    !(unix instanceof ProxiedConnection),
+    "a Unix socket has no address to trust",
+  );
 });

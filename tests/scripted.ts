@@ -17,22 +17,32 @@ import { decode, encode } from "./test_client.ts";
  */
 export class ScriptedConnection implements Connection {
   /** The client: 127.0.0.1, so a PROXY listener trusting it expects a header. */
-  readonly remoteAddr: Deno.NetAddr = {
+  readonly remoteAddr: Deno.Addr = {
     transport: "tcp",
     hostname: "127.0.0.1",
     port: 1,
   };
   /** The server's end. */
-  readonly localAddr: Deno.NetAddr = { ...this.remoteAddr, port: 2 };
+  readonly localAddr: Deno.Addr = {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 2,
+  };
   /** Every write of the server, in order. */
   readonly written: Uint8Array[] = [];
+  /** Whether the server half-closed it. */
+  closedWrite = false;
   /** Resolves when the server closes the connection. */
   readonly done: PromiseWithResolvers<void> = Promise.withResolvers<void>();
   #segments: Uint8Array[];
 
-  /** @param segments what each read returns, in order */
-  constructor(segments: Uint8Array[]) {
+  /**
+   * @param segments what each read returns, in order
+   * @param remoteAddr the client's address, if not 127.0.0.1
+   */
+  constructor(segments: Uint8Array[], remoteAddr?: Deno.Addr) {
     this.#segments = segments;
+    if (remoteAddr) this.remoteAddr = remoteAddr;
   }
 
   /** The next segment (or what of it fits); after the last, waits for close. */
@@ -51,8 +61,9 @@ export class ScriptedConnection implements Connection {
     return Promise.resolve(bytes.byteLength);
   }
 
-  /** Nothing to do: the client reads everything. */
+  /** Notes the half-close: the client reads everything anyway. */
   closeWrite(): Promise<void> {
+    this.closedWrite = true;
     return Promise.resolve();
   }
 
