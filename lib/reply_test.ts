@@ -1,16 +1,24 @@
 import assert from "node:assert/strict";
 import { STATUS_CODES } from "node:http";
 import {
+  awaitsRequestLine,
   chooseReply,
   clientMayContinue,
   DEFAULT_HTTP,
   detectProtocol,
   encodeReplies,
+  HTTP2_REFUSAL,
   httpResponse,
   httpsUrlFor,
+  isHeadRequest,
+  isHttp2Preface,
   looksLikeTls,
+  MODES,
   parseRequestLine,
+  plainHttpOnTlsReply,
   reasonPhrase,
+  requestHead,
+  requestLineTooLong,
 } from "./reply.ts";
 import { decode, encode } from "../tests/test_client.ts";
 import fc from "../tests/fast_check.ts";
@@ -323,4 +331,234 @@ Deno.test("reasonPhrase() gives node:http's phrase for every code it knows, but 
   assert.equal(reasonPhrase(399), "Redirection");
   assert.equal(reasonPhrase(499), "Client Error");
   assert.equal(reasonPhrase(599), "Server Error");
+});
+
+Deno.test("awaitsRequestLine() waits on every prefix of a request line, and on nothing that cannot become one", () => {
+  const lines = fc.tuple(
+    fc.constantFrom("GET", "HEAD", "POST", "OPTIONS", "M-SEARCH", "PRI", "X"),
+    fc.stringMatching(/^\/[!-~]{0,20}$/),
+    fc.constantFrom("HTTP/1.1", "HTTP/1.0", "HTTP/2.0"),
+    fc.constantFrom("", "\r\n", "\r\n\r\n", "\n"),
+  ).map(([method, target, version, before]) =>
+    `${before}${method} ${target} ${version}\r`
+  );
+  fc.assert(
+    fc.property(lines, fc.nat(), (line, cut) => {
+      const prefix = line.slice(0, 1 + (cut % line.length));
+      assert.equal(
+        awaitsRequestLine(encode(prefix)),
+        true,
+        JSON.stringify(prefix),
+      );
+    }),
+    RUNS,
+  );
+  for (
+    const never of [
+      "get / HTTP/1.1", // methods are upper case
+      "GET / HTTP/1.2",
+      "GET / HTTP/3",
+      "GET / HTTPS",
+      "GET\t/",
+      "GET / HTTP/1.1\rx",
+      "GET / HTTP/1.1\r\n",
+      "\rx",
+      "hello",
+      " GET",
+      `G${"A".repeat(40)} / HTTP/1.1`, // a 41-letter method
+    ]
+  ) {
+    assert.equal(
+      awaitsRequestLine(encode(never)),
+      false,
+      JSON.stringify(never),
+    );
+  }
+  assert.equal(
+    awaitsRequestLine(encode(`GET /${"a".repeat(8200)}`)),
+    false,
+    "over 8 KiB",
+  );
+  assert.equal(awaitsRequestLine(encode("")), true, "nothing yet");
+});
+
+Deno.test("parseRequestLine() takes a line from 14 bytes to 8 KiB, after empty lines", () => {
+  assert.deepEqual(parseRequestLine(encode("GET / HTTP/1.1")), {
+    method: "GET",
+    target: "/",
+    version: "HTTP/1.1",
+  });
+  assert.equal(parseRequestLine(encode("GE / HTTP/1.1")), undefined);
+  const long = `GET /${"a".repeat(8192 - 14)} HTTP/1.1`;
+  assert.equal(long.length, 8192);
+  assert.equal(parseRequestLine(encode(long))?.method, "GET");
+  assert.equal(parseRequestLine(encode(`${long}a`)), undefined);
+  assert.equal(
+    parseRequestLine(encode("\r\n\nGET / HTTP/1.0\r\n"))?.version,
+    "HTTP/1.0",
+  );
+  assert.equal(
+    parseRequestLine(encode("\rGET / HTTP/1.0\r\n")),
+    undefined,
+    "a bare CR is no empty line",
+  );
+});
+
+Deno.test("isHeadRequest(), isHttp2Preface() and looksLikeTls() at their edges", () => {
+  assert.equal(isHeadRequest(encode("HEAD /x")), true);
+  assert.equal(isHeadRequest(encode("\r\nHEAD /x")), true);
+  assert.equal(isHeadRequest(encode("HEADS /x")), false);
+  assert.equal(isHeadRequest(encode("HEAD")), false);
+  assert.equal(isHeadRequest(encode("GET /")), false);
+  const preface = encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  assert.equal(isHttp2Preface(preface), true);
+  assert.equal(isHttp2Preface(preface.subarray(0, 16)), true);
+  assert.equal(isHttp2Preface(preface.subarray(0, 15)), false);
+  assert.equal(isHttp2Preface(encode("PRI * HTTP/2.1\r\n")), false);
+  assert.equal(isHttp2Preface(encode("XRI * HTTP/2.0\r\n")), false);
+  for (const minor of [0, 1, 2, 3, 4]) {
+    assert.equal(looksLikeTls(new Uint8Array([0x16, 0x03, minor])), true);
+  }
+  assert.equal(looksLikeTls(new Uint8Array([0x16, 0x03, 0x05])), false);
+  assert.equal(looksLikeTls(new Uint8Array([0x16, 0x02, 0x01])), false);
+  assert.equal(looksLikeTls(new Uint8Array([0x17, 0x03, 0x01])), false);
+  assert.equal(looksLikeTls(new Uint8Array([0x16, 0x03])), false);
+  assert.equal(detectProtocol(preface, undefined), "h2");
+  assert.deepEqual(MODES, ["auto", "raw", "http"]);
+});
+
+Deno.test("requestLineTooLong(): a request line that fills the read, or runs past 8 KiB, and nothing else", () => {
+  const line = (length: number) => encode(`GET /${"a".repeat(length)}`);
+  assert.equal(requestLineTooLong(line(90), 100), false, "room left to read");
+  assert.equal(requestLineTooLong(line(95), 100), true, "fills the read");
+  assert.equal(
+    requestLineTooLong(encode("h".repeat(100)), 100),
+    false,
+    "not a request",
+  );
+  assert.equal(
+    requestLineTooLong(
+      encode(`GET /${"a".repeat(8000)} HTTP/1.1\r\nHost: x\r\n`),
+      9000,
+    ),
+    false,
+    "a line that ends within 8 KiB",
+  );
+  assert.equal(
+    requestLineTooLong(encode(`GET /${"a".repeat(8200)} HTTP/1.1\r\n`), 9000),
+    true,
+    "a line that ends past 8 KiB",
+  );
+  assert.equal(
+    requestLineTooLong(
+      encode(`\r\nGET /${"a".repeat(8174)} HTTP/1.1\r\n`),
+      9000,
+    ),
+    false,
+    "8 KiB exactly, after an empty line",
+  );
+  assert.equal(
+    requestLineTooLong(encode(`${"x".repeat(8200)}\r\n`), 9000),
+    false,
+    "a long line that is no request line",
+  );
+});
+
+Deno.test("encodeReplies() and the fixed replies carry the right status, body and length", () => {
+  const replies = encodeReplies(new Uint8Array([0xff, 0x00]));
+  assert.deepEqual(replies.raw, new Uint8Array([0xff, 0x00]));
+  assert.match(
+    decode(replies.http),
+    /^HTTP\/1\.1 200 OK\r\n[\s\S]*Content-Length: 2\r\n/,
+  );
+  const tooLong = decode(replies.uriTooLong);
+  assert.match(tooLong, /^HTTP\/1\.1 414 URI Too Long\r\n/);
+  assert.ok(tooLong.endsWith("\r\n\r\nRequest line too long for merhaba"));
+  const tooLongHead = decode(replies.uriTooLongHead);
+  assert.match(
+    tooLongHead,
+    /^HTTP\/1\.1 414 URI Too Long\r\n[\s\S]*Content-Length: 33\r\n/,
+  );
+  assert.ok(tooLongHead.endsWith("\r\n\r\n"));
+  const tls = decode(plainHttpOnTlsReply("https://h:1/", "GET"));
+  assert.match(
+    tls,
+    /^HTTP\/1\.1 400 Bad Request\r\nContent-Type: text\/plain; charset=utf-8\r\n/,
+  );
+  assert.ok(
+    tls.endsWith("\r\n\r\nThis port speaks TLS (HTTPS): use https://h:1/\n"),
+  );
+  assert.deepEqual(
+    [...HTTP2_REFUSAL],
+    [
+      ...[0, 0, 0, 0x04, 0, 0, 0, 0, 0], // SETTINGS, empty, stream 0
+      ...[0, 0, 8, 0x07, 0, 0, 0, 0, 0], // GOAWAY, 8 bytes, stream 0
+      ...[0, 0, 0, 0, 0, 0, 0, 0x0d], // last stream 0, HTTP_1_1_REQUIRED
+    ],
+  );
+  assert.equal(reasonPhrase(700), "Unknown");
+});
+
+Deno.test("httpResponse(): CONNECT opens a tunnel only on 2xx", () => {
+  const body = encode("hi");
+  for (
+    const [status, tunnel] of [[199, false], [200, true], [299, true], [
+      300,
+      false,
+    ]] as const
+  ) {
+    const head = decode(
+      httpResponse(body, { ...DEFAULT_HTTP, status }, "CONNECT"),
+    );
+    assert.equal(
+      !head.includes("Content-Length"),
+      tunnel || status === 199,
+      `${status}`,
+    );
+  }
+});
+
+Deno.test("clientMayContinue() reads Content-Length and Transfer-Encoding from the headers only", () => {
+  const request = parseRequestLine(encode("POST / HTTP/1.1"));
+  const more = (text: string) => clientMayContinue(encode(text), request, 4096);
+  assert.equal(
+    more("POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\nhello world!"),
+    false,
+  );
+  assert.equal(
+    more("POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\nhello"),
+    true,
+  );
+  assert.equal(more("POST / HTTP/1.1\r\ncontent-length:3\r\n\r\nabc"), false);
+  assert.equal(more("POST / HTTP/1.1\r\nX-Content-Length: 9\r\n\r\n"), false);
+  assert.equal(more("POST / HTTP/1.1\r\nContent-Length: 9 x\r\n\r\n"), false);
+  assert.equal(
+    more("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    true,
+  );
+  assert.equal(
+    more("POST / HTTP/1.1\r\nX-Transfer-Encoding: chunked\r\n\r\n"),
+    false,
+  );
+  // Header-like lines in the body are body.
+  assert.equal(more("POST / HTTP/1.1\r\n\r\nContent-Length: 99\r\n"), false);
+  assert.equal(
+    more("POST / HTTP/1.1\r\n\r\nTransfer-Encoding: chunked\r\n"),
+    false,
+  );
+});
+
+Deno.test("requestHead() stops at the end of the headers, or keeps all of a cut-short request", () => {
+  assert.equal(
+    decode(requestHead(encode("GET / HTTP/1.1\r\nA: b\r\n\r\nbody"))),
+    "GET / HTTP/1.1\r\nA: b\r\n\r\n",
+  );
+  assert.equal(
+    decode(requestHead(encode("GET / HTTP/1.1\nA: b\n\nbody"))),
+    "GET / HTTP/1.1\nA: b\n\n",
+  );
+  assert.equal(
+    decode(requestHead(encode("GET / HTTP/1.1\r\nA: b"))),
+    "GET / HTTP/1.1\r\nA: b",
+  );
 });
