@@ -91,7 +91,8 @@ async function compile(output: string, target?: string): Promise<void> {
   }
 }
 
-async function sha256(path: URL): Promise<string> {
+/** A file's SHA-256, in hex (as `sha256sum` prints it). */
+export async function sha256(path: string | URL): Promise<string> {
   const digest = await crypto.subtle.digest(
     "SHA-256",
     await Deno.readFile(path),

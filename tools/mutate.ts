@@ -17,6 +17,8 @@
  * @module
  */
 
+import { sha256 } from "./compile.ts";
+
 const ROOT = new URL("../", import.meta.url).pathname;
 const TOOL = `${ROOT}tools/mutate/`;
 const REPORTS = `${ROOT}reports/mutation/`;
@@ -58,19 +60,6 @@ interface Score {
   errors: number;
   /** (killed + timed out) ÷ all mutants but the ignored and the erroneous, in percent. */
   score: number;
-}
-
-/** A hex SHA-256 of a file. */
-async function sha256(path: string): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    await Deno.readFile(path),
-  );
-  return Array.from(
-    new Uint8Array(digest),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
 }
 
 /**
