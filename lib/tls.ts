@@ -25,12 +25,10 @@ import {
 import {
   awaitsRequestLine,
   httpsUrlFor,
+  looksLikeTls,
   parseRequestLine,
   plainHttpOnTlsReply,
 } from "./reply.ts";
-
-/** The first byte of a TLS handshake record, as every ClientHello starts. */
-const HANDSHAKE_RECORD = 0x16;
 
 /** A certificate chain and its private key, as PEM text. */
 export interface TlsKeyPair {
@@ -143,11 +141,7 @@ export class TlsConnection implements Connection {
         secureContext: context,
       },
     );
-    const wake = () => {
-      const waiting = this.#wake;
-      this.#wake = undefined;
-      waiting?.();
-    };
+    const wake = () => this.#wakeReader();
     socket.once("secure", () => this.#handshaking = false);
     socket.on("readable", wake);
     socket.once("end", () => {
@@ -171,7 +165,8 @@ export class TlsConnection implements Connection {
    * {@link ClientRefused}. Resolves to whether it did.
    */
   async #answerPlainHttp(first: Uint8Array): Promise<boolean> {
-    if (first[0] === HANDSHAKE_RECORD) return false;
+    // The usual case, a ClientHello, skips the request-line checks.
+    if (looksLikeTls(first)) return false;
     const request = parseRequestLine(first);
     if (request === undefined && !awaitsRequestLine(first)) return false;
     const url = httpsUrlFor(first, formatAddress(this.#tcp.localAddr));
@@ -186,10 +181,15 @@ export class TlsConnection implements Connection {
     this.#error ??= new ClientRefused(
       `sent plain HTTP to this TLS port: answered 400, pointing to ${url}`,
     );
+    this.#wakeReader();
+    return true;
+  }
+
+  /** Lets a read that waits for the socket look again. */
+  #wakeReader(): void {
     const waiting = this.#wake;
     this.#wake = undefined;
     waiting?.();
-    return true;
   }
 
   /** The client's TCP address (from a PROXY header, behind a balancer). */
