@@ -93,7 +93,8 @@ export async function probe(
     conn = "path" in target
       ? await Deno.connect(target)
       : await Deno.connect(target);
-    if (isTrusted(conn.localAddr, proxyFrom)) {
+    const local = conn.localAddr;
+    if (local.transport === "tcp" && isTrusted(local.hostname, proxyFrom)) {
       await conn.write(V2_LOCAL_HEADER);
     }
     await conn.closeWrite();
@@ -119,12 +120,11 @@ export async function probe(
 }
 
 /**
- * Whether the server sees a connection from `local` as one from a trusted
- * balancer, which must begin with a PROXY header.
+ * Whether the server sees a connection from the address `source` as one
+ * from a trusted balancer, which must begin with a PROXY header.
  */
-function isTrusted(local: Deno.Addr, proxyFrom: readonly Cidr[]): boolean {
-  return local.transport === "tcp" &&
-    proxyFrom.some((cidr) => inCidr(local.hostname, cidr));
+function isTrusted(source: string, proxyFrom: readonly Cidr[]): boolean {
+  return proxyFrom.some((cidr) => inCidr(source, cidr));
 }
 
 /**
@@ -147,12 +147,9 @@ function probeTls(
     const tcp = net.connect(target.port, name);
     // The PROXY header, if any, goes before the handshake, in the clear.
     tcp.once("connect", () => {
-      const local = {
-        transport: "tcp",
-        hostname: tcp.localAddress ?? "",
-        port: 0,
-      } as const;
-      if (isTrusted(local, proxyFrom)) tcp.write(V2_LOCAL_HEADER);
+      if (isTrusted(tcp.localAddress ?? "", proxyFrom)) {
+        tcp.write(V2_LOCAL_HEADER);
+      }
     });
     const socket = tls.connect({
       socket: tcp,
