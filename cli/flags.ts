@@ -525,7 +525,7 @@ function parseProxySources(texts: string[], endpoint: Endpoint): Cidr[] {
  */
 function probeOwnEndpoint(
   endpoint: Endpoint,
-): { kind: "probe"; target: ProbeTarget; tls: boolean } {
+): Pick<ProbeCommand, "kind" | "target" | "tls"> {
   if (endpoint.transport === "unix") {
     return {
       kind: "probe",

@@ -132,11 +132,11 @@ export function parseHost(text: string): string {
   const withPort = isIP(host) === 6 ? null : HOST_WITH_PORT.exec(text);
   if (withPort) {
     const name = withPort[1] ?? withPort[2]!;
-    const host = name === ""
+    const hostFlag = name === ""
       ? ""
       : `--host ${name.includes(":") ? `[${name}]` : name} `;
     throw new UsageError(
-      `Invalid --host "${text}": the port goes in --port (${host}--port ${
+      `Invalid --host "${text}": the port goes in --port (${hostFlag}--port ${
         withPort[3]
       })`,
     );
