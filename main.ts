@@ -205,7 +205,8 @@ async function serveUntilSignal(
     });
   });
   // One {count} for the whole server, whichever thread accepts.
-  const counter = new SharedCounter();
+  // (A single thread counts on its own, with no atomic add per connection.)
+  const counter = workers > 1 ? new SharedCounter() : undefined;
   const server = serve(listener, {
     ...toServeOptions(config, files.greeting),
     hostname: files.hostname,
@@ -226,7 +227,7 @@ async function serveUntilSignal(
         config,
         endpoint,
         ...files,
-        counter: counter.buffer,
+        counter: counter!.buffer,
       });
     } catch (error) {
       await server.shutdown(0);
