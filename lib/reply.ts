@@ -30,8 +30,6 @@ export interface RequestLine {
 /** Request lines longer than this are not worth recognising. */
 const MAX_REQUEST_LINE = 8192;
 const NEWLINE = 0x0a;
-const REQUEST_LINE =
-  /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) (HTTP\/1\.[01])\r?$/;
 /** Decodes bytes one to one, so byte offsets are string offsets. */
 const LATIN1 = new TextDecoder("latin1");
 /**
@@ -60,16 +58,53 @@ const UNFINISHED_REQUEST_LINE =
  * ```
  */
 export function parseRequestLine(bytes: Uint8Array): RequestLine | undefined {
+  // Byte by byte, not a regular expression over decoded text: this runs for
+  // every HTTP connection, and decoding cost more than the rest of the path.
   const start = skipEmptyLines(bytes);
   let end = bytes.indexOf(NEWLINE, start);
   if (end === -1) end = bytes.length;
   if (end - start < 14 || end - start > MAX_REQUEST_LINE) return undefined;
-  // A request line is ASCII, so one char per byte is exact; anything else
-  // fails the pattern. (fromCharCode, not a TextDecoder: that is a runtime call.)
-  const line = String.fromCharCode(...bytes.subarray(start, end));
-  const match = REQUEST_LINE.exec(line);
-  if (match === null) return undefined;
-  return { method: match[1]!, target: match[2]!, version: match[3]! };
+  if (bytes[end - 1] === CR) end--;
+  let space = start;
+  while (space < end && IS_TOKEN[bytes[space]!]) space++;
+  if (space === start || bytes[space] !== SPACE) return undefined;
+  let targetEnd = space + 1;
+  while (targetEnd < end && isVisible(bytes[targetEnd]!)) targetEnd++;
+  if (targetEnd === space + 1 || bytes[targetEnd] !== SPACE) return undefined;
+  const version = targetEnd + 1;
+  if (end - version !== HTTP_1.length + 1) return undefined;
+  for (let i = 0; i < HTTP_1.length; i++) {
+    if (bytes[version + i] !== HTTP_1[i]) return undefined;
+  }
+  const minor = bytes[end - 1];
+  if (minor !== 0x30 && minor !== 0x31) return undefined;
+  return {
+    method: latin1(bytes, start, space),
+    target: latin1(bytes, space + 1, targetEnd),
+    version: minor === 0x30 ? "HTTP/1.0" : "HTTP/1.1",
+  };
+}
+
+const CR = 0x0d;
+const SPACE = 0x20;
+/** `HTTP/1.`, the version up to its minor digit. */
+const HTTP_1 = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e];
+/** The bytes of an RFC 9110 token (a method): `!#$%&'*+-.^_`|~`, digits, letters. */
+const IS_TOKEN: readonly boolean[] = Array.from(
+  { length: 256 },
+  (_, byte) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]$/.test(String.fromCharCode(byte)),
+);
+
+/** Whether a byte is visible ASCII (`%x21-7E`), as a request target's are. */
+function isVisible(byte: number): boolean {
+  return byte >= 0x21 && byte <= 0x7e;
+}
+
+/** Bytes `from` to `to` as a string, one char per byte. */
+function latin1(bytes: Uint8Array, from: number, to: number): string {
+  // fromCharCode, not a TextDecoder: that is a runtime call. A target is at
+  // most 8 KiB, well under the engine's limit on arguments.
+  return String.fromCharCode.apply(null, bytes.subarray(from, to) as never);
 }
 
 /** Where the request line starts: past any empty lines. */
@@ -447,17 +482,31 @@ export function chooseReply(
   }
 }
 
-const HEADERS_END = /\r?\n\r?\n/;
+/**
+ * Where an HTTP request's headers end: just after the first empty line
+ * (`\r?\n\r?\n`), or `undefined` when the headers are cut short.
+ */
+function headersEnd(bytes: Uint8Array): number | undefined {
+  for (
+    let lf = bytes.indexOf(NEWLINE);
+    lf !== -1;
+    lf = bytes.indexOf(NEWLINE, lf + 1)
+  ) {
+    const next = bytes[lf + 1] === CR ? lf + 2 : lf + 1;
+    if (bytes[next] === NEWLINE) return next + 1;
+  }
+  return undefined;
+}
 
 /** The request line and headers of an HTTP request, without its body (all of it if cut short). */
 export function requestHead(received: Uint8Array): Uint8Array {
-  const end = HEADERS_END.exec(LATIN1.decode(received));
-  return end === null
-    ? received
-    : received.subarray(0, end.index + end[0].length);
+  const end = headersEnd(received);
+  return end === undefined ? received : received.subarray(0, end);
 }
-const CONTENT_LENGTH = /^content-length:[ \t]*(\d+)[ \t]*\r?$/im;
-const TRANSFER_ENCODING = /^transfer-encoding:/im;
+
+const CONTENT_LENGTH = /^content-length:[ \t]*(\d+)[ \t]*$/i;
+const TRANSFER_ENCODING = new TextEncoder().encode("transfer-encoding:");
+const CONTENT_LENGTH_NAME = new TextEncoder().encode("content-length:");
 
 /**
  * Whether a client may still be sending after the bytes it sent first: an
@@ -474,11 +523,40 @@ export function clientMayContinue(
 ): boolean {
   if (received.byteLength >= readSize) return true;
   if (request === undefined) return received.at(-1) !== NEWLINE;
-  const text = LATIN1.decode(received);
-  const end = HEADERS_END.exec(text);
-  if (end === null) return true;
-  const headers = text.slice(0, end.index);
-  if (TRANSFER_ENCODING.test(headers)) return true;
-  const length = Number(CONTENT_LENGTH.exec(headers)?.[1] ?? 0);
-  return received.byteLength - (end.index + end[0].length) < length;
+  const end = headersEnd(received);
+  if (end === undefined) return true;
+  let length: number | undefined;
+  // A header line starts after CR or LF, as `^` does in a multiline pattern.
+  for (let line = 0; line < end;) {
+    let lineEnd = line;
+    while (
+      lineEnd < end && received[lineEnd] !== CR && received[lineEnd] !== NEWLINE
+    ) lineEnd++;
+    if (startsWithName(received, line, lineEnd, TRANSFER_ENCODING)) return true;
+    if (
+      length === undefined &&
+      startsWithName(received, line, lineEnd, CONTENT_LENGTH_NAME)
+    ) {
+      const match = CONTENT_LENGTH.exec(latin1(received, line, lineEnd));
+      if (match !== null) length = Number(match[1]);
+    }
+    line = lineEnd + 1;
+  }
+  return received.byteLength - end < (length ?? 0);
+}
+
+/** Whether bytes `from` to `to` start with `name` (lower case), in any case. */
+function startsWithName(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  name: Uint8Array,
+): boolean {
+  if (to - from < name.byteLength) return false;
+  for (let i = 0; i < name.byteLength; i++) {
+    const byte = bytes[from + i]!;
+    const lower = byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
+    if (lower !== name[i]) return false;
+  }
+  return true;
 }

@@ -22,7 +22,7 @@ import {
 } from "./reply.ts";
 import { decode, encode } from "../tests/test_client.ts";
 import fc from "../tests/fast_check.ts";
-import type { Mode } from "./reply.ts";
+import type { Mode, RequestLine } from "./reply.ts";
 
 Deno.test("parseRequestLine() reads HTTP/1.0 and HTTP/1.1 request lines", () => {
   assert.deepEqual(
@@ -560,5 +560,118 @@ Deno.test("requestHead() stops at the end of the headers, or keeps all of a cut-
   assert.equal(
     decode(requestHead(encode("GET / HTTP/1.1\r\nA: b"))),
     "GET / HTTP/1.1\r\nA: b",
+  );
+});
+
+/**
+ * The request-line and header rules as regular expressions over decoded
+ * text: the plainest statement of them, and the oracle the byte-by-byte
+ * versions in reply.ts are held to.
+ */
+const reference = {
+  requestLine(bytes: Uint8Array): RequestLine | undefined {
+    let start = 0;
+    while (bytes[start] === 0x0d || bytes[start] === 0x0a) {
+      if (bytes[start] === 0x0d && bytes[start + 1] !== 0x0a) break;
+      start += bytes[start] === 0x0d ? 2 : 1;
+    }
+    let end = bytes.indexOf(0x0a, start);
+    if (end === -1) end = bytes.length;
+    if (end - start < 14 || end - start > 8192) return undefined;
+    const match =
+      /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) (HTTP\/1\.[01])\r?$/
+        .exec(latin1.decode(bytes.subarray(start, end)));
+    return match === null
+      ? undefined
+      : { method: match[1]!, target: match[2]!, version: match[3]! };
+  },
+  mayContinue(received: Uint8Array, readSize: number): boolean {
+    if (received.byteLength >= readSize) return true;
+    const text = latin1.decode(received);
+    const end = /\r?\n\r?\n/.exec(text);
+    if (end === null) return true;
+    const headers = text.slice(0, end.index);
+    if (/^transfer-encoding:/im.test(headers)) return true;
+    const length = Number(
+      /^content-length:[ \t]*(\d+)[ \t]*\r?$/im.exec(headers)?.[1] ?? 0,
+    );
+    return received.byteLength - (end.index + end[0].length) < length;
+  },
+  head(received: Uint8Array): Uint8Array {
+    const end = /\r?\n\r?\n/.exec(latin1.decode(received));
+    return end === null
+      ? received
+      : received.subarray(0, end.index + end[0].length);
+  },
+};
+const latin1 = new TextDecoder("latin1");
+
+/** Header blocks built from pieces that sit on the rules' edges. */
+const headerish = fc.tuple(
+  requestish,
+  fc.array(
+    fc.tuple(
+      fc.constantFrom(
+        "Content-Length",
+        "content-length",
+        "CONTENT-LENGTH",
+        "Transfer-Encoding",
+        "transfer-encoding",
+        "Connection",
+        "Content-Type",
+        "X-Content-Length",
+        "t",
+        "c",
+        "",
+      ),
+      fc.constantFrom(":", ": ", ":\t", " :", "\x1a", ""),
+      fc.constantFrom(
+        "3",
+        "0",
+        " 12 ",
+        "x",
+        "99999999999999999999",
+        "",
+        "close",
+      ),
+      fc.constantFrom("\r\n", "\n", "\r", "\r\r\n", ""),
+    ),
+    { maxLength: 5 },
+  ),
+  fc.constantFrom("\r\n", "\n", "\r\n\r\n", "\n\n", "\r\r\n", ""),
+  fc.constantFrom("", "abc", "\r\nContent-Length: 5\r\n", "xyz\n"),
+).map(([line, headers, blank, body]) =>
+  new Uint8Array([
+    ...line,
+    ...encode(headers.map((parts) => parts.join("")).join("") + blank + body),
+  ])
+);
+
+Deno.test("parseRequestLine() agrees with the reference pattern on any bytes", () => {
+  fc.assert(
+    fc.property(fc.oneof(bytes, requestish, headerish), (input) => {
+      assert.deepEqual(parseRequestLine(input), reference.requestLine(input));
+    }),
+    { numRuns: 5000 },
+  );
+});
+
+Deno.test("clientMayContinue() and requestHead() agree with the reference patterns", () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(headerish, bytes),
+      fc.constantFrom(16, 64, 4096),
+      (input, readSize) => {
+        const request = parseRequestLine(input);
+        if (request !== undefined) {
+          assert.equal(
+            clientMayContinue(input, request, readSize),
+            reference.mayContinue(input, readSize),
+          );
+        }
+        assert.deepEqual(requestHead(input), reference.head(input));
+      },
+    ),
+    { numRuns: 5000 },
   );
 });
