@@ -47,4 +47,4 @@ STOPSIGNAL SIGTERM
 # port with PORT, or override the health check along with the flags.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["/bin/deno", "run", "--cached-only", "--frozen", "--no-code-cache", "--allow-net", "--allow-env=PORT", "/app/main.ts", "--probe", "--timeout", "2"]
-ENTRYPOINT ["/bin/deno", "run", "--cached-only", "--frozen", "--no-code-cache", "--allow-net", "--allow-read", "--allow-write", "--allow-env=PORT", "--allow-sys=hostname", "--unstable-net", "--v8-flags=--max-semi-space-size=2", "/app/main.ts"]
+ENTRYPOINT ["/bin/deno", "run", "--cached-only", "--frozen", "--no-code-cache", "--allow-net", "--allow-read", "--allow-write", "--allow-env=PORT", "--allow-sys=hostname", "--unstable-net", "--v8-flags=--max-semi-space-size=2,--max-old-space-size=128", "/app/main.ts"]

@@ -37,6 +37,7 @@ import {
   type TlsKeyPair,
 } from "./cli/listen.ts";
 import { ExitCode } from "./cli/exit_codes.ts";
+import { heapLimitMiB, heapShortfall } from "./cli/heap.ts";
 import { usage, usageHint } from "./cli/help.ts";
 import { configureLogging } from "./cli/logging.ts";
 import { CATEGORIES, logEvent } from "./lib/events.ts";
@@ -132,6 +133,10 @@ async function run(config: Config): Promise<number> {
   let listener: Listener;
   const files: StartupFiles = {};
   try {
+    assertHeapFits(
+      config.maxConnections,
+      endpoint.transport === "tcp" && endpoint.tls !== undefined,
+    );
     if (workers > 1) await assertPortSharing();
     if (config.greetingFile) {
       files.greeting = await readGreetingFile(config.greetingFile);
@@ -161,6 +166,24 @@ async function run(config: Config): Promise<number> {
     await dispose();
     if (endpoint.transport === "unix") await removeSocketFile(endpoint.path);
   }
+}
+
+/**
+ * Refuses a connection limit the V8 heap cannot hold: under a burst that
+ * fills it, the process would crash instead.
+ *
+ * @throws {StartupError} naming the heap needed and how to allow it.
+ */
+function assertHeapFits(maxConnections: number, tls: boolean): void {
+  const needed = heapShortfall(maxConnections, tls);
+  if (needed === undefined) return;
+  const size = 2 ** Math.ceil(Math.log2(needed));
+  throw new StartupError(
+    `--max-connections ${maxConnections}${
+      tls ? " with TLS" : ""
+    } needs about ${needed} MiB of JavaScript heap; this process may use ${heapLimitMiB()} MiB`,
+    `Lower --max-connections, or raise V8's heap cap: deno run -P --v8-flags=--max-semi-space-size=2,--max-old-space-size=${size} main.ts … (see docs/deploy.md)`,
+  );
 }
 
 /** What merhaba reads from files and the system before it drops access. */

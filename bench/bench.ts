@@ -17,9 +17,14 @@
 
 import { startTaskFlags } from "../tools/start_flags.ts";
 import { renderChart } from "./chart.ts";
+import {
+  measureTlsMemory,
+  type TlsMemoryResult,
+  tlsMemoryServers,
+} from "./tls_memory.ts";
 
 const QUICK = Deno.args.includes("--quick");
-/** `--only=raw,https`: just the servers of these workloads. */
+/** `--only=raw,https`: just the servers of these workloads (`tls-memory`: the TLS memory rounds). */
 const ONLY = Deno.args.find((arg) => arg.startsWith("--only="))?.slice(7)
   .split(",");
 const WARMUP_SECONDS = QUICK ? 0.5 : 2;
@@ -653,6 +658,20 @@ function printTable(results: ServerResult[]): void {
   }
 }
 
+function printTlsMemory(results: TlsMemoryResult[]): void {
+  const floor = results.find((result) => result.name.includes("floor"));
+  for (const result of results) {
+    const open = result.open_mib_by_round;
+    console.log(
+      `${result.name}: idle ${result.idle_mib} MiB, +${result.added_mib_per_1000} MiB per 1000 sessions (${
+        ratio(result.added_mib_per_1000, floor?.added_mib_per_1000)
+      } floor); open RSS by round ${
+        open.join(", ")
+      }; last ÷ round 2 ${result.last_vs_round_2}`,
+    );
+  }
+}
+
 if (import.meta.main) {
   if (Deno.build.os !== "linux") {
     console.error(
@@ -680,6 +699,7 @@ if (import.meta.main) {
         }, ${navigator.hardwareConcurrency} CPUs\n`,
     );
     const results: ServerResult[] = [];
+    const tlsMemory: TlsMemoryResult[] = [];
     for (const spec of specs) {
       console.log(`… ${spec.name}`);
       results.push(await benchmark(spec, loadgenPath, workDir));
@@ -696,6 +716,14 @@ if (import.meta.main) {
         );
       }
     }
+    if (!ONLY || ONLY.includes("tls-memory")) {
+      const rounds = QUICK ? 6 : 20;
+      console.log(`\nTLS memory: ${rounds} rounds of 1000 idle sessions`);
+      for (const server of tlsMemoryServers(await startTaskFlags())) {
+        tlsMemory.push(await measureTlsMemory(server, rounds, 1000));
+      }
+      printTlsMemory(tlsMemory);
+    }
     const report = {
       date: new Date().toISOString(),
       quick: QUICK,
@@ -704,6 +732,7 @@ if (import.meta.main) {
       warmup_seconds: WARMUP_SECONDS,
       measure_seconds: MEASURE_SECONDS,
       results,
+      tls_memory: tlsMemory,
     };
     await Deno.mkdir(RESULTS, { recursive: true });
     await Deno.writeTextFile(

@@ -260,8 +260,11 @@ export class TlsConnection implements Connection {
   }
 }
 
-/** Most bytes taken from the TCP socket per read. */
-const TRANSPORT_READ_SIZE = 16 * 1024;
+/**
+ * Most bytes taken from the TCP socket per read: a ClientHello fits, and
+ * each idle session holds just this much while its read waits.
+ */
+const TRANSPORT_READ_SIZE = 4 * 1024;
 
 /**
  * The TCP connection as the stream a `TLSSocket` runs over. The first bytes
@@ -272,17 +275,19 @@ function streamOf(
   tcp: Connection,
   intercept: (first: Uint8Array) => Promise<boolean>,
 ): Duplex {
-  const buffer = new Uint8Array(TRANSPORT_READ_SIZE);
   let first = true;
   return new Duplex({
     read() {
+      // Each read gets its own buffer, handed on to the TLS session without
+      // a copy.
+      const buffer = new Uint8Array(TRANSPORT_READ_SIZE);
       tcp.read(buffer).then(
         async (n) => {
           if (n !== null && first) {
             first = false;
             if (await intercept(buffer.subarray(0, n))) return;
           }
-          this.push(n === null ? null : buffer.slice(0, n));
+          this.push(n === null ? null : buffer.subarray(0, n));
         },
         (error) => this.destroy(error),
       );

@@ -18,6 +18,7 @@ import {
 } from "./test_client.ts";
 import {
   MerhabaProcess,
+  ROOT,
   START_COMMANDS,
   type StartOptions,
 } from "./test_cli.ts";
@@ -155,3 +156,25 @@ for (const [how, start] of STARTS) {
     assert.match(merhaba.lines.at(-1)!, /per worker/);
   });
 }
+
+Deno.test("deno task start refuses a --max-connections its heap cap cannot hold, naming the flag that raises it", async () => {
+  await using tls = await tlsFixture();
+  const [deno, ...task] = START_COMMANDS.task;
+  const { code, stdout, stderr } = await new Deno.Command(deno, {
+    args: [
+      ...task,
+      ...["--host", "127.0.0.1", "--port", "0", "--max-connections", "20000"],
+      ...["--cert", tls.certFile, "--key", tls.keyFile],
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    // Bounds the test if it does start serving.
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  assert.equal(code, 1);
+  assert.equal(decode(stdout), "");
+  assert.match(
+    decode(stderr),
+    /error: --max-connections 20000 with TLS needs about \d+ MiB of JavaScript heap; this process may use 1\d\d MiB\n.*--max-old-space-size=512 main\.ts/,
+  );
+});
