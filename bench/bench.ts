@@ -399,6 +399,41 @@ async function benchmark(
   }
 }
 
+/**
+ * The HTTPS rows again with an RSA 2048 certificate, made with openssl (the
+ * test certificate is ECDSA P-256): what the choice of key costs.
+ */
+async function rsaSpecs(workDir: string): Promise<ServerSpec[]> {
+  if (!have("openssl")) {
+    console.log("RSA rows skipped: openssl is not installed");
+    return [];
+  }
+  const [cert, key] = [`${workDir}/rsa_cert.pem`, `${workDir}/rsa_key.pem`];
+  await run([
+    ...["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes"],
+    ...["-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost"],
+    ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+  ]);
+  const read = `--allow-read=${cert},${key}`;
+  return [
+    {
+      name: "merhaba --cert --key --quiet, RSA 2048",
+      workload: "https",
+      command: denoRun(
+        [...await startTaskFlags(), read],
+        "main.ts",
+        ...["--host", "127.0.0.1", "--port", "0", "--quiet"],
+        ...["--cert", cert, "--key", key],
+      ),
+    },
+    {
+      name: "Deno.listenTls, RSA 2048",
+      workload: "https",
+      command: denoRun([read], "bench/deno_floor.ts", "--tls", cert, key),
+    },
+  ];
+}
+
 async function nginxSpecs(workDir: string): Promise<ServerSpec[]> {
   if (!have("nginx")) {
     console.log("nginx skipped: not installed (apt-get install nginx-light)");
@@ -689,7 +724,11 @@ if (import.meta.main) {
   try {
     const loadgenPath = `${workDir}/loadgen`;
     await run(["cc", "-O2", "-o", loadgenPath, "bench/loadgen.c"]);
-    const specs = [...await serverSpecs(), ...await nginxSpecs(workDir)]
+    const specs = [
+      ...await serverSpecs(),
+      ...await rsaSpecs(workDir),
+      ...await nginxSpecs(workDir),
+    ]
       .filter((spec) => !ONLY || ONLY.includes(spec.workload));
     if (!have("wrk")) console.log("wrk runs skipped: wrk is not installed");
     console.log(

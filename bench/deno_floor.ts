@@ -4,9 +4,10 @@
  * no lingering close. The benchmark compares merhaba against it.
  *
  *   deno run --allow-net bench/deno_floor.ts [--http]
- *   deno run --allow-net --allow-read bench/deno_floor.ts --tls
+ *   deno run --allow-net --allow-read bench/deno_floor.ts --tls [CERT KEY]
  *
- * With `--tls` it is the TLS floor: `Deno.listenTls`, HTTP replies.
+ * With `--tls` it is the TLS floor: `Deno.listenTls`, HTTP replies, with the
+ * test certificate (ECDSA P-256) or the PEM files named.
  */
 
 const tls = Deno.args.includes("--tls");
@@ -21,11 +22,15 @@ const reply = new TextEncoder().encode(
 );
 
 const address = { hostname: "127.0.0.1", port: 0 };
+const [
+  certFile = "tests/testdata/localhost_cert.pem",
+  keyFile = "tests/testdata/localhost_key.pem",
+] = Deno.args.filter((arg) => !arg.startsWith("--"));
 const listener = tls
   ? Deno.listenTls({
     ...address,
-    cert: Deno.readTextFileSync("tests/testdata/localhost_cert.pem"),
-    key: Deno.readTextFileSync("tests/testdata/localhost_key.pem"),
+    cert: Deno.readTextFileSync(certFile),
+    key: Deno.readTextFileSync(keyFile),
   })
   : Deno.listen(address);
 console.log(`listening on 127.0.0.1:${listener.addr.port}`);
