@@ -285,7 +285,14 @@ async function readRequest(
     total < buffer.byteLength && awaitsRequestLine(buffer.subarray(0, total))
   ) {
     pending = conn.read(buffer.subarray(total));
-    outcome = await plan.timeouts.race(pending, deadline);
+    try {
+      outcome = await plan.timeouts.race(pending, deadline);
+    } catch (error) {
+      // A client that resets after part of a request sent those bytes:
+      // they are logged, and the reply is tried, as at the end of input.
+      if (!isReset(error)) throw error;
+      outcome = null;
+    }
     if (typeof outcome === "number") total += outcome;
   }
   return {

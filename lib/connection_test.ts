@@ -3,7 +3,12 @@ import fc from "../tests/fast_check.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
 import { decode, encode, exchange } from "../tests/test_client.ts";
-import { replyTo } from "../tests/scripted.ts";
+import { replyTo, type Segment, serveScripted } from "../tests/scripted.ts";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { HTTP2_REFUSAL } from "./reply.ts";
+import { BufferPool, ClientRefused, type Listener } from "./connection.ts";
+import { ProxyProtocolListener } from "./proxied.ts";
+import { parseCidr } from "./cidr.ts";
 
 const GREETING = "Merhaba dünya!";
 const REQUEST = "GET /path HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -134,4 +139,343 @@ Deno.test("property: any split of a request into segments gets the reply the who
     ),
     { numRuns: 60 },
   );
+});
+
+/** One connection's log: each event with its fields, as JSON would show it. */
+type Logged = Record<string, unknown>;
+
+/**
+ * Serves a scripted client with connection events logged from `level` up,
+ * and returns the log (durations checked and dropped) and the connection.
+ */
+async function logOf(
+  segments: (string | Segment)[],
+  level: "debug" | "info" | "warning",
+  options: ServeOptions = {},
+  wrap?: (listener: Listener) => Listener,
+) {
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+      {
+        category: ["merhaba", "connection"],
+        sinks: ["memory"],
+        lowestLevel: level,
+      },
+    ],
+  });
+  try {
+    const conn = await serveScripted(segments, options, wrap);
+    const log = records.map(({ properties }): Logged => {
+      const { duration_ms, ...rest } = properties;
+      if (duration_ms !== undefined) {
+        assert.equal(typeof duration_ms, "number");
+        assert.ok((duration_ms as number) >= 0);
+      }
+      return rest;
+    });
+    return { log, conn, reply: conn.written.map(decode).join("") };
+  } finally {
+    await reset();
+  }
+}
+
+const PEER = "127.0.0.1:1";
+
+Deno.test("the log of a connection: one event per step, with the fields JSON shows", async (t) => {
+  await t.step(
+    "raw bytes: connected, received with the data escaped, closed",
+    async () => {
+      const { log, reply, conn } = await logOf(["hi\x1b\n", null], "info");
+      assert.deepEqual(log, [
+        { event: "connected", peer: PEER, via: undefined },
+        {
+          event: "received",
+          peer: PEER,
+          via: undefined,
+          bytes: 4,
+          protocol: "raw",
+          data: "hi\\x1b\n",
+        },
+        { event: "closed", peer: PEER, via: undefined },
+      ]);
+      assert.equal(reply, GREETING);
+      assert.equal(conn.closedWrite, false, "a whole line needs no lingering");
+    },
+  );
+  await t.step("an HTTP request is logged as http", async () => {
+    const { log } = await logOf([REQUEST], "info");
+    assert.equal(log[1]!.protocol, "http");
+    assert.equal(log[1]!.bytes, encode(REQUEST).byteLength);
+  });
+  await t.step(
+    "a health probe (connect, close) is one line at info",
+    async () => {
+      const { log, reply } = await logOf([null], "info");
+      assert.deepEqual(log, [{ event: "probed", peer: PEER, via: undefined }]);
+      assert.equal(reply, GREETING);
+    },
+  );
+  await t.step("and three at debug", async () => {
+    const { log } = await logOf([null], "debug");
+    assert.deepEqual(log, [
+      { event: "connected", peer: PEER, via: undefined },
+      {
+        event: "received",
+        peer: PEER,
+        via: undefined,
+        bytes: 0,
+        protocol: "none",
+      },
+      { event: "closed", peer: PEER, via: undefined },
+    ]);
+  });
+  await t.step("a reset before any byte is a probe too", async () => {
+    const reset = new Deno.errors.ConnectionReset("reset by peer");
+    assert.deepEqual((await logOf([reset], "info")).log, [
+      { event: "probed", peer: PEER, via: undefined },
+    ]);
+    assert.deepEqual((await logOf([reset], "debug")).log, [
+      { event: "connected", peer: PEER, via: undefined },
+      {
+        event: "client_failed",
+        peer: PEER,
+        error: "ConnectionReset: reset by peer",
+      },
+      { event: "closed", peer: PEER, via: undefined },
+    ]);
+  });
+  await t.step(
+    "a reset after part of a request is no probe: its bytes are logged",
+    async () => {
+      const reset = new Deno.errors.ConnectionReset("reset by peer");
+      const { log } = await logOf(["GET / HT", reset], "info");
+      assert.deepEqual(log.map((entry) => entry.event), [
+        "connected",
+        "received",
+        "closed",
+      ]);
+      assert.equal(log[1]!.bytes, 8);
+      assert.equal(log[1]!.data, "GET / HT");
+    },
+  );
+  await t.step(
+    "any other failure is logged at debug only, never as a probe",
+    async () => {
+      const failure = new TypeError("broken");
+      assert.deepEqual((await logOf([failure], "info")).log, [
+        { event: "connected", peer: PEER, via: undefined },
+        { event: "closed", peer: PEER, via: undefined },
+      ]);
+      assert.deepEqual((await logOf([failure], "debug")).log[1], {
+        event: "client_failed",
+        peer: PEER,
+        error: "TypeError: broken",
+      });
+    },
+  );
+  await t.step(
+    "a client refused by its connection says why at info",
+    async () => {
+      const refused = new ClientRefused("sent plain HTTP to this TLS port");
+      assert.deepEqual((await logOf([refused], "info")).log, [
+        { event: "connected", peer: PEER, via: undefined },
+        {
+          event: "refused",
+          peer: PEER,
+          reason: "sent plain HTTP to this TLS port",
+        },
+        { event: "closed", peer: PEER, via: undefined },
+      ]);
+    },
+  );
+  await t.step(
+    "silence until the timeout: received nothing, then the greeting and a lingering close",
+    async () => {
+      const { log, reply, conn } = await logOf([], "info", { timeoutMs: 20 });
+      assert.deepEqual(log, [
+        { event: "connected", peer: PEER, via: undefined },
+        {
+          event: "received",
+          peer: PEER,
+          via: undefined,
+          bytes: 0,
+          protocol: "none",
+          timeout_ms: 20,
+        },
+        { event: "closed", peer: PEER, via: undefined },
+      ]);
+      assert.equal(reply, GREETING);
+      assert.equal(conn.closedWrite, true);
+    },
+  );
+  await t.step(
+    "nothing at all above info, and the reply all the same",
+    async () => {
+      const { log, reply } = await logOf(["hello\n"], "warning");
+      assert.deepEqual(log, []);
+      assert.equal(reply, GREETING);
+    },
+  );
+});
+
+Deno.test("what each kind of client is sent, and whether the server lingers", async (t) => {
+  await t.step(
+    "the HTTP/2 preface: SETTINGS and GOAWAY, logged as h2, then lingering",
+    async () => {
+      const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+      const { log, conn } = await logOf([preface], "info");
+      assert.equal(log[1]!.protocol, "h2");
+      assert.deepEqual(conn.written, [HTTP2_REFUSAL]);
+      assert.equal(conn.closedWrite, true);
+    },
+  );
+  await t.step(
+    "raw mode answers an HTTP request with the greeting alone, logged as raw",
+    async () => {
+      const { log, reply } = await logOf([REQUEST], "info", { mode: "raw" });
+      assert.equal(reply, GREETING);
+      assert.equal(log[1]!.protocol, "raw");
+    },
+  );
+  await t.step(
+    "raw mode does not wait for a request line to finish",
+    async () => {
+      assert.equal(await replyTo(["GET / HT"], { mode: "raw" }), GREETING);
+    },
+  );
+  await t.step("http mode answers raw bytes with HTTP", async () => {
+    const reply = await replyTo(["hello\n"], { mode: "http" });
+    assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.ok(reply.endsWith(GREETING));
+  });
+  await t.step(
+    "a request line longer than the read is logged as http and gets 414",
+    async () => {
+      const { log, reply } = await logOf(["GET /aaaaaaaaaaaa"], "info", {
+        readSize: 10,
+      });
+      assert.equal(log[1]!.protocol, "http");
+      assert.match(reply, /^HTTP\/1\.1 414 /);
+    },
+  );
+  await t.step(
+    "a request with a body still coming: the server lingers",
+    async () => {
+      const conn = await serveScripted([
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab",
+      ]);
+      assert.equal(conn.closedWrite, true);
+    },
+  );
+  await t.step("a complete request: no lingering", async () => {
+    const conn = await serveScripted([REQUEST]);
+    assert.equal(conn.closedWrite, false);
+  });
+  await t.step(
+    "--echo: the greeting, a newline, then the request's head",
+    async () => {
+      const reply = await replyTo([`${REQUEST}body`], { echo: true });
+      assert.ok(reply.endsWith(`${GREETING}\n${REQUEST}`), reply);
+    },
+  );
+  await t.step("--echo of raw bytes: all of them", async () => {
+    assert.equal(
+      await replyTo(["hello\n"], { echo: true }),
+      `${GREETING}\nhello\n`,
+    );
+  });
+  await t.step("placeholders are filled in per connection", async () => {
+    assert.equal(
+      await replyTo(["x\n"], { greeting: "{peer} {local} {count}" }),
+      "127.0.0.1:1 127.0.0.1:2 1",
+    );
+  });
+});
+
+/** A PROXY listener trusting the scripted client's 127.0.0.1. */
+const behindBalancer = (listener: Listener) =>
+  new ProxyProtocolListener(
+    listener as unknown as Listener<Deno.Conn>,
+    [parseCidr("127.0.0.1")],
+  );
+
+Deno.test("behind a balancer: the client's address from the PROXY header, the balancer's as via", async (t) => {
+  await t.step("a valid header", async () => {
+    const { log, reply } = await logOf(
+      ["PROXY TCP4 192.0.2.7 127.0.0.1 51000 80\r\nhello\n", null],
+      "info",
+      {},
+      behindBalancer,
+    );
+    assert.deepEqual(log.map(({ event, peer, via }) => [event, peer, via]), [
+      ["connected", "192.0.2.7:51000", PEER],
+      ["received", "192.0.2.7:51000", PEER],
+      ["closed", "192.0.2.7:51000", PEER],
+    ]);
+    assert.equal(reply, GREETING);
+  });
+  await t.step(
+    "no header: refused without a reply, logged at debug only",
+    async () => {
+      const quiet = await logOf(["hello\n"], "info", {}, behindBalancer);
+      assert.deepEqual(quiet.log, []);
+      assert.equal(quiet.reply, "");
+      const { log } = await logOf(["hello\n"], "debug", {}, behindBalancer);
+      assert.equal(log.length, 1);
+      assert.equal(log[0]!.event, "proxy_refused");
+      assert.equal(log[0]!.via, PEER);
+      assert.match(String(log[0]!.error), /PROXY/);
+    },
+  );
+  await t.step(
+    "a header that never comes: refused at the timeout, saying so",
+    async () => {
+      const { log, reply } = await logOf(
+        [],
+        "debug",
+        { timeoutMs: 20 },
+        behindBalancer,
+      );
+      assert.deepEqual(log, [{
+        event: "proxy_refused",
+        via: PEER,
+        error: "no PROXY header within 20 ms",
+      }]);
+      assert.equal(reply, "");
+    },
+  );
+});
+
+Deno.test("BufferPool hands back the buffers given to it, keeping at most its capacity", () => {
+  const pool = new BufferPool(16, 2);
+  const [a, b, c] = [pool.take(), pool.take(), pool.take()];
+  assert.equal(a.byteLength, 16);
+  assert.notEqual(a, b);
+  pool.give(a);
+  pool.give(b);
+  pool.give(c);
+  const taken = [pool.take(), pool.take(), pool.take()];
+  assert.ok(taken.includes(a) && taken.includes(b), "the first two are kept");
+  assert.ok(!taken.includes(c), "the third is over capacity");
+});
+
+Deno.test("a reply is read into a pooled buffer, given back unless a read may still write into it", async () => {
+  const buffers = new Set<Uint8Array>();
+  const original = BufferPool.prototype.give;
+  BufferPool.prototype.give = function (buffer: Uint8Array) {
+    buffers.add(buffer);
+    original.call(this, buffer);
+  };
+  try {
+    await replyTo(["hello\n"]);
+    assert.equal(buffers.size, 1, "a finished read gives its buffer back");
+    buffers.clear();
+    await replyTo([], { timeoutMs: 20 });
+    assert.equal(buffers.size, 0, "a read cut off by the timeout does not");
+  } finally {
+    BufferPool.prototype.give = original;
+  }
 });

@@ -11,9 +11,13 @@ import type { Connection, Listener } from "../lib/connection.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { decode, encode } from "./test_client.ts";
 
+/** What one read of a scripted connection gives. */
+export type Segment = Uint8Array | null | Error;
+
 /**
  * A connection whose client sends `segments`, one per read, then waits
- * until the server closes; what the server writes is kept.
+ * until the server closes; what the server writes is kept. A `null`
+ * segment is the end of input; an `Error` is thrown by that read.
  */
 export class ScriptedConnection implements Connection {
   /** The client: 127.0.0.1, so a PROXY listener trusting it expects a header. */
@@ -34,13 +38,13 @@ export class ScriptedConnection implements Connection {
   closedWrite = false;
   /** Resolves when the server closes the connection. */
   readonly done: PromiseWithResolvers<void> = Promise.withResolvers<void>();
-  #segments: Uint8Array[];
+  #segments: Segment[];
 
   /**
    * @param segments what each read returns, in order
    * @param remoteAddr the client's address, if not 127.0.0.1
    */
-  constructor(segments: Uint8Array[], remoteAddr?: Deno.Addr) {
+  constructor(segments: Segment[], remoteAddr?: Deno.Addr) {
     this.#segments = segments;
     if (remoteAddr) this.remoteAddr = remoteAddr;
   }
@@ -49,6 +53,8 @@ export class ScriptedConnection implements Connection {
   read(buffer: Uint8Array): Promise<number | null> {
     const segment = this.#segments.shift();
     if (segment === undefined) return this.done.promise.then(() => null);
+    if (segment === null) return Promise.resolve(null);
+    if (segment instanceof Error) return Promise.reject(segment);
     const n = Math.min(segment.byteLength, buffer.byteLength);
     buffer.set(segment.subarray(0, n));
     if (n < segment.byteLength) this.#segments.unshift(segment.subarray(n));
@@ -74,18 +80,18 @@ export class ScriptedConnection implements Connection {
 }
 
 /**
- * Serves one scripted connection with `serve()` and returns what the server
- * wrote, as text.
+ * Serves one scripted connection with `serve()` and returns the connection
+ * once the server has finished with it.
  *
- * @param segments the client's reads, as text (UTF-8) or bytes
+ * @param segments the client's reads: text (UTF-8), bytes, `null` (end of input) or an error
  * @param options the server's options
  * @param wrap a listener to put around the scripted one (a PROXY listener)
  */
-export async function replyTo(
-  segments: (string | Uint8Array)[],
+export async function serveScripted(
+  segments: (string | Segment)[],
   options: ServeOptions = {},
   wrap: (listener: Listener) => Listener = (listener) => listener,
-): Promise<string> {
+): Promise<ScriptedConnection> {
   const conn = new ScriptedConnection(
     segments.map((segment) =>
       typeof segment === "string" ? encode(segment) : segment
@@ -111,5 +117,22 @@ export async function replyTo(
   });
   await server.finished;
   await conn.done.promise;
+  return conn;
+}
+
+/**
+ * Serves one scripted connection with `serve()` and returns what the server
+ * wrote, as text.
+ *
+ * @param segments the client's reads: text (UTF-8), bytes, `null` (end of input) or an error
+ * @param options the server's options
+ * @param wrap a listener to put around the scripted one (a PROXY listener)
+ */
+export async function replyTo(
+  segments: (string | Segment)[],
+  options: ServeOptions = {},
+  wrap: (listener: Listener) => Listener = (listener) => listener,
+): Promise<string> {
+  const conn = await serveScripted(segments, options, wrap);
   return conn.written.map(decode).join("");
 }
