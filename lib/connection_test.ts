@@ -183,6 +183,9 @@ async function logOf(
 }
 
 const PEER = "127.0.0.1:1";
+/** The first and last events of a connection from {@link PEER}, not behind a balancer. */
+const CONNECTED = { event: "connected", peer: PEER, via: undefined };
+const CLOSED = { event: "closed", peer: PEER, via: undefined };
 
 Deno.test("the log of a connection: one event per step, with the fields JSON shows", async (t) => {
   await t.step(
@@ -190,7 +193,7 @@ Deno.test("the log of a connection: one event per step, with the fields JSON sho
     async () => {
       const { log, reply, conn } = await logOf(["hi\x1b\n", null], "info");
       assert.deepEqual(log, [
-        { event: "connected", peer: PEER, via: undefined },
+        CONNECTED,
         {
           event: "received",
           peer: PEER,
@@ -199,7 +202,7 @@ Deno.test("the log of a connection: one event per step, with the fields JSON sho
           protocol: "raw",
           data: "hi\\x1b\n",
         },
-        { event: "closed", peer: PEER, via: undefined },
+        CLOSED,
       ]);
       assert.equal(reply, GREETING);
       assert.equal(conn.closedWrite, false, "a whole line needs no lingering");
@@ -221,7 +224,7 @@ Deno.test("the log of a connection: one event per step, with the fields JSON sho
   await t.step("and three at debug", async () => {
     const { log } = await logOf([null], "debug");
     assert.deepEqual(log, [
-      { event: "connected", peer: PEER, via: undefined },
+      CONNECTED,
       {
         event: "received",
         peer: PEER,
@@ -229,7 +232,7 @@ Deno.test("the log of a connection: one event per step, with the fields JSON sho
         bytes: 0,
         protocol: "none",
       },
-      { event: "closed", peer: PEER, via: undefined },
+      CLOSED,
     ]);
   });
   await t.step("a reset before any byte is a probe too", async () => {
@@ -238,13 +241,13 @@ Deno.test("the log of a connection: one event per step, with the fields JSON sho
       { event: "probed", peer: PEER, via: undefined },
     ]);
     assert.deepEqual((await logOf([reset], "debug")).log, [
-      { event: "connected", peer: PEER, via: undefined },
+      CONNECTED,
       {
         event: "client_failed",
         peer: PEER,
         error: "ConnectionReset: reset by peer",
       },
-      { event: "closed", peer: PEER, via: undefined },
+      CLOSED,
     ]);
   });
   await t.step(
@@ -266,8 +269,8 @@ Deno.test("the log of a connection: one event per step, with the fields JSON sho
     async () => {
       const failure = new TypeError("broken");
       assert.deepEqual((await logOf([failure], "info")).log, [
-        { event: "connected", peer: PEER, via: undefined },
-        { event: "closed", peer: PEER, via: undefined },
+        CONNECTED,
+        CLOSED,
       ]);
       assert.deepEqual((await logOf([failure], "debug")).log[1], {
         event: "client_failed",
@@ -281,13 +284,13 @@ Deno.test("the log of a connection: one event per step, with the fields JSON sho
     async () => {
       const refused = new ClientRefused("sent plain HTTP to this TLS port");
       assert.deepEqual((await logOf([refused], "info")).log, [
-        { event: "connected", peer: PEER, via: undefined },
+        CONNECTED,
         {
           event: "refused",
           peer: PEER,
           reason: "sent plain HTTP to this TLS port",
         },
-        { event: "closed", peer: PEER, via: undefined },
+        CLOSED,
       ]);
     },
   );
@@ -296,7 +299,7 @@ Deno.test("the log of a connection: one event per step, with the fields JSON sho
     async () => {
       const { log, reply, conn } = await logOf([], "info", { timeoutMs: 20 });
       assert.deepEqual(log, [
-        { event: "connected", peer: PEER, via: undefined },
+        CONNECTED,
         {
           event: "received",
           peer: PEER,
@@ -305,7 +308,7 @@ Deno.test("the log of a connection: one event per step, with the fields JSON sho
           protocol: "none",
           timeout_ms: 20,
         },
-        { event: "closed", peer: PEER, via: undefined },
+        CLOSED,
       ]);
       assert.equal(reply, GREETING);
       assert.equal(conn.closedWrite, true);
