@@ -19,20 +19,24 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger, type Logger } from "@logtape/logtape";
+import {
+  type ConnectionPlan,
+  type Crowd,
+  serveConnection,
+} from "./lib/connection.ts";
 import {
   BufferPool,
   closeQuietly,
   type Connection,
-  type ConnectionPlan,
   describeError,
   type Listener,
-  serveConnection,
-} from "./lib/connection.ts";
+} from "./lib/io.ts";
 import type { SharedCounter } from "./lib/counter.ts";
+import { ConnectionList } from "./lib/connection_list.ts";
 import { DEFAULTS } from "./lib/defaults.ts";
 import { isHtml } from "./lib/escape.ts";
-import { compileGreeting, usesPlaceholder } from "./lib/greeting.ts";
+import { compileGreeting, hostnameFor } from "./lib/greeting.ts";
 import { CATEGORIES, logEvent } from "./lib/events.ts";
 import {
   DEFAULT_HTTP,
@@ -49,7 +53,7 @@ import {
 } from "./lib/timers.ts";
 
 export type { HttpReplyOptions, Mode } from "./lib/reply.ts";
-export type { Connection, Listener } from "./lib/connection.ts";
+export type { Connection, Listener } from "./lib/io.ts";
 export { type TlsKeyPair, TlsListener } from "./lib/tls.ts";
 export { ProxyProtocolListener } from "./lib/proxied.ts";
 export { type Cidr, parseCidr } from "./lib/cidr.ts";
@@ -164,39 +168,14 @@ export class GreetingServer implements AsyncDisposable {
     this.#maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
     this.#maxAccepts = options.maxAccepts ?? Infinity;
     this.#counter = options.counter;
-    const readSize = options.readSize ?? DEFAULTS.readSize;
-    const http = { ...DEFAULT_HTTP, ...options.http };
-    const { body, template } = compileGreeting(
-      options.greeting ?? DEFAULTS.greeting,
-    );
-    this.#plan = {
-      replies: encodeReplies(body, http),
-      template,
-      echo: options.echo ?? false,
-      echoAsHtml: isHtml(http.contentType),
-      http,
-      hostname: template && usesPlaceholder(template, "hostname")
-        ? options.hostname ?? Deno.hostname()
-        : "",
-      mode: options.mode ?? DEFAULTS.mode,
-      readSize,
-      timeouts: new DeadlineQueue(this.#timeoutMs),
-      timeoutMs: this.#timeoutMs,
-      // Lingering never holds a slot longer than waiting for a request does.
-      lingers: new DeadlineQueue(
-        options.lingerMs ?? Math.min(DEFAULTS.lingerMs, this.#timeoutMs),
-      ),
-      lingerBytes: options.lingerBytes ?? DEFAULTS.lingerBytes,
-      buffers: new BufferPool(readSize),
-      logger: getLogger(CATEGORIES.connection),
-      crowd: {
-        isFull: () => this.#connections.size >= this.#maxConnections,
-        whenFull: (wake) => {
-          this.#wakeWhenFull.add(wake);
-          return () => this.#wakeWhenFull.delete(wake);
-        },
+    this.#plan = planFor(options, this.#timeoutMs, {
+      isFull: () => this.#connections.size >= this.#maxConnections,
+      whenFull: (wake) => {
+        this.#wakeWhenFull.add(wake);
+        // Stryker disable next-line ArrowFunction: forgetting only leaks the waker: a stale one wakes a connection already closed
+        return () => this.#wakeWhenFull.delete(wake);
       },
-    };
+    });
     this.finished = this.#acceptLoop().then(() => this.#allConnectionsDone());
   }
 
@@ -242,7 +221,7 @@ export class GreetingServer implements AsyncDisposable {
   }
 
   async #acceptLoop(): Promise<void> {
-    const descriptorWarnings = new RateLimiter(DESCRIPTOR_WARNING_INTERVAL_MS);
+    const warnings = new RateLimiter(DESCRIPTOR_WARNING_INTERVAL_MS);
     let pauseMs = 0;
     while (!this.#closing) {
       if (this.#connections.size >= this.#maxConnections) {
@@ -255,24 +234,12 @@ export class GreetingServer implements AsyncDisposable {
         conn = await this.#listener.accept();
       } catch (error) {
         if (this.#closing || isListenerClosed(error)) break;
-        if (isOutOfDescriptors(error)) {
-          // Retrying at once would spin a core until a descriptor frees up.
-          pauseMs = Math.min(Math.max(pauseMs * 2, 10), MAX_ACCEPT_PAUSE_MS);
-          descriptorWarnings.run((repeats) =>
-            logEvent(this.#serverLogger, "outOfDescriptors", {
-              error: describeError(error),
-              pause_ms: pauseMs,
-              repeats,
-            })
-          );
-          await sleep(pauseMs);
-        } else {
-          // A client that connects and resets at once can make accept()
-          // throw (NotConnected, ConnectionAborted): it is not our failure.
-          logEvent(this.#serverLogger, "acceptFailed", {
-            error: describeError(error),
-          });
-        }
+        pauseMs = await afterAcceptFailed(
+          this.#serverLogger,
+          error,
+          pauseMs,
+          warnings,
+        );
         continue;
       }
       pauseMs = 0;
@@ -309,6 +276,70 @@ export class GreetingServer implements AsyncDisposable {
   }
 }
 
+/**
+ * Logs why accept() failed and, when the process is out of descriptors,
+ * pauses: retrying at once would spin a core until one frees up. Resolves
+ * to the pause, doubled from 10 ms up to a second while it lasts.
+ */
+async function afterAcceptFailed(
+  logger: Logger,
+  error: unknown,
+  pauseMs: number,
+  warnings: RateLimiter,
+): Promise<number> {
+  if (!isOutOfDescriptors(error)) {
+    // A client that connects and resets at once can make accept()
+    // throw (NotConnected, ConnectionAborted): it is not our failure.
+    logEvent(logger, "acceptFailed", {
+      error: describeError(error),
+    });
+    return pauseMs;
+  }
+  const pause = Math.min(Math.max(pauseMs * 2, 10), MAX_ACCEPT_PAUSE_MS);
+  warnings.run((repeats) =>
+    logEvent(logger, "outOfDescriptors", {
+      error: describeError(error),
+      pause_ms: pause,
+      repeats,
+    })
+  );
+  await sleep(pause);
+  return pause;
+}
+
+/** What every connection of a server is served with, built once. */
+function planFor(
+  options: ServeOptions,
+  timeoutMs: number,
+  crowd: Crowd,
+): ConnectionPlan {
+  const readSize = options.readSize ?? DEFAULTS.readSize;
+  const http = { ...DEFAULT_HTTP, ...options.http };
+  const { body, template } = compileGreeting(
+    options.greeting ?? DEFAULTS.greeting,
+  );
+  return {
+    replies: encodeReplies(body, http),
+    template,
+    echo: options.echo ?? false,
+    echoAsHtml: isHtml(http.contentType),
+    http,
+    hostname: hostnameFor(template, options.hostname),
+    mode: options.mode ?? DEFAULTS.mode,
+    readSize,
+    timeouts: new DeadlineQueue(timeoutMs),
+    timeoutMs,
+    // Lingering never holds a slot longer than waiting for a request does.
+    lingers: new DeadlineQueue(
+      options.lingerMs ?? Math.min(DEFAULTS.lingerMs, timeoutMs),
+    ),
+    lingerBytes: options.lingerBytes ?? DEFAULTS.lingerBytes,
+    buffers: new BufferPool(readSize),
+    logger: getLogger(CATEGORIES.connection),
+    crowd,
+  };
+}
+
 function isListenerClosed(error: unknown): boolean {
   return error instanceof Deno.errors.BadResource ||
     error instanceof Deno.errors.Interrupted;
@@ -317,49 +348,4 @@ function isListenerClosed(error: unknown): boolean {
 function isOutOfDescriptors(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   return code === "EMFILE" || code === "ENFILE";
-}
-
-/** An entry of {@link ConnectionList}. */
-interface ConnectionEntry {
-  conn: Connection;
-  previous: ConnectionEntry | undefined;
-  next: ConnectionEntry | undefined;
-}
-
-/**
- * The connections being served, for closing them at shutdown. A linked list
- * rather than a Set: measured at 20 000 connections a second, a Set with
- * that much churn kept connections alive through garbage collections and
- * doubled peak memory; unlinked entries are garbage at once.
- */
-class ConnectionList implements Iterable<Connection> {
-  #first: ConnectionEntry | undefined;
-  #size = 0;
-
-  /** How many connections are in the list. */
-  get size(): number {
-    return this.#size;
-  }
-
-  /** Adds a connection; keep the entry to remove it. */
-  add(conn: Connection): ConnectionEntry {
-    const entry = { conn, previous: undefined, next: this.#first };
-    if (this.#first) this.#first.previous = entry;
-    this.#first = entry;
-    this.#size++;
-    return entry;
-  }
-
-  /** Removes an entry added before. */
-  remove(entry: ConnectionEntry): void {
-    if (entry.previous) entry.previous.next = entry.next;
-    else this.#first = entry.next;
-    if (entry.next) entry.next.previous = entry.previous;
-    entry.previous = entry.next = undefined;
-    this.#size--;
-  }
-
-  *[Symbol.iterator](): Iterator<Connection> {
-    for (let entry = this.#first; entry; entry = entry.next) yield entry.conn;
-  }
 }

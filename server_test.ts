@@ -11,6 +11,8 @@ import {
   settleOrder,
   writeAll,
 } from "./tests/test_client.ts";
+import { ScriptedConnection, ScriptedListener } from "./tests/scripted.ts";
+import { configure, reset } from "@logtape/logtape";
 
 const GREETING = "Merhaba dünya!";
 
@@ -298,4 +300,215 @@ Deno.test("serve() fills placeholders in a greeting file's bytes and echoes afte
   });
   await using _ = server;
   assert.equal(await greet(port, "ping\n"), '{"n": 1, "raw": {x}}\nping\n');
+});
+
+// The accept loop and the connection list, with scripted listeners and
+// connections: each test decides exactly what accept() and read() give.
+
+/** Runs `body` with the server's log lines kept, and returns them. */
+async function serverLog(
+  body: () => Promise<void>,
+): Promise<Record<string, unknown>[]> {
+  const records: Record<string, unknown>[] = [];
+  await configure({
+    sinks: { memory: (record) => records.push(record.properties) },
+    loggers: [
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+      { category: ["merhaba", "server"], sinks: ["memory"] },
+    ],
+  });
+  try {
+    await body();
+  } finally {
+    await reset();
+  }
+  return records;
+}
+
+const REQUEST = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+Deno.test("serve(): addr is the listener's, and activeConnections counts the connections being served", async () => {
+  const conn = new ScriptedConnection([]);
+  const listener = new ScriptedListener([conn]);
+  const server = serve(listener, { timeoutMs: 60_000 });
+  assert.equal(server.addr, listener.addr);
+  while (listener.accepts < 2) await Promise.resolve();
+  assert.equal(server.activeConnections, 1);
+  conn.hangUp();
+  await conn.done.promise;
+  assert.deepEqual(await server.shutdown(), { accepted: 1, served: 1 });
+  assert.equal(server.activeConnections, 0);
+});
+
+Deno.test("serve(): maxAccepts closes the listener after that many connections", async () => {
+  const conns = [REQUEST, REQUEST, REQUEST].map((request) =>
+    new ScriptedConnection([encode(request)])
+  );
+  const listener = new ScriptedListener(conns, new Error("closed"));
+  const server = serve(listener, { maxAccepts: 2, lingerMs: 1 });
+  assert.deepEqual(await server.finished, { accepted: 2, served: 2 });
+  assert.equal(listener.closes, 1);
+  assert.equal(conns[2]!.unread, 1, "the third was never accepted");
+});
+
+Deno.test("serve(): shutdown() closes the listener once, however often it is called, and ends the loop whatever accept() then throws", async () => {
+  const listener = new ScriptedListener([], new Error("not BadResource"));
+  const server = serve(listener);
+  const stats = await Promise.all([server.shutdown(), server.shutdown()]);
+  assert.deepEqual(stats, [{ accepted: 0, served: 0 }, {
+    accepted: 0,
+    served: 0,
+  }]);
+  assert.equal(listener.closes, 1);
+});
+
+for (
+  const closed of [new Deno.errors.BadResource(), new Deno.errors.Interrupted()]
+) {
+  Deno.test(`serve(): the accept loop ends by itself when accept() fails with ${closed.name} (the listener was closed)`, async () => {
+    const listener = new ScriptedListener([closed]);
+    const server = serve(listener);
+    assert.deepEqual(await server.finished, { accepted: 0, served: 0 });
+    assert.equal(listener.accepts, 1);
+    await server.shutdown();
+  });
+}
+
+Deno.test("serve(): running out of descriptors pauses accepting, doubling from 10 ms, with one warning", async () => {
+  const failure = (code: string) =>
+    Object.assign(new Error(`${code} (os error 24)`), { code });
+  const conn = new ScriptedConnection([encode(REQUEST)]);
+  const listener = new ScriptedListener([
+    failure("EMFILE"),
+    failure("ENFILE"),
+    failure("EMFILE"),
+    conn,
+  ]);
+  let server: GreetingServer | undefined;
+  let pausedMs = 0;
+  const log = await serverLog(async () => {
+    const started = performance.now();
+    server = serve(listener, { lingerMs: 1 });
+    await conn.done.promise;
+    pausedMs = performance.now() - started;
+    await server.shutdown();
+  });
+  assert.deepEqual(log, [{
+    event: "accept_paused",
+    error: "Error: EMFILE (os error 24)",
+    pause_ms: 10,
+    repeats: 0,
+  }]);
+  assert.ok(pausedMs >= 10 + 20 + 40, `paused ${pausedMs} ms`);
+  assert.deepEqual(server!.stats, { accepted: 1, served: 1 });
+});
+
+Deno.test("serve(): any other accept() failure is logged and accepting goes on", async () => {
+  const conn = new ScriptedConnection([encode(REQUEST)]);
+  const listener = new ScriptedListener([
+    Object.assign(new Error("aborted"), { code: "ECONNABORTED" }),
+    null,
+    conn,
+  ]);
+  const log = await serverLog(async () => {
+    const server = serve(listener, { lingerMs: 1 });
+    await conn.done.promise;
+    await server.shutdown();
+  });
+  assert.deepEqual(log.map(({ event }) => event), [
+    "accept_failed",
+    "accept_failed",
+  ]);
+  assert.equal(log[0]!.error, "Error: aborted");
+});
+
+Deno.test("serve(): shutdown() closes every connection still open, and none that ended before", async () => {
+  const conns = Array.from({ length: 4 }, () => new ScriptedConnection([]));
+  const listener = new ScriptedListener(conns);
+  const server = serve(listener, { timeoutMs: 60_000, lingerMs: 1 });
+  while (listener.accepts <= conns.length) await Promise.resolve();
+  // Accepted a, b, c, d: the list is d, c, b, a. End a middle one, then the
+  // last, so that both unlinking paths run.
+  for (const ended of [conns[2]!, conns[0]!]) {
+    ended.hangUp();
+    await ended.done.promise;
+  }
+  // Closing a silent client's connection ends its wait: it gets the greeting.
+  assert.deepEqual(await server.shutdown(0), { accepted: 4, served: 4 });
+  // Those still open were closed by shutdown() and again once served.
+  assert.deepEqual(conns.map((conn) => conn.closes), [1, 2, 1, 2]);
+});
+
+Deno.test("serve(): by default a client has 5 s to send its first bytes", async () => {
+  const late = new ScriptedConnection([]);
+  const read = late.read.bind(late);
+  let reads = 0;
+  late.read = async (buffer) => {
+    // The request comes 50 ms after the connection: well within 5 s.
+    if (reads++ === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      buffer.set(encode(REQUEST));
+      return encode(REQUEST).byteLength;
+    }
+    return await read(buffer);
+  };
+  const listener = new ScriptedListener([late]);
+  const server = serve(listener, { lingerMs: 1 });
+  await late.done.promise;
+  await server.shutdown();
+  assert.match(decode(late.written[0]!), /^HTTP\/1\.1 200 OK\r\n/);
+});
+
+Deno.test("serve(): lingering lasts no longer than the timeout, and stops after lingerBytes", async () => {
+  // Still sending after the reply: lingering discards it until the timeout.
+  const endless = new ScriptedConnection([encode("half a li")]);
+  const server = serve(new ScriptedListener([endless]), { timeoutMs: 100 });
+  const closed = await withTimeout(endless.done.promise, 1900);
+  assert.notEqual(closed, TIMED_OUT, "lingered for the 2 s default");
+  await server.shutdown();
+
+  const chunk = new Uint8Array(600 * 1024);
+  const flood = new ScriptedConnection([
+    chunk,
+    chunk,
+    chunk,
+    chunk,
+  ]);
+  const flooded = serve(new ScriptedListener([flood]));
+  await flood.done.promise;
+  await flooded.shutdown();
+  // 4 KiB read as the request; lingering discards the rest of the first
+  // chunk and stops part way through the second, at 1 MiB.
+  assert.equal(flood.unread, 3, "1 MiB discarded, then closed");
+});
+
+Deno.test("serve(): {hostname} is the hostname option, else the machine's", async () => {
+  for (
+    const [hostname, expected] of [["box", "box"], [undefined, Deno.hostname()]]
+  ) {
+    const conn = new ScriptedConnection([encode("hi\n")]);
+    const server = serve(new ScriptedListener([conn]), {
+      greeting: "{hostname}",
+      hostname,
+      mode: "raw",
+      lingerMs: 1,
+    });
+    await conn.done.promise;
+    await server.shutdown();
+    assert.equal(decode(conn.written[0]!), expected);
+  }
+});
+
+Deno.test("serve(): with every slot taken, a reply is not lingered over", async () => {
+  // Half a line: the client may still be sending, which is worth lingering
+  // over only while a slot is free.
+  const conn = new ScriptedConnection([encode("half a li")]);
+  const server = serve(new ScriptedListener([conn]), {
+    maxConnections: 1,
+    lingerMs: 60_000,
+  });
+  const closed = await withTimeout(conn.done.promise, 10_000);
+  assert.notEqual(closed, TIMED_OUT, "it lingered, holding the only slot");
+  assert.equal(conn.closedWrite, false);
+  await server.shutdown();
 });

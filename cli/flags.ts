@@ -7,7 +7,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
+import {
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevelFlag,
+} from "./logging.ts";
 import {
   parseChoice,
   parseGreetingFlag,
@@ -32,9 +37,6 @@ import {
   MODES,
 } from "../lib/reply.ts";
 import type { ServeOptions } from "../server.ts";
-
-/** The levels `--log-level` accepts. */
-export type LogLevel = typeof LOG_LEVELS[number];
 
 /** Certificate and key files (PEM) for serving TLS. */
 export interface TlsFiles {
@@ -84,7 +86,7 @@ export interface Config {
   /** Sources that must send a PROXY protocol header (`--proxy-protocol`). */
   proxyFrom: Cidr[];
   logFormat: LogFormat;
-  logLevel: LogLevel;
+  logLevel: LogLevelFlag;
   quiet: boolean;
 }
 
@@ -293,19 +295,7 @@ export function parseFlags(
   args: readonly string[],
   environment: Environment = {},
 ): Command {
-  let values, tokens;
-  try {
-    ({ values, tokens } = parseArgs({
-      args: joinDashedValues(args),
-      options: OPTIONS,
-      strict: true,
-      allowPositionals: false,
-      tokens: true,
-    }));
-  } catch (error) {
-    throw new UsageError(describeParseError(error));
-  }
-  refuseRepeats(tokens);
+  const values = readArgs(args);
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
   const timeoutMs = Math.round(
@@ -340,83 +330,119 @@ export function parseFlags(
       logFormat,
     };
   }
-  const workers = values.workers === undefined
-    ? DEFAULTS.workers
-    : parseWorkers(values.workers);
+  const config = serveConfig(values, {
+    endpoint,
+    timeoutMs,
+    proxyFrom,
+    logFormat,
+  });
+  refuseConflicts(values, config);
+  return { kind: "serve", config };
+}
+
+/** The flags as parseArgs reads them. */
+type Values = ReturnType<typeof readArgs>;
+
+/**
+ * Splits the command line into flags and their values.
+ *
+ * @throws {UsageError} for unknown flags, missing values, positional
+ * arguments, and flags given twice.
+ */
+function readArgs(args: readonly string[]) {
+  try {
+    const { values, tokens } = parseArgs({
+      args: joinDashedValues(args),
+      options: OPTIONS,
+      strict: true,
+      allowPositionals: false,
+      tokens: true,
+    });
+    refuseRepeats(tokens);
+    return values;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(describeParseError(error));
+  }
+}
+
+/**
+ * Refuses flags that cannot go together.
+ *
+ * @throws {UsageError} naming both flags.
+ */
+function refuseConflicts(values: Values, config: Config): void {
   if (values.greeting !== undefined && values["greeting-file"] !== undefined) {
     throw new UsageError(
       "--greeting and --greeting-file cannot be combined: pick one",
     );
   }
-  const maxAccepts = values["max-accepts"] === undefined
-    ? undefined
-    : parseInteger(
-      "--max-accepts",
-      values["max-accepts"],
-      1,
-      Number.MAX_SAFE_INTEGER,
-    );
-  if (maxAccepts !== undefined && workers !== 1) {
+  if (config.maxAccepts !== undefined && config.workers !== 1) {
     throw new UsageError(
       "--max-accepts counts one listener's connections; it cannot be used with --workers",
     );
   }
-  if (workers !== 1 && endpoint.transport === "unix") {
+  if (config.workers !== 1 && config.endpoint.transport === "unix") {
     throw new UsageError(
       "--workers needs a TCP port to share; it cannot be used with --unix",
     );
   }
+}
+
+/**
+ * The server's configuration: each flag validated, or its default.
+ *
+ * @param shared what the probe's command reads too, parsed already
+ * @throws {UsageError} naming a flag whose value is out of range.
+ */
+function serveConfig(
+  values: Values,
+  shared: Pick<Config, "endpoint" | "timeoutMs" | "proxyFrom" | "logFormat">,
+): Config {
+  const integer = (flag: keyof Values, min: number, max: number) => {
+    const value = values[flag] as string | undefined;
+    return value === undefined
+      ? undefined
+      : parseInteger(`--${flag}`, value, min, max);
+  };
+  const maxAccepts = integer("max-accepts", 1, Number.MAX_SAFE_INTEGER);
   return {
-    kind: "serve",
-    config: {
-      endpoint,
-      greeting: parseGreetingFlag(values.greeting ?? DEFAULTS.greeting),
-      echo: values.echo ?? false,
-      http: {
-        status: values.status === undefined
-          ? DEFAULT_HTTP.status
-          : parseInteger("--status", values.status, 100, 599),
-        contentType: values["content-type"] === undefined
-          ? DEFAULT_HTTP.contentType
-          : parseHeaderValue("--content-type", values["content-type"]),
-        headers: (values.header ?? []).map(parseHeader),
-      },
-      ...(values["greeting-file"] !== undefined &&
-        { greetingFile: values["greeting-file"] }),
-      mode: parseChoice("--mode", values.mode ?? DEFAULTS.mode, MODES),
-      readSize: values["read-size"] === undefined
-        ? DEFAULTS.readSize
-        : parseInteger("--read-size", values["read-size"], 1, MAX_READ_SIZE),
-      timeoutMs,
-      maxConnections: values["max-connections"] === undefined
-        ? DEFAULTS.maxConnections
-        : parseInteger(
-          "--max-connections",
-          values["max-connections"],
-          1,
-          MAX_CONNECTIONS,
-        ),
-      workers,
-      ...(maxAccepts !== undefined && { maxAccepts }),
-      proxyFrom,
-      drainDelayMs: values["drain-delay"] === undefined
-        ? DEFAULTS.drainDelaySeconds * 1000
-        : Math.round(
-          1000 * parseSeconds(
-            "--drain-delay",
-            values["drain-delay"],
-            MAX_DRAIN_DELAY_SECONDS,
-            { allowZero: true },
-          ),
-        ),
-      logFormat,
-      logLevel: parseChoice(
-        "--log-level",
-        values["log-level"] ?? DEFAULTS.logLevel,
-        LOG_LEVELS,
-      ),
-      quiet: values.quiet ?? false,
+    ...shared,
+    greeting: parseGreetingFlag(values.greeting ?? DEFAULTS.greeting),
+    echo: values.echo ?? false,
+    http: {
+      status: integer("status", 100, 599) ?? DEFAULT_HTTP.status,
+      contentType: values["content-type"] === undefined
+        ? DEFAULT_HTTP.contentType
+        : parseHeaderValue("--content-type", values["content-type"]),
+      headers: (values.header ?? []).map(parseHeader),
     },
+    ...(values["greeting-file"] !== undefined &&
+      { greetingFile: values["greeting-file"] }),
+    mode: parseChoice("--mode", values.mode ?? DEFAULTS.mode, MODES),
+    readSize: integer("read-size", 1, MAX_READ_SIZE) ?? DEFAULTS.readSize,
+    maxConnections: integer("max-connections", 1, MAX_CONNECTIONS) ??
+      DEFAULTS.maxConnections,
+    workers: values.workers === undefined
+      ? DEFAULTS.workers
+      : parseWorkers(values.workers),
+    ...(maxAccepts !== undefined && { maxAccepts }),
+    drainDelayMs: values["drain-delay"] === undefined
+      ? DEFAULTS.drainDelaySeconds * 1000
+      : Math.round(
+        1000 * parseSeconds(
+          "--drain-delay",
+          values["drain-delay"],
+          MAX_DRAIN_DELAY_SECONDS,
+          { allowZero: true },
+        ),
+      ),
+    logLevel: parseChoice(
+      "--log-level",
+      values["log-level"] ?? DEFAULTS.logLevel,
+      LOG_LEVELS,
+    ),
+    quiet: values.quiet ?? false,
   };
 }
 
@@ -456,7 +482,7 @@ interface EndpointFlags {
  * @throws {UsageError} for `--unix` with `--host`, `--port` or TLS, and for
  * `--cert` without `--key` or the reverse.
  */
-export function parseEndpoint(flags: EndpointFlags): Endpoint {
+function parseEndpoint(flags: EndpointFlags): Endpoint {
   if ((flags.cert === undefined) !== (flags.key === undefined)) {
     const [given, missing] = flags.cert === undefined
       ? ["--key", "--cert"]

@@ -16,10 +16,10 @@ import { getHeapStatistics } from "node:v8";
  * JavaScript heap per open connection, in bytes: measured 4.2 KiB for TCP
  * and 14.7 KiB for TLS (a `node:tls` session), rounded up.
  */
-export const HEAP_PER_CONNECTION = { tcp: 5 * 1024, tls: 16 * 1024 } as const;
+const HEAP_PER_CONNECTION = { tcp: 5 * 1024, tls: 16 * 1024 } as const;
 
 /** The heap merhaba uses with no connection open, with room to spare. */
-export const HEAP_AT_REST = 24 * 1024 * 1024;
+const HEAP_AT_REST = 24 * 1024 * 1024;
 
 const MIB = 1024 * 1024;
 

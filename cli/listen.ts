@@ -1,30 +1,17 @@
 /**
- * Opening the listener: TCP, TLS or a Unix socket, and every way that can
- * fail explained as one message and a hint.
+ * Opening the listener: TCP, TLS or a Unix socket, behind PROXY headers or
+ * not, and every way that can fail explained as one message and a hint.
  *
  * @module
  */
 
 import { formatHostPort } from "../lib/address.ts";
 import type { Cidr } from "../lib/cidr.ts";
-import type { Listener } from "../lib/connection.ts";
+import type { Listener } from "../lib/io.ts";
 import type { Endpoint, TcpEndpoint, TlsFiles } from "./flags.ts";
 import { ProxyProtocolListener } from "../lib/proxied.ts";
-import { checkKeyPair, type TlsKeyPair, TlsListener } from "../lib/tls.ts";
-
-export type { TlsKeyPair } from "../lib/tls.ts";
-
-/** A failure to start serving, with a hint for the operator; the CLI exits 1. */
-export class StartupError extends Error {
-  override name = "StartupError";
-  /** What the operator can do about it, one line. */
-  readonly hint: string;
-
-  constructor(message: string, hint: string) {
-    super(message);
-    this.hint = hint;
-  }
-}
+import { type TlsKeyPair, TlsListener } from "../lib/tls.ts";
+import { StartupError } from "./errors.ts";
 
 /** How to open a listener. */
 export interface ListenOptions {
@@ -42,85 +29,13 @@ export interface ListenOptions {
 }
 
 /** Where the default endpoint listens when this machine has no IPv6. */
-export const IPV4_ANY = "0.0.0.0";
+const IPV4_ANY = "0.0.0.0";
 
 /** The name of an endpoint as people read it: `host:port`, `[::1]:port` or a path. */
-export function describeEndpoint(endpoint: Endpoint): string {
+function describeEndpoint(endpoint: Endpoint): string {
   return endpoint.transport === "unix"
     ? endpoint.path
     : formatHostPort(endpoint.host, endpoint.port);
-}
-
-/**
- * Reads the certificate and key files of a TLS endpoint.
- *
- * @throws {StartupError} naming the file that is missing, unreadable, or
- * holds no PEM certificate or key.
- */
-export async function readTlsKeyPair(files: TlsFiles): Promise<TlsKeyPair> {
-  const allowRead = `${files.certFile},${files.keyFile}`;
-  const text = new TextDecoder();
-  const cert = text.decode(
-    await readNamedFile("--cert file", files.certFile, allowRead),
-  );
-  const key = text.decode(
-    await readNamedFile("--key file", files.keyFile, allowRead),
-  );
-  if (!cert.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new StartupError(
-      `--cert file "${files.certFile}" holds no PEM certificate`,
-      'Expected a file starting with "-----BEGIN CERTIFICATE-----".',
-    );
-  }
-  if (!/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(key)) {
-    throw new StartupError(
-      `--key file "${files.keyFile}" holds no PEM private key`,
-      'Expected a file starting with "-----BEGIN PRIVATE KEY-----" (or RSA/EC PRIVATE KEY).',
-    );
-  }
-  return { cert, key };
-}
-
-/**
- * Reads a file named on the command line.
- *
- * @param what how the message names it: `--cert file`, `--greeting-file`
- * @param allowRead the `--allow-read` value to suggest when access is denied
- * @throws {StartupError} naming the file when it cannot be read.
- */
-async function readNamedFile(
-  what: string,
-  path: string,
-  allowRead: string,
-): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) {
-      throw new StartupError(
-        `Read access to ${what} "${path}" was not granted`,
-        `deno task start and deno run -P main.ts grant it; with deno run, add --allow-read=${allowRead}.`,
-      );
-    }
-    const reason = error instanceof Deno.errors.NotFound
-      ? "no such file"
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    throw new StartupError(
-      `Cannot read ${what} "${path}": ${reason}`,
-      `Check the path given to ${what.split(" ")[0]}.`,
-    );
-  }
-}
-
-/**
- * Reads the `--greeting-file`.
- *
- * @throws {StartupError} naming the file when it cannot be read.
- */
-export function readGreetingFile(path: string): Promise<Uint8Array> {
-  return readNamedFile("--greeting-file", path, path);
 }
 
 /**
@@ -181,7 +96,13 @@ function listenTcp(endpoint: TcpEndpoint, options: ListenOptions): Listener {
   const listener = options.proxyFrom?.length
     ? new ProxyProtocolListener(tcp, options.proxyFrom)
     : tcp;
-  if (!endpoint.tls || !options.tls) return listener;
+  if (!endpoint.tls) return listener;
+  if (!options.tls) {
+    listener.close();
+    throw new TypeError(
+      "the endpoint asks for TLS, but no certificate and key were given",
+    );
+  }
   return listenTls(listener, options.tls, endpoint.tls);
 }
 
@@ -209,8 +130,8 @@ function claimPort(
 }
 
 /**
- * TLS over a TCP listener (see `tls.ts` for why not `Deno.listenTls`). The
- * pair is checked before the port is bound.
+ * TLS over a TCP listener (see `tls.ts` for why not `Deno.listenTls`),
+ * closing the TCP listener when the pair cannot serve.
  */
 function listenTls(
   tcp: Listener,
@@ -218,7 +139,7 @@ function listenTls(
   files: TlsFiles,
 ): Listener {
   try {
-    checkKeyPair(pair);
+    return new TlsListener(tcp, pair);
   } catch (error) {
     tcp.close();
     throw new StartupError(
@@ -228,7 +149,6 @@ function listenTls(
       "Check that --cert is a PEM certificate and --key its own PEM private key.",
     );
   }
-  return new TlsListener(tcp, pair);
 }
 
 /**
@@ -236,7 +156,7 @@ function listenTls(
  * left over from a crashed run and is removed; a socket someone answers on,
  * or any other kind of file, is an error and is never touched.
  */
-export async function clearStaleSocket(path: string): Promise<void> {
+async function clearStaleSocket(path: string): Promise<void> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(path);

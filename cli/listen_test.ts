@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { describeListenError, openListener, StartupError } from "./listen.ts";
+import { describeListenError, openListener } from "./listen.ts";
+import { StartupError } from "./errors.ts";
 
 /** Hosts asked of {@link listenWithoutIpv6}. */
 const asked: (string | undefined)[] = [];

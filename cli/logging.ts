@@ -1,7 +1,7 @@
 /**
  * Where log lines go and how they look: text or JSON Lines, batched onto
- * stdout and stderr with a bounded backlog. The entry points (`main.ts`, and
- * `cli/worker.ts` in each worker thread) call {@link configureLogging}; what
+ * stdout and stderr with a bounded backlog. Each thread that serves
+ * (`cli/serving.ts`, and `cli/worker.ts` in each worker) calls {@link configureLogging}; what
  * the lines say is `lib/events.ts`.
  *
  * @module
@@ -16,6 +16,8 @@ import {
 } from "@logtape/logtape";
 import { escapeHiddenCharacters } from "../lib/escape.ts";
 import { CATEGORIES, eventRecord } from "../lib/events.ts";
+import { writeAll } from "../lib/io.ts";
+import { withTimeout } from "../lib/timers.ts";
 
 let lastTimestamp = NaN;
 let lastTime = "";
@@ -88,10 +90,13 @@ export const LOG_LEVELS = [
   "error",
 ] as const satisfies readonly LogLevel[];
 
+/** A level `--log-level` accepts: one of LogTape's. */
+export type LogLevelFlag = typeof LOG_LEVELS[number];
+
 /** The logging choices of the command line. */
 export interface LoggingOptions {
   logFormat: LogFormat;
-  logLevel: LogLevel;
+  logLevel: LogLevelFlag;
   quiet: boolean;
 }
 
@@ -189,7 +194,7 @@ export interface BacklogLimits {
 }
 
 /** The backlog bounds used unless a test gives others. */
-export const BACKLOG_LIMITS: BacklogLimits = {
+const BACKLOG_LIMITS: BacklogLimits = {
   maxBytes: 1024 * 1024,
   drainMs: 2000,
 };
@@ -217,11 +222,6 @@ export function batchingSink(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let writing: Promise<void> = Promise.resolve();
 
-  const writeAll = async (bytes: Uint8Array) => {
-    for (let written = 0; written < bytes.byteLength;) {
-      written += await output.write(bytes.subarray(written));
-    }
-  };
   const flush = () => {
     clearTimeout(timer);
     timer = undefined;
@@ -229,7 +229,7 @@ export function batchingSink(
     const bytes = encoder.encode(waiting);
     waiting = "";
     inFlight += bytes.byteLength;
-    writing = writing.then(() => writeAll(bytes)).catch(() => {
+    writing = writing.then(() => writeAll(output, bytes)).catch(() => {
       // stdout closed (a pipe whose reader left): nowhere left to log to.
     }).finally(() => inFlight -= bytes.byteLength);
   };
@@ -252,12 +252,7 @@ export function batchingSink(
     async [Symbol.asyncDispose]() {
       if (dropped > 0) reportDropped();
       flush();
-      let expiry: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        writing,
-        new Promise((resolve) => expiry = setTimeout(resolve, limits.drainMs)),
-      ]);
-      clearTimeout(expiry);
+      await withTimeout(writing, limits.drainMs);
     },
   });
 }

@@ -15,6 +15,7 @@ import type { ProbeTarget } from "./flags.ts";
 import { type CertificateReport, describeCertificate } from "./certificate.ts";
 import { type Cidr, inCidr } from "../lib/cidr.ts";
 import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";
+import { closeQuietly } from "../lib/io.ts";
 import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
 
 /** What a TLS probe sends: a line that cannot be HTTP, so it is answered at once. */
@@ -82,41 +83,56 @@ export async function probe(
 ): Promise<ProbeReport> {
   const { timeoutMs, proxyFrom = [] } = options;
   const started = performance.now();
-  if (options.tls) {
-    if (!("port" in target)) {
-      throw new Error("a TLS probe needs HOST:PORT, not a socket path");
-    }
-    return await probeTls(target, timeoutMs, proxyFrom, options.now, started);
+  if (options.tls && !("port" in target)) {
+    throw new Error("a TLS probe needs HOST:PORT, not a socket path");
   }
+  const exchange = options.tls
+    ? tlsExchange(target as Deno.ConnectOptions, proxyFrom, options.now)
+    : plainExchange(target, proxyFrom);
+  try {
+    const outcome = await withTimeout(exchange.reply, timeoutMs);
+    if (outcome === TIMED_OUT) {
+      throw new Error(`no reply within ${timeoutMs} ms`);
+    }
+    if (outcome.bytes === 0) {
+      throw new Error("the connection closed without a reply");
+    }
+    return { ...outcome, elapsedMs: performance.now() - started };
+  } finally {
+    exchange.close();
+  }
+}
+
+/** A probe's exchange under way: the reply it will get, and how to stop it. */
+interface Exchange {
+  /** Resolves to what came back; rejects when the connection fails. */
+  reply: Promise<Omit<ProbeReport, "elapsedMs">>;
+  /** Closes the connection, whatever its state. */
+  close(): void;
+}
+
+/** Connects, half-closes so that the server answers at once, and counts the reply. */
+function plainExchange(
+  target: ProbeTarget,
+  proxyFrom: readonly Cidr[],
+): Exchange {
   let conn: Deno.Conn | undefined;
-  const exchange = async () => {
+  const reply = (async () => {
+    // One call per overload of Deno.connect: a socket path or HOST:PORT.
     conn = "path" in target
-      ? await Deno.connect(target)
-      : await Deno.connect(target);
+      ? await Deno.connect({ transport: "unix", path: target.path })
+      : await Deno.connect({ hostname: target.hostname, port: target.port });
     const local = conn.localAddr;
     if (local.transport === "tcp" && isTrusted(local.hostname, proxyFrom)) {
       await conn.write(V2_LOCAL_HEADER);
     }
     await conn.closeWrite();
     const buffer = new Uint8Array(4096);
-    let total = 0;
-    for (let n; (n = await conn.read(buffer)) !== null;) total += n;
-    return total;
-  };
-  try {
-    const outcome = await withTimeout(exchange(), timeoutMs);
-    if (outcome === TIMED_OUT) {
-      throw new Error(`no reply within ${timeoutMs} ms`);
-    }
-    if (outcome === 0) throw new Error("the connection closed without a reply");
-    return { bytes: outcome, elapsedMs: performance.now() - started };
-  } finally {
-    try {
-      conn?.close();
-    } catch {
-      // Closed by the server already.
-    }
-  }
+    let bytes = 0;
+    for (let n; (n = await conn.read(buffer)) !== null;) bytes += n;
+    return { bytes };
+  })();
+  return { reply, close: () => conn && closeQuietly(conn) };
 }
 
 /**
@@ -132,71 +148,57 @@ function isTrusted(source: string, proxyFrom: readonly Cidr[]): boolean {
  * server completes a handshake and answers, and reports the session and the
  * certificate; an expired certificate fails it.
  */
-function probeTls(
+function tlsExchange(
   target: Deno.ConnectOptions,
-  timeoutMs: number,
   proxyFrom: readonly Cidr[],
   now: Date | undefined,
-  started: number,
-): Promise<ProbeReport> {
+): Exchange {
   const name = target.hostname ?? "127.0.0.1";
-  return new Promise((resolve, reject) => {
-    let total = 0;
-    let session: TlsReport | undefined;
-    let failure: Error | undefined;
-    const tcp = net.connect(target.port, name);
-    // The PROXY header, if any, goes before the handshake, in the clear.
-    tcp.once("connect", () => {
-      if (isTrusted(tcp.localAddress ?? "", proxyFrom)) {
-        tcp.write(V2_LOCAL_HEADER);
-      }
-    });
-    const socket = tls.connect({
-      socket: tcp,
-      // SNI takes names only, not addresses.
-      ...(isIP(name) === 0 && { servername: name }),
-      rejectUnauthorized: false,
-    }, () => {
-      try {
-        session = {
-          version: socket.getProtocol() ?? "unknown",
-          cipher: socket.getCipher().standardName,
-          alpn: socket.alpnProtocol || "none",
-          name,
-          certificate: describeCertificate(
-            new Uint8Array(socket.getPeerCertificate().raw),
-            name,
-            now ?? new Date(),
-          ),
-        };
-        socket.write(TLS_PROBE_LINE);
-      } catch (error) {
-        failure = error as Error;
-        socket.destroy();
-      }
-    });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no reply within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.on("data", (chunk: Uint8Array) => total += chunk.byteLength);
-    socket.on("error", (error) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(failure ?? error);
-    });
-    socket.on("close", () => {
-      clearTimeout(timer);
-      if (failure) reject(failure);
-      else if (total > 0 && session) {
-        resolve({
-          bytes: total,
-          elapsedMs: performance.now() - started,
-          tls: session,
-        });
-      } else reject(new Error("the connection closed without a reply"));
-    });
+  const tcp = net.connect(target.port, name);
+  // The PROXY header, if any, goes before the handshake, in the clear.
+  tcp.once("connect", () => {
+    if (isTrusted(tcp.localAddress ?? "", proxyFrom)) {
+      tcp.write(V2_LOCAL_HEADER);
+    }
   });
+  let session: TlsReport | undefined;
+  let failure: Error | undefined;
+  const socket = tls.connect({
+    socket: tcp,
+    // SNI takes names only, not addresses.
+    ...(isIP(name) === 0 && { servername: name }),
+    rejectUnauthorized: false,
+  }, () => {
+    try {
+      session = {
+        version: socket.getProtocol() ?? "unknown",
+        cipher: socket.getCipher().standardName,
+        alpn: socket.alpnProtocol || "none",
+        name,
+        certificate: describeCertificate(
+          new Uint8Array(socket.getPeerCertificate().raw),
+          name,
+          now ?? new Date(),
+        ),
+      };
+      socket.write(TLS_PROBE_LINE);
+    } catch (error) {
+      failure = error as Error;
+      socket.destroy();
+    }
+  });
+  const reply = new Promise<Omit<ProbeReport, "elapsedMs">>(
+    (resolve, reject) => {
+      let bytes = 0;
+      socket.on("data", (chunk: Uint8Array) => bytes += chunk.byteLength);
+      socket.on("error", (error) => reject(failure ?? error));
+      socket.on("close", () => {
+        if (failure) reject(failure);
+        else resolve({ bytes: session ? bytes : 0, tls: session });
+      });
+    },
+  );
+  return { reply, close: () => socket.destroy() };
 }
 
 /**

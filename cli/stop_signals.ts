@@ -17,7 +17,7 @@
 export const COPY_WINDOW_MS = 200;
 
 /** The signals that stop merhaba on this system. */
-export const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
+const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
   // Windows has no SIGTERM or SIGHUP; Ctrl+Break arrives as SIGBREAK.
   ? ["SIGINT", "SIGBREAK"]
   : ["SIGINT", "SIGTERM", "SIGHUP"];

@@ -10,7 +10,8 @@
 
 import { dispose } from "@logtape/logtape";
 import { toServeOptions } from "./flags.ts";
-import { openListener, StartupError } from "./listen.ts";
+import { StartupError } from "./errors.ts";
+import { openListener } from "./listen.ts";
 import { configureLogging } from "./logging.ts";
 import { type GreetingServer, serve, SharedCounter } from "../server.ts";
 import type { FromWorker, ToWorker } from "./workers.ts";
@@ -23,7 +24,7 @@ function reply(message: FromWorker): void {
 
 self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "start") {
-    const { config, endpoint, tls, greeting, hostname, counter } = data;
+    const { config, endpoint, tls, greeting, counter } = data;
     await configureLogging(config);
     try {
       const listener = await openListener(endpoint, {
@@ -33,7 +34,6 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
       });
       server = serve(listener, {
         ...toServeOptions(config, greeting),
-        hostname,
         counter: new SharedCounter(counter),
       });
       reply({ type: "listening" });

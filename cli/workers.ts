@@ -7,8 +7,8 @@
  */
 
 import type { Config, TcpEndpoint } from "./flags.ts";
-import type { TlsKeyPair } from "./listen.ts";
-import { StartupError } from "./listen.ts";
+import type { TlsKeyPair } from "../lib/tls.ts";
+import { StartupError } from "./errors.ts";
 import type { ServeStats } from "../server.ts";
 
 /** What the main thread tells a worker. */
@@ -21,8 +21,6 @@ export type ToWorker =
     tls?: TlsKeyPair;
     /** The `--greeting-file` bytes, read by the main thread. */
     greeting?: Uint8Array;
-    /** The value of `{hostname}`, read by the main thread. */
-    hostname?: string;
     /** The memory of the `{count}` counter every thread draws from. */
     counter: SharedArrayBuffer;
   }
@@ -92,8 +90,7 @@ export class WorkerPool {
   ): Promise<WorkerPool> {
     const workers = Array.from(
       { length: count },
-      () =>
-        new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
+      () => new Worker(WORKER_MODULE, { type: "module" }),
     );
     const pool = new WorkerPool(workers);
     try {

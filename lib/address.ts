@@ -1,9 +1,34 @@
 /**
- * How addresses are written for people: `HOST:PORT`, `[IPv6]:PORT`, and a
- * URL to click.
+ * IP addresses: which texts are one, and how they are written for people
+ * (`HOST:PORT`, `[IPv6]:PORT`, and a URL to click).
  *
  * @module
  */
+
+import { isIP } from "node:net";
+
+/**
+ * The family of an IP address, as `node:net`'s `isIP` tells it, or
+ * `undefined` for anything else, an address with a zone (`fe80::1%eth0`)
+ * included: a zone names an interface of this machine, which means nothing
+ * in a header or a range.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ipFamily } from "./address.ts";
+ *
+ * assert.equal(ipFamily("192.0.2.1"), 4);
+ * assert.equal(ipFamily("2001:db8::1"), 6);
+ * assert.equal(ipFamily("fe80::1%eth0"), undefined);
+ * assert.equal(ipFamily("256.0.0.1"), undefined);
+ * ```
+ */
+export function ipFamily(text: string): 4 | 6 | undefined {
+  const family = isIP(text);
+  if (family === 4) return 4;
+  return family === 6 && !text.includes("%") ? 6 : undefined;
+}
 
 /**
  * An IPv4-mapped address in the canonical IPv6 form (`::ffff:7f00:1`), as

@@ -6,6 +6,7 @@ import {
   canonicalHost,
   formatAddress,
   formatHostPort,
+  ipFamily,
   listeningUrl,
 } from "./address.ts";
 
@@ -130,4 +131,23 @@ Deno.test("addressFamilies() says which clients each wildcard takes", () => {
   for (const host of ["127.0.0.1", "::1", "localhost", ""]) {
     assert.equal(addressFamilies(host, true, true), undefined, host);
   }
+});
+
+Deno.test("ipFamily() agrees with node:net's isIP, but for addresses with a zone", () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.ipV4(),
+        fc.ipV6(),
+        fc.ipV4Extended(),
+        fc.string(),
+        fc.ipV6().map((ip) => `${ip}%eth0`),
+      ),
+      (text) => {
+        const expected = text.includes("%") ? 0 : isIP(text);
+        assert.equal(ipFamily(text) ?? 0, expected, text);
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isIP } from "node:net";
+import { ipFamily } from "./address.ts";
 
 /** An address range: the first `prefix` bits of `address`. */
 export interface Cidr {
@@ -66,20 +66,20 @@ export function inCidr(hostname: string, cidr: Cidr): boolean {
 
 /**
  * An IP address as 16 bytes (IPv4 mapped), or `undefined` if it is not one.
- * Which texts are addresses is `node:net`'s `isIP` to say, and an IPv6
+ * Which texts are addresses is {@link ipFamily} to say, and an IPv6
  * address is read from WHATWG URL's canonical form (hexadecimal groups, at
  * most one `::`), not parsed by hand. A zone (`%eth0`) is not an address of
  * a range.
  */
-export function addressBytes(text: string): Uint8Array | undefined {
+function addressBytes(text: string): Uint8Array | undefined {
   const bytes = new Uint8Array(16);
-  const family = isIP(text);
+  const family = ipFamily(text);
   if (family === 4) {
     bytes[10] = bytes[11] = 0xff;
     bytes.set(text.split(".").map(Number), 12);
     return bytes;
   }
-  if (family !== 6 || text.includes("%")) return undefined;
+  if (family === undefined) return undefined;
   const canonical = new URL(`http://[${text}]/`).hostname.slice(1, -1);
   const [head, tail] = canonical.split("::");
   // Stryker disable next-line ArrayDeclaration: an empty side of "::" adds zeros either way

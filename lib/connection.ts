@@ -1,6 +1,6 @@
 /**
  * One connection's life: read the request, reply completely, close without
- * losing the reply. This is merhaba's hot path: it makes no runtime call it can do
+ * losing the reply, and the log lines that tell it. This is merhaba's hot path: it makes no runtime call it can do
  * without (no timer per connection, no address formatting when nothing is
  * logged, no buffer allocation when a pooled one is free).
  *
@@ -9,70 +9,41 @@
 
 import type { Logger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
+import {
+  type BufferPool,
+  ClientRefused,
+  closeQuietly,
+  type Connection,
+  describeError,
+  isReset,
+  writeAll,
+} from "./io.ts";
 import { escapeForHtml, escapeForTerminal } from "./escape.ts";
 import { logEvent } from "./events.ts";
 import { type GreetingTemplate, renderGreeting } from "./greeting.ts";
 import {
-  awaitsRequestLine,
   chooseReply,
-  clientMayContinue,
-  detectProtocol,
   HTTP2_REFUSAL,
   type HttpReplyOptions,
   httpResponse,
+  type Mode,
+  type Replies,
+} from "./reply.ts";
+import {
+  awaitsRequestLine,
+  clientMayContinue,
+  detectProtocol,
   isHeadRequest,
   isHttp2Preface,
-  type Mode,
   parseRequestLine,
-  type Protocol,
-  type Replies,
   requestHead,
   type RequestLine,
   requestLineTooLong,
-} from "./reply.ts";
+} from "./request.ts";
 import { type DeadlineQueue, TIMED_OUT } from "./timers.ts";
 
 /** Linux's smallest TCP send buffer (net.ipv4.tcp_wmem's minimum). */
 const ALWAYS_BUFFERED = 4096;
-
-/**
- * What the server needs of a connection: the `Deno.Conn` methods it calls.
- * `Deno.Conn` is one; so is a `TlsConnection` over one (`tls.ts`).
- */
-export interface Connection {
-  /** The client's address. */
-  readonly remoteAddr: Deno.Addr;
-  /** The server's address. */
-  readonly localAddr: Deno.Addr;
-  /** Reads into `buffer`; `null` at the end of input. */
-  read(buffer: Uint8Array): Promise<number | null>;
-  /** Writes some of `bytes`; resolves to how many. */
-  write(bytes: Uint8Array): Promise<number>;
-  /** Ends the output; input stays open. */
-  closeWrite(): Promise<void>;
-  /** Closes both directions at once. */
-  close(): void;
-  /** True while a TLS handshake is unfinished: such a client gets no reply. */
-  readonly handshaking?: boolean;
-  /** The load balancer's address, when `remoteAddr` came from a PROXY header. */
-  readonly via?: Deno.NetAddr;
-  /**
-   * Present on connections from trusted balancers: reads the PROXY header,
-   * after which `remoteAddr` is the client's; rejects when it is missing or
-   * invalid.
-   */
-  readHeader?(): Promise<void>;
-}
-
-/** Where connections come from: a `Deno.Listener`, or a `TlsListener` over one. */
-export interface Listener<C extends Connection = Connection> {
-  /** The address listened on. */
-  readonly addr: Deno.Addr;
-  /** The next connection. */
-  accept(): Promise<C>;
-  /** Stops listening; a pending `accept()` rejects. */
-  close(): void;
-}
 
 /** The settings and shared state every connection is served with, built once per server. */
 export interface ConnectionPlan {
@@ -124,70 +95,41 @@ export interface Crowd {
  * waiting at most the timeout), write the chosen reply completely, then
  * close, lingering first if the client may still be sending. Resolves to
  * whether the reply was written; never rejects.
+ *
+ * @param ordinal the connection's number, for `{count}`
  */
 export async function serveConnection(
   conn: Connection,
   plan: ConnectionPlan,
-  number: number,
+  ordinal: number,
 ): Promise<boolean> {
-  const { logger } = plan;
-  const logging = logger.isEnabledFor("info");
-  const debugging = logging && logger.isEnabledFor("debug");
   const deadline = plan.timeouts.deadline();
   if (conn.readHeader && !await proxyHeaderRead(conn, plan, deadline)) {
     return false;
   }
-  const startedAt = logging ? performance.now() : 0;
-  const peer = logging ? formatAddress(conn.remoteAddr) : "";
-  const via = logging && conn.via ? formatAddress(conn.via) : undefined;
-  // At info, "connected" waits for the first outcome, so that a health
-  // probe (connect, then close without sending) costs a single line.
-  let announced = debugging;
-  const connected = via === undefined ? "connected" : "connectedVia";
-  if (announced) logEvent(logger, connected, { peer, via });
+  const log = new ConnectionLog(plan.logger, conn);
   const buffer = plan.buffers.take();
   // A read cut off by a time-out or a close may still write into the buffer
   // later: such a buffer is not given back to the pool.
   let reusable = false;
   let served = false;
-  let probed = false;
-  /** Bytes the client sent; -1 until its request is read. */
-  let sent = -1;
   try {
-    const { outcome, received, pending } = await readRequest(
-      conn,
-      buffer,
-      plan,
-      deadline,
-    );
-    sent = received.byteLength;
-    probed = outcome === null && received.byteLength === 0;
-    if (logging && !announced && !probed) {
-      announced = true;
-      logEvent(logger, connected, { peer, via });
-    }
+    const read = await readRequest(conn, buffer, plan, deadline);
+    const { outcome, received } = read;
+    log.read(outcome, received);
     // A TLS client that left or stalled before finishing its handshake
     // cannot be answered: writing would wait on the handshake.
     if (conn.handshaking) {
-      if (logging && outcome === TIMED_OUT) {
-        logEvent(logger, "handshakeTimeout", {
-          peer,
-          timeout_ms: plan.timeoutMs,
-        });
-      }
+      if (outcome === TIMED_OUT) log.handshakeTimeout(plan.timeoutMs);
       return false;
     }
     const request = plan.mode === "raw"
       ? undefined
       : parseRequestLine(received);
+    // Stryker disable next-line ConditionalExpression: a shortcut (a parsed line is never too long)
     const tooLong = request === undefined && plan.mode !== "raw" &&
       requestLineTooLong(received, plan.readSize);
-    if (logging && (debugging || !probed)) {
-      // A request line too long to read is HTTP all the same: it gets 414.
-      const protocol = tooLong ? "http" : detectProtocol(received, request);
-      logReceived(logger, peer, via, outcome, received, protocol, plan);
-    }
-
+    log.received(outcome, received, request, tooLong, plan.timeoutMs);
     const http2 = plan.mode !== "raw" && isHttp2Preface(received);
     const reply = http2
       ? HTTP2_REFUSAL
@@ -195,63 +137,74 @@ export async function serveConnection(
       ? (isHeadRequest(received)
         ? plan.replies.uriTooLongHead
         : plan.replies.uriTooLong)
+      // Stryker disable next-line ConditionalExpression: a shortcut (personalReply makes the same bytes)
       : plan.template === undefined && !plan.echo
       ? chooseReply(plan.replies, plan.mode, request)
-      : personalReply(conn, plan, received, request, number);
-    // A reply that fits a fresh socket's smallest send buffer is taken by
-    // the kernel at once, so only bigger ones need a deadline. A TLS write
-    // always gets one: it goes through a session that could still stall.
-    const writing = writeAll(conn, reply);
-    const written =
-      reply.byteLength <= ALWAYS_BUFFERED && conn.handshaking === undefined
-        ? await writing
-        : await plan.timeouts.race(writing);
-    if (written === TIMED_OUT) {
-      logEvent(logger, "writeTimeout", { peer, timeout_ms: plan.timeoutMs });
+      : personalReply(conn, plan, received, request, ordinal);
+    if (!await writeReply(conn, plan, reply)) {
+      log.writeTimeout(plan.timeoutMs);
       return false;
     }
     served = true;
-    // After EOF nothing more can arrive; after a complete request nothing
-    // more is expected. Otherwise unread input at close would reset the
-    // connection and could destroy the reply.
     // An HTTP/2 client goes on sending its preface and frames.
-    const mayContinue = outcome === TIMED_OUT || http2 ||
+    const mayContinue = http2 ||
       (outcome !== null && clientMayContinue(received, request, plan.readSize));
-    if (mayContinue && !plan.crowd.isFull()) {
-      await conn.closeWrite();
-      await discardInput(conn, buffer, pending, plan);
-    } else {
-      reusable = outcome !== TIMED_OUT;
-      // A TLS session ends with close_notify, or clients report a
-      // truncated reply; it is one more write, so it gets a deadline.
-      if (conn.handshaking === false) {
-        await plan.timeouts.race(conn.closeWrite());
-      }
-    }
+    reusable = await closeAfterReply(conn, plan, buffer, read, mayContinue);
   } catch (error) {
-    // A client that resets before sending anything (a balancer's health
-    // check does) is a probe too: one line, as a clean close is.
-    probed ||= sent <= 0 && isReset(error);
-    if (logging && !announced && !probed) {
-      logEvent(logger, connected, { peer, via });
-    }
-    if (logging && error instanceof ClientRefused) {
-      logEvent(logger, "refused", { peer, reason: error.message });
-    } else if (debugging) {
-      logEvent(logger, "clientFailed", { peer, error: describeError(error) });
-    }
+    log.failed(error);
   } finally {
     closeQuietly(conn);
     if (reusable) plan.buffers.give(buffer);
-    if (logging) {
-      logEvent(logger, probed && !debugging ? "probed" : "closed", {
-        peer,
-        via,
-        duration_ms: Math.round((performance.now() - startedAt) * 10) / 10,
-      });
-    }
+    log.closed();
   }
   return served;
+}
+
+/**
+ * Writes the reply, giving up at the timeout. A reply that fits a fresh
+ * socket's smallest send buffer is taken by the kernel at once, so only
+ * bigger ones need a deadline. A TLS write always gets one: it goes through
+ * a session that could still stall. Resolves to whether it was written.
+ */
+async function writeReply(
+  conn: Connection,
+  plan: ConnectionPlan,
+  reply: Uint8Array,
+): Promise<boolean> {
+  const writing = writeAll(conn, reply);
+  if (reply.byteLength <= ALWAYS_BUFFERED && conn.handshaking === undefined) {
+    await writing;
+    return true;
+  }
+  return await plan.timeouts.race(writing) !== TIMED_OUT;
+}
+
+/**
+ * Ends the output of a connection that was answered. After EOF nothing
+ * more can arrive, and after a complete request nothing more is expected;
+ * otherwise unread input at close would reset the connection and could
+ * destroy the reply, so the close lingers, unless every slot is taken. (A
+ * client cut off by the timeout sent no whole line: it may continue.)
+ * Resolves to whether the buffer can be reused: no read is left in flight.
+ */
+async function closeAfterReply(
+  conn: Connection,
+  plan: ConnectionPlan,
+  buffer: Uint8Array,
+  { outcome, pending }: ReadOutcome,
+  mayContinue: boolean,
+): Promise<boolean> {
+  if (mayContinue && !plan.crowd.isFull()) {
+    await conn.closeWrite();
+    await discardInput(conn, buffer, pending, plan);
+    return false;
+  }
+  // A TLS session ends with close_notify, or clients report a truncated
+  // reply; it is one more write, so it gets a deadline.
+  if (conn.handshaking === false) {
+    await plan.timeouts.race(conn.closeWrite());
+  }
+  return outcome !== TIMED_OUT;
 }
 
 /** What reading a client's request came to. */
@@ -321,43 +274,152 @@ async function proxyHeaderRead(
   } catch (error) {
     problem = error instanceof Error ? error.message : String(error);
   }
-  if (plan.logger.isEnabledFor("debug")) {
-    logEvent(plan.logger, "proxyRefused", {
-      via: formatAddress(conn.via ?? conn.remoteAddr),
-      error: problem,
-    });
-  }
+  // Until its header is read, the connection's remote end is the balancer.
+  logEvent(plan.logger, "proxyRefused", {
+    via: formatAddress(conn.remoteAddr),
+    error: problem,
+  });
   closeQuietly(conn);
   return false;
 }
 
-function logReceived(
-  logger: Logger,
-  peer: string,
-  via: string | undefined,
-  outcome: number | null | typeof TIMED_OUT,
-  received: Uint8Array,
-  protocol: Protocol,
-  plan: ConnectionPlan,
-): void {
-  if (received.byteLength > 0) {
-    logEvent(logger, "received", {
-      peer,
-      via,
-      bytes: received.byteLength,
-      protocol,
-      data: escapeForTerminal(received),
+/**
+ * One connection's log lines. Nothing is formatted unless its level is on,
+ * and at info "connected" waits for the first outcome, so that a health
+ * probe (connect, then close without sending) costs a single line.
+ */
+class ConnectionLog {
+  #logger: Logger;
+  #conn: Connection;
+  #info: boolean;
+  #debug: boolean;
+  #startedAt = performance.now();
+  #peer: string | undefined;
+  #announced = false;
+  #probed = false;
+  /** Bytes the client sent; -1 until its request is read. */
+  #sent = -1;
+
+  constructor(logger: Logger, conn: Connection) {
+    this.#logger = logger;
+    this.#conn = conn;
+    this.#info = logger.isEnabledFor("info");
+    this.#debug = this.#info && logger.isEnabledFor("debug");
+    if (this.#debug) this.#announce();
+  }
+
+  /** The client's address, formatted once. */
+  get #peerText(): string {
+    return this.#peer ??= formatAddress(this.#conn.remoteAddr);
+  }
+
+  get #via(): string | undefined {
+    const via = this.#conn.via;
+    return via && formatAddress(via);
+  }
+
+  #announce(): void {
+    this.#announced = true;
+    const via = this.#via;
+    logEvent(
+      this.#logger,
+      via === undefined ? "connected" : "connectedVia",
+      { peer: this.#peerText, via },
+    );
+  }
+
+  /** The request was read: a client that sent nothing and left is a probe. */
+  read(outcome: number | null | typeof TIMED_OUT, received: Uint8Array): void {
+    this.#sent = received.byteLength;
+    this.#probed = outcome === null && this.#sent === 0;
+    if (this.#info && !this.#announced && !this.#probed) this.#announce();
+  }
+
+  /** What the client sent, and what it looked like; a probe's is debug only. */
+  received(
+    outcome: number | null | typeof TIMED_OUT,
+    received: Uint8Array,
+    request: RequestLine | undefined,
+    tooLong: boolean,
+    timeoutMs: number,
+  ): void {
+    if (!this.#debug && (this.#probed || !this.#info)) return;
+    const peer = this.#peerText;
+    const via = this.#via;
+    if (received.byteLength > 0) {
+      logEvent(this.#logger, "received", {
+        peer,
+        via,
+        bytes: received.byteLength,
+        // A request line too long to read is HTTP all the same: it gets 414.
+        protocol: tooLong ? "http" : detectProtocol(received, request),
+        data: escapeForTerminal(received),
+      });
+    } else if (outcome === TIMED_OUT) {
+      logEvent(this.#logger, "receivedTimeout", {
+        peer,
+        via,
+        bytes: 0,
+        protocol: "none",
+        timeout_ms: timeoutMs,
+      });
+    } else {
+      logEvent(this.#logger, "receivedEof", {
+        peer,
+        via,
+        bytes: 0,
+        protocol: "none",
+      });
+    }
+  }
+
+  /** A TLS client that did not finish its handshake in time. */
+  handshakeTimeout(timeoutMs: number): void {
+    logEvent(this.#logger, "handshakeTimeout", {
+      peer: this.#peerText,
+      timeout_ms: timeoutMs,
     });
-  } else if (outcome === TIMED_OUT) {
-    logEvent(logger, "receivedTimeout", {
-      peer,
-      via,
-      bytes: 0,
-      protocol: "none",
-      timeout_ms: plan.timeoutMs,
+  }
+
+  /** A client that did not take the reply in time. */
+  writeTimeout(timeoutMs: number): void {
+    logEvent(this.#logger, "writeTimeout", {
+      peer: this.#peerText,
+      timeout_ms: timeoutMs,
     });
-  } else {
-    logEvent(logger, "receivedEof", { peer, via, bytes: 0, protocol: "none" });
+  }
+
+  /**
+   * The connection failed. A client that resets before sending anything (a
+   * balancer's health check does) is a probe too: one line, as a clean
+   * close is. One that waited for the reply until the timeout is not.
+   */
+  failed(error: unknown): void {
+    this.#probed ||= this.#sent < 0 && isReset(error);
+    if (!this.#info) return;
+    if (!this.#announced && !this.#probed) this.#announce();
+    if (error instanceof ClientRefused) {
+      logEvent(this.#logger, "refused", {
+        peer: this.#peerText,
+        reason: error.message,
+      });
+    } else {
+      logEvent(this.#logger, "clientFailed", {
+        peer: this.#peerText,
+        error: describeError(error),
+      });
+    }
+  }
+
+  /** The last line: "closed" with the duration, or "probed" at info. */
+  closed(): void {
+    if (!this.#info) return;
+    const durationMs = performance.now() - this.#startedAt;
+    logEvent(this.#logger, this.#probed && !this.#debug ? "probed" : "closed", {
+      peer: this.#peerText,
+      via: this.#via,
+      duration_ms: Math.round(durationMs * 10) / 10,
+    });
   }
 }
 
@@ -374,7 +436,7 @@ function personalReply(
   plan: ConnectionPlan,
   received: Uint8Array,
   request: RequestLine | undefined,
-  number: number,
+  ordinal: number,
 ): Uint8Array {
   const greeting = plan.template === undefined
     ? plan.replies.raw
@@ -382,11 +444,11 @@ function personalReply(
       hostname: plan.hostname,
       peer: formatAddress(conn.remoteAddr),
       local: formatAddress(conn.localAddr),
-      count: String(number),
+      count: String(ordinal),
       time: new Date().toISOString(),
     }));
-  const http = plan.mode === "http" ||
-    (plan.mode === "auto" && request !== undefined);
+  // (Raw mode parses no request line.)
+  const http = plan.mode === "http" || request !== undefined;
   let parts = [greeting];
   if (plan.echo) {
     const echoed = request ? requestHead(received) : received;
@@ -405,18 +467,7 @@ function personalReply(
     body.set(part, offset);
     offset += part.byteLength;
   }
-  return http ? httpResponse(body, plan.http, request?.method ?? "GET") : body;
-}
-
-/** Writes every byte: `write` may take only part of what it is given. */
-export async function writeAll(
-  conn: Pick<Connection, "write">,
-  bytes: Uint8Array,
-): Promise<void> {
-  let written = 0;
-  while (written < bytes.byteLength) {
-    written += await conn.write(bytes.subarray(written));
-  }
+  return http ? httpResponse(body, plan.http, request?.method) : body;
 }
 
 /**
@@ -451,67 +502,5 @@ async function discardInput(
     await plan.lingers.race(Promise.race([discarding, full]));
   } finally {
     unsubscribe();
-  }
-}
-
-/**
- * A client that spoke the wrong protocol and was answered by the connection
- * itself (plain HTTP to a TLS port): logged at info with its message, as
- * one line saying why the connection ended.
- */
-export class ClientRefused extends Error {
-  override name = "ClientRefused";
-}
-
-/** Whether an error is the peer resetting or vanishing, not a fault of ours. */
-function isReset(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.NotConnected;
-}
-
-/** Closes a connection that may already be closed. */
-export function closeQuietly(conn: Pick<Connection, "close">): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed: by shutdown after its grace period, or by the runtime.
-  }
-}
-
-/** An error as one line for the log: `Name: message`. */
-export function describeError(error: unknown): string {
-  return error instanceof Error
-    ? `${error.name}: ${error.message}`
-    : String(error);
-}
-
-/**
- * Read buffers handed from one connection to the next, so a busy server
- * does not allocate (and zero) one per connection. It keeps at most
- * `capacity` spare buffers.
- */
-export class BufferPool {
-  #size: number;
-  #capacity: number;
-  #spare: Uint8Array[] = [];
-
-  /**
-   * @param size bytes in each buffer
-   * @param capacity most spare buffers kept
-   */
-  constructor(size: number, capacity = 256) {
-    this.#size = size;
-    this.#capacity = capacity;
-  }
-
-  /** A buffer of `size` bytes, spare or new. */
-  take(): Uint8Array {
-    return this.#spare.pop() ?? new Uint8Array(this.#size);
-  }
-
-  /** Gives a buffer back; nothing may write into it any more. */
-  give(buffer: Uint8Array): void {
-    if (this.#spare.length < this.#capacity) this.#spare.push(buffer);
   }
 }

@@ -3,10 +3,21 @@ import fc from "../tests/fast_check.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
 import { decode, encode, exchange } from "../tests/test_client.ts";
-import { replyTo, type Segment, serveScripted } from "../tests/scripted.ts";
+import {
+  replyTo,
+  ScriptedConnection,
+  ScriptedListener,
+  type Segment,
+  serveScripted,
+} from "../tests/scripted.ts";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { HTTP2_REFUSAL } from "./reply.ts";
-import { BufferPool, ClientRefused, type Listener } from "./connection.ts";
+import {
+  BufferPool,
+  ClientRefused,
+  type Connection,
+  type Listener,
+} from "./io.ts";
 import { ProxyProtocolListener } from "./proxied.ts";
 import { parseCidr } from "./cidr.ts";
 
@@ -149,7 +160,7 @@ type Logged = Record<string, unknown>;
  * and returns the log (durations checked and dropped) and the connection.
  */
 async function logOf(
-  segments: (string | Segment)[],
+  segments: (string | Segment)[] | ScriptedConnection,
   level: "debug" | "info" | "warning",
   options: ServeOptions = {},
   wrap?: (listener: Listener) => Listener,
@@ -176,7 +187,8 @@ async function logOf(
       }
       return rest;
     });
-    return { log, conn, reply: conn.written.map(decode).join("") };
+    const messages = records.map(({ message }) => message.join(""));
+    return { log, conn, reply: conn.written.map(decode).join(""), messages };
   } finally {
     await reset();
   }
@@ -452,19 +464,6 @@ Deno.test("behind a balancer: the client's address from the PROXY header, the ba
   );
 });
 
-Deno.test("BufferPool hands back the buffers given to it, keeping at most its capacity", () => {
-  const pool = new BufferPool(16, 2);
-  const [a, b, c] = [pool.take(), pool.take(), pool.take()];
-  assert.equal(a.byteLength, 16);
-  assert.notEqual(a, b);
-  pool.give(a);
-  pool.give(b);
-  pool.give(c);
-  const taken = [pool.take(), pool.take(), pool.take()];
-  assert.ok(taken.includes(a) && taken.includes(b), "the first two are kept");
-  assert.ok(!taken.includes(c), "the third is over capacity");
-});
-
 Deno.test("a reply is read into a pooled buffer, given back unless a read may still write into it", async () => {
   const buffers = new Set<Uint8Array>();
   const original = BufferPool.prototype.give;
@@ -478,7 +477,362 @@ Deno.test("a reply is read into a pooled buffer, given back unless a read may st
     buffers.clear();
     await replyTo([], { timeoutMs: 20 });
     assert.equal(buffers.size, 0, "a read cut off by the timeout does not");
+    await replyTo([], { timeoutMs: 20, maxConnections: 1 });
+    assert.equal(buffers.size, 0, "nor when it is not lingered over");
   } finally {
     BufferPool.prototype.give = original;
   }
+});
+
+/** Serves scripted connections until each is closed; returns the server's counts. */
+async function statsOf(
+  conns: ScriptedConnection[],
+  options: ServeOptions = {},
+  wrap: (listener: Listener) => Listener = (listener) => listener,
+) {
+  const server = serve(wrap(new ScriptedListener(conns)), {
+    timeoutMs: 1000,
+    lingerMs: 1,
+    ...options,
+  });
+  await Promise.all(conns.map((conn) => conn.done.promise));
+  return await server.shutdown();
+}
+
+/** A scripted connection with some of its methods replaced. */
+function scripted(
+  segments: (string | Segment)[],
+  overrides: Partial<Connection> = {},
+): ScriptedConnection {
+  const conn = new ScriptedConnection(
+    segments.map((segment) =>
+      typeof segment === "string" ? encode(segment) : segment
+    ),
+  );
+  return Object.assign(conn, overrides);
+}
+
+/** A write that never completes, as to a client that stopped reading. */
+const stalled = () => new Promise<number>(() => {});
+
+/** Wraps a listener so that each connection it accepts gets `overrides`. */
+const accepting =
+  (overrides: Partial<Connection>) => (listener: Listener): Listener => ({
+    addr: listener.addr,
+    close: () => listener.close(),
+    accept: async () => Object.assign(await listener.accept(), overrides),
+  });
+
+/** Makes the accepted connection a TLS one, its handshake finished or not. */
+const tlsWith = (handshaking: boolean) => accepting({ handshaking });
+
+Deno.test("TLS mid-handshake: no reply; at the timeout one line says so", async () => {
+  const silent = await logOf([], "info", { timeoutMs: 20 }, tlsWith(true));
+  assert.deepEqual(silent.log, [
+    CONNECTED,
+    { event: "handshake_timeout", peer: PEER, timeout_ms: 20 },
+    CLOSED,
+  ]);
+  assert.equal(silent.reply, "");
+  const gone = await logOf([null], "info", {}, tlsWith(true));
+  assert.deepEqual(gone.log, [{ event: "probed", peer: PEER, via: undefined }]);
+  assert.equal(gone.reply, "");
+  assert.deepEqual(
+    await statsOf([scripted([])], { timeoutMs: 20 }, tlsWith(true)),
+    { accepted: 1, served: 0 },
+  );
+});
+
+Deno.test("TLS after the handshake: the reply, then close_notify, even after a whole request", async () => {
+  const { conn, reply } = await serveScripted(["hello\n"], {}, tlsWith(false))
+    .then((conn) => ({ conn, reply: conn.written.map(decode).join("") }));
+  assert.equal(reply, GREETING);
+  assert.equal(conn.closedWrite, true);
+  const plain = await serveScripted(["hello\n"]);
+  assert.equal(plain.closedWrite, false, "plain TCP needs no close_notify");
+  // A close_notify that cannot be sent waits no longer than the timeout.
+  const stuck = scripted(["hello\n"], {
+    closeWrite: () => new Promise(() => {}),
+  });
+  assert.deepEqual(
+    await statsOf([stuck], { timeoutMs: 20 }, tlsWith(false)),
+    { accepted: 1, served: 1 },
+  );
+});
+
+Deno.test("writing the reply: a short one to plain TCP is awaited, a longer one or any over TLS gives up at the timeout", async () => {
+  const slow = (conn: ScriptedConnection) => {
+    const write = conn.write.bind(conn);
+    conn.write = async (bytes) => {
+      // Taken well after the timeout: the kernel's buffer was not full, just slow.
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      return await write(bytes);
+    };
+    return conn;
+  };
+  const fits = "x".repeat(4096);
+  const short = slow(scripted(["hello\n"]));
+  assert.deepEqual(
+    await statsOf([short], { timeoutMs: 20, greeting: fits, mode: "raw" }),
+    { accepted: 1, served: 1 },
+  );
+  assert.equal(decode(short.written[0]!), fits);
+
+  for (
+    const [greeting, wrap] of [
+      [`${fits}x`, undefined],
+      ["hi", tlsWith(false)],
+    ] as const
+  ) {
+    const { log } = await logOf(
+      ["hello\n"],
+      "debug",
+      { timeoutMs: 20, greeting, mode: "raw" },
+      (listener) => accepting({ write: stalled })(wrap?.(listener) ?? listener),
+    );
+    assert.deepEqual(log.at(-2), {
+      event: "write_timeout",
+      peer: PEER,
+      timeout_ms: 20,
+    });
+    assert.deepEqual(
+      await statsOf([scripted(["hello\n"], { write: stalled })], {
+        timeoutMs: 20,
+        greeting,
+        mode: "raw",
+      }, wrap),
+      { accepted: 1, served: 0 },
+    );
+  }
+});
+
+Deno.test("a connection that fails before its reply is not served", async () => {
+  assert.deepEqual(
+    await statsOf([scripted([new TypeError("broken")])]),
+    { accepted: 1, served: 0 },
+  );
+});
+
+Deno.test("a connection refused for its PROXY header is not served", async () => {
+  assert.deepEqual(
+    await statsOf([scripted(["hello\n"])], {}, behindBalancer),
+    { accepted: 1, served: 0 },
+  );
+});
+
+Deno.test("raw mode: no HTTP of any kind, and no waiting for a request line", async (t) => {
+  await t.step("a long line is greeted, not refused with 414", async () => {
+    const reply = await replyTo([`GET /${"a".repeat(40)}`], {
+      mode: "raw",
+      readSize: 16,
+    });
+    assert.equal(reply, GREETING);
+  });
+  await t.step("the HTTP/2 preface is greeted, not refused", async () => {
+    const reply = await replyTo(["PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"], {
+      mode: "raw",
+    });
+    assert.equal(reply, GREETING);
+  });
+  await t.step("the start of a request line is answered at once", async () => {
+    const reply = await replyTo(["GET / HT"], {
+      mode: "raw",
+      timeoutMs: 60_000,
+    });
+    assert.equal(reply, GREETING);
+  });
+  await t.step("placeholders and echo: still no HTTP", async () => {
+    const reply = await replyTo([REQUEST], {
+      mode: "raw",
+      greeting: "#{count}",
+      echo: true,
+      http: { contentType: "text/html" },
+    });
+    assert.equal(reply, `#1\n${REQUEST}`);
+  });
+});
+
+Deno.test("http mode with placeholders or echo: raw bytes get an HTTP reply, echoed as they are", async () => {
+  const reply = await replyTo(["<b>hi\n"], {
+    mode: "http",
+    greeting: "#{count}",
+    echo: true,
+  });
+  assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.ok(reply.endsWith("\r\n\r\n#1\n<b>hi\n"), reply);
+  const html = await replyTo(["<b>hi\n"], {
+    mode: "auto",
+    echo: true,
+    http: { contentType: "text/html" },
+  });
+  assert.equal(html, `${GREETING}\n<b>hi\n`, "raw replies are not pages");
+});
+
+Deno.test("part of a request line, then the timeout: the greeting for what came", async () => {
+  const { reply, log } = await logOf(["GET / HT"], "info", { timeoutMs: 20 });
+  assert.equal(reply, GREETING);
+  assert.equal(log[1]!.bytes, 8);
+});
+
+Deno.test("part of a request line, then a failure that is not a reset: no reply, logged at debug", async () => {
+  const { reply, log } = await logOf(
+    ["GET / HT", new TypeError("broken")],
+    "debug",
+  );
+  assert.equal(reply, "");
+  assert.deepEqual(log.map(({ event }) => event), [
+    "connected",
+    "client_failed",
+    "closed",
+  ]);
+});
+
+Deno.test("after the end of input there is nothing to linger for", async () => {
+  const conn = await serveScripted(["GET / HT", null]);
+  assert.equal(conn.closedWrite, false);
+});
+
+Deno.test("lingering discards up to lingerBytes, counting every byte once", async (t) => {
+  await t.step("under the bound: read to the end", async () => {
+    const conn = await serveScripted(["abcd", "efghij", "kl", null], {
+      readSize: 4,
+      lingerBytes: 10,
+      lingerMs: 60_000,
+    });
+    assert.equal(conn.unread, 0);
+  });
+  await t.step("at the bound: closed without reading more", async () => {
+    const conn = await serveScripted(["abcd", "efgh", "ijkl", null], {
+      readSize: 4,
+      lingerBytes: 8,
+      lingerMs: 60_000,
+    });
+    assert.equal(conn.unread, 1);
+  });
+  await t.step(
+    "after a timeout, the read in flight is the first one discarded",
+    async () => {
+      const conn = scripted([]);
+      const write = conn.write.bind(conn);
+      // The client ends its input a while after it has the reply, when the
+      // server is lingering.
+      conn.write = (bytes) =>
+        write(bytes).finally(() => setTimeout(() => conn.hangUp(), 10));
+      const { log } = await logOf(conn, "debug", {
+        timeoutMs: 20,
+        lingerMs: 60_000,
+      });
+      assert.deepEqual(log.map(({ event }) => event), [
+        "connected",
+        "received",
+        "closed",
+      ]);
+    },
+  );
+});
+
+Deno.test("lingering stops when every slot is taken", async () => {
+  const lingering = scripted(["half a li"]);
+  const next = scripted([]);
+  // The next client comes once the first lingers: then every slot is taken.
+  const closeWrite = lingering.closeWrite.bind(lingering);
+  const nextArrives = Promise.withResolvers<Connection>();
+  lingering.closeWrite = () =>
+    closeWrite().finally(() => setTimeout(() => nextArrives.resolve(next), 10));
+  const server = serve(new ScriptedListener([lingering, nextArrives.promise]), {
+    maxConnections: 2,
+    timeoutMs: 60_000,
+    lingerMs: 60_000,
+  });
+  const closed = await withTimeout(lingering.done.promise, 10_000);
+  assert.notEqual(closed, TIMED_OUT, "it lingered on, holding the slot");
+  next.hangUp();
+  assert.deepEqual(await server.shutdown(), { accepted: 2, served: 2 });
+});
+
+Deno.test("the log names the balancer in words too, and the duration to a tenth of a millisecond", async () => {
+  const { messages } = await logOf(
+    ["PROXY TCP4 192.0.2.7 127.0.0.1 51000 80\r\nhello\n", null],
+    "info",
+    {},
+    behindBalancer,
+  );
+  assert.equal(messages[0], `192.0.2.7:51000 connected via ${PEER}`);
+  const direct = await logOf(["hello\n", null], "info");
+  assert.equal(direct.messages[0], `${PEER} connected`);
+
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+      { category: ["merhaba", "connection"], sinks: ["memory"] },
+    ],
+  });
+  try {
+    const conn = scripted([]);
+    const read = conn.read.bind(conn);
+    conn.read = async (buffer) => {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      buffer.set(encode("hi\n"));
+      conn.read = read;
+      return 3;
+    };
+    const started = performance.now();
+    await statsOf([conn]);
+    const elapsed = performance.now() - started;
+    const duration = records.at(-1)!.properties.duration_ms as number;
+    assert.ok(duration >= 30 && duration <= elapsed, `${duration} ms`);
+    assert.equal(Math.round(duration * 10), duration * 10);
+  } finally {
+    await reset();
+  }
+});
+
+Deno.test("a write that fails after the request: connected is logged once, and it is no probe", async () => {
+  const reset = () => Promise.reject(new Deno.errors.ConnectionReset("gone"));
+  const { log } = await logOf(
+    ["hi\n"],
+    "info",
+    {},
+    accepting({ write: reset }),
+  );
+  assert.deepEqual(log.map(({ event }) => event), [
+    "connected",
+    "received",
+    "closed",
+  ]);
+  const silent = await logOf(
+    [],
+    "info",
+    { timeoutMs: 20 },
+    accepting({ write: reset }),
+  );
+  assert.deepEqual(
+    silent.log.map(({ event }) => event),
+    ["connected", "received", "closed"],
+    "a client that stayed until the timeout was no probe",
+  );
+});
+
+Deno.test("with nothing logged, a connection's addresses are not even read", async () => {
+  let reads = 0;
+  const counted = (conn: ScriptedConnection) => {
+    const { remoteAddr, localAddr } = conn;
+    Object.defineProperties(conn, {
+      remoteAddr: { get: () => (reads++, remoteAddr) },
+      localAddr: { get: () => (reads++, localAddr) },
+      via: { get: () => (reads++, undefined) },
+    });
+    return conn;
+  };
+  const clients = [
+    counted(scripted(["hello\n"])),
+    counted(scripted([null])),
+    counted(scripted([new TypeError("broken")])),
+    counted(scripted([new ClientRefused("refused")])),
+    counted(scripted([], {})),
+  ];
+  await statsOf(clients, { timeoutMs: 20 });
+  assert.equal(reads, 0);
 });

@@ -170,16 +170,8 @@ export function logEvent(
   // records, which at thousands of records a second kept them alive through
   // garbage collections and doubled the server's memory.
   const contextual = logger.with({ event, ...properties });
-  switch (level) {
-    case "debug":
-      return contextual.debug(template, ...values);
-    case "info":
-      return contextual.info(template, ...values);
-    case "warning":
-      return contextual.warn(template, ...values);
-    case "error":
-      return contextual.error(template, ...values);
-  }
+  // Each of LogTape's levels has a method of its name.
+  contextual[level](template, ...values);
 }
 
 /**

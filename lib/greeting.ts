@@ -96,6 +96,30 @@ export function usesPlaceholder(
   );
 }
 
+/**
+ * The value of `{hostname}` for a greeting: `given` if there is one, else
+ * the machine's name, read (with `read`) only if the greeting uses it,
+ * since reading it needs a permission.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileGreeting, hostnameFor } from "./greeting.ts";
+ *
+ * const { template } = compileGreeting("Hello from {hostname}");
+ * assert.equal(hostnameFor(template, undefined, () => "box"), "box");
+ * assert.equal(hostnameFor(compileGreeting("Hi").template, undefined), "");
+ * ```
+ */
+export function hostnameFor(
+  template: GreetingTemplate | undefined,
+  given: string | undefined,
+  read: () => string = Deno.hostname,
+): string {
+  if (given !== undefined) return given;
+  return template && usesPlaceholder(template, "hostname") ? read() : "";
+}
+
 /** Fills a template in. */
 export function renderGreeting(
   template: GreetingTemplate,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   compileGreeting,
   hasPlaceholders,
+  hostnameFor,
   parseGreeting,
   renderGreeting,
   usesPlaceholder,
@@ -122,4 +123,18 @@ Deno.test("compileGreeting() reads a file leniently: an unknown name stays text 
     compileGreeting(new Uint8Array(0)),
     { body: new Uint8Array(0) },
   );
+});
+
+Deno.test("hostnameFor(): the given name, else the machine's, read only when the greeting uses {hostname}", () => {
+  let reads = 0;
+  const read = () => (reads++, "box");
+  const uses = compileGreeting("Hello from {hostname}").template;
+  const other = compileGreeting("Hello, {peer}").template;
+  assert.equal(hostnameFor(uses, "given", read), "given");
+  assert.equal(hostnameFor(other, undefined, read), "");
+  assert.equal(hostnameFor(undefined, undefined, read), "");
+  assert.equal(reads, 0);
+  assert.equal(hostnameFor(uses, undefined, read), "box");
+  assert.equal(reads, 1);
+  assert.equal(hostnameFor(uses, undefined), Deno.hostname());
 });

@@ -8,7 +8,7 @@ import {
 import { V2_SIGNATURE } from "./proxy_protocol.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { TlsListener } from "./tls.ts";
-import type { Listener } from "./connection.ts";
+import type { Listener } from "./io.ts";
 import { replyTo, ScriptedConnection } from "../tests/scripted.ts";
 import {
   decode,

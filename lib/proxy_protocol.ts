@@ -6,8 +6,7 @@
  * @module
  */
 
-import { isIP } from "node:net";
-import { canonicalHost } from "./address.ts";
+import { canonicalHost, ipFamily } from "./address.ts";
 
 /** A TCP address carried by a header. */
 export interface ProxiedAddress {
@@ -41,7 +40,7 @@ export const MAX_V1_LENGTH = 107;
  * field allows 65 535, but is attacker-controlled; HAProxy's longest
  * headers (with TLS details) stay far below this.
  */
-export const MAX_V2_PAYLOAD = 1024;
+const MAX_V2_PAYLOAD = 1024;
 /** The longest header of either version. */
 export const MAX_HEADER_LENGTH = 16 + MAX_V2_PAYLOAD;
 
@@ -135,8 +134,8 @@ function parseV1(bytes: Uint8Array): ProxyHeader {
   const source = v4 ? match[2]! : match[5]!;
   const destination = v4 ? match[3]! : match[6]!;
   const family = v4 ? 4 : 6;
-  const valid = isIP(source) === family && isIP(destination) === family &&
-    !source.includes("%") && !destination.includes("%");
+  const valid = ipFamily(source) === family &&
+    ipFamily(destination) === family;
   const sourcePort = Number(match[7]);
   const destinationPort = Number(match[8]);
   if (!valid) return { kind: "invalid", reason: "bad address in v1 header" };
@@ -188,15 +187,24 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
   const tlvProblem = checkTlvs(bytes.subarray(0, length), 16 + needed);
   if (tlvProblem) return { kind: "invalid", reason: tlvProblem };
   const view = new DataView(bytes.buffer, bytes.byteOffset + 16, payload);
+  const source = v2Source(familyProtocol, view);
+  return { kind: "header", version: 2, length, ...(source && { source }) };
+}
+
+/**
+ * The client a v2 header's address block names, for TCP over IPv4 or IPv6.
+ * UNSPEC, UDP and Unix sockets name no TCP client: as the specification
+ * asks of a receiver that does not support them, the connection's own
+ * address stands (the balancer's).
+ */
+function v2Source(
+  familyProtocol: number,
+  view: DataView,
+): ProxiedAddress | undefined {
   if (familyProtocol === 0x11) {
     return {
-      kind: "header",
-      version: 2,
-      length,
-      source: {
-        hostname: [0, 1, 2, 3].map((i) => view.getUint8(i)).join("."),
-        port: view.getUint16(8),
-      },
+      hostname: [0, 1, 2, 3].map((i) => view.getUint8(i)).join("."),
+      port: view.getUint16(8),
     };
   }
   if (familyProtocol === 0x21) {
@@ -205,19 +213,11 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
       (_, i) => view.getUint16(2 * i).toString(16),
     );
     return {
-      kind: "header",
-      version: 2,
-      length,
-      source: {
-        hostname: canonicalHost(groups.join(":")),
-        port: view.getUint16(32),
-      },
+      hostname: canonicalHost(groups.join(":")),
+      port: view.getUint16(32),
     };
   }
-  // UNSPEC, UDP and Unix sockets name no TCP client: as the specification
-  // asks of a receiver that does not support them, the connection's own
-  // address stands (the balancer's).
-  return { kind: "header", version: 2, length };
+  return undefined;
 }
 
 /** The TLV that carries a CRC-32C of the whole header (PP2_TYPE_CRC32C). */

@@ -45,7 +45,7 @@ export interface TimeSource {
 }
 
 /** The runtime's own clock and timers. */
-export const REAL_TIME: TimeSource = {
+const REAL_TIME: TimeSource = {
   now: () => performance.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) =>

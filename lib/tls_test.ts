@@ -160,3 +160,228 @@ Deno.test({
     /does not belong to the certificate/,
   );
 });
+
+// TlsConnection on its own: a scripted TCP connection underneath, so each
+// test decides exactly what arrives, and what the session writes is kept.
+
+import tls from "node:tls";
+import { ClientRefused, type Connection } from "./io.ts";
+import { TlsConnection } from "./tls.ts";
+import { ScriptedConnection, type Segment } from "../tests/scripted.ts";
+
+/** A TLS session over a scripted TCP connection. */
+async function scriptedTls(segments: Segment[]) {
+  await using fixture = await tlsFixture();
+  const context = tls.createSecureContext({
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+  });
+  const tcp = new ScriptedConnection(segments);
+  return { tcp, tls: new TlsConnection(tcp, context) };
+}
+
+/** What the session's first read gives: bytes, the end, or what it threw. */
+async function firstRead(conn: Connection): Promise<string | null | Error> {
+  const buffer = new Uint8Array(64);
+  try {
+    const n = await conn.read(buffer);
+    return n === null ? null : decode(buffer.subarray(0, n));
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+Deno.test("TlsConnection: plain HTTP gets one 400 naming the https:// URL, and the read fails with ClientRefused", async () => {
+  for (const method of ["GET", "HEAD"]) {
+    const { tcp, tls } = await scriptedTls([
+      encode(`${method} / HTTP/1.1\r\nHost: example.com:8443\r\n\r\n`),
+    ]);
+    const error = await firstRead(tls);
+    tls.close();
+    assert.ok(error instanceof ClientRefused);
+    assert.equal(
+      error.message,
+      "sent plain HTTP to this TLS port: answered 400, pointing to https://example.com:8443/",
+    );
+    assert.equal(tcp.written.length, 1, "one write: the 400, no TLS alert");
+    const reply = decode(tcp.written[0]!);
+    assert.match(reply, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    const body =
+      "This port speaks TLS (HTTPS): use https://example.com:8443/\n";
+    assert.equal(reply.endsWith(`\r\n\r\n${body}`), method === "GET");
+  }
+});
+
+Deno.test("TlsConnection: the start of a request line is plain HTTP too, pointed at our own address", async () => {
+  const { tcp, tls } = await scriptedTls([encode("GET / HT")]);
+  const error = await firstRead(tls);
+  tls.close();
+  assert.ok(error instanceof ClientRefused);
+  assert.match(error.message, /pointing to https:\/\/127\.0\.0\.1:2\/$/);
+  assert.match(decode(tcp.written[0]!), /^HTTP\/1\.1 400 /);
+});
+
+Deno.test("TlsConnection: plain HTTP from a client already gone still fails the read with ClientRefused", async () => {
+  const { tcp, tls } = await scriptedTls([encode("GET / HTTP/1.1\r\n\r\n")]);
+  tcp.write = () => Promise.reject(new Error("connection reset"));
+  const error = await firstRead(tls);
+  tls.close();
+  assert.ok(error instanceof ClientRefused);
+});
+
+Deno.test("TlsConnection: bytes that are neither TLS nor HTTP fail the handshake with TLS's error and get no 400", async () => {
+  const { tcp, tls } = await scriptedTls([encode("hello\n")]);
+  const error = await firstRead(tls);
+  tls.close();
+  assert.ok(error instanceof Error);
+  assert.ok(!(error instanceof ClientRefused), String(error));
+  assert.ok(tcp.written.every((bytes) => !decode(bytes).startsWith("HTTP/")));
+});
+
+Deno.test("TlsConnection: only the first bytes can be plain HTTP; later ones belong to the TLS session", async () => {
+  // A TLS record header, then text that would be a request line if it came first.
+  const { tcp, tls } = await scriptedTls([
+    HALF_CLIENT_HELLO.subarray(0, 5),
+    encode("GET / HTTP/1.1\r\n\r\n"),
+    null,
+  ]);
+  const outcome = await firstRead(tls);
+  tls.close();
+  assert.ok(!(outcome instanceof ClientRefused), String(outcome));
+  assert.ok(tcp.written.every((bytes) => !decode(bytes).startsWith("HTTP/")));
+});
+
+Deno.test("TlsConnection: the end of input before any byte reads as the end, and nothing is written", async () => {
+  const { tcp, tls } = await scriptedTls([null]);
+  const outcome = await firstRead(tls);
+  tls.close();
+  assert.ok(outcome === null || !(outcome instanceof ClientRefused));
+  assert.deepEqual(tcp.written, []);
+});
+
+Deno.test("TlsConnection: a failing TCP read ends the session's read", async () => {
+  // node:tls reports the failure of the stream it runs over as a close.
+  const { tcp, tls } = await scriptedTls([new Error("reset by peer")]);
+  assert.equal(await firstRead(tls), null);
+  await tcp.done.promise;
+  tls.close();
+});
+
+Deno.test("TlsConnection: close() releases the TCP connection at once, mid-handshake, and a pending read ends", async () => {
+  const { tcp, tls } = await scriptedTls([]);
+  const read = firstRead(tls);
+  assert.equal(tls.handshaking, true);
+  tls.close();
+  tls.close();
+  assert.equal(await read, null);
+  await tcp.done.promise;
+});
+
+Deno.test("TlsConnection: addresses, the balancer and the PROXY header reader are the TCP connection's", async () => {
+  const { tcp, tls: plain } = await scriptedTls([]);
+  assert.equal(plain.remoteAddr, tcp.remoteAddr);
+  assert.equal(plain.localAddr, tcp.localAddr);
+  assert.equal(plain.via, undefined);
+  assert.equal(plain.readHeader, undefined);
+  plain.close();
+
+  const balancer: Deno.NetAddr = {
+    transport: "tcp",
+    hostname: "10.0.0.1",
+    port: 3,
+  };
+  const proxied = new ScriptedConnection([]) as Connection;
+  let headersRead = 0;
+  Object.assign(proxied, {
+    via: balancer,
+    readHeader: () => Promise.resolve(void headersRead++),
+  });
+  await using fixture = await tlsFixture();
+  const behind = new TlsConnection(
+    proxied,
+    tls.createSecureContext({
+      cert: fixture.cert,
+      key: await Deno.readTextFile(fixture.keyFile),
+    }),
+  );
+  assert.equal(behind.via, balancer);
+  await behind.readHeader!();
+  assert.equal(headersRead, 1);
+  behind.close();
+});
+
+Deno.test("TlsConnection: reads of any size get the decrypted bytes in order; closeWrite ends the client's input", async () => {
+  const fixture = await tlsFixture();
+  const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = new TlsListener(tcp, {
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+  });
+  assert.equal(listener.addr, tcp.addr);
+  try {
+    const text = "Merhaba, a message longer than the reader's buffer";
+    const [server, client] = await Promise.all([
+      listener.accept(),
+      Deno.connectTls({
+        hostname: "localhost",
+        port: tcp.addr.port,
+        caCerts: [fixture.cert],
+      }),
+    ]);
+    try {
+      assert.equal((server as TlsConnection).handshaking, true);
+      await writeAll(client, encode(text));
+      await client.closeWrite();
+      const chunks: string[] = [];
+      const buffer = new Uint8Array(4);
+      while (true) {
+        const n = await server.read(buffer);
+        if (n === null) break;
+        chunks.push(decode(buffer.subarray(0, n)));
+      }
+      assert.equal((server as TlsConnection).handshaking, false);
+      assert.equal(chunks.join(""), text);
+      assert.ok(chunks.every((chunk) => chunk.length <= 4));
+      assert.equal(
+        await server.write(encode(GREETING)),
+        encode(GREETING).length,
+      );
+      await server.closeWrite();
+      const reply = await withTimeout(readToEnd(client), 3000);
+      assert.notEqual(reply, TIMED_OUT);
+      assert.equal(decode(reply as Uint8Array), GREETING);
+    } finally {
+      server.close();
+      client.close();
+    }
+  } finally {
+    listener.close();
+    await fixture[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("checkKeyPair() says which part cannot be parsed, with the parser's reason", async () => {
+  await using fixture = await tlsFixture();
+  const key = await Deno.readTextFile(fixture.keyFile);
+  assert.throws(
+    () => checkKeyPair({ cert: "not a certificate", key }),
+    (error: Error) =>
+      error instanceof TypeError &&
+      /^Invalid certificate: \S/.test(error.message),
+  );
+  assert.throws(
+    () => checkKeyPair({ cert: fixture.cert, key: "not a key" }),
+    (error: Error) =>
+      error instanceof TypeError &&
+      /^Invalid private key: \S/.test(error.message),
+  );
+  const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    assert.throws(
+      () => new TlsListener(tcp, { cert: fixture.cert, key: fixture.cert }),
+      /Invalid private key/,
+    );
+  } finally {
+    tcp.close();
+  }
+});

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { VERSION } from "../main.ts";
+import { VERSION } from "../cli/version.ts";
 import { greet } from "./test_client.ts";
 import { withTimeout } from "../lib/timers.ts";
 import { MerhabaProcess } from "./test_cli.ts";

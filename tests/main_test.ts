@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { VERSION } from "../main.ts";
+import { VERSION } from "../cli/version.ts";
 import { COPY_WINDOW_MS } from "../cli/stop_signals.ts";
 import net from "node:net";
 import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";

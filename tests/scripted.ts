@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Connection, Listener } from "../lib/connection.ts";
+import type { Connection, Listener } from "../lib/io.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { decode, encode } from "./test_client.ts";
 
@@ -38,7 +38,11 @@ export class ScriptedConnection implements Connection {
   closedWrite = false;
   /** Resolves when the server closes the connection. */
   readonly done: PromiseWithResolvers<void> = Promise.withResolvers<void>();
+  /** How many times the server called `close()`. */
+  closes = 0;
   #segments: Segment[];
+  #hungUp = Promise.withResolvers<void>();
+  #reading = false;
 
   /**
    * @param segments what each read returns, in order
@@ -49,10 +53,37 @@ export class ScriptedConnection implements Connection {
     if (remoteAddr) this.remoteAddr = remoteAddr;
   }
 
-  /** The next segment (or what of it fits); after the last, waits for close. */
+  /** Segments not read yet. */
+  get unread(): number {
+    return this.#segments.length;
+  }
+
+  /** Ends the client's input now: a read waiting past the last segment gets `null`. */
+  hangUp(): void {
+    this.#hungUp.resolve();
+  }
+
+  /**
+   * The next segment (or what of it fits); after the last, waits for close
+   * or {@link hangUp}. A second read while one is pending fails with
+   * `Busy`, as a `Deno.Conn`'s does.
+   */
   read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#reading) {
+      return Promise.reject(
+        new Deno.errors.Busy("read already pending on this connection"),
+      );
+    }
+    this.#reading = true;
+    return this.#read(buffer).finally(() => this.#reading = false);
+  }
+
+  #read(buffer: Uint8Array): Promise<number | null> {
     const segment = this.#segments.shift();
-    if (segment === undefined) return this.done.promise.then(() => null);
+    if (segment === undefined) {
+      return Promise.race([this.done.promise, this.#hungUp.promise])
+        .then(() => null);
+    }
     if (segment === null) return Promise.resolve(null);
     if (segment instanceof Error) return Promise.reject(segment);
     const n = Math.min(segment.byteLength, buffer.byteLength);
@@ -75,7 +106,61 @@ export class ScriptedConnection implements Connection {
 
   /** Ends the script. */
   close(): void {
+    this.closes++;
     this.done.resolve();
+  }
+}
+
+/**
+ * A listener that hands out the given connections (or promises of them,
+ * to accept a client only when the test says), or throws the given errors,
+ * one per accept; then waits until closed, when a waiting accept
+ * fails with `closedError` (Deno's `BadResource` by default).
+ */
+export class ScriptedListener implements Listener {
+  /** The address every connection came to. */
+  readonly addr: Deno.Addr = {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 2,
+  };
+  /** How many times the server called `close()`. */
+  closes = 0;
+  /** How many times the server called `accept()`. */
+  accepts = 0;
+  #script: (Connection | unknown)[];
+  #closed = Promise.withResolvers<never>();
+  #closedError: unknown;
+
+  /**
+   * @param script what each accept gives: a connection or a promise of one, or anything else to throw
+   * @param closedError what a waiting accept throws once the listener is closed
+   */
+  constructor(
+    script: (Connection | unknown)[],
+    closedError: unknown = new Deno.errors.BadResource("listener closed"),
+  ) {
+    this.#script = [...script];
+    this.#closed.promise.catch(() => {});
+    this.#closedError = closedError;
+  }
+
+  /** The next connection or failure; after the last, waits for close. */
+  accept(): Promise<Connection> {
+    this.accepts++;
+    if (this.closes > 0) return Promise.reject(this.#closedError);
+    if (this.#script.length === 0) return this.#closed.promise;
+    const next = this.#script.shift();
+    if (next instanceof Promise) return next;
+    return typeof next === "object" && next !== null && "read" in next
+      ? Promise.resolve(next as Connection)
+      : Promise.reject(next);
+  }
+
+  /** Fails the waiting accept. */
+  close(): void {
+    this.closes++;
+    this.#closed.reject(this.#closedError);
   }
 }
 
@@ -83,20 +168,22 @@ export class ScriptedConnection implements Connection {
  * Serves one scripted connection with `serve()` and returns the connection
  * once the server has finished with it.
  *
- * @param segments the client's reads: text (UTF-8), bytes, `null` (end of input) or an error
+ * @param segments the client's reads: text (UTF-8), bytes, `null` (end of input) or an error; or the connection itself
  * @param options the server's options
  * @param wrap a listener to put around the scripted one (a PROXY listener)
  */
 export async function serveScripted(
-  segments: (string | Segment)[],
+  segments: (string | Segment)[] | ScriptedConnection,
   options: ServeOptions = {},
   wrap: (listener: Listener) => Listener = (listener) => listener,
 ): Promise<ScriptedConnection> {
-  const conn = new ScriptedConnection(
-    segments.map((segment) =>
-      typeof segment === "string" ? encode(segment) : segment
-    ),
-  );
+  const conn = segments instanceof ScriptedConnection
+    ? segments
+    : new ScriptedConnection(
+      segments.map((segment) =>
+        typeof segment === "string" ? encode(segment) : segment
+      ),
+    );
   let given = false;
   const closed = Promise.withResolvers<never>();
   closed.promise.catch(() => {});

@@ -1,0 +1,107 @@
+/**
+ * The files merhaba reads before it gives up file access: the certificate
+ * and key, and the greeting file. Every failure is a {@link StartupError}
+ * naming the file and what to do.
+ *
+ * @module
+ */
+
+import type { TlsKeyPair } from "../lib/tls.ts";
+import { StartupError } from "./errors.ts";
+import type { Config, TlsFiles } from "./flags.ts";
+
+/** What merhaba reads from files and the system before it drops access. */
+export interface StartupFiles {
+  /** The certificate and key, for a TLS endpoint. */
+  tls?: TlsKeyPair;
+  /** The `--greeting-file` bytes. */
+  greeting?: Uint8Array;
+}
+
+/**
+ * Reads every file the configuration names.
+ *
+ * @throws {StartupError} naming what cannot be read.
+ */
+export async function readStartupFiles(config: Config): Promise<StartupFiles> {
+  const { endpoint } = config;
+  const greeting = config.greetingFile === undefined
+    ? undefined
+    : await readGreetingFile(config.greetingFile);
+  const tls = endpoint.transport === "tcp" && endpoint.tls
+    ? await readTlsKeyPair(endpoint.tls)
+    : undefined;
+  return { tls, greeting };
+}
+
+/**
+ * Reads the certificate and key files of a TLS endpoint.
+ *
+ * @throws {StartupError} naming the file that is missing, unreadable, or
+ * holds no PEM certificate or key.
+ */
+async function readTlsKeyPair(files: TlsFiles): Promise<TlsKeyPair> {
+  const allowRead = `${files.certFile},${files.keyFile}`;
+  const text = new TextDecoder();
+  const cert = text.decode(
+    await readNamedFile("--cert file", files.certFile, allowRead),
+  );
+  const key = text.decode(
+    await readNamedFile("--key file", files.keyFile, allowRead),
+  );
+  if (!cert.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new StartupError(
+      `--cert file "${files.certFile}" holds no PEM certificate`,
+      'Expected a file starting with "-----BEGIN CERTIFICATE-----".',
+    );
+  }
+  if (!/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(key)) {
+    throw new StartupError(
+      `--key file "${files.keyFile}" holds no PEM private key`,
+      'Expected a file starting with "-----BEGIN PRIVATE KEY-----" (or RSA/EC PRIVATE KEY).',
+    );
+  }
+  return { cert, key };
+}
+
+/**
+ * Reads the `--greeting-file`.
+ *
+ * @throws {StartupError} naming the file when it cannot be read.
+ */
+function readGreetingFile(path: string): Promise<Uint8Array> {
+  return readNamedFile("--greeting-file", path, path);
+}
+
+/**
+ * Reads a file named on the command line.
+ *
+ * @param what how the message names it: `--cert file`, `--greeting-file`
+ * @param allowRead the `--allow-read` value to suggest when access is denied
+ * @throws {StartupError} naming the file when it cannot be read.
+ */
+async function readNamedFile(
+  what: string,
+  path: string,
+  allowRead: string,
+): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new StartupError(
+        `Read access to ${what} "${path}" was not granted`,
+        `deno task start and deno run -P main.ts grant it; with deno run, add --allow-read=${allowRead}.`,
+      );
+    }
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new StartupError(
+      `Cannot read ${what} "${path}": ${reason}`,
+      `Check the path given to ${what.split(" ")[0]}.`,
+    );
+  }
+}
