@@ -16,6 +16,7 @@
  */
 
 import { startTaskFlags } from "../tools/start_flags.ts";
+import { rssMiB } from "../tools/proc.ts";
 import { renderChart } from "./chart.ts";
 import {
   measureTlsMemory,
@@ -191,16 +192,15 @@ function cpuMicros(root: number): number {
 
 /** Resident memory of the tree in MB: now (VmRSS) or at its peak (VmHWM). */
 function rssMb(root: number, field: "VmRSS" | "VmHWM"): number {
-  let kb = 0;
+  let mib = 0;
   for (const pid of processTree(root)) {
     try {
-      const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-      kb += Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+      mib += rssMiB(pid, field);
     } catch {
       // Gone.
     }
   }
-  return Math.round(kb / 102.4) / 10;
+  return Math.round(mib * 10) / 10;
 }
 
 const pinned = (cpu: number, command: string[]) =>

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { rssMiB } from "../tools/proc.ts";
+
 /** One server's figures. */
 export interface TlsMemoryResult {
   name: string;
@@ -36,13 +38,6 @@ export interface TlsMemoryServer {
 const ROOT = new URL("../", import.meta.url).pathname;
 const CERT = `${ROOT}tests/testdata/localhost_cert.pem`;
 const KEY = `${ROOT}tests/testdata/localhost_key.pem`;
-
-/** Resident memory of a process, MiB (VmRSS). */
-function rssMiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 102.4) / 10;
-}
 
 /** Opens `count` TLS sessions to `port`, each past its handshake. */
 async function openSessions(

@@ -79,8 +79,8 @@ export class WorkerPool {
   }
 
   /**
-   * Starts `count` workers listening on `port` and resolves once every one
-   * of them listens.
+   * Starts `count` workers, each listening on `start.endpoint` (the main
+   * thread's port), and resolves once every one of them listens.
    *
    * @throws {StartupError} when a worker cannot listen; the others are stopped.
    */

@@ -55,11 +55,12 @@ export function parseRequestLine(bytes: Uint8Array): RequestLine | undefined {
   if (end === -1) end = bytes.length;
   if (end - start < 14 || end - start > MAX_REQUEST_LINE) return undefined;
   if (bytes[end - 1] === CR) end--;
+  // Neither loop needs a bound: the byte at `end` is CR, LF or past the data.
   let space = start;
-  while (space < end && IS_TOKEN[bytes[space]!]) space++;
+  while (IS_TOKEN[bytes[space]!]) space++;
   if (space === start || bytes[space] !== SPACE) return undefined;
   let targetEnd = space + 1;
-  while (targetEnd < end && isVisible(bytes[targetEnd]!)) targetEnd++;
+  while (isVisible(bytes[targetEnd]!)) targetEnd++;
   if (targetEnd === space + 1 || bytes[targetEnd] !== SPACE) return undefined;
   const version = targetEnd + 1;
   if (end - version !== HTTP_1.length + 1) return undefined;
@@ -79,10 +80,13 @@ const CR = 0x0d;
 const SPACE = 0x20;
 /** `HTTP/1.`, the version up to its minor digit. */
 const HTTP_1 = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e];
-/** The bytes of an RFC 9110 token (a method): `!#$%&'*+-.^_`|~`, digits, letters. */
+/** The characters of an RFC 9110 token (a method). */
+const TOKEN_CHARACTERS = "!#$%&'*+-.^_`|~0123456789" +
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/** Whether each byte is one of {@link TOKEN_CHARACTERS}. */
 const IS_TOKEN: readonly boolean[] = Array.from(
   { length: 256 },
-  (_, byte) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]$/.test(String.fromCharCode(byte)),
+  (_, byte) => TOKEN_CHARACTERS.includes(String.fromCharCode(byte)),
 );
 
 /** Whether a byte is visible ASCII (`%x21-7E`), as a request target's are. */
@@ -97,13 +101,13 @@ function latin1(bytes: Uint8Array, from: number, to: number): string {
   return String.fromCharCode.apply(null, bytes.subarray(from, to) as never);
 }
 
-/** Where the request line starts: past any empty lines. */
+/** Where the request line starts: past any empty lines (LF or CRLF). */
 function skipEmptyLines(bytes: Uint8Array): number {
   let start = 0;
-  while (bytes[start] === 0x0d || bytes[start] === NEWLINE) {
-    if (bytes[start] === 0x0d && bytes[start + 1] !== NEWLINE) break;
-    start += bytes[start] === 0x0d ? 2 : 1;
-  }
+  while (
+    bytes[start] === NEWLINE ||
+    (bytes[start] === CR && bytes[start + 1] === NEWLINE)
+  ) start++;
   return start;
 }
 
@@ -178,14 +182,12 @@ const HTTP2_PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n");
  * (`curl --http2-prior-knowledge`, gRPC without TLS).
  */
 export function isHttp2Preface(bytes: Uint8Array): boolean {
-  return bytes.length >= HTTP2_PREFACE.length &&
-    HTTP2_PREFACE.every((byte, i) => bytes[i] === byte);
+  return HTTP2_PREFACE.every((byte, i) => bytes[i] === byte);
 }
 
 /** Whether the bytes start like a TLS handshake record (a ClientHello). */
 export function looksLikeTls(bytes: Uint8Array): boolean {
-  return bytes.length >= 3 && bytes[0] === 0x16 && bytes[1] === 0x03 &&
-    bytes[2]! <= 0x04;
+  return bytes[0] === 0x16 && bytes[1] === 0x03 && bytes[2]! <= 0x04;
 }
 
 /** Names what the first bytes of a connection looked like, for the log. */
@@ -200,9 +202,12 @@ export function detectProtocol(
   return "raw";
 }
 
-/** A Host header's value that is safe to repeat: a name or address, and a port. */
+/**
+ * A Host header line whose value is safe to repeat: a name or address, and
+ * a port. (No request line starts with `host:`: a method has no colon.)
+ */
 const PLAIN_HOST =
-  /^\r?\nhost:[ \t]*((?:[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,126}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?)[ \t]*\r?$/im;
+  /^host:[ \t]*((?:[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,126}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?)[ \t]*\r?$/im;
 
 /**
  * The `https://` URL a plain HTTP request to a TLS port meant: its Host
@@ -212,7 +217,7 @@ const PLAIN_HOST =
  */
 export function httpsUrlFor(received: Uint8Array, fallback: string): string {
   const head = LATIN1.decode(requestHead(received));
-  const host = PLAIN_HOST.exec(head.slice(head.indexOf("\n")))?.[1];
+  const host = PLAIN_HOST.exec(head)?.[1];
   return `https://${host ?? fallback}/`;
 }
 
@@ -234,12 +239,13 @@ function headersEnd(bytes: Uint8Array): number | undefined {
 
 /** The request line and headers of an HTTP request, without its body (all of it if cut short). */
 export function requestHead(received: Uint8Array): Uint8Array {
-  const end = headersEnd(received);
-  return end === undefined ? received : received.subarray(0, end);
+  return received.subarray(0, headersEnd(received));
 }
 
+/** A Content-Length line (its name already matched), and its value. */
 const CONTENT_LENGTH = /^content-length:[ \t]*(\d+)[ \t]*$/i;
 const TRANSFER_ENCODING = new TextEncoder().encode("transfer-encoding:");
+// Stryker disable next-line StringLiteral: a shortcut (CONTENT_LENGTH checks the name too)
 const CONTENT_LENGTH_NAME = new TextEncoder().encode("content-length:");
 
 /**
@@ -261,15 +267,16 @@ export function clientMayContinue(
   if (end === undefined) return true;
   let length: number | undefined;
   // A header line starts after CR or LF, as `^` does in a multiline pattern.
+  // Every scan stops by `end`: the byte before it is the blank line's LF.
   for (let line = 0; line < end;) {
     let lineEnd = line;
-    while (
-      lineEnd < end && received[lineEnd] !== CR && received[lineEnd] !== NEWLINE
-    ) lineEnd++;
-    if (startsWithName(received, line, lineEnd, TRANSFER_ENCODING)) return true;
+    while (received[lineEnd] !== CR && received[lineEnd] !== NEWLINE) {
+      lineEnd++;
+    }
+    if (startsWithName(received, line, TRANSFER_ENCODING)) return true;
     if (
       length === undefined &&
-      startsWithName(received, line, lineEnd, CONTENT_LENGTH_NAME)
+      startsWithName(received, line, CONTENT_LENGTH_NAME)
     ) {
       const match = CONTENT_LENGTH.exec(latin1(received, line, lineEnd));
       if (match !== null) length = Number(match[1]);
@@ -279,18 +286,24 @@ export function clientMayContinue(
   return received.byteLength - end < (length ?? 0);
 }
 
-/** Whether bytes `from` to `to` start with `name` (lower case), in any case. */
+/**
+ * Whether the line at `from` starts with `name` (lower-case letters, `-`
+ * and `:`), letters in any case.
+ */
 function startsWithName(
   bytes: Uint8Array,
   from: number,
-  to: number,
   name: Uint8Array,
 ): boolean {
-  if (to - from < name.byteLength) return false;
+  // No bound needed: the line ends with CR or LF, which no name holds.
   for (let i = 0; i < name.byteLength; i++) {
     const byte = bytes[from + i]!;
-    const lower = byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
-    if (lower !== name[i]) return false;
+    const expected = name[i]!;
+    // Setting bit 0x20 lower-cases A-Z and turns nothing else into a-z.
+    const isLetter = expected >= 0x61;
+    if (byte !== expected && !(isLetter && (byte | 0x20) === expected)) {
+      return false;
+    }
   }
   return true;
 }

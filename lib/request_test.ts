@@ -417,3 +417,93 @@ Deno.test("clientMayContinue() and requestHead() agree with the reference patter
     { numRuns: 5000 },
   );
 });
+
+/** Request lines near every rule's edge: method, spaces, target, version, line end. */
+const lineish = fc.tuple(
+  fc.constantFrom("", "\n", "\r\n", "\r\n\r\n", "\n\r\n", "\r", "\r\r\n"),
+  fc.oneof(
+    fc.constantFrom("GET", "OPTIONS", "A", "", "G@T", "G\x7fT", "get"),
+    fc.stringMatching(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,8}$/),
+  ),
+  fc.constantFrom(" ", "  ", "\t", ""),
+  fc.oneof(
+    fc.constantFrom("/", "*", "", "/!", "/~", "/\x7f", "/\x80", "/a b"),
+    fc.stringMatching(/^[!-~]{0,16}$/),
+    fc.integer({ min: 8170, max: 8190 }).map((n) => "/" + "a".repeat(n)),
+  ),
+  fc.constantFrom(" ", "  ", ""),
+  fc.constantFrom(
+    "HTTP/1.1",
+    "HTTP/1.0",
+    "HTTP/1.2",
+    "HTTP/1.",
+    "HTTP/1.11",
+    "HTTP/2.0",
+    "http/1.1",
+    "XTTP/1.1",
+    "HTTP/1.1 ",
+  ),
+  fc.constantFrom("\r\n", "\n", "", "\r", "\r\r\n"),
+).map((parts) => encode(parts.join("")));
+
+Deno.test("parseRequestLine() agrees with the reference pattern at every rule's edge", () => {
+  fc.assert(
+    fc.property(lineish, (input) => {
+      assert.deepEqual(parseRequestLine(input), reference.requestLine(input));
+    }),
+    { numRuns: 5000 },
+  );
+});
+
+Deno.test("awaitsRequestLine() and requestLineTooLong() at 8 KiB, after empty lines too", () => {
+  const start = (length: number, before = "") =>
+    encode(`${before}GET /${"a".repeat(length - 5)}`);
+  assert.equal(awaitsRequestLine(start(8192)), true, "8192 bytes may end");
+  assert.equal(awaitsRequestLine(start(8193)), false, "8193 cannot");
+  assert.equal(awaitsRequestLine(start(8192, "\r\n\r\n")), true);
+  assert.equal(awaitsRequestLine(start(8193, "\r\n")), false);
+  const line = (length: number) =>
+    encode(`GET /${"a".repeat(length - 14)} HTTP/1.1\nHost: x\n\n`);
+  assert.equal(requestLineTooLong(line(8192), 9000), false, "ends at 8192");
+  assert.equal(requestLineTooLong(line(8193), 9000), true, "ends at 8193");
+});
+
+Deno.test("httpsUrlFor() takes a Host header wherever it is, with or without a port and dots, whatever the line ends", () => {
+  const url = (head: string) =>
+    httpsUrlFor(new TextEncoder().encode(head), "127.0.0.1:8443");
+  assert.equal(
+    url("GET / HTTP/1.1\r\nUser-Agent: x\r\nHost: example.com\r\n\r\n"),
+    "https://example.com/",
+  );
+  assert.equal(
+    url("GET / HTTP/1.1\nHost: localhost:8443\n\n"),
+    "https://localhost:8443/",
+  );
+  assert.equal(url("GET / HTTP/1.1\r\nHost: a.b.c\r\n\r\n"), "https://a.b.c/");
+  assert.equal(url("GET / HT"), "https://127.0.0.1:8443/");
+});
+
+Deno.test("clientMayContinue(): a Content-Length with no space, the first of two, and Transfer-Encoding in any case", () => {
+  const request = parseRequestLine(encode("POST / HTTP/1.1"));
+  const more = (text: string) => clientMayContinue(encode(text), request, 4096);
+  assert.equal(more("POST / HTTP/1.1\r\nContent-Length:5\r\n\r\nabc"), true);
+  assert.equal(
+    more("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 0\r\n\r\n"),
+    true,
+    "the first Content-Length counts, as the reference pattern takes it",
+  );
+  assert.equal(
+    more("POST / HTTP/1.1\r\nTRANSFER-ENCODING: chunked\r\n\r\n"),
+    true,
+  );
+  assert.equal(
+    more("POST / HTTP/1.1\r\ntransfer-encoding\x1a chunked\r\n\r\n"),
+    false,
+    "\\x1a is no colon",
+  );
+  assert.equal(
+    more("POST / HTTP/1.1\r\ncontent\rlength: 5\r\n\r\n"),
+    false,
+    "CR is no dash",
+  );
+});

@@ -18,6 +18,7 @@ import tls from "node:tls";
 import { formatAddress } from "./address.ts";
 import {
   ClientRefused,
+  closeQuietly,
   type Connection,
   type Listener,
   writeAll,
@@ -309,11 +310,7 @@ function streamOf(
       tcp.closeWrite().then(() => done(), done);
     },
     destroy(error, done) {
-      try {
-        tcp.close();
-      } catch {
-        // Already closed.
-      }
+      closeQuietly(tcp);
       done(error);
     },
   });

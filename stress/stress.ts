@@ -9,6 +9,7 @@
  */
 
 import { startTaskFlags } from "../tools/start_flags.ts";
+import { rssMiB } from "../tools/proc.ts";
 import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
 import { MerhabaProcess, type StartOptions } from "../tests/test_cli.ts";
 import {
@@ -77,11 +78,6 @@ function openSockets(pid: number): number {
 
 function openDescriptors(pid: number): number {
   return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
-}
-
-function rssMiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 /** CPU seconds the process has used (user + system). */

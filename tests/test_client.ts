@@ -6,6 +6,7 @@
  */
 
 import net from "node:net";
+import { writeAll } from "../lib/io.ts";
 
 /** UTF-8 encoding, for building requests. */
 export const encode = (text: string): Uint8Array =>
@@ -34,16 +35,8 @@ export async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
   return all;
 }
 
-/** Writes every byte (a single `write` may take only part). */
-export async function writeAll(
-  conn: Deno.Conn,
-  bytes: Uint8Array,
-): Promise<void> {
-  let written = 0;
-  while (written < bytes.byteLength) {
-    written += await conn.write(bytes.subarray(written));
-  }
-}
+// Writes every byte (a single `write` may take only part).
+export { writeAll };
 
 /** How a test client behaves after connecting. */
 export interface ExchangeOptions {
