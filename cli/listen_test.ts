@@ -116,3 +116,23 @@ Deno.test("describeListenError() names the socket path and its permissions for -
     /^Permission denied creating the socket \/run\/m\.sock$/,
   );
 });
+
+Deno.test("openListener() refuses a TLS endpoint without its key pair, and leaves the port free", async () => {
+  let bound: Deno.Listener | undefined;
+  const tls = { certFile: "cert.pem", keyFile: "key.pem" };
+  await assert.rejects(
+    openListener(
+      { transport: "tcp", host: "127.0.0.1", port: 0, tls },
+      {
+        listen: (options) => bound = Deno.listen(options),
+      },
+    ),
+    (error: Error) =>
+      error instanceof StartupError &&
+      /asks for TLS, but no certificate and key were given/.test(
+        error.message,
+      ),
+  );
+  // Closed already: closing it again fails.
+  assert.throws(() => bound!.close(), Deno.errors.BadResource);
+});
