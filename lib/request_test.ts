@@ -96,9 +96,10 @@ Deno.test("clientMayContinue() expects more only when a request is unfinished", 
   );
 });
 
+/** The URL for a request to a TLS port reached at 127.0.0.1:8443. */
+const url = (head: string) => httpsUrlFor(encode(head), "127.0.0.1:8443");
+
 Deno.test("httpsUrlFor() repeats a plain Host header and nothing else", () => {
-  const url = (head: string) =>
-    httpsUrlFor(new TextEncoder().encode(head), "127.0.0.1:8443");
   assert.equal(
     url("GET / HTTP/1.1\r\nHost: example.com:8443\r\n\r\n"),
     "https://example.com:8443/",
@@ -260,9 +261,11 @@ Deno.test("requestLineTooLong(): a request line that fills the read, or runs pas
   );
 });
 
+/** Whether a POST request, sent so far as `text`, may still be sending. */
+const more = (text: string) =>
+  clientMayContinue(encode(text), parseRequestLine(encode(text)), 4096);
+
 Deno.test("clientMayContinue() reads Content-Length and Transfer-Encoding from the headers only", () => {
-  const request = parseRequestLine(encode("POST / HTTP/1.1"));
-  const more = (text: string) => clientMayContinue(encode(text), request, 4096);
   assert.equal(
     more("POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\nhello world!"),
     false,
@@ -469,8 +472,6 @@ Deno.test("awaitsRequestLine() and requestLineTooLong() at 8 KiB, after empty li
 });
 
 Deno.test("httpsUrlFor() takes a Host header wherever it is, with or without a port and dots, whatever the line ends", () => {
-  const url = (head: string) =>
-    httpsUrlFor(new TextEncoder().encode(head), "127.0.0.1:8443");
   assert.equal(
     url("GET / HTTP/1.1\r\nUser-Agent: x\r\nHost: example.com\r\n\r\n"),
     "https://example.com/",
@@ -484,8 +485,6 @@ Deno.test("httpsUrlFor() takes a Host header wherever it is, with or without a p
 });
 
 Deno.test("clientMayContinue(): a Content-Length with no space, the first of two, and Transfer-Encoding in any case", () => {
-  const request = parseRequestLine(encode("POST / HTTP/1.1"));
-  const more = (text: string) => clientMayContinue(encode(text), request, 4096);
   assert.equal(more("POST / HTTP/1.1\r\nContent-Length:5\r\n\r\nabc"), true);
   assert.equal(
     more("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 0\r\n\r\n"),
