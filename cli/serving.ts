@@ -1,9 +1,9 @@
 /**
- * Serving from start to stop, as the command does it: {@link start} opens
- * the listener and the worker threads and says where it listens,
- * {@link waitForStop} waits for a stop signal or `--max-accepts`, and
- * {@link stop} drains and reports. {@link serveCommand} runs the three and
- * gives the exit code.
+ * Serving from start to stop, as the command does it: {@link serveCommand}
+ * reads the files and opens the listener, {@link start} serves on it and on
+ * the worker threads and says where it listens, {@link waitForStop} waits
+ * for a stop signal or `--max-accepts`, and {@link stop} drains and reports;
+ * every failure to start is one line, a hint and exit code 1.
  *
  * @module
  */

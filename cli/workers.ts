@@ -1,7 +1,8 @@
 /**
  * Multi-core serving: worker threads that each open their own listener on
  * the same TCP port (`reusePort`), so the kernel spreads connections over
- * them. `main.ts` keeps worker 0; this pool runs the others.
+ * them. The main thread serves as worker 0 (`serving.ts`); this pool runs
+ * the others.
  *
  * @module
  */
