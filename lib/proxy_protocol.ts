@@ -95,13 +95,14 @@ export function parseProxyHeader(bytes: Uint8Array): ProxyHeader {
   return { kind: "invalid", reason: "no PROXY protocol header" };
 }
 
+/** Whether `bytes` start with `prefix` (a byte past the end matches nothing). */
 function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {
-  return bytes.length >= prefix.length &&
-    prefix.every((byte, i) => bytes[i] === byte);
+  return prefix.every((byte, i) => bytes[i] === byte);
 }
 
+/** Whether all of `bytes` is the start of `whole` (`whole` ran out: no). */
 function isPrefixOf(bytes: Uint8Array, whole: readonly number[]): boolean {
-  return bytes.length < whole.length && bytes.every((b, i) => whole[i] === b);
+  return bytes.every((b, i) => whole[i] === b);
 }
 
 const V1_LINE =
@@ -115,7 +116,7 @@ function parseV1(bytes: Uint8Array): ProxyHeader {
       ? { kind: "invalid", reason: "v1 header longer than 107 bytes" }
       : { kind: "incomplete" };
   }
-  if (lf === 0 || window[lf - 1] !== 0x0d) {
+  if (window[lf - 1] !== 0x0d) {
     return { kind: "invalid", reason: "v1 header does not end with CRLF" };
   }
   let line = "";

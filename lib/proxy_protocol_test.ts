@@ -465,3 +465,22 @@ Deno.test("parseProxyHeader() tells a start of either signature from anything el
   // Longer than the signature is no prefix of it.
   assert.equal(parseProxyHeader(text("PROXY")).kind, "incomplete");
 });
+
+Deno.test("parseProxyHeader(): a v1 line is the whole line, and 107 bytes without its end is too long", () => {
+  for (
+    const line of [
+      "PROXY TCP4 192.0.2.7 10.0.0.1 51000 80 extra\r\n",
+      "PROXY TCP4 192.0.2.7 10.0.0.1 51000 800000\r\n",
+      "PROXY TCP4 192.0.2.7 10.0.0.1 51000 ~80\r\n",
+    ]
+  ) {
+    assert.deepEqual(parseProxyHeader(text(line)), {
+      kind: "invalid",
+      reason: "malformed v1 header",
+    }, line);
+  }
+  assert.deepEqual(parseProxyHeader(text(`PROXY ${"f".repeat(101)}`)), {
+    kind: "invalid",
+    reason: "v1 header longer than 107 bytes",
+  });
+});
