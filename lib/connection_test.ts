@@ -30,6 +30,16 @@ function startServer(options: ServeOptions = {}) {
   return { server, port: listener.addr.port };
 }
 
+/** What a server with `options` sends a real TCP client that sends `request`. */
+async function replyOverTcp(
+  request: string,
+  options: ServeOptions = {},
+): Promise<string> {
+  const { server, port } = startServer(options);
+  await using _ = server;
+  return decode(await exchange(port, { send: encode(request) }));
+}
+
 Deno.test("a request line that arrives in pieces gets an HTTP response", async (t) => {
   await t.step("split inside the version", async () => {
     const reply = await replyTo([
@@ -65,24 +75,16 @@ Deno.test("bytes that cannot be HTTP are answered at once, without waiting for t
 
 Deno.test("a request line too long to read gets 414 URI Too Long", async (t) => {
   await t.step("a 6000-byte URL with the default read size", async () => {
-    const { server, port } = startServer();
-    await using _ = server;
-    const reply = decode(
-      await exchange(port, {
-        send: encode(`GET /${"a".repeat(6000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
-      }),
+    const reply = await replyOverTcp(
+      `GET /${"a".repeat(6000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
     );
     assert.match(reply, /^HTTP\/1\.1 414 URI Too Long\r\n/);
   });
   await t.step(
     "HEAD gets the 414 without a body (RFC 9110 §9.3.2)",
     async () => {
-      const { server, port } = startServer();
-      await using _ = server;
-      const reply = decode(
-        await exchange(port, {
-          send: encode(`HEAD /${"a".repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
-        }),
+      const reply = await replyOverTcp(
+        `HEAD /${"a".repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
       );
       assert.match(reply, /^HTTP\/1\.1 414 URI Too Long\r\n/);
       assert.match(reply, /\r\nContent-Length: \d+\r\n/);
@@ -90,20 +92,14 @@ Deno.test("a request line too long to read gets 414 URI Too Long", async (t) => 
     },
   );
   await t.step("a read size smaller than the request line", async () => {
-    const { server, port } = startServer({ readSize: 10 });
-    await using _ = server;
-    const reply = decode(await exchange(port, { send: encode(REQUEST) }));
+    const reply = await replyOverTcp(REQUEST, { readSize: 10 });
     assert.match(reply, /^HTTP\/1\.1 414 URI Too Long\r\n/);
   });
 });
 
 Deno.test("CONNECT gets a 2xx without Content-Length, the greeting as the tunnel's first bytes", async () => {
-  const { server, port } = startServer();
-  await using _ = server;
-  const reply = decode(
-    await exchange(port, {
-      send: encode("CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n"),
-    }),
+  const reply = await replyOverTcp(
+    "CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n",
   );
   assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
   assert.doesNotMatch(reply, /Content-Length|Transfer-Encoding/i);
@@ -111,15 +107,9 @@ Deno.test("CONNECT gets a 2xx without Content-Length, the greeting as the tunnel
 });
 
 Deno.test("every HTTP reply says nosniff, and --echo into HTML is escaped", async () => {
-  const { server, port } = startServer({
-    echo: true,
-    http: { contentType: "text/html; charset=utf-8" },
-  });
-  await using _ = server;
-  const reply = decode(
-    await exchange(port, {
-      send: encode("GET /<img/src=x/onerror=alert(1)> HTTP/1.1\r\n\r\n"),
-    }),
+  const reply = await replyOverTcp(
+    "GET /<img/src=x/onerror=alert(1)> HTTP/1.1\r\n\r\n",
+    { echo: true, http: { contentType: "text/html; charset=utf-8" } },
   );
   assert.match(reply, /\r\nX-Content-Type-Options: nosniff\r\n/);
   assert.ok(!reply.includes("<img"), reply);
