@@ -350,6 +350,8 @@ type Values = ReturnType<typeof readArgs>;
  * arguments, and flags given twice.
  */
 function readArgs(args: readonly string[]) {
+  // npm's habit, `npx … task start -- --port 8080`, passes the `--` on.
+  if (args[0] === "--") args = args.slice(1);
   try {
     const { values, tokens } = parseArgs({
       args: joinDashedValues(args),

@@ -385,3 +385,16 @@ Deno.test("parseFlags() gives --probe the server's trusted ranges, so the probe 
     assert.equal(command.proxyFrom[0]!.prefix, 96 + 8);
   }
 });
+
+Deno.test("parseFlags() takes a leading -- as npm users type it, and nothing after the flags", () => {
+  // `npx … task start -- --port 8080` passes the `--` on.
+  assert.deepEqual(
+    configOf(["--", "--port", "8080"]),
+    configOf(["--port", "8080"]),
+  );
+  assert.deepEqual(configOf(["--"]), configOf([]));
+  assert.throws(
+    () => parseFlags(["--port", "8080", "--", "--echo"]),
+    /Unexpected argument '--echo'/,
+  );
+});

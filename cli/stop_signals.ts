@@ -45,21 +45,24 @@ export type SignalMeaning = "stop" | "copy" | "exit-now";
  */
 export class StopSignalCounter {
   #clock: () => number;
-  #first: number | undefined;
+  /** When the latest keypress (not a copy) arrived. */
+  #press: number | undefined;
 
   /** @param clock milliseconds from any fixed origin */
   constructor(clock: () => number = () => performance.now()) {
     this.#clock = clock;
   }
 
-  /** Counts one signal and says what it means. */
+  /**
+   * Counts one signal and says what it means. The copies of every press
+   * count once, the second's too, so "exit now" is said once a press.
+   */
   receive(): SignalMeaning {
     const now = this.#clock();
-    if (this.#first === undefined) {
-      this.#first = now;
-      return "stop";
-    }
-    return now - this.#first <= COPY_WINDOW_MS ? "copy" : "exit-now";
+    const first = this.#press === undefined;
+    if (!first && now - this.#press! <= COPY_WINDOW_MS) return "copy";
+    this.#press = now;
+    return first ? "stop" : "exit-now";
   }
 }
 

@@ -11,6 +11,22 @@ Deno.test("StopSignalCounter: the first signal stops, its copies are ignored, a 
   assert.equal(counter.receive(), "copy", "the window's edge is still a copy");
   now += 1;
   assert.equal(counter.receive(), "exit-now");
+});
+
+Deno.test("StopSignalCounter: the copies of a second press count once, a third press exits now again", () => {
+  let now = 0;
+  const counter = new StopSignalCounter(() => now);
+  counter.receive();
+  now = 1000;
+  assert.equal(counter.receive(), "exit-now");
+  // The terminal's copy and each runner's, within a millisecond.
+  now += 0.3;
+  assert.equal(counter.receive(), "copy");
+  now += 0.3;
+  assert.equal(counter.receive(), "copy");
+  now = 1000 + COPY_WINDOW_MS;
+  assert.equal(counter.receive(), "copy");
+  now += 1;
   assert.equal(counter.receive(), "exit-now");
 });
 

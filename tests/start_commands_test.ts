@@ -87,6 +87,8 @@ Deno.test("deno task start: a second Ctrl+C, pressed after the first, exits at o
       stderr,
       /WARNING SIGINT received again: exiting now \(code 130\), abandoning 1 connection\(s\) in flight/,
     );
+    // The terminal's copy and the task's copy of the second press: one line.
+    assert.equal(stderr.match(/received again/g)?.length, 1, stderr);
     assert.equal((await readToEnd(client)).byteLength, 0);
   } finally {
     client.close();
