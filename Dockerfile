@@ -30,7 +30,7 @@ COPY deno.json deno.lock main.ts server.ts ./
 COPY lib lib
 COPY cli cli
 # Only what the server imports (LogTape), not the test-only packages.
-RUN deno cache --frozen main.ts cli/worker.ts
+RUN deno cache --lock=deno.lock --frozen main.ts cli/worker.ts
 
 FROM ${RUNTIME_IMAGE}
 ENV DENO_DIR=/deno-dir \
@@ -46,5 +46,5 @@ STOPSIGNAL SIGTERM
 # Flags given to `docker run` do not reach the health check: configure the
 # port with PORT, or override the health check along with the flags.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["/bin/deno", "run", "--cached-only", "--frozen", "--no-code-cache", "--allow-net", "--allow-env=PORT", "/app/main.ts", "--probe", "--timeout", "2"]
-ENTRYPOINT ["/bin/deno", "run", "--cached-only", "--frozen", "--no-code-cache", "--allow-net", "--allow-read", "--allow-write", "--allow-env=PORT", "--allow-sys=hostname", "--unstable-net", "--v8-flags=--max-semi-space-size=2,--max-old-space-size=128", "/app/main.ts"]
+  CMD ["/bin/deno", "run", "--cached-only", "--lock=/app/deno.lock", "--frozen", "--no-code-cache", "--allow-net", "--allow-env=PORT", "/app/main.ts", "--probe", "--timeout", "2"]
+ENTRYPOINT ["/bin/deno", "run", "--cached-only", "--lock=/app/deno.lock", "--frozen", "--no-code-cache", "--allow-net", "--allow-read", "--allow-write", "--allow-env=PORT", "--allow-sys=hostname", "--unstable-net", "--v8-flags=--max-semi-space-size=2,--max-old-space-size=128", "/app/main.ts"]

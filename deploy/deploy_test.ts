@@ -55,7 +55,11 @@ Deno.test("Dockerfile runs main.ts with the binary's permissions, non-root, conf
   assert.ok(
     all("ARG").includes("RUNTIME_IMAGE=denoland/deno:distroless-2.9.6"),
   );
-  assert.ok(all("RUN").includes("deno cache --frozen main.ts cli/worker.ts"));
+  assert.ok(
+    all("RUN").includes(
+      "deno cache --lock=deno.lock --frozen main.ts cli/worker.ts",
+    ),
+  );
   assert.deepEqual(all("USER"), ["65532:65532"]);
   assert.deepEqual(all("STOPSIGNAL"), ["SIGTERM"]);
   assert.deepEqual(all("CMD"), [], "no CMD: it would override PORT");
@@ -66,7 +70,10 @@ Deno.test("Dockerfile runs main.ts with the binary's permissions, non-root, conf
   const permissions = COMPILE_FLAGS.filter((flag) =>
     /^--(allow|unstable|v8-flags|no-code-cache)/.test(flag)
   );
-  for (const flag of [...permissions, "--cached-only", "/app/main.ts"]) {
+  const locked = ["--lock=/app/deno.lock", "--frozen"];
+  for (
+    const flag of [...permissions, ...locked, "--cached-only", "/app/main.ts"]
+  ) {
     assert.ok(entrypoint.includes(flag), `ENTRYPOINT lacks ${flag}`);
   }
   const healthCheck: string[] = JSON.parse(

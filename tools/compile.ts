@@ -31,8 +31,11 @@ export const COMPILE_FLAGS = [
   "--v8-flags=--max-semi-space-size=2,--max-old-space-size=128",
   // Runs on a read-only filesystem: no V8 code cache to write.
   "--no-code-cache",
-  // Embeds only what main.ts imports, not the test-only npm packages
-  // (fast-check, yaml) that deno.lock also holds.
+  // The server's lockfile (deno.json turns the default one off, so that a
+  // bare `deno test -P` writes none): what is embedded is what was locked.
+  "--lock=deno.lock",
+  "--frozen",
+  // Embeds only the npm packages main.ts imports.
   "--exclude-unused-npm",
   "--include",
   "cli/worker.ts",
