@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { COPY_WINDOW_MS } from "../cli/stop_signals.ts";
+import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
 import {
   decode,
   encode,
@@ -66,10 +67,48 @@ for (
       client.close();
     }
     const { code, stderr } = await merhaba.stop(null);
-    // npm got the signal too: it waits for merhaba, then exits 130 itself.
-    assert.equal(code, command === "npx" ? 130 : 0, merhaba.lines.join("\n"));
+    // npm passes the signal on to deno (tools/npm_shell.sh) and exits as it did.
+    assert.equal(code, 0, merhaba.lines.join("\n"));
     assert.match(merhaba.lines.at(-1)!, /stopped after serving 1 connection/);
     assert.doesNotMatch(stderr, /again/);
+  });
+}
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.test({
+    name: `${
+      START_COMMANDS.npx.join(" ")
+    }: a ${signal} to npx's PID alone, as a supervisor sends it, drains the client in flight and leaves no process`,
+    ignore: !HAS_NPX,
+  }, async () => {
+    // A group of its own only to clean up: the signal goes to npx's PID.
+    const { merhaba, client } = await startWithClient("npx");
+    try {
+      merhaba.kill(signal);
+      const stopping = await withTimeout(
+        merhaba.waitForLine(new RegExp(`${signal} received: stopping`)),
+        20_000,
+      );
+      assert.notEqual(stopping, TIMED_OUT, `merhaba did not get the ${signal}`);
+      await writeAll(client, encode("hello\n"));
+      assert.equal(decode(await readToEnd(client)), GREETING);
+      const { code } = await merhaba.stop(null);
+      assert.equal(code, 0, merhaba.lines.join("\n"));
+      assert.match(merhaba.lines.at(-1)!, /stopped after serving 1 connection/);
+      // Nothing is left serving once npx has exited.
+      await assert.rejects(
+        Deno.connect({ hostname: "127.0.0.1", port: merhaba.port }),
+        Deno.errors.ConnectionRefused,
+      );
+    } finally {
+      client.close();
+      try {
+        merhaba.signalGroup("SIGKILL");
+      } catch {
+        // Every process of the group has exited, as it should.
+      }
+      await merhaba.stop(null);
+    }
   });
 }
 
