@@ -98,7 +98,9 @@ export interface ProbeCommand {
   timeoutMs: number;
   /**
    * The server's trusted balancers (`--proxy-protocol`): a probe from
-   * one of them sends a v2 LOCAL header first, as balancers' checks do.
+   * one of them sends a v2 LOCAL header on its first connection, as
+   * balancers' checks do; without them, only on a second connection after
+   * the first closed without a reply.
    */
   proxyFrom: Cidr[];
   /** How to print the report: one line of text, or a JSON object. */

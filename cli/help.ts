@@ -92,7 +92,9 @@ Logging:
 Other:
       --probe [target]        connect to a running merhaba (HOST:PORT or socket path), exit 0
                               if it replies within --timeout, 1 otherwise (for health checks);
-                              with no target, the endpoint these flags and PORT would serve
+                              with no target, the endpoint these flags and PORT would serve;
+                              closed without a reply, it retries once after a PROXY v2 LOCAL
+                              header (a server behind --proxy-protocol) and says so
       --probe-tls             probe over TLS and report the version, cipher, ALPN and the
                               certificate (subject, SANs, days left; not verified, so test
                               certificates pass); an expired one fails the probe

@@ -2,9 +2,11 @@
  * `merhaba --probe`: a health check that needs no curl. It connects,
  * half-closes so the server answers at once, and waits for the reply.
  * Over TLS (`--probe-tls`) it sends a line instead, since a TLS session
- * cannot be half-closed and answered on. From a source the server trusts
- * to send PROXY headers, it first sends a v2 LOCAL header, as a load
- * balancer's own health check does (HAProxy's `check-send-proxy`).
+ * cannot be half-closed and answered on. A server that requires PROXY
+ * headers from the probe's address closes without a reply: the probe then
+ * tries once more, sending a v2 LOCAL header first, as a load balancer's
+ * own health check does (HAProxy's `check-send-proxy`). Given the server's
+ * trusted ranges, it sends that header on the first try from them.
  *
  * @module
  */
@@ -15,8 +17,11 @@ import type { ProbeTarget } from "./flags.ts";
 import { type CertificateReport, describeCertificate } from "./certificate.ts";
 import { type Cidr, inCidr } from "../lib/cidr.ts";
 import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";
-import { closeQuietly } from "../lib/io.ts";
+import { closeQuietly, isReset, writeAll } from "../lib/io.ts";
 import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
+
+/** Why a probe failed when the server closed the connection without a reply. */
+const NO_REPLY = "the connection closed without a reply";
 
 /** What a TLS probe sends: a line that cannot be HTTP, so it is answered at once. */
 const TLS_PROBE_LINE = "merhaba-probe\n";
@@ -27,7 +32,10 @@ export interface ProbeOptions {
   timeoutMs: number;
   /** Speak TLS (without verifying the certificate). @default false */
   tls?: boolean;
-  /** The server's trusted balancers: from one of them, send a v2 LOCAL header first. @default [] */
+  /**
+   * The server's trusted balancers: from one of them, send a v2 LOCAL
+   * header on the first connection already. @default []
+   */
   proxyFrom?: readonly Cidr[];
   /** The time to judge the certificate's validity at. @default now */
   now?: Date;
@@ -39,9 +47,16 @@ export interface ProbeReport {
   bytes: number;
   /** Milliseconds from starting to connect to the end of the reply. */
   elapsedMs: number;
+  /** The PROXY header sent before anything else on the connection that replied. */
+  proxyHeader: ProxyHeaderSent;
+  /** Whether the reply came on a second connection, the first having closed without one. */
+  retried: boolean;
   /** The TLS session, over TLS. */
   tls?: TlsReport;
 }
+
+/** No PROXY header, or a v2 LOCAL one. */
+export type ProxyHeaderSent = "none" | "local";
 
 /** What a TLS probe saw of the session and the certificate. */
 export interface TlsReport {
@@ -86,35 +101,85 @@ export async function probe(
   if (options.tls && !("port" in target)) {
     throw new Error("a TLS probe needs HOST:PORT, not a socket path");
   }
-  const exchange = options.tls
-    ? tlsExchange(target as Deno.ConnectOptions, proxyFrom, options.now)
-    : plainExchange(target, proxyFrom);
+  const exchanges: Exchange[] = [];
+  let over = false;
+  const attempt = (sendLocal: (source: string | undefined) => boolean) => {
+    // A first try that ends after the probe gave up starts no second.
+    if (over) throw new Error("the probe is over");
+    const exchange = options.tls
+      ? tlsExchange(target as Deno.ConnectOptions, sendLocal, options.now)
+      : plainExchange(target, sendLocal);
+    exchanges.push(exchange);
+    return exchange.reply;
+  };
+  const attempts = (async () => {
+    try {
+      const first = await attempt((source) =>
+        source !== undefined && isTrusted(source, proxyFrom)
+      );
+      return { ...first, retried: false };
+    } catch (error) {
+      if (!(error instanceof ClosedWithoutReply) || error.sent === "local") {
+        throw error;
+      }
+    }
+    try {
+      return { ...await attempt(() => true), retried: true };
+    } catch (error) {
+      if (!(error instanceof ClosedWithoutReply)) throw error;
+      throw new Error(
+        `${NO_REPLY}, and so did a second one after a PROXY v2 LOCAL header`,
+      );
+    }
+  })();
   try {
-    const outcome = await withTimeout(exchange.reply, timeoutMs);
+    const outcome = await withTimeout(attempts, timeoutMs);
     if (outcome === TIMED_OUT) {
       throw new Error(`no reply within ${timeoutMs} ms`);
     }
-    if (outcome.bytes === 0) {
-      throw new Error("the connection closed without a reply");
-    }
     return { ...outcome, elapsedMs: performance.now() - started };
   } finally {
-    exchange.close();
+    over = true;
+    for (const exchange of exchanges) exchange.close();
   }
 }
 
+/**
+ * The server closed (or reset) the connection before any reply: what a
+ * server does that requires a PROXY header the probe did not send.
+ */
+class ClosedWithoutReply extends Error {
+  /** The PROXY header the probe had sent. */
+  readonly sent: ProxyHeaderSent;
+
+  constructor(sent: ProxyHeaderSent) {
+    super(NO_REPLY);
+    this.sent = sent;
+  }
+}
+
+/** What one connection got: a reply, over TLS its session, and the PROXY header sent first. */
+type Outcome = Omit<ProbeReport, "elapsedMs" | "retried">;
+
 /** A probe's exchange under way: the reply it will get, and how to stop it. */
 interface Exchange {
-  /** Resolves to what came back; rejects when the connection fails. */
-  reply: Promise<Omit<ProbeReport, "elapsedMs">>;
+  /**
+   * Resolves to what came back; rejects with {@link ClosedWithoutReply}
+   * when nothing did, or with the error when the connection fails.
+   */
+  reply: Promise<Outcome>;
   /** Closes the connection, whatever its state. */
   close(): void;
 }
 
-/** Connects, half-closes so that the server answers at once, and counts the reply. */
+/**
+ * Connects, sends a v2 LOCAL header if `sendLocal` says so for the probe's
+ * own address (undefined over a Unix socket), half-closes so that the
+ * server answers at once, and counts the reply.
+ */
 function plainExchange(
   target: ProbeTarget,
-  proxyFrom: readonly Cidr[],
+  sendLocal: (source: string | undefined) => boolean,
 ): Exchange {
   let conn: Deno.Conn | undefined;
   const reply = (async () => {
@@ -123,14 +188,22 @@ function plainExchange(
       ? await Deno.connect({ transport: "unix", path: target.path })
       : await Deno.connect({ hostname: target.hostname, port: target.port });
     const local = conn.localAddr;
-    if (local.transport === "tcp" && isTrusted(local.hostname, proxyFrom)) {
-      await conn.write(V2_LOCAL_HEADER);
-    }
-    await conn.closeWrite();
+    const sent: ProxyHeaderSent =
+      sendLocal(local.transport === "tcp" ? local.hostname : undefined)
+        ? "local"
+        : "none";
     const buffer = new Uint8Array(4096);
     let bytes = 0;
-    for (let n; (n = await conn.read(buffer)) !== null;) bytes += n;
-    return { bytes };
+    try {
+      if (sent === "local") await writeAll(conn, V2_LOCAL_HEADER);
+      await conn.closeWrite();
+      for (let n; (n = await conn.read(buffer)) !== null;) bytes += n;
+    } catch (error) {
+      if (bytes === 0 && isReset(error)) throw new ClosedWithoutReply(sent);
+      throw error;
+    }
+    if (bytes === 0) throw new ClosedWithoutReply(sent);
+    return { bytes, proxyHeader: sent };
   })();
   return { reply, close: () => conn && closeQuietly(conn) };
 }
@@ -150,14 +223,16 @@ function isTrusted(source: string, proxyFrom: readonly Cidr[]): boolean {
  */
 function tlsExchange(
   target: Deno.ConnectOptions,
-  proxyFrom: readonly Cidr[],
+  sendLocal: (source: string | undefined) => boolean,
   now: Date | undefined,
 ): Exchange {
   const name = target.hostname ?? "127.0.0.1";
   const tcp = net.connect(target.port, name);
+  let sent: ProxyHeaderSent = "none";
   // The PROXY header, if any, goes before the handshake, in the clear.
   tcp.once("connect", () => {
-    if (isTrusted(tcp.localAddress ?? "", proxyFrom)) {
+    if (sendLocal(tcp.localAddress)) {
+      sent = "local";
       tcp.write(V2_LOCAL_HEADER);
     }
   });
@@ -187,17 +262,23 @@ function tlsExchange(
       socket.destroy();
     }
   });
-  const reply = new Promise<Omit<ProbeReport, "elapsedMs">>(
-    (resolve, reject) => {
-      let bytes = 0;
-      socket.on("data", (chunk: Uint8Array) => bytes += chunk.byteLength);
-      socket.on("error", (error) => reject(failure ?? error));
-      socket.on("close", () => {
-        if (failure) reject(failure);
-        else resolve({ bytes: session ? bytes : 0, tls: session });
-      });
-    },
-  );
+  const reply = new Promise<Outcome>((resolve, reject) => {
+    let bytes = 0;
+    socket.on("data", (chunk: Uint8Array) => bytes += chunk.byteLength);
+    socket.on("error", (error: Error & { code?: string }) => {
+      // Closed or reset during the handshake ("Client network socket
+      // disconnected before secure TLS connection was established").
+      const closed = !failure && !session && error.code === "ECONNRESET";
+      reject(closed ? new ClosedWithoutReply(sent) : failure ?? error);
+    });
+    socket.on("close", () => {
+      if (failure) reject(failure);
+      else if (!session) reject(new ClosedWithoutReply(sent));
+      // After a handshake, a PROXY header would not have helped.
+      else if (bytes === 0) reject(new Error(NO_REPLY));
+      else resolve({ bytes, proxyHeader: sent, tls: session });
+    });
+  });
   return { reply, close: () => socket.destroy() };
 }
 
@@ -210,19 +291,38 @@ function tlsExchange(
  * import assert from "node:assert/strict";
  * import { describeProbe } from "./probe.ts";
  *
+ * const report = { bytes: 15, elapsedMs: 1.23, proxyHeader: "none" } as const;
  * assert.equal(
- *   describeProbe("127.0.0.1:8080", { bytes: 15, elapsedMs: 1.23 }),
+ *   describeProbe("127.0.0.1:8080", { ...report, retried: false }),
  *   "127.0.0.1:8080 replied with 15 bytes in 1.2 ms",
+ * );
+ * assert.equal(
+ *   describeProbe("127.0.0.1:8080", {
+ *     ...report,
+ *     proxyHeader: "local",
+ *     retried: true,
+ *   }),
+ *   "127.0.0.1:8080 replied with 15 bytes in 1.2 ms; it went through with a PROXY v2 LOCAL header, on a second connection after the first closed without a reply",
  * );
  * ```
  */
 export function describeProbe(target: string, report: ProbeReport): string {
   const line = `${target} replied with ${report.bytes} bytes in ${
     report.elapsedMs.toFixed(1)
-  } ms`;
-  if (!report.tls) return line;
-  const { version, cipher, alpn, name, certificate } = report.tls;
-  return `${line} over ${version} (${cipher}, ALPN ${alpn}); certificate ${certificate.subject}, ${certificate.sans}, expires in ${certificate.daysLeft} day(s)${
+  } ms${describeTls(report.tls)}`;
+  if (report.proxyHeader === "none") return line;
+  return `${line}; it went through with a PROXY v2 LOCAL header${
+    report.retried
+      ? ", on a second connection after the first closed without a reply"
+      : ""
+  }`;
+}
+
+/** What a TLS probe saw, as the end of its line; nothing without TLS. */
+function describeTls(session: TlsReport | undefined): string {
+  if (!session) return "";
+  const { version, cipher, alpn, name, certificate } = session;
+  return ` over ${version} (${cipher}, ALPN ${alpn}); certificate ${certificate.subject}, ${certificate.sans}, expires in ${certificate.daysLeft} day(s)${
     certificate.coversName ? "" : `; it does not cover ${name}`
   }`;
 }
@@ -238,6 +338,8 @@ export function probeFields(
     target,
     bytes: report.bytes,
     elapsed_ms: Math.round(report.elapsedMs * 10) / 10,
+    proxy_header: report.proxyHeader,
+    retried: report.retried,
     ...(session && {
       tls_version: session.version,
       cipher: session.cipher,

@@ -151,6 +151,23 @@ function parseV1(bytes: Uint8Array): ProxyHeader {
   };
 }
 
+/**
+ * The family and protocol bytes the specification lists for v2, each with
+ * its address block's length; "other values are unspecified and must not
+ * be emitted in version 2 of this protocol and must be rejected as invalid
+ * by receivers", though each nibble alone may be valid (0x01 is UNSPEC with
+ * STREAM).
+ */
+const ADDRESS_BLOCK: ReadonlyMap<number, number> = new Map([
+  [0x00, 0], // UNSPEC
+  [0x11, 12], // TCP over IPv4
+  [0x12, 12], // UDP over IPv4
+  [0x21, 36], // TCP over IPv6
+  [0x22, 36], // UDP over IPv6
+  [0x31, 216], // Unix stream
+  [0x32, 216], // Unix datagram
+]);
+
 function parseV2(bytes: Uint8Array): ProxyHeader {
   if (bytes.length < 16) return { kind: "incomplete" };
   const versionCommand = bytes[12]!;
@@ -175,16 +192,17 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
       ? { kind: "incomplete" }
       : { kind: "header", version: 2, length };
   }
-  const family = familyProtocol >> 4;
-  const protocol = familyProtocol & 0x0f;
-  if (family > 3 || protocol > 2) {
+  const needed = ADDRESS_BLOCK.get(familyProtocol);
+  if (needed === undefined) {
     return { kind: "invalid", reason: "v2 header, bad family or protocol" };
   }
-  const needed = [0, 12, 36, 216][family]!;
   if (payload < needed) {
     return { kind: "invalid", reason: "v2 header shorter than its addresses" };
   }
   if (bytes.length < length) return { kind: "incomplete" };
+  // UNSPEC: "the receiver should ignore address information", and where
+  // it ends is unknown, so the whole block is skipped as for LOCAL.
+  if (familyProtocol === 0x00) return { kind: "header", version: 2, length };
   const tlvProblem = checkTlvs(bytes.subarray(0, length), 16 + needed);
   if (tlvProblem) return { kind: "invalid", reason: tlvProblem };
   const view = new DataView(bytes.buffer, bytes.byteOffset + 16, payload);
@@ -194,9 +212,9 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
 
 /**
  * The client a v2 header's address block names, for TCP over IPv4 or IPv6.
- * UNSPEC, UDP and Unix sockets name no TCP client: as the specification
- * asks of a receiver that does not support them, the connection's own
- * address stands (the balancer's).
+ * UDP and Unix sockets name no TCP client: as the specification asks of a
+ * receiver that does not support them, the connection's own address stands
+ * (the balancer's), as for UNSPEC.
  */
 function v2Source(
   familyProtocol: number,

@@ -201,6 +201,50 @@ Deno.test("parseProxyHeader() accepts spec-valid v2 headers that name no TCP cli
   }
 });
 
+Deno.test("parseProxyHeader() skips whatever follows a v2 PROXY header of family UNSPEC, as the specification asks", () => {
+  // "The receiver should ignore address information": the length says how
+  // many bytes to skip, whether they look like addresses, TLVs or neither.
+  const blocks: [string, number[]][] = [
+    ["nothing", []],
+    ["IPv4 addresses", TCP4_PAYLOAD],
+    ["an authority TLV", [0x02, 0, 3, ...text("a.b")]],
+    ["bytes that are no TLV", [1, 2, 3, 4]],
+    ["a CRC-32C TLV that does not match", [0x03, 0, 4, 1, 2, 3, 4]],
+  ];
+  for (const [name, payload] of blocks) {
+    const bytes = v2(1, 0x00, payload);
+    assert.deepEqual(
+      parseProxyHeader(new Uint8Array([...bytes, ...text("GET")])),
+      { kind: "header", version: 2, length: bytes.length },
+      name,
+    );
+    assert.equal(
+      parseProxyHeader(bytes.subarray(0, bytes.length - 1)).kind,
+      "incomplete",
+      `${name}, cut short`,
+    );
+  }
+});
+
+Deno.test("parseProxyHeader() refuses a v2 PROXY header whose family byte is none of the specification's seven", () => {
+  // Each nibble is valid alone, but the specification lists only 0x00, 0x11,
+  // 0x12, 0x21, 0x22, 0x31 and 0x32; other values "must be rejected as
+  // invalid by receivers". 0x01 is UNSPEC with STREAM.
+  for (const family of [0x01, 0x02, 0x10, 0x20, 0x30, 0x03, 0x33, 0x40]) {
+    assert.deepEqual(
+      parseProxyHeader(v2(1, family, new Array(216).fill(0))),
+      { kind: "invalid", reason: "v2 header, bad family or protocol" },
+      `0x${family.toString(16).padStart(2, "0")}`,
+    );
+  }
+  // LOCAL ignores the family byte, whatever it holds.
+  assert.deepEqual(parseProxyHeader(v2(0, 0x01, [])), {
+    kind: "header",
+    version: 2,
+    length: 16,
+  });
+});
+
 Deno.test("parseProxyHeader() refuses malformed v1 addresses, and spells every address one way", () => {
   for (const address of ["1:::2", ":::", "1::2:", ":1::2", "fe80::1%lo"]) {
     const header = parseProxyHeader(

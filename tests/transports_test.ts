@@ -465,7 +465,11 @@ for (const tls of [false, true]) {
         ["-P"],
       );
       assert.equal(own.code, 0, own.stderr);
-      assert.match(own.stdout, /replied with \d+ bytes/);
+      // The header went on the first connection: nothing to retry.
+      assert.match(
+        own.stdout,
+        /replied with \d+ bytes .*; it went through with a PROXY v2 LOCAL header\n$/,
+      );
       // The LOCAL connection is the probe's own: one line, no balancer named.
       const line = await merhaba.waitForLine(/ connected and closed| sent /);
       assert.match(line, /127\.0\.0\.1:\d+ /);
@@ -475,3 +479,55 @@ for (const tls of [false, true]) {
     }
   });
 }
+
+for (const tls of [false, true]) {
+  Deno.test(`merhaba --probe HOST:PORT${tls ? " --probe-tls" : ""} gets through a server that requires PROXY headers from it without --proxy-protocol, with a LOCAL header on a second connection, and says so`, async () => {
+    await using files = await tlsFixture();
+    const tlsFlags = tls
+      ? ["--cert", files.certFile, "--key", files.keyFile]
+      : [];
+    const merhaba = await MerhabaProcess.start(
+      [
+        ...["--host", "127.0.0.1", "--port", "0"],
+        ...["--proxy-protocol", "127.0.0.1/32", ...tlsFlags],
+      ],
+      { denoFlags: ["-P"] },
+    );
+    try {
+      const target = `127.0.0.1:${merhaba.port}`;
+      const probeFlags = ["--probe", target, ...tls ? ["--probe-tls"] : []];
+      const text = await runMerhaba(probeFlags);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(
+        text.stdout,
+        new RegExp(
+          `^${target} replied with 15 bytes in [\\d.]+ ms.*; it went through with a PROXY v2 LOCAL header, on a second connection after the first closed without a reply\\n$`,
+        ),
+      );
+      const json = await runMerhaba([...probeFlags, "--log-format", "json"]);
+      assert.equal(json.code, 0, json.stderr);
+      const fields = JSON.parse(json.stdout);
+      assert.equal(fields.event, "probed");
+      assert.equal(fields.bytes, 15);
+      assert.equal(fields.proxy_header, "local");
+      assert.equal(fields.retried, true);
+    } finally {
+      assert.equal((await merhaba.stop()).code, 0);
+    }
+  });
+}
+
+Deno.test("merhaba --probe says it sent no PROXY header to a server that needs none", async () => {
+  const merhaba = await MerhabaProcess.start(["--quiet"]);
+  try {
+    const json = await runMerhaba([
+      ...["--probe", `127.0.0.1:${merhaba.port}`, "--log-format", "json"],
+    ]);
+    assert.equal(json.code, 0, json.stderr);
+    const fields = JSON.parse(json.stdout);
+    assert.equal(fields.proxy_header, "none");
+    assert.equal(fields.retried, false);
+  } finally {
+    assert.equal((await merhaba.stop()).code, 0);
+  }
+});
