@@ -8,10 +8,14 @@
 
 import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
+import { escapeLine } from "../lib/escape.ts";
 
-/** A server certificate, as a probe reports it. */
+/**
+ * A server certificate, as a probe reports it. Its text is bytes from the
+ * network like a client's: every string is escaped to print on one line.
+ */
 export interface CertificateReport {
-  /** The subject's distinguished name (`CN=localhost`). */
+  /** The subject's distinguished name (`CN=localhost`), `,` and `+` in values escaped. */
   subject: string;
   /** The subject alternative names (`DNS:localhost, IP Address:127.0.0.1`), or "none". */
   sans: string;
@@ -23,13 +27,18 @@ export interface CertificateReport {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** A certificate that has expired or is not valid yet. */
+export class CertificateValidityError extends RangeError {
+  override name = "CertificateValidityError";
+}
+
 /**
  * Reads a DER certificate for the probe's report.
  *
  * @param raw the certificate in DER, as the server sent it
  * @param name the host name or IP address probed
  * @param now the time to judge its validity at
- * @throws {RangeError} when it has expired or is not valid yet, saying when
+ * @throws {CertificateValidityError} when it has expired or is not valid yet, saying when
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -56,12 +65,12 @@ export function describeCertificate(
   const validFrom = new Date(certificate.validFrom);
   const validTo = new Date(certificate.validTo);
   if (now < validFrom) {
-    throw new RangeError(
+    throw new CertificateValidityError(
       `the certificate is not valid until ${validFrom.toISOString()}`,
     );
   }
   if (now > validTo) {
-    throw new RangeError(
+    throw new CertificateValidityError(
       `the certificate expired on ${validTo.toISOString()}`,
     );
   }
@@ -69,9 +78,27 @@ export function describeCertificate(
     ? certificate.checkHost(name) !== undefined
     : certificate.checkIP(name) !== undefined;
   return {
-    subject: certificate.subject.replace(/\n/g, ", "),
-    sans: certificate.subjectAltName ?? "none",
+    subject: distinguishedName(certificate),
+    sans: escapeLine(certificate.subjectAltName ?? "none"),
     daysLeft: Math.floor((validTo.getTime() - now.getTime()) / DAY_MS),
     coversName,
   };
+}
+
+/**
+ * The subject as one line, `CN=localhost, O=Example`: each value escaped,
+ * and its `,` and `+` too (as RFC 4514 writes them), so no value can pass
+ * for another attribute.
+ */
+function distinguishedName(certificate: X509Certificate): string {
+  // node:crypto's type names a few attributes; a subject may hold any.
+  const subject = certificate.toLegacyObject().subject as unknown as Record<
+    string,
+    string | string[]
+  >;
+  return Object.entries(subject).flatMap(([attribute, values]) =>
+    [values].flat().map((value) =>
+      `${escapeLine(attribute)}=${escapeLine(value).replace(/[,+]/g, "\\$&")}`
+    )
+  ).join(", ");
 }

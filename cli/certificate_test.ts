@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { describeCertificate } from "./certificate.ts";
+import { HAS_OPENSSL, tlsFixture } from "../tests/test_client.ts";
+import {
+  CertificateValidityError,
+  describeCertificate,
+} from "./certificate.ts";
 
 const PEM = Deno.readTextFileSync(
   new URL("../tests/testdata/localhost_cert.pem", import.meta.url),
@@ -31,17 +35,33 @@ Deno.test("describeCertificate() fails a certificate that has expired or is not 
   const before = new Date(new Date(validFrom).getTime() - 1000);
   assert.throws(
     () => describeCertificate(RAW, "localhost", after),
-    new RangeError(
+    new CertificateValidityError(
       `the certificate expired on ${new Date(validTo).toISOString()}`,
     ),
   );
   assert.throws(
     () => describeCertificate(RAW, "localhost", before),
-    new RangeError(
+    new CertificateValidityError(
       `the certificate is not valid until ${new Date(validFrom).toISOString()}`,
     ),
   );
   // The edges are still valid.
   describeCertificate(RAW, "localhost", new Date(validTo));
   describeCertificate(RAW, "localhost", new Date(validFrom));
+});
+
+Deno.test({
+  name:
+    "describeCertificate() escapes what the certificate names, so no value can pass for another line or attribute",
+  ignore: !HAS_OPENSSL,
+}, async () => {
+  await using tls = await tlsFixture({
+    // openssl's -subj reads "\\+" as a plain "+", not a second attribute.
+    commonName: "a, O=Forged\\+x\n\tb\u202e",
+    altNames: "DNS:localhost,DNS:x\x1b[2Jy",
+  });
+  const raw = new Uint8Array(new X509Certificate(tls.cert).raw);
+  const report = describeCertificate(raw, "localhost", new Date());
+  assert.equal(report.subject, "CN=a\\, O=Forged\\+x\\n\\tb\\u202e");
+  assert.equal(report.sans, "DNS:localhost, DNS:x\\x1b[2Jy");
 });

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { escapeLine } from "../lib/escape.ts";
+
 /** A failure to start serving, with a hint for the operator; the CLI exits 1. */
 export class StartupError extends Error {
   override name = "StartupError";
@@ -18,7 +20,11 @@ export class StartupError extends Error {
   }
 }
 
-/** Prints a failure as `error: message` and a hint, on stderr. */
+/**
+ * Prints a failure as `error: message` and a hint, on stderr: two lines
+ * whatever they quote (a file name with a newline, a server's words), with
+ * anything a terminal would act on escaped.
+ */
 export function printError(message: string, hint: string): void {
-  console.error(`error: ${message}\n${hint}`);
+  console.error(`error: ${escapeLine(message)}\n${escapeLine(hint)}`);
 }

@@ -17,6 +17,7 @@ import type { ProbeTarget } from "./flags.ts";
 import { type CertificateReport, describeCertificate } from "./certificate.ts";
 import { type Cidr, inCidr } from "../lib/cidr.ts";
 import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";
+import { escapeLine } from "../lib/escape.ts";
 import { closeQuietly, isReset, writeAll } from "../lib/io.ts";
 import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
 
@@ -248,7 +249,8 @@ function tlsExchange(
       session = {
         version: socket.getProtocol() ?? "unknown",
         cipher: socket.getCipher().standardName,
-        alpn: socket.alpnProtocol || "none",
+        // Chosen by the server: bytes from the network.
+        alpn: escapeLine(socket.alpnProtocol || "none"),
         name,
         certificate: describeCertificate(
           new Uint8Array(socket.getPeerCertificate().raw),

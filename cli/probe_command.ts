@@ -9,6 +9,7 @@ import { formatHostPort } from "../lib/address.ts";
 import { printError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import type { ProbeCommand } from "./flags.ts";
+import { CertificateValidityError } from "./certificate.ts";
 import { describeProbe, probe, probeFields } from "./probe.ts";
 
 /** Probes, prints the report, and resolves to the exit code. */
@@ -36,8 +37,8 @@ export async function runProbe(
   }
 }
 
-/** What to try when a probe got no reply. */
-function hintFor(
+/** What to try when a probe got no reply, for its cause. */
+export function hintFor(
   error: unknown,
   name: string,
   target: ProbeCommand["target"],
@@ -48,6 +49,12 @@ function hintFor(
       ? `--allow-read=${name} --allow-write=${name} --allow-net=unix:${name}`
       : "--allow-net";
     return `deno task start and deno run -P main.ts grant it; with deno run, add ${flags}`;
+  }
+  if (error instanceof CertificateValidityError) {
+    return "It answered with a certificate that is not valid now: give the server a current one (--cert and --key) and restart it.";
+  }
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return "Nothing listens there: is merhaba running, on that address and port?";
   }
   return overTls
     ? "Is merhaba running there with --cert and --key?"

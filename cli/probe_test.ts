@@ -3,7 +3,9 @@ import { parseCidr } from "../lib/cidr.ts";
 import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";
 import { closeQuietly } from "../lib/io.ts";
 import { readToEnd } from "../tests/test_client.ts";
+import { CertificateValidityError } from "./certificate.ts";
 import { probe } from "./probe.ts";
+import { hintFor } from "./probe_command.ts";
 
 /**
  * A server on 127.0.0.1 that reads each connection to its end and answers
@@ -126,3 +128,26 @@ for (const tls of [false, true]) {
     }
   });
 }
+
+Deno.test("hintFor() fits the probe's hint to the cause of its failure", () => {
+  const target = { hostname: "127.0.0.1", port: 8443 };
+  const expired = new CertificateValidityError(
+    "the certificate expired on 2026-01-01T00:00:00.000Z",
+  );
+  assert.match(
+    hintFor(expired, "127.0.0.1:8443", target, true),
+    /certificate that is not valid now: give the server a current one/,
+  );
+  assert.match(
+    hintFor(new Deno.errors.ConnectionRefused(), "x", target, false),
+    /^Nothing listens there/,
+  );
+  assert.match(
+    hintFor(new Error("no reply within 5000 ms"), "x", target, true),
+    /with --cert and --key\?$/,
+  );
+  assert.match(
+    hintFor(new Error("no reply within 5000 ms"), "x", target, false),
+    /add --probe-tls/,
+  );
+});

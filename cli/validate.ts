@@ -205,9 +205,7 @@ export function parseHeader(text: string): [string, string] {
 export function parseHeaderValue(flag: string, value: string): string {
   if (/(?!\t)\p{Cc}/u.test(value)) {
     throw new UsageError(
-      `Invalid ${flag} ${
-        JSON.stringify(value)
-      }: a header value cannot hold CR, LF or other control characters`,
+      `Invalid ${flag} "${value}": a header value cannot hold CR, LF or other control characters`,
     );
   }
   return value;

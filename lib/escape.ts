@@ -147,6 +147,27 @@ export function escapeForTerminal(bytes: Uint8Array): string {
   return text;
 }
 
+/**
+ * Text from the network (a certificate's subject, a file name in an error)
+ * made safe to print within one line: escaped as {@link escapeForTerminal}
+ * escapes client bytes, and newline and tab too, as `\n` and `\t`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapeLine } from "./escape.ts";
+ *
+ * assert.equal(escapeLine("CN=a\nO=b\u202e"), "CN=a\\nO=b\\u202e");
+ * ```
+ */
+export function escapeLine(text: string): string {
+  return escapeForTerminal(new TextEncoder().encode(text))
+    .replace(LINE_KEPT, (char) => char === "\n" ? "\\n" : "\\t");
+}
+
+/** What {@link escapeForTerminal} keeps and one line may not hold. */
+const LINE_KEPT = /[\n\t]/g;
+
 const HTML_ENTITIES: Record<number, Uint8Array> = Object.fromEntries(
   Object.entries({
     "&": "&amp;",

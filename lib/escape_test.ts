@@ -3,6 +3,7 @@ import {
   escapeForHtml,
   escapeForTerminal,
   escapeHiddenCharacters,
+  escapeLine,
   isHtml,
 } from "./escape.ts";
 import fc from "../tests/fast_check.ts";
@@ -302,5 +303,37 @@ Deno.test("escapeHiddenCharacters() escapes DEL and exactly the hidden code poin
       },
     ),
     { numRuns: 2000 },
+  );
+});
+
+Deno.test("escapeLine() escapes newline and tab too, and the rest as escapeForTerminal does", () => {
+  assert.equal(escapeLine("a\nb\tc"), "a\\nb\\tc");
+  assert.equal(
+    escapeLine("CN=x\x1b[31m\x07\r\u202e"),
+    "CN=x\\x1b[31m\\x07\\r\\u202e",
+  );
+  assert.equal(
+    escapeLine("C:\\n"),
+    "C:\\\\n",
+    "a backslash and n is not a newline",
+  );
+  assert.equal(escapeLine("Merhaba dünya!"), "Merhaba dünya!");
+});
+
+Deno.test("escapeLine(): one line with no control or hidden character, distinct for distinct text", () => {
+  // Well-formed: TextEncoder writes every lone surrogate as U+FFFD.
+  const text = fc.string({ unit: "binary", maxLength: 64 })
+    .map((string) => string.toWellFormed());
+  fc.assert(
+    fc.property(text, text, (a, b) => {
+      const line = escapeLine(a);
+      assert.doesNotMatch(line, /[\p{Cc}\u2028\u2029\u202a-\u202e]/u);
+      assert.equal(
+        line,
+        escapeText(a).replace(/\n/g, "\\n").replace(/\t/g, "\\t"),
+      );
+      if (a !== b) assert.notEqual(line, escapeLine(b));
+    }),
+    RUNS,
   );
 });

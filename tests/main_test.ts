@@ -152,6 +152,29 @@ Deno.test("merhaba exits 2 with one error line and a hint on bad flags", async (
   }
 });
 
+Deno.test("merhaba keeps its error to one line and a hint whatever a value holds: newlines, ESC, a right-to-left override", async () => {
+  const odd = "notes\n\x1b[2Jone\u202e.txt";
+  const cases: [string[], number, string][] = [
+    [["--greeting-file", odd], 1, "--greeting-file"],
+    [["--cert", odd, "--key", odd], 1, "--cert"],
+    [["--mode", odd], 2, "--mode"],
+    [["--header", `X-A: ${odd}`], 2, "--header"],
+  ];
+  for (const [args, exitCode, flag] of cases) {
+    const { code, stderr } = await runMerhaba(args, [
+      "--allow-net",
+      "--allow-read",
+    ]);
+    const context = `${args.join(" ")}: ${stderr}`;
+    assert.equal(code, exitCode, context);
+    const lines = stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 2, context);
+    assert.ok(lines[0]!.includes(flag), context);
+    assert.ok(lines[0]!.includes("notes\\n\\x1b[2Jone\\u202e.txt"), context);
+    assert.doesNotMatch(stderr, /[\x00-\x09\x0b-\x1f\u202e]/, context);
+  }
+});
+
 Deno.test("merhaba exits 1 when the port is already in use", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = taken.addr.port;

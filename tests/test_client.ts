@@ -109,11 +109,29 @@ export interface TlsFixture extends AsyncDisposable {
   cert: string;
 }
 
+/** Whether openssl is installed, to make certificates. */
+export const HAS_OPENSSL: boolean = await new Deno.Command("openssl", {
+  args: ["version"],
+  stdout: "null",
+  stderr: "null",
+}).output().then((output) => output.success, () => false);
+
+/** What a made certificate says, where a test needs other than localhost's. */
+export interface CertificateNames {
+  /** The subject's common name (UTF-8, any character). */
+  commonName: string;
+  /** The subjectAltName extension, as openssl's `-addext` takes it. */
+  altNames: string;
+}
+
 /**
  * A self-signed certificate for localhost, 127.0.0.1 and ::1: made fresh
  * with openssl when it is installed, else the committed fixture in testdata/.
+ * With `names`, openssl must make it (there is no fixture to fall back on).
  */
-export async function tlsFixture(): Promise<TlsFixture> {
+export async function tlsFixture(
+  names?: CertificateNames,
+): Promise<TlsFixture> {
   const directory = await Deno.makeTempDir({ prefix: "merhaba_tls_" });
   const certFile = `${directory}/cert.pem`;
   const keyFile = `${directory}/key.pem`;
@@ -129,16 +147,24 @@ export async function tlsFixture(): Promise<TlsFixture> {
           "-pkeyopt",
           "ec_paramgen_curve:prime256v1",
         ],
-        ...["-nodes", "-days", "2", "-subj", "/CN=localhost"],
+        ...["-nodes", "-days", "2", "-utf8"],
+        ...["-subj", `/CN=${names?.commonName ?? "localhost"}`],
         ...["-keyout", keyFile, "-out", certFile],
-        ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1"],
+        "-addext",
+        `subjectAltName=${
+          names?.altNames ?? "DNS:localhost,IP:127.0.0.1,IP:::1"
+        }`,
         ...["-addext", "basicConstraints=critical,CA:FALSE"],
       ],
       stdout: "null",
       stderr: "null",
     }).output();
     if (!success) throw new Error("openssl failed");
-  } catch {
+  } catch (error) {
+    if (names) {
+      await dispose();
+      throw error;
+    }
     await Deno.copyFile(`${FIXTURES}localhost_cert.pem`, certFile);
     await Deno.copyFile(`${FIXTURES}localhost_key.pem`, keyFile);
   }

@@ -3,6 +3,7 @@ import {
   decode,
   encode,
   greet,
+  HAS_OPENSSL,
   readToEnd,
   tlsFixture,
   writeAll,
@@ -367,6 +368,44 @@ Deno.test("merhaba --probe --probe-tls probes a TLS listener; a plain probe ther
   assert.equal(plain.code, 1);
   assert.match(plain.stderr, /add --probe-tls/);
   assert.equal((await merhaba.stop()).code, 0);
+});
+
+Deno.test({
+  name:
+    "merhaba --probe --probe-tls prints a hostile certificate's names escaped, in text and JSON",
+  ignore: !HAS_OPENSSL,
+}, async () => {
+  // ESC sequences, BEL, CR, a newline that would forge an O= field, and a
+  // right-to-left override, in the common name and in a SAN.
+  await using tls = await tlsFixture({
+    commonName: "evil\x1b[31mred\x07bell\rcr\nO=Forged\u202erlo",
+    altNames: "DNS:localhost,DNS:x\x1b[2Jy,IP:127.0.0.1",
+  });
+  const merhaba = await MerhabaProcess.start(
+    ["--cert", tls.certFile, "--key", tls.keyFile, "--quiet"],
+    {
+      denoFlags: ["--allow-net", `--allow-read=${tls.certFile},${tls.keyFile}`],
+    },
+  );
+  try {
+    const target = `127.0.0.1:${merhaba.port}`;
+    const subject = "CN=evil\\x1b[31mred\\x07bell\\rcr\\nO=Forged\\u202erlo";
+    const sans = "DNS:localhost, DNS:x\\x1b[2Jy, IP Address:127.0.0.1";
+    const text = await runMerhaba(["--probe", target, "--probe-tls"]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.ok(text.stdout.includes(`certificate ${subject}, ${sans}, `));
+    assert.doesNotMatch(text.stdout, /[\x00-\x09\x0b-\x1f\x7f\u202e]/);
+    assert.equal(text.stdout.split("\n").length, 2, "one line");
+    const json = await runMerhaba([
+      ...["--probe", target, "--probe-tls", "--log-format", "json"],
+    ]);
+    assert.doesNotMatch(json.stdout, /[\x00-\x09\x0b-\x1f\x7f\u202e]/);
+    const fields = JSON.parse(json.stdout);
+    assert.equal(fields.subject, subject);
+    assert.equal(fields.sans, sans);
+  } finally {
+    await merhaba.stop();
+  }
 });
 
 Deno.test("merhaba --workers refuses a port another merhaba --workers already serves (exit 1)", async () => {
