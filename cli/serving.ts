@@ -14,6 +14,7 @@ import {
   formatHostPort,
   listeningUrl,
 } from "../lib/address.ts";
+import { DEFAULTS } from "../lib/defaults.ts";
 import { CATEGORIES, logEvent } from "../lib/events.ts";
 import { withTimeout } from "../lib/timers.ts";
 import {
@@ -255,13 +256,20 @@ async function stop(
     logEvent(logger, "drainDelay", { signal, delay_ms: config.drainDelayMs });
     await withTimeout(server.finished, config.drainDelayMs);
   }
+  // In-flight connections get their timeout and a second, as in serve().
+  const graceMs = config.timeoutMs + DEFAULTS.shutdownGraceMs;
+  const active = server.activeConnections;
   if (signal) {
-    logEvent(logger, "stopping", { signal, active: server.activeConnections });
+    logEvent(logger, active > 0 ? "stoppingActive" : "stopping", {
+      signal,
+      active,
+      grace_ms: graceMs,
+    });
   } else {
     logEvent(logger, "stoppingMaxAccepts", { accepted: server.stats.accepted });
   }
   const [mainStats, workerStats] = await Promise.all([
-    server.shutdown(),
+    server.shutdown(graceMs),
     workers?.shutdown() ?? [],
   ]);
   logStopped(logger, [mainStats, ...workerStats]);

@@ -318,6 +318,11 @@ class ConnectionLog {
     return via && formatAddress(via);
   }
 
+  /**
+   * The first line, stamped with the accept time: at info it is written
+   * only once the client has sent something (a balancer's health check
+   * gets one "probed" line instead), which can be seconds later.
+   */
   #announce(): void {
     this.#announced = true;
     const via = this.#via;
@@ -325,6 +330,7 @@ class ConnectionLog {
       this.#logger,
       via === undefined ? "connected" : "connectedVia",
       { peer: this.#peerText, via },
+      performance.timeOrigin + this.#startedAt,
     );
   }
 

@@ -178,7 +178,9 @@ async function logOf(
       return rest;
     });
     const messages = records.map(({ message }) => message.join(""));
-    return { log, conn, reply: conn.written.map(decode).join(""), messages };
+    const timestamps = records.map(({ timestamp }) => timestamp);
+    const reply = conn.written.map(decode).join("");
+    return { log, conn, reply, messages, timestamps };
   } finally {
     await reset();
   }
@@ -825,4 +827,16 @@ Deno.test("with nothing logged, a connection's addresses are not even read", asy
   ];
   await statsOf(clients, { timeoutMs: 20 });
   assert.equal(reads, 0);
+});
+
+Deno.test("a silent client's connected line, written at the timeout, carries the time it was accepted", async () => {
+  const { log, timestamps } = await logOf([], "info", { timeoutMs: 60 });
+  assert.deepEqual(log.map(({ event }) => event), [
+    "connected",
+    "received",
+    "closed",
+  ]);
+  const [connected, timedOut] = timestamps;
+  // Both lines are written at the timeout; the first says when it began.
+  assert.ok(timedOut! - connected! >= 50, `${timedOut} - ${connected}`);
 });

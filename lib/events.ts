@@ -40,6 +40,11 @@ const EVENTS = {
     "stopping",
     "{signal} received: stopping; {active} connection(s) in flight",
   ],
+  stoppingActive: [
+    "info",
+    "stopping",
+    "{signal} received: stopping; {active} connection(s) in flight, given at most {grace_ms} ms to finish ({signal} again exits at once)",
+  ],
   exitNow: [
     "warning",
     "exit_now",
@@ -148,7 +153,8 @@ const COMPILED = Object.fromEntries(
 /**
  * Logs one event as {@link EVENTS} words it; its properties, and its `event`
  * name, become the JSON fields. Nothing is built when the logger would drop
- * it.
+ * it. A `timestamp` (milliseconds since the epoch) stamps the line with when
+ * the event happened, for a line written later than that.
  *
  * @example
  * ```ts
@@ -162,9 +168,14 @@ export function logEvent(
   logger: Logger,
   name: EventName,
   properties: Record<string, unknown>,
+  timestamp?: number,
 ): void {
   const { level, event, template, keys } = COMPILED[name];
   if (!logger.isEnabledFor(level)) return;
+  if (timestamp !== undefined) {
+    logger.emit(recordOf(name, properties, timestamp));
+    return;
+  }
   const values = keys.map((key) => properties[key]);
   // The template form skips LogTape's WeakSet bookkeeping of string-message
   // records, which at thousands of records a second kept them alive through
@@ -182,15 +193,26 @@ export function eventRecord(
   name: EventName,
   properties: Record<string, unknown>,
 ): LogRecord {
+  return {
+    category: [...CATEGORIES.server],
+    ...recordOf(name, properties, Date.now()),
+  };
+}
+
+/** An event's record, but for the category its logger gives it. */
+function recordOf(
+  name: EventName,
+  properties: Record<string, unknown>,
+  timestamp: number,
+): Omit<LogRecord, "category"> {
   const { level, event, template, keys } = COMPILED[name];
   const message: unknown[] = [template[0]!];
   keys.forEach((key, i) => message.push(properties[key], template[i + 1]!));
   return {
-    category: [...CATEGORIES.server],
     level,
     message,
     rawMessage: message.join(""),
-    timestamp: Date.now(),
+    timestamp,
     properties: { event, ...properties },
   };
 }

@@ -108,3 +108,32 @@ Deno.test("logEvent() builds nothing for a level the logger drops", () => {
   } as unknown as Logger;
   logEvent(logger, "connected", { peer: "1.2.3.4:5" });
 });
+
+Deno.test("logEvent() with a timestamp writes the same line, stamped with it, in the logger's category", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+      { category: ["test"], sinks: ["memory"], lowestLevel: "info" },
+    ],
+  });
+  try {
+    const logger = getLogger(["test"]);
+    const properties = { peer: "1.2.3.4:5" };
+    logEvent(logger, "connected", properties);
+    logEvent(logger, "connected", properties, 1_000_000);
+    logEvent(logger, "clientFailed", { ...properties, error: "x" }, 1);
+    assert.equal(records.length, 2, "a dropped level stays dropped");
+    const [now, then] = records;
+    assert.equal(then!.timestamp, 1_000_000);
+    assert.notEqual(now!.timestamp, 1_000_000);
+    assert.deepEqual(then!.category, ["test"]);
+    assert.equal(then!.level, "info");
+    assert.deepEqual(then!.message, now!.message);
+    assert.equal(then!.rawMessage, "1.2.3.4:5 connected");
+    assert.deepEqual(then!.properties, now!.properties);
+  } finally {
+    await reset();
+  }
+});

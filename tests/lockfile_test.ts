@@ -85,7 +85,10 @@ async function freshCheckout(): Promise<string> {
     await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), {
       recursive: true,
     });
-    await Deno.copyFile(`${ROOT}${path}`, target);
+    await Deno.copyFile(`${ROOT}${path}`, target).catch((error) => {
+      // Deleted in the work tree: so it is in the checkout.
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
   }
   const git = ["-c", "user.name=test", "-c", "user.email=test@localhost"];
   await run("git", ["init", "-q"], directory);

@@ -110,6 +110,41 @@ Deno.test("merhaba exits 130 on a second signal during shutdown", async () => {
   assert.equal(code, 130);
 });
 
+Deno.test({
+  name:
+    "Ctrl+C with a silent client in flight: the screen reads in the order things happened, and says how long the drain may take",
+  ignore: !CAN_COUNT_SOCKETS,
+}, async () => {
+  const merhaba = await MerhabaProcess.start(["--timeout", "1"]);
+  using client = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: merhaba.port,
+  });
+  // At info a silent client has no line until its timeout: wait until the
+  // server holds its socket.
+  const deadline = Date.now() + 10_000;
+  while (await heldSockets(merhaba.port) === 0) {
+    assert.ok(Date.now() < deadline, "merhaba did not accept the client");
+  }
+  merhaba.kill("SIGINT");
+  const stopping = await merhaba.waitForLine(/SIGINT received: stopping/);
+  assert.match(
+    stopping,
+    /SIGINT received: stopping; 1 connection\(s\) in flight, given at most 2000 ms to finish \(SIGINT again exits at once\)$/,
+  );
+  assert.equal(decode(await readToEnd(client)), "Merhaba dünya!");
+  assert.equal((await merhaba.stop(null)).code, 0);
+  const connected = merhaba.lines.findIndex((line) => / connected$/.test(line));
+  const stoppingAt = merhaba.lines.indexOf(stopping);
+  assert.ok(connected > stoppingAt, "written after the stopping line");
+  // ISO 8601 times compare as text.
+  assert.ok(
+    merhaba.lines[connected]!.slice(0, 24) <
+      merhaba.lines[stoppingAt]!.slice(0, 24),
+    `stamped before it, when accepted:\n${merhaba.lines.join("\n")}`,
+  );
+});
+
 Deno.test("merhaba --help and --version print to stdout and exit 0", async () => {
   for (const flag of ["--help", "-h"]) {
     const { code, stdout, stderr } = await runMerhaba([flag]);
