@@ -6,6 +6,8 @@
  * Dockerfile is parsed here and built and run by `deno task container`.
  */
 
+// First: the packages below would print a warning into another test's output.
+import "../tests/punycode_warning.ts";
 import assert from "node:assert/strict";
 import { Deployment } from "npm:kubernetes-models@5.1.0/apps/v1/Deployment";
 import { HorizontalPodAutoscaler } from "npm:kubernetes-models@5.1.0/autoscaling/v2/HorizontalPodAutoscaler";

@@ -33,7 +33,7 @@ async function denortReachable(): Promise<boolean> {
 const canCompile = await denortReachable();
 if (!canCompile) {
   console.log(
-    "compile test ignored: deno compile needs its base runtime (denort), " +
+    "tests/compile_test.ts ignored: deno compile needs its base runtime (denort), " +
       "which Deno's download host cannot give here, and DENORT_BIN is not set",
   );
 }

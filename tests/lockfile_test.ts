@@ -74,12 +74,16 @@ const IN_CHECKOUT = await new Deno.Command("git", {
 }).output().then((output) => output.success, () => false);
 
 /**
- * A fresh checkout of the work tree as it is (tracked files, uncommitted
- * changes included), committed, in a new temporary directory.
+ * A fresh checkout of the work tree as it is (uncommitted changes and new
+ * files included, ignored ones not), committed, in a new temporary directory.
  */
 async function freshCheckout(): Promise<string> {
   const directory = await Deno.makeTempDir({ prefix: "merhaba_checkout_" });
-  const listed = await run("git", ["ls-files", "-z"], ROOT);
+  const listed = await run(
+    "git",
+    ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    ROOT,
+  );
   for (const path of listed.split("\0").filter(Boolean)) {
     const target = `${directory}/${path}`;
     await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), {
