@@ -74,15 +74,28 @@ for (
   });
 }
 
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
+for (const command of ["task", "npx"] as const) {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    supervisorStops(command, signal);
+  }
+}
+
+/**
+ * A supervisor (a script, a systemd unit, a Procfile runner) signals the
+ * one PID it started: the runner's, not merhaba's.
+ */
+function supervisorStops(
+  command: keyof typeof START_COMMANDS,
+  signal: "SIGTERM" | "SIGINT",
+) {
   Deno.test({
     name: `${
-      START_COMMANDS.npx.join(" ")
-    }: a ${signal} to npx's PID alone, as a supervisor sends it, drains the client in flight and leaves no process`,
-    ignore: !HAS_NPX,
+      command === "task" ? "deno task start" : START_COMMANDS.npx.join(" ")
+    }: a ${signal} to its PID alone, as a supervisor sends it, drains the client in flight and leaves no process`,
+    ignore: command === "npx" && !HAS_NPX,
   }, async () => {
-    // A group of its own only to clean up: the signal goes to npx's PID.
-    const { merhaba, client } = await startWithClient("npx");
+    // A group of its own only to clean up: the signal goes to the one PID.
+    const { merhaba, client } = await startWithClient(command);
     try {
       merhaba.kill(signal);
       const stopping = await withTimeout(
@@ -95,7 +108,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const { code } = await merhaba.stop(null);
       assert.equal(code, 0, merhaba.lines.join("\n"));
       assert.match(merhaba.lines.at(-1)!, /stopped after serving 1 connection/);
-      // Nothing is left serving once npx has exited.
+      // Nothing is left serving once the runner has exited.
       await assert.rejects(
         Deno.connect({ hostname: "127.0.0.1", port: merhaba.port }),
         Deno.errors.ConnectionRefused,
