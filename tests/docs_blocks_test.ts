@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { MerhabaProcess, ROOT } from "./test_cli.ts";
+import { installed } from "./test_client.ts";
 
 /** A fenced shell or console block: the page, and its lines. */
 interface Block {
@@ -42,6 +43,9 @@ const COVERAGE: Record<string, string> = {
     "run: below (placeholders and --echo)",
   "README.md: $ deno task start --port 8080   # while":
     "run: below (address in use)",
+  "README.md: $ openssl req -x509": "run: below (TLS quick start)",
+  "README.md: $ deno task start --port 8443": "run: below (TLS quick start)",
+  "README.md: $ curl --cacert cert.pem": "run: below (TLS quick start)",
   "docs/deploy.md: deno task compile":
     "run where denort can be had: tests/compile_test.ts (ignored here, with the reason)",
   "docs/deploy.md: docker build -t merhaba .":
@@ -181,6 +185,103 @@ Deno.test("docs/how-it-works.md: each permission example starts merhaba", async 
       });
       assert.match(merhaba.lines[0]!, transports[i]!, line);
       assert.equal((await merhaba.stop()).code, 0, line);
+    }
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+/** A console block's commands (continued lines joined), each with its output. */
+function consoleSteps(
+  lines: string[],
+): { command: string; output: string[] }[] {
+  const steps: { command: string; output: string[] }[] = [];
+  let continued = false;
+  for (const line of lines) {
+    const last = steps.at(-1);
+    if (continued) last!.command += `\n${line}`;
+    else if (line.startsWith("$ ")) {
+      steps.push({ command: line.slice(2), output: [] });
+    } else last!.output.push(line);
+    continued = line.endsWith("\\");
+  }
+  return steps;
+}
+
+/**
+ * Runs a shell command in `cwd` on a terminal of its own (`script`), and
+ * returns what the terminal shows: stdout and stderr as they interleave, and
+ * no more (curl, for one, prints a progress meter when not on a terminal).
+ */
+async function onTerminal(command: string, cwd: string): Promise<string> {
+  const { stdout } = await new Deno.Command("script", {
+    args: ["-qec", command, "/dev/null"],
+    cwd,
+    stdin: "null",
+  }).output();
+  return new TextDecoder().decode(stdout).replaceAll("\r\n", "\n").trimEnd();
+}
+
+const TLS_TOOLS_MISSING = ["openssl", "curl", "script"].filter((tool) =>
+  !installed(tool)
+);
+if (TLS_TOOLS_MISSING.length > 0) {
+  console.log(
+    `README TLS quick start ignored: ${
+      TLS_TOOLS_MISSING.join(", ")
+    } not installed`,
+  );
+}
+
+Deno.test({
+  name:
+    "README: the TLS quick start makes a pair that merhaba serves and curl verifies",
+  ignore: TLS_TOOLS_MISSING.length > 0,
+}, async () => {
+  const [make] = consoleSteps(await block("README.md", "$ openssl req -x509"));
+  const [start] = consoleSteps(
+    await block("README.md", "$ deno task start --port 8443"),
+  );
+  const [fetch] = consoleSteps(
+    await block("README.md", "$ curl --cacert cert.pem"),
+  );
+  const gitignore = (await Deno.readTextFile(`${ROOT}.gitignore`)).split("\n");
+  assert.ok(gitignore.includes("/cert.pem") && gitignore.includes("/key.pem"));
+  // The page's files are made in the repository's folder; here in a
+  // directory of the test's own, which the start command is pointed to.
+  const directory = await Deno.makeTempDir({ prefix: "merhaba_tls_start_" });
+  try {
+    assert.equal(
+      await onTerminal(make!.command, directory),
+      make!.output.join("\n"),
+      make!.command,
+    );
+    const args = start!.command.split(" ").slice(3)
+      .map((word) =>
+        word.replace(/^8443$/, "0").replace(
+          /^(cert|key)\.pem$/,
+          `${directory}/$&`,
+        )
+      );
+    const merhaba = await MerhabaProcess.start(args, { startCommand: "task" });
+    try {
+      const shown = (line: string, port: string) =>
+        line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, "TIME ")
+          .replaceAll(`:${port}`, ":PORT");
+      assert.equal(
+        shown(merhaba.lines[0]!, String(merhaba.port)),
+        shown(start!.output.join("\n"), "8443"),
+      );
+      assert.equal(
+        await onTerminal(
+          fetch!.command.replace("8443", String(merhaba.port)),
+          directory,
+        ),
+        fetch!.output.join("\n"),
+        fetch!.command,
+      );
+    } finally {
+      assert.equal((await merhaba.stop()).code, 0);
     }
   } finally {
     await Deno.remove(directory, { recursive: true });
