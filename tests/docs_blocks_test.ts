@@ -194,9 +194,10 @@ Deno.test({
   const [start] = consoleSteps(
     await block("README.md", "$ deno task start --port 8443"),
   );
-  const [fetch] = consoleSteps(
+  const [request] = consoleSteps(
     await block("README.md", "$ curl --cacert cert.pem"),
   );
+  assert.match(start!.command, /^deno task start /);
   const gitignore = (await Deno.readTextFile(`${ROOT}.gitignore`)).split("\n");
   assert.ok(gitignore.includes("/cert.pem") && gitignore.includes("/key.pem"));
   // The page's files are made in the repository's folder; here in a
@@ -226,11 +227,11 @@ Deno.test({
       );
       assert.equal(
         await onTerminal(
-          fetch!.command.replace("8443", String(merhaba.port)),
+          request!.command.replace("8443", String(merhaba.port)),
           directory,
         ),
-        fetch!.output.join("\n"),
-        fetch!.command,
+        request!.output.join("\n"),
+        request!.command,
       );
     } finally {
       assert.equal((await merhaba.stop()).code, 0);
