@@ -1,34 +1,27 @@
 /**
  * Every command block of the README and of docs/ is run by a test and
  * compared with what the page shows, or is listed here with the reason it
- * is not. A new block that is neither fails the first test below.
+ * is not. A new block that is neither fails the first test below. Claims
+ * in prose that a run can show (how an IPv4 client of `::` appears) are
+ * held to a run here too.
  */
 
 import assert from "node:assert/strict";
+import {
+  type Block,
+  block,
+  commandBlocks,
+  consoleSteps,
+  onTerminal,
+} from "./doc_pages.ts";
 import { MerhabaProcess, ROOT } from "./test_cli.ts";
-
-/** A fenced shell or console block: the page, and its lines. */
-interface Block {
-  page: string;
-  lines: string[];
-}
-
-async function commandBlocks(): Promise<Block[]> {
-  const pages = ["README.md"];
-  for await (const entry of Deno.readDir(`${ROOT}docs`)) {
-    if (entry.name.endsWith(".md")) pages.push(`docs/${entry.name}`);
-  }
-  const blocks: Block[] = [];
-  for (const page of pages.sort()) {
-    const text = await Deno.readTextFile(`${ROOT}${page}`);
-    for (
-      const [, body] of text.matchAll(/^```(?:console|sh)\n([\s\S]*?)^```$/gm)
-    ) {
-      blocks.push({ page, lines: body!.trimEnd().split("\n") });
-    }
-  }
-  return blocks;
-}
+import {
+  decode,
+  encode,
+  installed,
+  readToEnd,
+  writeAll,
+} from "./test_client.ts";
 
 /** How each block is held to the truth, by the page and its first line. */
 const COVERAGE: Record<string, string> = {
@@ -42,6 +35,9 @@ const COVERAGE: Record<string, string> = {
     "run: below (placeholders and --echo)",
   "README.md: $ deno task start --port 8080   # while":
     "run: below (address in use)",
+  "README.md: $ openssl req -x509": "run: below (TLS quick start)",
+  "README.md: $ deno task start --port 8443": "run: below (TLS quick start)",
+  "README.md: $ curl --cacert cert.pem": "run: below (TLS quick start)",
   "docs/deploy.md: deno task compile":
     "run where denort can be had: tests/compile_test.ts (ignored here, with the reason)",
   "docs/deploy.md: docker build -t merhaba .":
@@ -55,11 +51,11 @@ const COVERAGE: Record<string, string> = {
   "docs/performance.md: deno task bench":
     "not run by the tests: minutes of load on both cores; the page's figures come from deno task bench --save",
   "docs/sockets.md: nc localhost 8080":
-    "not run: it shows the naive loop of the page, which is not shipped; merhaba's side is tests/connection_test.ts (silent client)",
+    "run: tests/docs_sockets_test.ts, against the naive loop and merhaba",
   "docs/sockets.md: python3 -c 'import socket":
-    "not run: the naive loop's failures; merhaba's side is server_test.ts (large uploads, resets)",
+    "run: tests/docs_sockets_test.ts, against the naive loop and merhaba",
   "docs/sockets.md: curl http://localhost:8080/":
-    "not run: the naive loop's reply; merhaba's HTTP replies are tests/interop_test.ts (curl)",
+    "run: tests/docs_sockets_test.ts, against the naive loop and merhaba",
 };
 
 /** The entry for a block: the longest start that its first line begins with. */
@@ -84,15 +80,6 @@ Deno.test("every command block of the README and docs/ is run by a test or says 
   const stale = Object.keys(COVERAGE).filter((key) => !used.has(key));
   assert.deepEqual(stale, [], "entries for blocks the pages no longer have");
 });
-
-/** The block whose first line starts so, on the page. */
-async function block(page: string, start: string): Promise<string[]> {
-  const found = (await commandBlocks()).find((candidate) =>
-    candidate.page === page && candidate.lines[0]!.startsWith(start)
-  );
-  assert.ok(found, `${page}: ${start}`);
-  return found.lines;
-}
 
 Deno.test("README: the placeholder example prints what the page shows", async () => {
   const [start, request, ...expected] = await block(
@@ -184,5 +171,134 @@ Deno.test("docs/how-it-works.md: each permission example starts merhaba", async 
     }
   } finally {
     await Deno.remove(directory, { recursive: true });
+  }
+});
+
+const TLS_TOOLS_MISSING = ["openssl", "curl", "script"].filter((tool) =>
+  !installed(tool)
+);
+if (TLS_TOOLS_MISSING.length > 0) {
+  console.log(
+    `README TLS quick start ignored: ${
+      TLS_TOOLS_MISSING.join(", ")
+    } not installed`,
+  );
+}
+
+Deno.test({
+  name:
+    "README: the TLS quick start makes a pair that merhaba serves and curl verifies",
+  ignore: TLS_TOOLS_MISSING.length > 0,
+}, async () => {
+  const [make] = consoleSteps(await block("README.md", "$ openssl req -x509"));
+  const [start] = consoleSteps(
+    await block("README.md", "$ deno task start --port 8443"),
+  );
+  const [request] = consoleSteps(
+    await block("README.md", "$ curl --cacert cert.pem"),
+  );
+  assert.match(start!.command, /^deno task start /);
+  const gitignore = (await Deno.readTextFile(`${ROOT}.gitignore`)).split("\n");
+  assert.ok(gitignore.includes("/cert.pem") && gitignore.includes("/key.pem"));
+  // The page's files are made in the repository's folder; here in a
+  // directory of the test's own, which the start command is pointed to.
+  const directory = await Deno.makeTempDir({ prefix: "merhaba_tls_start_" });
+  try {
+    assert.equal(
+      await onTerminal(make!.command, directory),
+      make!.output.join("\n"),
+      make!.command,
+    );
+    const args = start!.command.split(" ").slice(3)
+      .map((word) =>
+        word.replace(/^8443$/, "0").replace(
+          /^(cert|key)\.pem$/,
+          `${directory}/$&`,
+        )
+      );
+    const merhaba = await MerhabaProcess.start(args, { startCommand: "task" });
+    try {
+      const shown = (line: string, port: string) =>
+        line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, "TIME ")
+          .replaceAll(`:${port}`, ":PORT");
+      assert.equal(
+        shown(merhaba.lines[0]!, String(merhaba.port)),
+        shown(start!.output.join("\n"), "8443"),
+      );
+      assert.equal(
+        await onTerminal(
+          request!.command.replace("8443", String(merhaba.port)),
+          directory,
+        ),
+        request!.output.join("\n"),
+        request!.command,
+      );
+    } finally {
+      assert.equal((await merhaba.stop()).code, 0);
+    }
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+const HAS_IPV6 = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "docs/how-it-works.md: an IPv4 client of the default :: listener shows as the page says",
+  ignore: !HAS_IPV6,
+}, async () => {
+  const text = (await Deno.readTextFile(`${ROOT}docs/how-it-works.md`))
+    .replace(/\s+/g, " ");
+  const mapped = /IPv4-mapped form, `([^`]+)`/.exec(text)?.[1];
+  const shown = /merhaba shows it as an IPv4 listener would, `([^`]+)`/
+    .exec(text)?.[1];
+  assert.ok(mapped && shown, "the page says how IPv4 clients of :: show");
+  const [host, pagePort] = shown.split(":");
+  assert.equal(mapped, `::ffff:${host}`);
+
+  // What Deno reports.
+  {
+    using listener = Deno.listen({ hostname: "::", port: 0 });
+    using _client = await Deno.connect({
+      hostname: host!,
+      port: listener.addr.port,
+    });
+    using accepted = await listener.accept();
+    assert.equal((accepted.remoteAddr as Deno.NetAddr).hostname, mapped);
+  }
+
+  // What merhaba shows, with no --host, in each log format and {peer} {local}.
+  for (const format of ["text", "json"]) {
+    const merhaba = await MerhabaProcess.start([
+      ...["--port", "0", "--log-format", format],
+      ...["--greeting", "{peer} {local}"],
+    ]);
+    try {
+      assert.match(merhaba.lines[0]!, /IPv6 and IPv4/);
+      using conn = await Deno.connect({ hostname: host!, port: merhaba.port });
+      const asShown = (port: number): string =>
+        shown!.replace(`:${pagePort}`, `:${port}`);
+      const peer = asShown((conn.localAddr as Deno.NetAddr).port);
+      await writeAll(conn, encode("hello\n"));
+      assert.equal(
+        decode(await readToEnd(conn)),
+        `${peer} ${asShown(merhaba.port)}`,
+      );
+      const line = await merhaba.waitForLine(/ sent 6 bytes|"received"/);
+      assert.ok(
+        line.includes(format === "json" ? `"peer":"${peer}"` : ` ${peer} sent`),
+        line,
+      );
+    } finally {
+      assert.equal((await merhaba.stop()).code, 0);
+    }
   }
 });

@@ -8,19 +8,10 @@
 
 import assert from "node:assert/strict";
 import { type GreetingServer, serve } from "../server.ts";
-import { tlsFixture } from "./test_client.ts";
+import { installed, tlsFixture } from "./test_client.ts";
 import { MerhabaProcess } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
-
-function installed(command: string): boolean {
-  const { success } = new Deno.Command("sh", {
-    args: ["-c", `command -v ${command}`],
-    stdout: "null",
-    stderr: "null",
-  }).outputSync();
-  return success;
-}
 
 const CLIENTS = [
   "curl",

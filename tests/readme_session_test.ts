@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { MerhabaProcess } from "./test_cli.ts";
+import { installed } from "./test_client.ts";
 
 const README = await Deno.readTextFile(
   new URL("../README.md", import.meta.url),
@@ -34,18 +35,7 @@ function normalise(line: string): string {
     .replace(/curl\/[\d.]+/, "curl/V");
 }
 
-async function installed(command: string): Promise<boolean> {
-  const { success } = await new Deno.Command("sh", {
-    args: ["-c", `command -v ${command}`],
-    stdout: "null",
-  }).output();
-  return success;
-}
-
-const CLIENTS_MISSING = [];
-for (const client of ["curl", "nc"]) {
-  if (!await installed(client)) CLIENTS_MISSING.push(client);
-}
+const CLIENTS_MISSING = ["curl", "nc"].filter((client) => !installed(client));
 if (CLIENTS_MISSING.length > 0) {
   console.log(
     `README session test ignored: ${CLIENTS_MISSING.join(", ")} not installed`,

@@ -8,6 +8,20 @@
 import net from "node:net";
 import { writeAll } from "../lib/io.ts";
 
+/**
+ * Whether a command (a client such as curl, or a tool such as openssl) is on
+ * the PATH: tests that need one are ignored, with the reason printed, when
+ * it is not.
+ */
+export function installed(command: string): boolean {
+  const { success } = new Deno.Command("sh", {
+    args: ["-c", `command -v ${command}`],
+    stdout: "null",
+    stderr: "null",
+  }).outputSync();
+  return success;
+}
+
 /** UTF-8 encoding, for building requests. */
 export const encode = (text: string): Uint8Array =>
   new TextEncoder().encode(text);
