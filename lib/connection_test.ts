@@ -830,6 +830,7 @@ Deno.test("with nothing logged, a connection's addresses are not even read", asy
 });
 
 Deno.test("a silent client's connected line, written at the timeout, carries the time it was accepted", async () => {
+  const before = Date.now();
   const { log, timestamps } = await logOf([], "info", { timeoutMs: 60 });
   assert.deepEqual(log.map(({ event }) => event), [
     "connected",
@@ -839,4 +840,6 @@ Deno.test("a silent client's connected line, written at the timeout, carries the
   const [connected, timedOut] = timestamps;
   // Both lines are written at the timeout; the first says when it began.
   assert.ok(timedOut! - connected! >= 50, `${timedOut} - ${connected}`);
+  // A clock's reading, to the millisecond: not before the test began.
+  assert.ok(connected! >= before - 1, `${connected} < ${before}`);
 });
