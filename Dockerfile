@@ -21,7 +21,8 @@ ARG RUNTIME_IMAGE=denoland/deno:distroless-2.9.6
 
 FROM ${DENO_IMAGE} AS build
 # For builds behind a proxy or with an npm mirror: a CA bundle for Deno, and
-# the registry to fetch npm packages from. Unset, Deno's defaults apply.
+# the registry to fetch npm packages from. Unset, Deno's defaults apply
+# (podman then warns that they are missing: harmless, see docs/deploy.md).
 ARG DENO_CERT
 ARG NPM_CONFIG_REGISTRY
 ENV DENO_DIR=/deno-dir

@@ -3,7 +3,9 @@
  * is validated against the real schemas (`kubernetes-models`, offline: it
  * catches wrong types, missing fields and bad enum values, not unknown
  * fields), and the fields that matter to merhaba are checked here. The
- * Dockerfile is parsed here and built and run by `deno task container`.
+ * Dockerfile is parsed here and built and run by `deno task container`,
+ * which also plays the manifest with `podman kube play` (deploy/kube_play.ts)
+ * and prints which kinds and fields podman ignores.
  */
 
 // First: the packages below would print a warning into another test's output.
@@ -158,4 +160,17 @@ Deno.test("kubernetes.yaml: rollouts refuse nobody, probes need a live server, p
   assert.equal(container.securityContext.readOnlyRootFilesystem, true);
   assert.deepEqual(container.securityContext.capabilities.drop, ["ALL"]);
   assert.equal(service.spec.ports[0].targetPort, port.name);
+});
+
+Deno.test("kubernetes.yaml runs the image `deno task container build` keeps: merhaba at deno.json's version", async () => {
+  const [deployment] = await manifests();
+  const { version } = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", ROOT)),
+  );
+  // Podman finds a short name among local images as localhost/NAME, so
+  // `podman kube play` runs localhost/merhaba:VERSION with no rewrite.
+  assert.equal(
+    deployment.spec.template.spec.containers[0].image,
+    `merhaba:${version}`,
+  );
 });

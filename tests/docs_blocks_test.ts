@@ -40,10 +40,12 @@ const COVERAGE: Record<string, string> = {
   "README.md: $ curl --cacert cert.pem": "run: below (TLS quick start)",
   "docs/deploy.md: deno task compile":
     "run where denort can be had: tests/compile_test.ts (ignored here, with the reason)",
+  "docs/deploy.md: deno task container build":
+    "run: tools/container.sh (deno task container, in CI) builds the same way, keeps the image in a throwaway store, starts it with the printed command and runs it with podman run",
   "docs/deploy.md: docker build -t merhaba .":
     "run with podman: tools/container.sh (deno task container, in CI); no Docker engine here",
   "docs/deploy.md: kubectl apply -f deploy/kubernetes.yaml":
-    "not run: no cluster can run here; deploy/deploy_test.ts validates the manifest against the Kubernetes schemas",
+    "not run: no cluster can run here; deploy/deploy_test.ts validates the manifest against the Kubernetes schemas, and deno task container (CI) plays it with podman kube play (deploy/kube_play.ts)",
   "docs/how-it-works.md: deno run --allow-net --allow-read=cert.pem,key.pem":
     "run: below (each permission line)",
   "docs/load-balancers.md: $ merhaba --port 8080 --proxy-protocol":

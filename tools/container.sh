@@ -1,23 +1,41 @@
 #!/usr/bin/env bash
-# deno task container: build the image from the Dockerfile that ships, run it
-# as an operator would (read-only, no capabilities, no new privileges, a
-# memory limit, published on 127.0.0.1 only), check it, print its figures,
-# and remove everything it created.
+# deno task container [build]: merhaba's image from the Dockerfile that
+# ships, built with podman and no container registry.
 #
-# Needs root, podman, runc and debootstrap (Debian: apt-get install podman
-# runc debootstrap). No registry is needed: the Dockerfile's base images are
-# build arguments, and this script makes local stand-ins for them:
+#   deno task container build
+#       builds the image and keeps it in podman's image storage as
+#       localhost/merhaba:VERSION (VERSION from deno.json), then prints the
+#       `podman run` command to use. Nothing else is kept.
+#   deno task container
+#       what CI runs: the same build, kept in a throwaway image store; then
+#       runs the image as an operator would (read-only, no capabilities, no
+#       new privileges, a memory limit, published on 127.0.0.1 only), checks
+#       it and prints its figures; plays deploy/kubernetes.yaml with `podman
+#       kube play` (deploy/kube_play.ts); and removes everything it created.
+#
+# Needs root and Debian's podman, runc and debootstrap (plus catatonit, curl
+# and iptables for the checks); what is missing is installed with apt-get.
+# No registry is needed: the Dockerfile's base images are build arguments,
+# and this script makes local stand-ins for them:
 #   - the Deno image: Debian minbase (debootstrap) plus this machine's deno;
 #   - the distroless Deno image: deno, the glibc libraries it links, and an
 #     /etc/passwd, nothing else.
 # The Debian mirror and the npm registry are read from this machine's own
-# apt and npm configuration.
+# apt and npm configuration; `deno cache` in the build still reaches npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+mode=${1:-check}
+case "$mode" in
+  build | check) ;;
+  *)
+    printf 'usage: deno task container [build]\n' >&2
+    exit 2
+    ;;
+esac
+
 DENO_VERSION=2.9.6
 GREETING="Merhaba dünya!"
-IMAGE=localhost/merhaba:container-check
 BUILD_BASE=localhost/merhaba-standin/deno:$DENO_VERSION
 RUNTIME_BASE=localhost/merhaba-standin/deno:distroless-$DENO_VERSION
 
@@ -27,48 +45,96 @@ fail() {
   exit 1
 }
 
-[[ $EUID -eq 0 ]] || fail "run as root (rootful podman)"
-for tool in podman runc debootstrap curl deno; do
-  command -v "$tool" >/dev/null || fail "$tool is not installed"
-done
+[[ $EUID -eq 0 ]] || fail "run as root (rootful podman; debootstrap needs root too)"
+command -v deno >/dev/null || fail "deno is not installed"
 deno_bin=$(readlink -f "$(command -v deno)")
 [[ "$("$deno_bin" --version | head -n 1)" == "deno $DENO_VERSION "* ]] ||
   fail "the stand-in images need deno $DENO_VERSION on this machine"
+version=$("$deno_bin" eval 'console.log(JSON.parse(Deno.readTextFileSync("deno.json")).version)')
+IMAGE=localhost/merhaba:$version
+
+# What is missing is installed from Debian's packages (CI may be a fresh
+# machine). catatonit is the pause process of the pods `podman kube play`
+# makes; podman recommends it but does not depend on it.
+needed=(podman:podman runc:runc debootstrap:debootstrap)
+[[ "$mode" == build ]] ||
+  needed+=(catatonit:catatonit curl:curl iptables:iptables ip:iproute2)
+packages=()
+for pair in "${needed[@]}"; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || packages+=("${pair#*:}")
+done
+if ((${#packages[@]})); then
+  say "installing ${packages[*]} from Debian's packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${packages[@]}" >/dev/null || fail "apt-get could not install ${packages[*]}"
+fi
+
+# Podman as the caller has it set up: `build` keeps the image there.
+caller_conf=${CONTAINERS_CONF-}
+caller_storage_conf=${CONTAINERS_STORAGE_CONF-}
 
 work=$(mktemp -d /tmp/merhaba_container.XXXXXX)
 ip_forward=$(cat /proc/sys/net/ipv4/ip_forward)
-# The default bridge network leaves a bridge and CNI firewall chains behind;
-# they are removed at the end unless they were here before.
+# The checks' containers use the default bridge network, which leaves a
+# bridge, CNI firewall chains and CNI's address records behind; they are
+# removed at the end unless they were here before.
 had_bridge=$(ip link show cni-podman0 >/dev/null 2>&1 && echo yes || true)
 had_chains=$(iptables -S CNI-FORWARD >/dev/null 2>&1 && echo yes || true)
-# Podman's own configuration and storage live in $work: nothing outside it
-# is changed but the bridge's firewall rules and ip_forward, restored below.
-export CONTAINERS_CONF=$work/containers.conf
-export CONTAINERS_STORAGE_CONF=$work/storage.conf
-cat >"$CONTAINERS_CONF" <<EOF
+had_cni_state=$([[ -e /var/lib/cni ]] && echo yes || true)
+had_image_cache=$([[ -e /var/lib/containers/cache ]] && echo yes || true)
+# Podman's configuration, storage, run-time state and network definitions
+# live in $work: nothing outside it is changed but, for the checks, the
+# bridge, its firewall rules, CNI's records and ip_forward, restored below;
+# `build` keeps the image in the caller's storage and nothing else.
+mkdir -p "$work/cni"
+# Podman's default limits for a container are above what some machines let
+# root raise its own to (this project's: an open-files hard limit of 20000
+# and no CAP_SYS_RESOURCE); containers get what this process has.
+nofile=$(ulimit -Hn)
+# A podman image store in the directory $1, with run-time state of its own
+# (a store whose state another store's reset removed would lose track of
+# its running containers).
+make_store() {
+  mkdir -p "$1"
+  cat >"$1/containers.conf" <<EOF
 [containers]
-# The open-files hard limit here is 20000 and CAP_SYS_RESOURCE is missing.
-default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=4096:4096"]
 [engine]
 # crun fails on hybrid cgroups here.
 runtime = "runc"
+tmp_dir = "$1/libpod"
+[network]
+network_config_dir = "$work/cni"
 EOF
-cat >"$CONTAINERS_STORAGE_CONF" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$work/storage"
-runroot = "$work/run"
-EOF
+  printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/storage"\nrunroot = "%s/run"\n' \
+    "$1" "$1" >"$1/storage.conf"
+  stores=("$1" "${stores[@]}")
+}
+# Points podman at the store in the directory $1.
+use_store() {
+  export CONTAINERS_CONF=$1/containers.conf CONTAINERS_STORAGE_CONF=$1/storage.conf
+}
+stores=()
+make_store "$work/build"
+use_store "$work/build"
 
 cleanup() {
   set +e
-  podman rm --all --force --time 0 >/dev/null 2>&1
-  podman rmi --all --force >/dev/null 2>&1
-  podman network prune --force >/dev/null 2>&1
-  podman system reset --force >/dev/null 2>&1
+  # The last store made first: its containers run the kept image.
+  for store in "${stores[@]}"; do
+    (
+      use_store "$store"
+      podman pod rm --all --force >/dev/null 2>&1
+      podman rm --all --force --time 0 >/dev/null 2>&1
+      podman system reset --force >/dev/null 2>&1
+    )
+  done
   echo "$ip_forward" >/proc/sys/net/ipv4/ip_forward
   [[ -n "$had_bridge" ]] || ip link delete cni-podman0 2>/dev/null
   [[ -n "$had_chains" ]] || remove_cni_chains
+  [[ -n "$had_cni_state" ]] || rm -rf /var/lib/cni
+  [[ -n "$had_image_cache" || "$mode" == build ]] || rm -rf /var/lib/containers/cache
   rm -rf "$work"
 }
 
@@ -88,6 +154,19 @@ remove_cni_chains() {
 } 2>/dev/null
 trap cleanup EXIT
 
+# podman with the caller's own configuration and image storage.
+caller_podman() {
+  (
+    if [[ -n "$caller_conf" ]]; then export CONTAINERS_CONF=$caller_conf; else unset CONTAINERS_CONF; fi
+    if [[ -n "$caller_storage_conf" ]]; then
+      export CONTAINERS_STORAGE_CONF=$caller_storage_conf
+    else
+      unset CONTAINERS_STORAGE_CONF
+    fi
+    podman "$@"
+  )
+}
+
 free_port() {
   "$deno_bin" eval 'const l = Deno.listen({ hostname: "127.0.0.1", port: 0 }); console.log(l.addr.port); l.close();'
 }
@@ -105,12 +184,13 @@ mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/debian.sources
 [[ -n "$mirror" ]] || mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null)
 [[ -n "$mirror" ]] || fail "no Debian mirror in this machine's apt configuration"
 
+started=$(date +%s)
 say "stand-in for the Deno image: debootstrap minbase bookworm + deno $DENO_VERSION"
 rootfs=$work/rootfs
-debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+timeout 600 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
   fail "debootstrap failed: $(tail -n 5 "$work/debootstrap.log")"
 install -m 755 "$deno_bin" "$rootfs/usr/local/bin/deno"
-tar -C "$rootfs" -c . | podman import - "$BUILD_BASE" >/dev/null
+tar -C "$rootfs" -c . | podman import --quiet - "$BUILD_BASE" >/dev/null
 
 say "stand-in for the distroless Deno image: deno, glibc, /etc/passwd"
 runtime=$work/runtime
@@ -123,23 +203,71 @@ for lib in libc.so.6 libm.so.6 libdl.so.2 librt.so.1 libpthread.so.0 libgcc_s.so
 done
 printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$runtime/etc/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$runtime/etc/group"
-tar -C "$runtime" -c . | podman import - "$RUNTIME_BASE" >/dev/null
+tar -C "$runtime" -c . | podman import --quiet - "$RUNTIME_BASE" >/dev/null
 
 say "podman build (the Dockerfile that ships; base images as build arguments)"
+# DENO_CERT and NPM_CONFIG_REGISTRY are the Dockerfile's optional build
+# arguments; both are passed, so podman does not warn that they are missing.
+# NPM_CONFIG_REGISTRY: the registry npm uses here (empty: Deno's default).
+# DENO_CERT: this machine's CA bundle, mounted read-only for the build. These
+# machines reach npm through a proxy whose CA is in that bundle; elsewhere it
+# only adds the system's authorities to Deno's own. A fact of the machine, so
+# it is passed here, not written in the Dockerfile.
 registry=$(npm config get registry 2>/dev/null || true)
+ca_bundle=/etc/ssl/certs/ca-certificates.crt
+build_args=(--build-arg "DENO_IMAGE=$BUILD_BASE" --build-arg "RUNTIME_IMAGE=$RUNTIME_BASE"
+  --build-arg "NPM_CONFIG_REGISTRY=$registry")
+if [[ -f "$ca_bundle" ]]; then
+  build_args+=(--build-arg "DENO_CERT=$ca_bundle" --volume /etc/ssl/certs:/etc/ssl/certs:ro)
+else
+  build_args+=(--build-arg DENO_CERT=/dev/null) # an empty bundle: Deno's own authorities only
+fi
 build_started=$(date +%s)
-# These machines reach npm through a proxy whose CA is in /etc/ssl/certs: a
-# fact of this machine, so it is passed here, not written in the Dockerfile.
-podman build --format docker --quiet \
-  --build-arg "DENO_IMAGE=$BUILD_BASE" \
-  --build-arg "RUNTIME_IMAGE=$RUNTIME_BASE" \
-  --build-arg DENO_CERT=/etc/ssl/certs/ca-certificates.crt \
-  ${registry:+--build-arg "NPM_CONFIG_REGISTRY=$registry"} \
-  --volume /etc/ssl/certs:/etc/ssl/certs:ro \
+# --network host: `deno cache` reaches npm with no bridge, firewall rules or
+# CNI records made for it.
+timeout 600 podman build --format docker --quiet --network host "${build_args[@]}" \
   --tag "$IMAGE" . >"$work/build.log" 2>&1 ||
   fail "podman build failed: $(tail -n 20 "$work/build.log")"
 image_mb=$(podman image inspect --format '{{.Size}}' "$IMAGE" | awk '{printf "%.1f", $1 / 1e6}')
 echo "built in $(($(date +%s) - build_started)) s; image $image_mb MB"
+
+# The image leaves the build's store for the caller's (CI: a throwaway one)
+# as a docker archive, which keeps the HEALTHCHECK; the stand-ins and the
+# build stage stay behind and are removed with $work.
+if [[ "$mode" == check ]]; then
+  make_store "$work/kept"
+  caller_conf=$work/kept/containers.conf
+  caller_storage_conf=$work/kept/storage.conf
+fi
+podman save --quiet --format docker-archive --output "$work/image.tar" "$IMAGE" >/dev/null
+caller_podman load --quiet --input "$work/image.tar" >/dev/null ||
+  fail "podman load into the caller's image storage failed"
+rm "$work/image.tar"
+
+# The image starts with the caller's podman as it is set up, or else with
+# the limits this process has (see default_ulimits above): the printed
+# command is one that has just worked. `--version` shows that merhaba
+# starts; it prints it and exits.
+starts() {
+  [[ "$(caller_podman run --rm --network none "$@" "$IMAGE" --version 2>"$work/try.log")" == "merhaba $version" ]]
+}
+run_flags=()
+if ! starts; then
+  grep -q rlimit "$work/try.log" || fail "the image does not start: $(cat "$work/try.log")"
+  run_flags=(--ulimit "nofile=$nofile:$nofile" --ulimit nproc=4096:4096)
+  starts "${run_flags[@]}" || fail "the image does not start: $(cat "$work/try.log")"
+fi
+
+if [[ "$mode" == build ]]; then
+  say "kept $IMAGE ($image_mb MB) in podman's image storage, in $(($(date +%s) - started)) s"
+  echo "Run it (published on this machine only; -e PORT=9000 -p 127.0.0.1:9000:9000 moves it):"
+  echo "  podman run --rm ${run_flags[*]:+${run_flags[*]} }-p 127.0.0.1:8080:8080 $IMAGE"
+  echo "Remove it: podman rmi $IMAGE"
+  exit 0
+fi
+
+# The checks use the kept image, as a user would.
+use_store "$work/kept"
 
 hardened=(--read-only --cap-drop=ALL --security-opt no-new-privileges --memory 160m)
 # There is no systemd here to schedule health checks; `podman healthcheck
@@ -156,7 +284,15 @@ wait_for_greeting "http://127.0.0.1:$port/" ||
 echo "curl http://127.0.0.1:$port/ -> $GREETING"
 podman logs merhaba-check 2>&1 | sed -n 1p
 
-podman healthcheck run merhaba-check >/dev/null || fail "the image's health check failed"
+# As the image's HEALTHCHECK counts: unhealthy after 3 failures in a row
+# (one probe is a Deno start, which can pass its 3 s on a busy machine).
+healthy() {
+  for _ in 1 2 3; do
+    podman healthcheck run "$1" >/dev/null 2>>"$work/health.log" && return 0
+  done
+  return 1
+}
+healthy merhaba-check || fail "the image's health check failed: $(cat "$work/health.log")"
 echo "podman healthcheck run -> healthy"
 
 pid=$(podman inspect --format '{{.State.Pid}}' merhaba-check)
@@ -168,7 +304,7 @@ memory_mb() {
   podman stats --no-stream --format '{{.MemUsage}}' "$1" | awk '{print $1}'
 }
 idle=$(memory_mb merhaba-check)
-"$deno_bin" run --allow-net - "$port" <<'EOF'
+timeout 120 "$deno_bin" run --allow-net - "$port" <<'EOF'
 const port = Number(Deno.args[0]);
 let served = 0;
 await Promise.all(Array.from({ length: 50 }, async () => {
@@ -205,8 +341,14 @@ podman run --detach --name merhaba-check-port "${hardened[@]}" "${scheduling[@]}
   --publish "127.0.0.1:$port2:9090" "$IMAGE" >/dev/null 2>"$work/run.log" ||
   fail "podman run failed: $(cat "$work/run.log")"
 wait_for_greeting "http://127.0.0.1:$port2/" || fail "PORT=9090 was not honoured"
-podman healthcheck run merhaba-check-port >/dev/null ||
-  fail "the health check did not follow PORT"
+healthy merhaba-check-port || fail "the health check did not follow PORT: $(cat "$work/health.log")"
 echo "PORT=9090 served, and the health check followed it"
+podman rm --force --time 0 merhaba-check merhaba-check-port >/dev/null 2>&1
 
-say "passed: image $image_mb MB; memory idle $idle, after a burst $burst"
+say "podman kube play deploy/kubernetes.yaml (deploy/kube_play.ts)"
+timeout 300 "$deno_bin" run --allow-run=podman --allow-net --allow-read --allow-write \
+  --allow-env=LOG_TOKENS,LOG_STREAM \
+  --frozen --lock=tests/deno.lock deploy/kube_play.ts "$IMAGE" ||
+  fail "podman kube play of deploy/kubernetes.yaml"
+
+say "passed in $(($(date +%s) - started)) s: image $image_mb MB; memory idle $idle, after a burst $burst"
