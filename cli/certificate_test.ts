@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { HAS_OPENSSL, tlsFixture } from "../tests/test_client.ts";
+import { installed, tlsFixture } from "../tests/test_client.ts";
 import {
   CertificateValidityError,
   describeCertificate,
@@ -53,7 +53,7 @@ Deno.test("describeCertificate() fails a certificate that has expired or is not 
 Deno.test({
   name:
     "describeCertificate() escapes what the certificate names, so no value can pass for another line or attribute",
-  ignore: !HAS_OPENSSL,
+  ignore: !installed("openssl"),
 }, async () => {
   await using tls = await tlsFixture({
     // openssl's -subj reads "\\+" as a plain "+", not a second attribute.

@@ -123,13 +123,6 @@ export interface TlsFixture extends AsyncDisposable {
   cert: string;
 }
 
-/** Whether openssl is installed, to make certificates. */
-export const HAS_OPENSSL: boolean = await new Deno.Command("openssl", {
-  args: ["version"],
-  stdout: "null",
-  stderr: "null",
-}).output().then((output) => output.success, () => false);
-
 /** What a made certificate says, where a test needs other than localhost's. */
 export interface CertificateNames {
   /** The subject's common name (UTF-8, any character). */
