@@ -85,7 +85,11 @@ export interface ServeOptions {
    * @default 5000
    */
   timeoutMs?: number;
-  /** Connections handled at once; past it, accepting pauses. @default 1000 */
+  /**
+   * Connections handled at once, each counted until its socket is released,
+   * so also the most accepted sockets held; past it, accepting pauses.
+   * @default 1000
+   */
   maxConnections?: number;
   /** Stop accepting after this many connections (then `finished` resolves once they are served). @default Infinity */
   maxAccepts?: number;

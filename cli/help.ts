@@ -76,8 +76,9 @@ What to answer:
                               (default ${DEFAULTS.readSize})
       --timeout <seconds>     how long to wait for a client's request (and TLS handshake),
                               and for it to take the reply (default ${DEFAULTS.timeoutSeconds}; decimals allowed)
-      --max-connections <n>   connections handled at once, per worker; past it, accepting
-                              pauses (default ${DEFAULTS.maxConnections})
+      --max-connections <n>   client sockets held at once, per worker (a connection counts
+                              until its socket is released); past it, accepting pauses
+                              (default ${DEFAULTS.maxConnections})
       --max-accepts <n>       serve n connections, drain, and exit 0 (for scripts and CI)
       --drain-delay <seconds> after a stop signal, keep accepting this long before draining,
                               while a load balancer stops sending; 0 to ${MAX_DRAIN_DELAY_SECONDS}

@@ -94,7 +94,8 @@ export interface Crowd {
  * Serves one connection: read what the client sends (up to `readSize`,
  * waiting at most the timeout), write the chosen reply completely, then
  * close, lingering first if the client may still be sending. Resolves to
- * whether the reply was written; never rejects.
+ * whether the reply was written, once the socket is released (see
+ * `untilReleased`); never rejects.
  *
  * @param ordinal the connection's number, for `{count}`
  */
@@ -109,12 +110,12 @@ export async function serveConnection(
   }
   const log = new ConnectionLog(plan.logger, conn);
   const buffer = plan.buffers.take();
-  // A read cut off by a time-out or a close may still write into the buffer
-  // later: such a buffer is not given back to the pool.
-  let reusable = false;
+  let read: ReadOutcome | undefined;
+  /** The reply's write, until it is done. */
+  let writing: Promise<void> | undefined;
   let served = false;
   try {
-    const read = await readRequest(conn, buffer, plan, deadline);
+    read = await readRequest(conn, buffer, plan, deadline);
     const { outcome, received } = read;
     log.read(outcome, received);
     // A TLS client that left or stalled before finishing its handshake
@@ -141,37 +142,70 @@ export async function serveConnection(
       : plan.template === undefined && !plan.echo
       ? chooseReply(plan.replies, plan.mode, request)
       : personalReply(conn, plan, received, request, ordinal);
-    if (!await writeReply(conn, plan, reply)) {
+    writing = writeAll(conn, reply);
+    if (!await writtenInTime(conn, plan, reply, writing)) {
       log.writeTimeout(plan.timeoutMs);
       return false;
     }
+    writing = undefined;
     served = true;
     // An HTTP/2 client goes on sending its preface and frames.
     const mayContinue = http2 ||
       (outcome !== null && clientMayContinue(received, request, plan.readSize));
-    reusable = await closeAfterReply(conn, plan, buffer, read, mayContinue);
+    await closeAfterReply(conn, plan, buffer, read, mayContinue);
   } catch (error) {
     log.failed(error);
   } finally {
     closeQuietly(conn);
-    if (reusable) plan.buffers.give(buffer);
     log.closed();
+    // A read still in flight may write into the buffer until it ends.
+    if (await untilReleased(conn, plan, read?.pending, writing)) {
+      plan.buffers.give(buffer);
+    }
   }
   return served;
 }
 
 /**
- * Writes the reply, giving up at the timeout. A reply that fits a fresh
- * socket's smallest send buffer is taken by the kernel at once, so only
- * bigger ones need a deadline. A TLS write always gets one: it goes through
- * a session that could still stall. Resolves to whether it was written.
+ * Waits until a closed connection's socket is released, so that the
+ * connection keeps its slot until then. Deno releases a socket only once
+ * every operation on it has ended, and one still in flight at `close()` (a
+ * read or write given up at a deadline, or when the slot was needed) ends
+ * on a later turn of the event loop: had the slot gone at `close()`, the
+ * server could accept a socket more than `maxConnections` for each. A TLS
+ * connection says when its own operations on the socket have ended. Waits at
+ * most the timeout, in case one never ends. Resolves to whether they all
+ * ended.
+ *
+ * @param read the read in flight, if any
+ * @param write the write in flight, if any
  */
-async function writeReply(
+function untilReleased(
+  conn: Connection,
+  plan: ConnectionPlan,
+  read: Promise<unknown> | undefined,
+  write: Promise<unknown> | undefined,
+): boolean | Promise<boolean> {
+  const session = conn.released?.();
+  // Stryker disable next-line ConditionalExpression: a shortcut (waiting for nothing ends at once)
+  if ((read ?? write ?? session) === undefined) return true;
+  return plan.timeouts.race(Promise.allSettled([read, write, session]))
+    .then((outcome) => outcome !== TIMED_OUT);
+}
+
+/**
+ * Waits for the reply's write, giving up at the timeout. A reply that fits
+ * a fresh socket's smallest send buffer is taken by the kernel at once, so
+ * only bigger ones need a deadline. A TLS write always gets one: it goes
+ * through a session that could still stall. Resolves to whether it was
+ * written.
+ */
+async function writtenInTime(
   conn: Connection,
   plan: ConnectionPlan,
   reply: Uint8Array,
+  writing: Promise<void>,
 ): Promise<boolean> {
-  const writing = writeAll(conn, reply);
   if (reply.byteLength <= ALWAYS_BUFFERED && conn.handshaking === undefined) {
     await writing;
     return true;
@@ -185,26 +219,26 @@ async function writeReply(
  * otherwise unread input at close would reset the connection and could
  * destroy the reply, so the close lingers, unless every slot is taken. (A
  * client cut off by the timeout sent no whole line: it may continue.)
- * Resolves to whether the buffer can be reused: no read is left in flight.
+ * Lingering leaves in `read.pending` the read it had in flight when it
+ * stopped, if any.
  */
 async function closeAfterReply(
   conn: Connection,
   plan: ConnectionPlan,
   buffer: Uint8Array,
-  { outcome, pending }: ReadOutcome,
+  read: ReadOutcome,
   mayContinue: boolean,
-): Promise<boolean> {
+): Promise<void> {
   if (mayContinue && !plan.crowd.isFull()) {
     await conn.closeWrite();
-    await discardInput(conn, buffer, pending, plan);
-    return false;
+    await discardInput(conn, buffer, read, plan);
+    return;
   }
   // A TLS session ends with close_notify, or clients report a truncated
   // reply; it is one more write, so it gets a deadline.
   if (conn.handshaking === false) {
     await plan.timeouts.race(conn.closeWrite());
   }
-  return outcome !== TIMED_OUT;
 }
 
 /** What reading a client's request came to. */
@@ -213,7 +247,7 @@ interface ReadOutcome {
   outcome: number | null | typeof TIMED_OUT;
   /** Everything read, in the connection's buffer. */
   received: Uint8Array;
-  /** The read still in flight after the deadline. */
+  /** The read in flight: after the deadline, or when lingering stopped. */
   pending: Promise<number | null> | undefined;
 }
 
@@ -266,9 +300,10 @@ async function proxyHeaderRead(
   plan: ConnectionPlan,
   deadline: number,
 ): Promise<boolean> {
+  const reading = conn.readHeader!();
   let problem: string;
   try {
-    const outcome = await plan.timeouts.race(conn.readHeader!(), deadline);
+    const outcome = await plan.timeouts.race(reading, deadline);
     if (outcome !== TIMED_OUT) return true;
     problem = `no PROXY header within ${plan.timeoutMs} ms`;
   } catch (error) {
@@ -280,6 +315,7 @@ async function proxyHeaderRead(
     error: problem,
   });
   closeQuietly(conn);
+  await untilReleased(conn, plan, reading, undefined);
   return false;
 }
 
@@ -480,20 +516,21 @@ function personalReply(
  * The lingering close. Closing a socket whose input was not all read makes
  * the kernel send RST, which can destroy the reply before the client reads
  * it. So after replying and half-closing, read and discard until the client
- * closes too, or the linger time or `lingerBytes` run out.
+ * closes too, or the linger time or `lingerBytes` run out. Each read is
+ * `read.pending` while it is in flight, the first one too if the deadline
+ * cut it off.
  */
 async function discardInput(
   conn: Connection,
   buffer: Uint8Array,
-  pendingRead: Promise<number | null> | undefined,
+  read: ReadOutcome,
   plan: ConnectionPlan,
 ): Promise<void> {
   const discarding = (async () => {
     let discarded = 0;
-    let read = pendingRead;
     while (discarded < plan.lingerBytes) {
-      const n = await (read ?? conn.read(buffer));
-      read = undefined;
+      const n = await (read.pending ??= conn.read(buffer));
+      read.pending = undefined;
       if (n === null) return;
       discarded += n;
     }

@@ -4,6 +4,7 @@ import { serve, type ServeOptions } from "../server.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
 import { decode, encode, exchange } from "../tests/test_client.ts";
 import {
+  DenoLikeConnection,
   replyTo,
   ScriptedConnection,
   ScriptedListener,
@@ -19,6 +20,7 @@ import {
   type Listener,
 } from "./io.ts";
 import { ProxyProtocolListener } from "./proxied.ts";
+import { TlsListener } from "./tls.ts";
 import { parseCidr } from "./cidr.ts";
 
 const GREETING = "Merhaba dünya!";
@@ -456,7 +458,7 @@ Deno.test("behind a balancer: the client's address from the PROXY header, the ba
   );
 });
 
-Deno.test("a reply is read into a pooled buffer, given back unless a read may still write into it", async () => {
+Deno.test("a reply is read into a pooled buffer, given back once no read can write into it", async () => {
   const buffers = new Set<Uint8Array>();
   const original = BufferPool.prototype.give;
   BufferPool.prototype.give = function (buffer: Uint8Array) {
@@ -468,9 +470,15 @@ Deno.test("a reply is read into a pooled buffer, given back unless a read may st
     assert.equal(buffers.size, 1, "a finished read gives its buffer back");
     buffers.clear();
     await replyTo([], { timeoutMs: 20 });
-    assert.equal(buffers.size, 0, "a read cut off by the timeout does not");
+    assert.equal(buffers.size, 1, "a read cut off by the timeout, once closed");
+    buffers.clear();
     await replyTo([], { timeoutMs: 20, maxConnections: 1 });
-    assert.equal(buffers.size, 0, "nor when it is not lingered over");
+    assert.equal(buffers.size, 1, "also when it is not lingered over");
+    buffers.clear();
+    const endless = new ScriptedConnection([]);
+    endless.read = () => new Promise(() => {});
+    await serveScripted(endless, { timeoutMs: 20 });
+    assert.equal(buffers.size, 0, "a read that never ends: never");
   } finally {
     BufferPool.prototype.give = original;
   }
@@ -842,4 +850,144 @@ Deno.test("a silent client's connected line, written at the timeout, carries the
   assert.ok(timedOut! - connected! >= 50, `${timedOut} - ${connected}`);
   // A clock's reading, to the millisecond: not before the test began.
   assert.ok(connected! >= before - 1, `${connected} < ${before}`);
+});
+
+/**
+ * Serves `conns` (given, or promised when the test says), each accept()
+ * noting how many of the sockets accepted before it are still held, and
+ * returns those counts once the last connection is closed.
+ */
+async function socketsHeldAtEachAccept(
+  conns: (DenoLikeConnection | Promise<DenoLikeConnection>)[],
+  options: ServeOptions,
+  wrap: (listener: Listener) => Listener = (listener) => listener,
+): Promise<number[]> {
+  const accepted: DenoLikeConnection[] = [];
+  const held: number[] = [];
+  const scripted = new ScriptedListener(conns);
+  const counting: Listener = {
+    addr: scripted.addr,
+    close: () => scripted.close(),
+    accept: async () => {
+      held.push(accepted.filter((conn) => conn.holdsSocket).length);
+      const conn = await scripted.accept();
+      accepted.push(conn as DenoLikeConnection);
+      return conn;
+    },
+  };
+  const server = serve(wrap(counting), {
+    maxAccepts: conns.length,
+    ...options,
+  });
+  const last = await conns.at(-1)!;
+  await last.done.promise;
+  await server.shutdown(0);
+  return held;
+}
+
+/**
+ * A connection that, as a TLS one does, says when its socket is released:
+ * on a later turn of the event loop than `close()`, with nothing else in
+ * flight.
+ */
+class SessionConnection extends DenoLikeConnection {
+  #released = Promise.withResolvers<void>();
+  #held = true;
+
+  override get holdsSocket(): boolean {
+    return this.#held;
+  }
+
+  override close(): void {
+    if (this.closes === 0) {
+      setTimeout(() => {
+        this.#held = false;
+        this.#released.resolve();
+      });
+    }
+    super.close();
+  }
+
+  released(): Promise<void> {
+    return this.#released.promise;
+  }
+}
+
+Deno.test("a connection keeps its slot until its socket is released: accepting never holds more than maxConnections sockets", async (t) => {
+  // Deno releases a socket closed mid-read or mid-write only on a later turn
+  // of the event loop: a slot given up at close() let the next accept()
+  // hold one socket more than the cap.
+  await t.step("a read cut off by the timeout", async () => {
+    const held = await socketsHeldAtEachAccept([
+      new DenoLikeConnection([]),
+      new DenoLikeConnection([encode("hello\n")]),
+    ], { maxConnections: 1, timeoutMs: 20, lingerMs: 1 });
+    assert.deepEqual(held, [0, 0]);
+  });
+  await t.step("a write cut off by the timeout", async () => {
+    const held = await socketsHeldAtEachAccept([
+      new DenoLikeConnection([encode("hello\n")], { stallWrites: true }),
+      new DenoLikeConnection([encode("hello\n")]),
+    ], {
+      maxConnections: 1,
+      timeoutMs: 20,
+      greeting: "x".repeat(5000),
+    });
+    assert.deepEqual(held, [0, 0]);
+  });
+  await t.step("lingering cut off when every slot is taken", async () => {
+    const lingering = new DenoLikeConnection([encode("half a li")]);
+    const silent = new DenoLikeConnection([]);
+    const next = new DenoLikeConnection([encode("hello\n")]);
+    // The silent client comes once the first lingers: its second read is
+    // the one that discards. Then every slot is taken.
+    const silentArrives = Promise.withResolvers<DenoLikeConnection>();
+    const read = lingering.read.bind(lingering);
+    let reads = 0;
+    lingering.read = (buffer) => {
+      if (++reads === 2) silentArrives.resolve(silent);
+      return read(buffer);
+    };
+    const held = await socketsHeldAtEachAccept(
+      [lingering, silentArrives.promise, next],
+      { maxConnections: 2, timeoutMs: 60_000, lingerMs: 60_000 },
+    );
+    // The silent client keeps its slot; the lingering one gives its up.
+    assert.deepEqual(held, [0, 1, 1]);
+  });
+  await t.step("a PROXY header that never came", async () => {
+    const held = await socketsHeldAtEachAccept(
+      [
+        new DenoLikeConnection([]),
+        new DenoLikeConnection([
+          encode("PROXY TCP4 192.0.2.7 127.0.0.1 51000 80\r\nhello\n"),
+        ]),
+      ],
+      { maxConnections: 1, timeoutMs: 20, lingerMs: 1 },
+      behindBalancer,
+    );
+    assert.deepEqual(held, [0, 0]);
+  });
+  await t.step(
+    "a connection that says when it is released (TLS), with nothing else in flight",
+    async () => {
+      const held = await socketsHeldAtEachAccept([
+        new SessionConnection([encode("hello\n")]),
+        new SessionConnection([encode("hello\n")]),
+      ], { maxConnections: 1 });
+      assert.deepEqual(held, [0, 0]);
+    },
+  );
+  await t.step("a TLS handshake cut off by the timeout", async () => {
+    const pair = {
+      cert: await Deno.readTextFile("tests/testdata/localhost_cert.pem"),
+      key: await Deno.readTextFile("tests/testdata/localhost_key.pem"),
+    };
+    const held = await socketsHeldAtEachAccept(
+      [new DenoLikeConnection([]), new DenoLikeConnection([])],
+      { maxConnections: 1, timeoutMs: 20 },
+      (listener) => new TlsListener(listener, pair),
+    );
+    assert.deepEqual(held, [0, 0]);
+  });
 });

@@ -33,6 +33,12 @@ export interface Connection {
    * invalid.
    */
   readHeader?(): Promise<void>;
+  /**
+   * Present on connections that read and write their socket by themselves
+   * (TLS): resolves once, after `close()`, those operations have ended and
+   * the socket is released.
+   */
+  released?(): Promise<void>;
 }
 
 /** Where connections come from: a `Deno.Listener`, or a `TlsListener` over one. */

@@ -129,6 +129,7 @@ export class TlsListener implements Listener {
  */
 export class TlsConnection implements Connection {
   #tcp: Connection;
+  #transport: Transport;
   #socket: tls.TLSSocket;
   #handshaking = true;
   #ended = false;
@@ -144,9 +145,10 @@ export class TlsConnection implements Connection {
    */
   constructor(tcp: Connection, context: tls.SecureContext) {
     this.#tcp = tcp;
+    this.#transport = new Transport(tcp);
     if (tcp.readHeader) this.readHeader = () => tcp.readHeader!();
     const socket = new tls.TLSSocket(
-      streamOf(tcp, (first) => this.#answerPlainHttp(first)),
+      streamOf(this.#transport, (first) => this.#answerPlainHttp(first)),
       {
         isServer: true,
         secureContext: context,
@@ -185,7 +187,7 @@ export class TlsConnection implements Connection {
     const url = httpsUrlFor(first, formatAddress(this.#tcp.localAddr));
     try {
       await writeAll(
-        this.#tcp,
+        this.#transport,
         plainHttpOnTlsReply(url, request?.method),
       );
     } catch {
@@ -269,6 +271,71 @@ export class TlsConnection implements Connection {
     // Destroying emits "close", which ends a pending read.
     this.#socket.destroy();
   }
+
+  /**
+   * Resolves once the TCP socket is released: closed, and the session's
+   * reads and writes on it ended (one in flight at `close()` ends later).
+   */
+  released(): Promise<void> {
+    return this.#transport.released;
+  }
+}
+
+/**
+ * The TCP connection as a TLS session uses it, knowing when its socket is
+ * released: Deno releases a socket once it is closed and no operation on it
+ * is in flight, and one in flight at `close()` ends only on a later turn of
+ * the event loop. The session always has a read in flight.
+ */
+class Transport {
+  #tcp: Connection;
+  #inFlight = 0;
+  #closed = false;
+  #released = Promise.withResolvers<void>();
+
+  constructor(tcp: Connection) {
+    this.#tcp = tcp;
+  }
+
+  /** Resolves once the socket is closed and nothing is in flight on it. */
+  get released(): Promise<void> {
+    return this.#released.promise;
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.#track(this.#tcp.read(buffer));
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return this.#track(this.#tcp.write(bytes));
+  }
+
+  closeWrite(): Promise<void> {
+    return this.#track(this.#tcp.closeWrite());
+  }
+
+  close(): void {
+    try {
+      this.#tcp.close();
+    } finally {
+      this.#closed = true;
+      this.#releaseIfIdle();
+    }
+  }
+
+  async #track<T>(operation: Promise<T>): Promise<T> {
+    this.#inFlight++;
+    try {
+      return await operation;
+    } finally {
+      this.#inFlight--;
+      this.#releaseIfIdle();
+    }
+  }
+
+  #releaseIfIdle(): void {
+    if (this.#closed && this.#inFlight === 0) this.#released.resolve();
+  }
 }
 
 /**
@@ -283,7 +350,7 @@ const TRANSPORT_READ_SIZE = 4 * 1024;
  * client and the TLS session gets nothing.
  */
 function streamOf(
-  tcp: Connection,
+  tcp: Transport,
   intercept: (first: Uint8Array) => Promise<boolean>,
 ): Duplex {
   let first = true;

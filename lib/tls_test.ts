@@ -167,17 +167,35 @@ Deno.test({
 import tls from "node:tls";
 import { ClientRefused, type Connection } from "./io.ts";
 import { TlsConnection } from "./tls.ts";
-import { ScriptedConnection, type Segment } from "../tests/scripted.ts";
+import {
+  DenoLikeConnection,
+  ScriptedConnection,
+  type Segment,
+} from "../tests/scripted.ts";
 
-/** A TLS session over a scripted TCP connection. */
-async function scriptedTls(segments: Segment[]) {
+/** A TLS session over a scripted TCP connection (or the one given). */
+async function scriptedTls(segments: Segment[] | ScriptedConnection) {
   await using fixture = await tlsFixture();
   const context = tls.createSecureContext({
     cert: fixture.cert,
     key: await Deno.readTextFile(fixture.keyFile),
   });
-  const tcp = new ScriptedConnection(segments);
+  const tcp = segments instanceof ScriptedConnection
+    ? segments
+    : new ScriptedConnection(segments);
   return { tcp, tls: new TlsConnection(tcp, context) };
+}
+
+/** Resolves when the scripted connection's `n`th read begins. */
+function readBegins(conn: ScriptedConnection, n: number): Promise<void> {
+  const begun = Promise.withResolvers<void>();
+  const read = conn.read.bind(conn);
+  let reads = 0;
+  conn.read = (buffer) => {
+    if (++reads === n) begun.resolve();
+    return read(buffer);
+  };
+  return begun.promise;
 }
 
 /** What the session's first read gives: bytes, the end, or what it threw. */
@@ -275,6 +293,51 @@ Deno.test("TlsConnection: close() releases the TCP connection at once, mid-hands
   tls.close();
   assert.equal(await read, null);
   await tcp.done.promise;
+});
+
+Deno.test("TlsConnection: released() resolves once the TCP socket is closed and the session's read on it has ended, not at close()", async () => {
+  // A record header arrives, so one read ends while the connection is open;
+  // the next is in flight at close(), and Deno ends it only on a later turn.
+  const tcp = new DenoLikeConnection([HALF_CLIENT_HELLO.subarray(0, 5)]);
+  const secondRead = readBegins(tcp, 2);
+  const { tls } = await scriptedTls(tcp);
+  const events: string[] = [];
+  const released = tls.released().then(() => events.push("released"));
+  await secondRead;
+  events.push("close");
+  tls.close();
+  assert.notEqual(await withTimeout(released, 5000), TIMED_OUT);
+  assert.deepEqual(events, ["close", "released"]);
+  assert.equal(tcp.holdsSocket, false, "released while the read was in flight");
+});
+
+Deno.test("TlsConnection: released() waits for a write in flight at close() too", async () => {
+  // Plain HTTP is answered with a 400, written to a client that never reads.
+  const tcp = new DenoLikeConnection([encode("GET / HTTP/1.1\r\n\r\n")], {
+    stallWrites: true,
+  });
+  const writing = Promise.withResolvers<void>();
+  const write = tcp.write.bind(tcp);
+  tcp.write = (bytes) => (writing.resolve(), write(bytes));
+  const { tls } = await scriptedTls(tcp);
+  await writing.promise;
+  tls.close();
+  assert.notEqual(await withTimeout(tls.released(), 5000), TIMED_OUT);
+  assert.equal(
+    tcp.holdsSocket,
+    false,
+    "released while the write was in flight",
+  );
+});
+
+Deno.test("TlsConnection: released() resolves at close() when nothing is in flight", async () => {
+  // At the end of input the session stops reading.
+  const tcp = new DenoLikeConnection([null]);
+  const { tls } = await scriptedTls(tcp);
+  assert.equal(await firstRead(tls), null);
+  tls.close();
+  assert.notEqual(await withTimeout(tls.released(), 5000), TIMED_OUT);
+  assert.equal(tcp.holdsSocket, false);
 });
 
 Deno.test("TlsConnection: addresses, the balancer and the PROXY header reader are the TCP connection's", async () => {

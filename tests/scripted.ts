@@ -112,6 +112,68 @@ export class ScriptedConnection implements Connection {
 }
 
 /**
+ * A scripted connection that holds its socket as a `Deno.Conn` does:
+ * `close()` releases the socket at once when nothing is in flight, but a
+ * read or write still in flight keeps it until that operation ends, which
+ * `close()` makes happen only on a later turn of the event loop, with
+ * `Interrupted`. Its writes can stall, as to a client that stopped reading.
+ */
+export class DenoLikeConnection extends ScriptedConnection {
+  #inFlight = 0;
+  #stallWrites: boolean;
+  #interrupted = Promise.withResolvers<never>();
+
+  /**
+   * @param segments what each read returns, in order
+   * @param options `stallWrites`: no write ever completes
+   */
+  constructor(segments: Segment[], { stallWrites = false } = {}) {
+    super(segments);
+    this.#stallWrites = stallWrites;
+    this.#interrupted.promise.catch(() => {});
+  }
+
+  /** Whether the socket is held: until `close()`, and then while an operation is in flight. */
+  get holdsSocket(): boolean {
+    return this.closes === 0 || this.#inFlight > 0;
+  }
+
+  override read(buffer: Uint8Array): Promise<number | null> {
+    return this.#untilInterrupted(super.read(buffer));
+  }
+
+  override write(bytes: Uint8Array): Promise<number> {
+    return this.#untilInterrupted(
+      this.#stallWrites ? new Promise<number>(() => {}) : super.write(bytes),
+    );
+  }
+
+  override close(): void {
+    if (this.closes === 0 && this.#inFlight > 0) {
+      setTimeout(() =>
+        this.#interrupted.reject(
+          new Deno.errors.Interrupted("operation canceled"),
+        )
+      );
+    }
+    super.close();
+  }
+
+  /** An operation that, if `close()` comes first, ends on the later turn. */
+  async #untilInterrupted<T>(operation: Promise<T>): Promise<T> {
+    this.#inFlight++;
+    try {
+      const result = await Promise.race([operation, this.#interrupted.promise]);
+      // A scripted read ends at close(); Deno's ends later.
+      if (this.closes > 0) await this.#interrupted.promise;
+      return result;
+    } finally {
+      this.#inFlight--;
+    }
+  }
+}
+
+/**
  * A listener that hands out the given connections (or promises of them,
  * to accept a client only when the test says), or throws the given errors,
  * one per accept; then waits until closed, when a waiting accept
