@@ -67,11 +67,11 @@ class Findings {
  * How many of the sockets it accepted merhaba holds: its descriptors that
  * are TCP sockets on its port, what `--max-connections` bounds. Either
  * source alone counts one too many now and then. The process's descriptors
- * include the runtime's own sockets (Deno's update check resolves
- * dl.deno.land soon after start). The kernel's table, read in pieces while
- * sockets come and go, can show one closed and one accepted meanwhile;
- * descriptors are listed in order, and a new socket takes the lowest free
- * number, so their listing cannot.
+ * may include the runtime's own sockets (see `MERHABA_ENV`). The kernel's
+ * table, read in pieces while sockets come and go, can show one closed and
+ * one accepted meanwhile; descriptors are listed in order, and a new socket
+ * takes the lowest free number, so their listing cannot (unless something
+ * else opens descriptors meanwhile: merhaba does not).
  */
 async function acceptedSockets(merhaba: MerhabaProcess): Promise<number> {
   const descriptors: string[] = [];
@@ -111,6 +111,14 @@ async function eventually(
   return true;
 }
 
+/**
+ * The environment merhaba runs in here: without Deno's update check, which
+ * is the runtime's and not merhaba's, and which from inside merhaba's
+ * process soon after start reads files and resolves dl.deno.land over
+ * sockets of its own: noise in every count of what the process holds.
+ */
+const MERHABA_ENV = { DENO_NO_UPDATE_CHECK: "1" };
+
 /** Starts merhaba as `deno task start` would, with more permissions if asked. */
 async function start(
   args: string[],
@@ -121,7 +129,8 @@ async function start(
     ...options.allow ?? [],
     ...await startTaskFlags(),
   ];
-  return await MerhabaProcess.start(args, { ...options, denoFlags });
+  const env = { ...MERHABA_ENV, ...options.env };
+  return await MerhabaProcess.start(args, { ...options, denoFlags, env });
 }
 
 // --- clients ---
@@ -532,6 +541,7 @@ async function slowLogReader(): Promise<Outcome> {
       "main.ts",
       ...["--host", "127.0.0.1", "--port", "0", "--timeout", "1"],
     ],
+    env: MERHABA_ENV,
     stdin: "null",
     stdout: "piped",
     stderr: "null",
