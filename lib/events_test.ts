@@ -3,44 +3,50 @@ import {
   configure,
   getLogger,
   type Logger,
+  type LogLevel,
   type LogRecord,
   reset,
 } from "@logtape/logtape";
 import { eventRecord, logEvent } from "./events.ts";
 
-Deno.test("logEvent() words the line and sets the event field", async () => {
+/**
+ * LogTape configured to keep the records of category ["test"] from `level`
+ * up, until disposed.
+ */
+async function capturing(level: LogLevel) {
   const records: LogRecord[] = [];
   await configure({
     sinks: { memory: (record) => records.push(record) },
     loggers: [
       { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["test"], sinks: ["memory"], lowestLevel: "info" },
+      { category: ["test"], sinks: ["memory"], lowestLevel: level },
     ],
   });
-  try {
-    const logger = getLogger(["test"]);
-    logEvent(logger, "received", {
-      peer: "1.2.3.4:5",
-      bytes: 6,
-      protocol: "raw",
-    });
-    logEvent(logger, "clientFailed", {
-      peer: "1.2.3.4:5",
-      error: "dropped at debug",
-    });
-    assert.equal(records.length, 1);
-    const [record] = records;
-    assert.equal(record!.level, "info");
-    assert.equal(record!.message.join(""), "1.2.3.4:5 sent 6 bytes (raw)");
-    assert.deepEqual(record!.properties, {
-      event: "received",
-      peer: "1.2.3.4:5",
-      bytes: 6,
-      protocol: "raw",
-    });
-  } finally {
-    await reset();
-  }
+  return { records, logger: getLogger(["test"]), [Symbol.asyncDispose]: reset };
+}
+
+Deno.test("logEvent() words the line and sets the event field", async () => {
+  await using capture = await capturing("info");
+  const { records, logger } = capture;
+  logEvent(logger, "received", {
+    peer: "1.2.3.4:5",
+    bytes: 6,
+    protocol: "raw",
+  });
+  logEvent(logger, "clientFailed", {
+    peer: "1.2.3.4:5",
+    error: "dropped at debug",
+  });
+  assert.equal(records.length, 1);
+  const [record] = records;
+  assert.equal(record!.level, "info");
+  assert.equal(record!.message.join(""), "1.2.3.4:5 sent 6 bytes (raw)");
+  assert.deepEqual(record!.properties, {
+    event: "received",
+    peer: "1.2.3.4:5",
+    bytes: 6,
+    protocol: "raw",
+  });
 });
 
 Deno.test("eventRecord() words an event without a logger", () => {
@@ -54,37 +60,26 @@ Deno.test("eventRecord() words an event without a logger", () => {
 });
 
 Deno.test("logEvent() logs each event at its level, debug to error", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["test"], sinks: ["memory"], lowestLevel: "debug" },
+  await using capture = await capturing("debug");
+  const { records, logger } = capture;
+  logEvent(logger, "clientFailed", { peer: "p", error: "e" });
+  logEvent(logger, "stopped", { served: 3, accepted: 3 });
+  logEvent(logger, "logDropped", { dropped: 2 });
+  logEvent(logger, "internalError", { error: "boom" });
+  assert.deepEqual(
+    records.map((record) => [record.level, record.properties.event]),
+    [
+      ["debug", "client_failed"],
+      ["info", "stopped"],
+      ["warning", "log_dropped"],
+      ["error", "internal_error"],
     ],
-  });
-  try {
-    const logger = getLogger(["test"]);
-    logEvent(logger, "clientFailed", { peer: "p", error: "e" });
-    logEvent(logger, "stopped", { served: 3, accepted: 3 });
-    logEvent(logger, "logDropped", { dropped: 2 });
-    logEvent(logger, "internalError", { error: "boom" });
-    assert.deepEqual(
-      records.map((record) => [record.level, record.properties.event]),
-      [
-        ["debug", "client_failed"],
-        ["info", "stopped"],
-        ["warning", "log_dropped"],
-        ["error", "internal_error"],
-      ],
-    );
-    assert.deepEqual(records[1]!.message, [
-      "stopped after serving ",
-      3,
-      " connection(s)",
-    ]);
-  } finally {
-    await reset();
-  }
+  );
+  assert.deepEqual(records[1]!.message, [
+    "stopped after serving ",
+    3,
+    " connection(s)",
+  ]);
 });
 
 Deno.test("eventRecord() makes the record a logger would: category, message parts and raw text", () => {
@@ -110,31 +105,20 @@ Deno.test("logEvent() builds nothing for a level the logger drops", () => {
 });
 
 Deno.test("logEvent() with a timestamp writes the same line, stamped with it, in the logger's category", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["test"], sinks: ["memory"], lowestLevel: "info" },
-    ],
-  });
-  try {
-    const logger = getLogger(["test"]);
-    const properties = { peer: "1.2.3.4:5" };
-    const before = Date.now();
-    logEvent(logger, "connected", properties);
-    logEvent(logger, "connected", properties, 1_000_000);
-    logEvent(logger, "clientFailed", { ...properties, error: "x" }, 1);
-    assert.equal(records.length, 2, "a dropped level stays dropped");
-    const [now, then] = records;
-    assert.equal(then!.timestamp, 1_000_000);
-    assert.ok(now!.timestamp >= before, "without one, the time it is logged");
-    assert.deepEqual(then!.category, ["test"]);
-    assert.equal(then!.level, "info");
-    assert.deepEqual(then!.message, now!.message);
-    assert.equal(then!.rawMessage, "1.2.3.4:5 connected");
-    assert.deepEqual(then!.properties, now!.properties);
-  } finally {
-    await reset();
-  }
+  await using capture = await capturing("info");
+  const { records, logger } = capture;
+  const properties = { peer: "1.2.3.4:5" };
+  const before = Date.now();
+  logEvent(logger, "connected", properties);
+  logEvent(logger, "connected", properties, 1_000_000);
+  logEvent(logger, "clientFailed", { ...properties, error: "x" }, 1);
+  assert.equal(records.length, 2, "a dropped level stays dropped");
+  const [now, then] = records;
+  assert.equal(then!.timestamp, 1_000_000);
+  assert.ok(now!.timestamp >= before, "without one, the time it is logged");
+  assert.deepEqual(then!.category, ["test"]);
+  assert.equal(then!.level, "info");
+  assert.deepEqual(then!.message, now!.message);
+  assert.equal(then!.rawMessage, "1.2.3.4:5 connected");
+  assert.deepEqual(then!.properties, now!.properties);
 });
