@@ -115,14 +115,22 @@ export interface ServeStats {
   served: number;
 }
 
+/** What a server did on one of its listeners. */
+export interface ListenerStats extends ServeStats {
+  /** The address the listener listens on. */
+  addr: Deno.Addr;
+}
+
 /** Longest pause of the accept loop when the process runs out of descriptors. */
 const MAX_ACCEPT_PAUSE_MS = 1000;
 /** Shortest interval between two "out of file descriptors" warnings. */
 const DESCRIPTOR_WARNING_INTERVAL_MS = 10_000;
 
 /**
- * Starts greeting every connection accepted on `listener`. The returned
- * server owns the listener: {@link GreetingServer.shutdown} closes it.
+ * Starts greeting every connection accepted on `listener`, or on each of
+ * several listeners (one connection cap, one count, one shutdown for all).
+ * The returned server owns the listeners: {@link GreetingServer.shutdown}
+ * closes them.
  *
  * @example
  * ```ts
@@ -135,20 +143,29 @@ const DESCRIPTOR_WARNING_INTERVAL_MS = 10_000;
  * ```
  */
 export function serve(
-  listener: Listener,
+  listener: Listener | readonly (Listener | Deno.DatagramConn)[],
   options: ServeOptions = {},
 ): GreetingServer {
   return new GreetingServer(listener, options);
 }
 
+/** One listener of a server, with its own counts. */
+interface Accepting {
+  listener: Listener;
+  accepted: number;
+  served: number;
+}
+
 /**
- * A running greeting server: it accepts until its listener closes, serving
- * connections concurrently, at most `maxConnections` at a time.
+ * A running greeting server: it accepts until its listeners close, serving
+ * connections concurrently, at most `maxConnections` at a time (each
+ * listener waiting in `accept()` when the cap is reached may still take the
+ * one connection it was waiting for).
  */
 export class GreetingServer implements AsyncDisposable {
-  /** Resolves once the listener is closed and every connection is done. */
+  /** Resolves once the listeners are closed and every connection is done. */
   readonly finished: Promise<ServeStats>;
-  #listener: Listener;
+  #listeners: Accepting[];
   #plan: ConnectionPlan;
   #maxConnections: number;
   #maxAccepts: number;
@@ -160,14 +177,24 @@ export class GreetingServer implements AsyncDisposable {
   #closing = false;
   #accepted = 0;
   #served = 0;
-  #wakeAcceptLoop: (() => void) | undefined;
+  /** Accept loops waiting for a free slot. */
+  #wakeAcceptLoops = new Set<() => void>();
   /** Lingering connections, woken to close when every slot is taken. */
   #wakeWhenFull = new Set<() => void>();
   #serverLogger = getLogger(CATEGORIES.server);
 
   /** Starts serving; {@link serve} is the usual way to call this. */
-  constructor(listener: Listener, options: ServeOptions = {}) {
-    this.#listener = listener;
+  constructor(
+    listener: Listener | readonly (Listener | Deno.DatagramConn)[],
+    options: ServeOptions = {},
+  ) {
+    const all = Array.isArray(listener) ? listener : [listener];
+    const listeners = all.filter((l): l is Listener => "accept" in l);
+    this.#listeners = listeners.map((listener) => ({
+      listener,
+      accepted: 0,
+      served: 0,
+    }));
     this.#timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutSeconds * 1000;
     this.#maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
     this.#maxAccepts = options.maxAccepts ?? Infinity;
@@ -180,12 +207,23 @@ export class GreetingServer implements AsyncDisposable {
         return () => this.#wakeWhenFull.delete(wake);
       },
     });
-    this.finished = this.#acceptLoop().then(() => this.#allConnectionsDone());
+    this.finished = Promise.all(
+      this.#listeners.map((accepting) => this.#acceptLoop(accepting)),
+    ).then(() => this.#allConnectionsDone());
   }
 
-  /** The address the server listens on. */
+  /** The address the server listens on (its first listener's). */
   get addr(): Deno.Addr {
-    return this.#listener.addr;
+    return this.#listeners[0]!.listener.addr;
+  }
+
+  /** What the server has done on each listener, in the order given. */
+  get listeners(): ListenerStats[] {
+    return this.#listeners.map(({ listener, accepted, served }) => ({
+      addr: listener.addr,
+      accepted,
+      served,
+    }));
   }
 
   /** Connections being served right now. */
@@ -208,11 +246,7 @@ export class GreetingServer implements AsyncDisposable {
   async shutdown(
     graceMs: number = this.#timeoutMs + DEFAULTS.shutdownGraceMs,
   ): Promise<ServeStats> {
-    if (!this.#closing) {
-      this.#closing = true;
-      this.#listener.close();
-      this.#wakeAcceptLoop?.();
-    }
+    if (!this.#closing) this.#close();
     if (await withTimeout(this.finished, graceMs) === TIMED_OUT) {
       for (const conn of this.#connections) closeQuietly(conn);
     }
@@ -224,18 +258,31 @@ export class GreetingServer implements AsyncDisposable {
     await this.shutdown();
   }
 
-  async #acceptLoop(): Promise<void> {
+  /** Stops accepting: closes every listener, and wakes the loops that wait. */
+  #close(): void {
+    this.#closing = true;
+    for (const { listener } of this.#listeners) closeQuietly(listener);
+    this.#wakeAllAcceptLoops();
+  }
+
+  #wakeAllAcceptLoops(): void {
+    const loops = [...this.#wakeAcceptLoops];
+    this.#wakeAcceptLoops.clear();
+    for (const wake of loops) wake();
+  }
+
+  async #acceptLoop(accepting: Accepting): Promise<void> {
     const warnings = new RateLimiter(DESCRIPTOR_WARNING_INTERVAL_MS);
     let pauseMs = 0;
     while (!this.#closing) {
       if (this.#connections.size >= this.#maxConnections) {
         for (const wake of this.#wakeWhenFull) wake();
-        await new Promise<void>((wake) => this.#wakeAcceptLoop = wake);
+        await new Promise<void>((wake) => this.#wakeAcceptLoops.add(wake));
         continue;
       }
       let conn: Connection;
       try {
-        conn = await this.#listener.accept();
+        conn = await accepting.listener.accept();
       } catch (error) {
         if (this.#closing || isListenerClosed(error)) break;
         pauseMs = await afterAcceptFailed(
@@ -248,24 +295,24 @@ export class GreetingServer implements AsyncDisposable {
       }
       pauseMs = 0;
       this.#accepted++;
-      this.#track(conn);
-      if (this.#accepted >= this.#maxAccepts) {
-        this.#closing = true;
-        this.#listener.close();
-      }
+      accepting.accepted++;
+      this.#track(conn, accepting);
+      if (this.#accepted >= this.#maxAccepts) this.#close();
     }
   }
 
-  #track(conn: Connection): void {
+  #track(conn: Connection, accepting: Accepting): void {
     const entry = this.#connections.add(conn);
     const ordinal = this.#counter?.next() ?? this.#accepted;
     serveConnection(conn, this.#plan, ordinal).then((served) => {
-      if (served) this.#served++;
+      if (served) {
+        this.#served++;
+        accepting.served++;
+      }
       this.#connections.remove(entry);
       if (this.#connections.size === 0) this.#idle?.resolve();
-      const wake = this.#wakeAcceptLoop;
-      this.#wakeAcceptLoop = undefined;
-      wake?.();
+      // Stryker disable next-line ConditionalExpression: a shortcut (an empty set wakes nothing)
+      if (this.#wakeAcceptLoops.size > 0) this.#wakeAllAcceptLoops();
     });
   }
 

@@ -13,10 +13,13 @@ export class StartupError extends Error {
   override name = "StartupError";
   /** What the operator can do about it, one line. */
   readonly hint: string;
+  /** Why, in a few words (`in use`), where a list of failures names it. */
+  readonly reason: string;
 
-  constructor(message: string, hint: string) {
+  constructor(message: string, hint: string, reason: string = message) {
     super(message);
     this.hint = hint;
+    this.reason = reason;
   }
 }
 

@@ -37,35 +37,27 @@ import {
   MODES,
 } from "../lib/reply.ts";
 import type { ServeOptions } from "../server.ts";
+import {
+  describeEndpoint,
+  type Endpoint,
+  isWildcard,
+  parseListen,
+  refuseOverlaps,
+  type TlsFiles,
+} from "./endpoints.ts";
 
-/** Certificate and key files (PEM) for serving TLS. */
-export interface TlsFiles {
-  certFile: string;
-  keyFile: string;
-}
-
-/** A TCP address to listen on, with TLS when `tls` is set. */
-export interface TcpEndpoint {
-  transport: "tcp";
-  host: string;
-  port: number;
-  tls?: TlsFiles;
-  /** No --host was given: if `::` cannot be bound (no IPv6), bind 0.0.0.0. */
-  ipv4Fallback?: boolean;
-}
-
-/** A Unix socket path to listen on. */
-export interface UnixEndpoint {
-  transport: "unix";
-  path: string;
-}
-
-/** Where to listen. */
-export type Endpoint = TcpEndpoint | UnixEndpoint;
+export type {
+  Endpoint,
+  TcpEndpoint,
+  TlsFiles,
+  UdpEndpoint,
+  UnixEndpoint,
+} from "./endpoints.ts";
 
 /** Everything the server needs from the command line, validated. */
 export interface Config {
-  endpoint: Endpoint;
+  /** Where to listen, in the order given: one endpoint, or a `--listen` each. */
+  endpoints: Endpoint[];
   greeting: string;
   /** A file whose bytes replace `greeting`, read once at start. */
   greetingFile?: string;
@@ -121,6 +113,7 @@ export interface Environment {
 }
 
 const OPTIONS = {
+  listen: { type: "string", multiple: true },
   host: { type: "string", short: "H" },
   port: { type: "string", short: "p" },
   greeting: { type: "string", short: "g" },
@@ -284,12 +277,12 @@ function refuseRepeats(
  * const command = parseFlags(["--port", "8080", "--mode", "raw"]);
  * assert.equal(command.kind, "serve");
  * if (command.kind === "serve") {
- *   assert.deepEqual(command.config.endpoint, {
+ *   assert.deepEqual(command.config.endpoints, [{
  *     transport: "tcp",
  *     host: "::",
  *     port: 8080,
  *     ipv4Fallback: true,
- *   });
+ *   }]);
  * }
  * ```
  */
@@ -309,31 +302,45 @@ export function parseFlags(
   if (values["probe-tls"] && values.probe === undefined) {
     throw new UsageError("--probe-tls goes with --probe HOST:PORT");
   }
-  const endpoint = parseEndpoint({
-    ...values,
-    port: values.port ?? portFromEnvironment(environment, values.unix),
-  });
-  const proxyFrom = parseProxySources(values["proxy-protocol"] ?? [], endpoint);
+  const endpoints = values.listen === undefined
+    ? [parseEndpoint({
+      ...values,
+      port: values.port ?? portFromEnvironment(environment, values.unix),
+    })]
+    : parseListenFlags(values.listen, values);
+  const proxyFrom = parseProxySources(
+    values["proxy-protocol"] ?? [],
+    endpoints,
+  );
   const logFormat = parseChoice(
     "--log-format",
     values["log-format"] ?? DEFAULTS.logFormat,
     LOG_FORMATS,
   );
   if (values.probe === "") {
-    return { ...probeOwnEndpoint(endpoint), timeoutMs, proxyFrom, logFormat };
+    return {
+      ...probeOwnEndpoint(endpoints[0]!),
+      timeoutMs,
+      proxyFrom,
+      logFormat,
+    };
   }
   if (values.probe !== undefined) {
+    const { target, tls } = parseProbeTarget(values.probe);
+    if (target.transport === "udp" && values["probe-tls"]) {
+      throw new UsageError("--probe-tls cannot probe udp://: TLS is over TCP");
+    }
     return {
       kind: "probe",
-      target: parseProbeTarget(values.probe),
-      tls: values["probe-tls"] ?? false,
+      target,
+      tls: tls || (values["probe-tls"] ?? false),
       timeoutMs,
       proxyFrom,
       logFormat,
     };
   }
   const config = serveConfig(values, {
-    endpoint,
+    endpoints,
     timeoutMs,
     proxyFrom,
     logFormat,
@@ -386,9 +393,12 @@ function refuseConflicts(values: Values, config: Config): void {
       "--max-accepts counts one listener's connections; it cannot be used with --workers",
     );
   }
-  if (config.workers !== 1 && config.endpoint.transport === "unix") {
+  const unix = config.endpoints.find((e) => e.transport === "unix");
+  if (config.workers !== 1 && unix) {
     throw new UsageError(
-      "--workers needs a TCP port to share; it cannot be used with --unix",
+      `--workers needs a TCP port to share; it cannot be used with ${
+        values.listen ? `--listen ${describeEndpoint(unix)}` : "--unix"
+      }`,
     );
   }
 }
@@ -401,7 +411,7 @@ function refuseConflicts(values: Values, config: Config): void {
  */
 function serveConfig(
   values: Values,
-  shared: Pick<Config, "endpoint" | "timeoutMs" | "proxyFrom" | "logFormat">,
+  shared: Pick<Config, "endpoints" | "timeoutMs" | "proxyFrom" | "logFormat">,
 ): Config {
   const integer = (flag: keyof Values, min: number, max: number) => {
     const value = values[flag] as string | undefined;
@@ -487,14 +497,7 @@ interface EndpointFlags {
  * `--cert` without `--key` or the reverse.
  */
 function parseEndpoint(flags: EndpointFlags): Endpoint {
-  if ((flags.cert === undefined) !== (flags.key === undefined)) {
-    const [given, missing] = flags.cert === undefined
-      ? ["--key", "--cert"]
-      : ["--cert", "--key"];
-    throw new UsageError(
-      `${given} needs ${missing} too: TLS takes a certificate and its private key`,
-    );
-  }
+  const tls = tlsFiles(flags);
   if (flags.unix !== undefined) {
     const conflict = [
       flags.host === undefined ? "" : "--host",
@@ -509,9 +512,6 @@ function parseEndpoint(flags: EndpointFlags): Endpoint {
     }
     return { transport: "unix", path: flags.unix };
   }
-  const tls = flags.cert === undefined || flags.key === undefined
-    ? undefined
-    : { certFile: flags.cert, keyFile: flags.key };
   return {
     transport: "tcp",
     host: parseHost(flags.host ?? DEFAULTS.host),
@@ -524,14 +524,71 @@ function parseEndpoint(flags: EndpointFlags): Endpoint {
 }
 
 /**
+ * Reads the `--listen` values: each an endpoint, in the order given.
+ * `--cert` and `--key` then serve the `tls://` ones.
+ *
+ * @throws {UsageError} for a bad value, overlapping values, `--listen`
+ * with the one-endpoint flags, and a certificate no endpoint uses.
+ */
+function parseListenFlags(
+  texts: string[],
+  flags: EndpointFlags,
+): Endpoint[] {
+  const conflict = (["host", "port", "unix"] as const).find((flag) =>
+    flags[flag] !== undefined
+  );
+  if (conflict) {
+    throw new UsageError(
+      `--listen cannot be combined with --${conflict}: give every address with --listen`,
+    );
+  }
+  const tls = tlsFiles(flags);
+  const endpoints = texts.map((text) => parseListen(text, tls));
+  if (tls && !endpoints.some((e) => e.transport === "tcp" && e.tls)) {
+    throw new UsageError(
+      "--cert and --key serve tls:// listeners, and no --listen is one: add --listen tls://:8443",
+    );
+  }
+  refuseOverlaps(endpoints);
+  return endpoints;
+}
+
+/**
+ * `--cert` and `--key`, both or neither.
+ *
+ * @throws {UsageError} for one without the other.
+ */
+function tlsFiles(flags: EndpointFlags): TlsFiles | undefined {
+  if ((flags.cert === undefined) !== (flags.key === undefined)) {
+    const [given, missing] = flags.cert === undefined
+      ? ["--key", "--cert"]
+      : ["--cert", "--key"];
+    throw new UsageError(
+      `${given} needs ${missing} too: TLS takes a certificate and its private key`,
+    );
+  }
+  return flags.cert === undefined || flags.key === undefined
+    ? undefined
+    : { certFile: flags.cert, keyFile: flags.key };
+}
+
+/**
  * Validates `--proxy-protocol` values: IPv4 or IPv6 CIDRs or addresses.
  *
- * @throws {UsageError} naming a bad value, or when listening on a Unix socket.
+ * @throws {UsageError} naming a bad value, or when no endpoint takes TCP.
  */
-function parseProxySources(texts: string[], endpoint: Endpoint): Cidr[] {
-  if (texts.length > 0 && endpoint.transport === "unix") {
+function parseProxySources(
+  texts: string[],
+  endpoints: readonly Endpoint[],
+): Cidr[] {
+  if (texts.length > 0 && !endpoints.some((e) => e.transport === "tcp")) {
+    const [only] = endpoints;
     throw new UsageError(
-      "--proxy-protocol trusts TCP sources; it cannot be used with --unix",
+      `--proxy-protocol trusts TCP sources; it cannot be used with ${
+        only?.transport === "unix" && endpoints.length === 1
+          ? "--unix"
+          : "only unix: and udp:// listeners"
+      }`,
     );
   }
   return texts.map((text) => {
@@ -548,8 +605,9 @@ function parseProxySources(texts: string[], endpoint: Endpoint): Cidr[] {
 /**
  * `--probe` with no target: probe the endpoint that the same flags and
  * environment would serve (`PORT`, `--cert`, `--unix`, …), on loopback when
- * it is a wildcard, over TLS when it has a certificate. A container's health
- * check thereby follows the server's configuration.
+ * it is a wildcard, over TLS when it has a certificate; with `--listen`, the
+ * first one given (the first port of a range). A container's health check
+ * thereby follows the server's configuration.
  *
  * @throws {UsageError} when that endpoint's port is 0: nothing to probe.
  */
@@ -568,15 +626,14 @@ function probeOwnEndpoint(
       "--probe with no target needs the server's port: give --port or set PORT",
     );
   }
-  const wildcard = endpoint.host === "::" || endpoint.host === "0.0.0.0";
   return {
     kind: "probe",
     target: {
-      transport: "tcp",
-      hostname: wildcard ? "127.0.0.1" : endpoint.host,
+      transport: endpoint.transport,
+      hostname: isWildcard(endpoint.host) ? "127.0.0.1" : endpoint.host,
       port: endpoint.port,
     },
-    tls: endpoint.tls !== undefined,
+    tls: endpoint.transport === "tcp" && endpoint.tls !== undefined,
   };
 }
 

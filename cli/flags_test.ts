@@ -10,12 +10,12 @@ function configOf(args: string[]): Config {
 
 Deno.test("parseFlags() fills in every default", () => {
   assert.deepEqual(configOf([]), {
-    endpoint: {
+    endpoints: [{
       transport: "tcp",
       host: DEFAULTS.host,
       port: DEFAULTS.port,
       ipv4Fallback: true,
-    },
+    }],
     greeting: "Merhaba dünya!",
     echo: false,
     http: {
@@ -78,7 +78,7 @@ Deno.test("parseFlags() reads every flag, long and short", () => {
       "application/json",
     ]),
     {
-      endpoint: { transport: "tcp", host: "::1", port: 8080 },
+      endpoints: [{ transport: "tcp", host: "::1", port: 8080 }],
       greeting: "Selam",
       echo: true,
       http: {
@@ -98,19 +98,19 @@ Deno.test("parseFlags() reads every flag, long and short", () => {
       quiet: true,
     },
   );
-  assert.deepEqual(configOf(["--host", "[::1]"]).endpoint, {
+  assert.deepEqual(configOf(["--host", "[::1]"]).endpoints[0], {
     transport: "tcp",
     host: "::1",
     port: 0,
   });
-  assert.deepEqual(configOf(["-qp", "9"]).endpoint, {
+  assert.deepEqual(configOf(["-qp", "9"]).endpoints[0], {
     transport: "tcp",
     host: DEFAULTS.host,
     port: 9,
     ipv4Fallback: true,
   });
   assert.equal(
-    (configOf(["-H", "::"]).endpoint as { ipv4Fallback?: boolean })
+    (configOf(["-H", "::"]).endpoints[0] as { ipv4Fallback?: boolean })
       .ipv4Fallback,
     undefined,
     "an explicit --host never falls back",
@@ -232,9 +232,9 @@ Deno.test("parseFlags() reads --greeting-file, --workers and --probe", () => {
 
 Deno.test("parseFlags() takes the port from PORT unless --port is given", () => {
   const port = (args: string[], PORT?: string) => {
-    const { endpoint } =
-      (parseFlags(args, { PORT }) as { config: Config }).config;
-    return endpoint.transport === "tcp" ? endpoint.port : undefined;
+    const [endpoint] =
+      (parseFlags(args, { PORT }) as { config: Config }).config.endpoints;
+    return endpoint?.transport === "tcp" ? endpoint.port : undefined;
   };
   assert.equal(port([], "8080"), 8080);
   assert.equal(port(["--port", "9090"], "8080"), 9090);
@@ -247,7 +247,7 @@ Deno.test("parseFlags() takes the port from PORT unless --port is given", () => 
   assert.equal(
     (parseFlags(["--unix", "/s"], { PORT: "8080" }) as { config: Config })
       .config
-      .endpoint.transport,
+      .endpoints[0]?.transport,
     "unix",
   );
 });

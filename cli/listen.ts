@@ -1,14 +1,22 @@
 /**
- * Opening the listener: TCP, TLS or a Unix socket, behind PROXY headers or
- * not, and every way that can fail explained as one message and a hint.
+ * Opening the listeners: TCP, TLS, UDP or a Unix socket, behind PROXY
+ * headers or not, every port of a range, and every way that can fail
+ * explained as one message and a hint.
  *
  * @module
  */
 
 import { formatHostPort } from "../lib/address.ts";
 import type { Cidr } from "../lib/cidr.ts";
-import type { Listener } from "../lib/io.ts";
-import type { Endpoint, TcpEndpoint, TlsFiles } from "./flags.ts";
+import { closeQuietly, type Listener } from "../lib/io.ts";
+import {
+  describeEndpoint,
+  eachPort,
+  type Endpoint,
+  type TcpEndpoint,
+  type TlsFiles,
+  type UdpEndpoint,
+} from "./endpoints.ts";
 import { ProxyProtocolListener } from "../lib/proxied.ts";
 import { type TlsKeyPair, TlsListener } from "../lib/tls.ts";
 import { StartupError } from "./errors.ts";
@@ -32,12 +40,116 @@ export interface ListenOptions {
 const IPV4_ANY = "0.0.0.0";
 
 /** The name of an endpoint as people read it: `host:port`, `[::1]:port` or a path. */
-function describeEndpoint(endpoint: Endpoint): string {
+function describeAddress(endpoint: Endpoint): string {
   return endpoint.transport === "unix"
     ? endpoint.path
     : formatHostPort(endpoint.host, endpoint.port);
 }
 
+/** What one endpoint (one `--listen`) opened: a socket per port it could bind. */
+export interface Opened {
+  /** The endpoint as configured, a range included. */
+  endpoint: Endpoint;
+  /** Its TCP, TLS or Unix listeners. */
+  listeners: Listener[];
+  /** Its UDP sockets. */
+  sockets: Deno.DatagramConn[];
+  /** The ports of a range that could not be bound, and why. */
+  failed: { port: number; reason: string }[];
+}
+
+/**
+ * Opens every endpoint, each port of a range. A port of a range that is
+ * taken or not permitted is reported in {@link Opened.failed} and the rest
+ * still serve; any other failure closes what was opened and throws.
+ *
+ * @throws {StartupError} for a single endpoint that cannot be opened, or a
+ * range none of whose ports can.
+ */
+export async function openEndpoints(
+  endpoints: readonly Endpoint[],
+  options: ListenOptions = {},
+): Promise<Opened[]> {
+  const opened: Opened[] = [];
+  try {
+    for (const endpoint of endpoints) {
+      opened.push(await openEndpoint(endpoint, options));
+    }
+  } catch (error) {
+    for (const { listeners, sockets } of opened) {
+      for (const socket of [...listeners, ...sockets]) closeQuietly(socket);
+    }
+    throw error;
+  }
+  return opened;
+}
+
+async function openEndpoint(
+  endpoint: Endpoint,
+  options: ListenOptions,
+): Promise<Opened> {
+  const opened: Opened = { endpoint, listeners: [], sockets: [], failed: [] };
+  const ports = eachPort(endpoint);
+  let firstError: unknown;
+  for (const single of ports) {
+    try {
+      if (single.transport === "udp") {
+        opened.sockets.push(openDatagram(single));
+      } else {
+        opened.listeners.push(await openListener(single, options));
+      }
+    } catch (error) {
+      if (ports.length === 1 || !isPortRefused(error)) throw error;
+      firstError ??= error;
+      opened.failed.push({
+        port: (single as TcpEndpoint).port,
+        reason: (error as StartupError).reason,
+      });
+    }
+  }
+  if (opened.failed.length === ports.length) {
+    const { message, hint } = firstError as StartupError;
+    throw new StartupError(
+      `None of the ${ports.length} ports of ${
+        describeEndpoint(endpoint)
+      } could be bound; the first: ${message}`,
+      hint,
+    );
+  }
+  return opened;
+}
+
+/** Whether a port could not be had for a reason that leaves the others usable. */
+function isPortRefused(error: unknown): boolean {
+  return error instanceof StartupError &&
+    (error.reason === "in use" || error.reason === "permission denied");
+}
+
+/**
+ * Opens a UDP socket, falling back to IPv4 as TCP does.
+ *
+ * @throws {StartupError} explaining why it failed.
+ */
+export function openDatagram(endpoint: UdpEndpoint): Deno.DatagramConn {
+  if (!("listenDatagram" in Deno)) {
+    throw new StartupError(
+      "udp:// needs Deno's --unstable-net flag (Deno.listenDatagram)",
+      "Run deno task start, which sets it, or add --unstable-net to deno run.",
+    );
+  }
+  const bind = (hostname: string) =>
+    Deno.listenDatagram({ transport: "udp", hostname, port: endpoint.port });
+  try {
+    try {
+      return bind(endpoint.host);
+    } catch (error) {
+      if (!endpoint.ipv4Fallback || !isIpv6Unavailable(error)) throw error;
+      return bind(IPV4_ANY);
+    }
+  } catch (error) {
+    throw startupErrorOf(error, endpoint);
+  }
+}
 /**
  * Whether this machine has IPv6: whether the IPv6 loopback address can be
  * bound. With IPv6 disabled by sysctl, `::` can still be bound, but no IPv6
@@ -59,7 +171,7 @@ export function hasIpv6(): boolean {
  * @throws {StartupError} explaining why listening failed.
  */
 export async function openListener(
-  endpoint: Endpoint,
+  endpoint: TcpEndpoint | Extract<Endpoint, { transport: "unix" }>,
   options: ListenOptions = {},
 ): Promise<Listener> {
   try {
@@ -77,9 +189,21 @@ export async function openListener(
     }
   } catch (error) {
     if (error instanceof StartupError) throw error;
-    const [message, hint] = describeListenError(error, endpoint);
-    throw new StartupError(message, hint);
+    throw startupErrorOf(error, endpoint);
   }
+}
+
+/** A {@link StartupError} for a failure to listen, with its short reason. */
+function startupErrorOf(error: unknown, endpoint: Endpoint): StartupError {
+  const [message, hint] = describeListenError(error, endpoint);
+  return new StartupError(message, hint, listenFailure(error));
+}
+
+/** A few words on why listening failed, for a port of a range. */
+function listenFailure(error: unknown): string {
+  if (error instanceof Deno.errors.AddrInUse) return "in use";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  return error instanceof Error ? error.message : String(error);
 }
 
 function listenTcp(endpoint: TcpEndpoint, options: ListenOptions): Listener {
@@ -194,7 +318,7 @@ export function describeListenError(
   error: unknown,
   endpoint: Endpoint,
 ): [message: string, hint: string] {
-  const address = describeEndpoint(endpoint);
+  const address = describeAddress(endpoint);
   const unix = endpoint.transport === "unix";
   if (error instanceof Deno.errors.AddrInUse) {
     return unix

@@ -1,9 +1,9 @@
 /**
  * Serving from start to stop, as the command does it: {@link serveCommand}
- * reads the files and opens the listener, {@link start} serves on it and on
- * the worker threads and says where it listens, {@link waitForStop} waits
- * for a stop signal or `--max-accepts`, and {@link stop} drains and reports;
- * every failure to start is one line, a hint and exit code 1.
+ * reads the files and opens the listeners, {@link start} serves on them and
+ * on the worker threads and says where it listens, {@link waitForStop}
+ * waits for a stop signal or `--max-accepts`, and {@link stop} drains and
+ * reports; every failure to start is one line, a hint and exit code 1.
  *
  * @module
  */
@@ -11,6 +11,7 @@
 import { dispose, getLogger, type Logger } from "@logtape/logtape";
 import {
   addressFamilies,
+  canonicalHost,
   formatHostPort,
   listeningUrl,
 } from "../lib/address.ts";
@@ -19,31 +20,39 @@ import { CATEGORIES, logEvent } from "../lib/events.ts";
 import { withTimeout } from "../lib/timers.ts";
 import {
   type GreetingServer,
-  type Listener,
   serve,
   type ServeStats,
   SharedCounter,
 } from "../server.ts";
 import { printError, StartupError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
+import { type Config, toServeOptions } from "./flags.ts";
 import {
-  type Config,
+  describeEndpoint,
   type Endpoint,
+  portCount,
   type TcpEndpoint,
-  toServeOptions,
-} from "./flags.ts";
+  type UnixEndpoint,
+} from "./endpoints.ts";
+import {
+  descriptorNeeds,
+  openFilesLimit,
+  RESERVED_DESCRIPTORS,
+} from "./descriptors.ts";
 import { heapLimitMiB, heapShortfall } from "./heap.ts";
-import { hasIpv6, openListener } from "./listen.ts";
+import { hasIpv6, type Opened, openEndpoints } from "./listen.ts";
 import { configureLogging } from "./logging.ts";
 import { readStartupFiles, type StartupFiles } from "./startup_files.ts";
 import { firstStopSignal } from "./stop_signals.ts";
 import { VERSION } from "./version.ts";
 import { assertPortSharing, WorkerPool } from "./workers.ts";
 
-/** A server that is up: its listener, its worker threads, its log. */
+/** A server that is up: its listeners, its worker threads, its log. */
 interface Running {
   config: Config;
   server: GreetingServer;
+  /** What each endpoint opened, in the order of `config.endpoints`. */
+  opened: Opened[];
   workers?: WorkerPool;
   logger: Logger;
 }
@@ -55,13 +64,14 @@ interface Running {
  */
 export async function serveCommand(config: Config): Promise<number> {
   const workers = config.workers || navigator.hardwareConcurrency;
-  let listener: Listener;
+  let opened: Opened[];
   let files: StartupFiles;
   try {
     assertHeapFits(config);
     if (workers > 1) await assertPortSharing();
+    assertDescriptorsFit(config, workers);
     files = await readStartupFiles(config);
-    listener = await openListener(config.endpoint, {
+    opened = await openEndpoints(config.endpoints, {
       tls: files.tls,
       ...(workers > 1 && { reusePort: "first" }),
       proxyFrom: config.proxyFrom,
@@ -71,15 +81,15 @@ export async function serveCommand(config: Config): Promise<number> {
   }
   await configureLogging(config);
   try {
-    const running = await start(config, workers, listener, files);
+    const running = await start(config, workers, opened, files);
     await stop(running, await waitForStop(running));
     return ExitCode.ok;
   } catch (error) {
     return startupFailed(error);
   } finally {
     await dispose();
-    if (config.endpoint.transport === "unix") {
-      await removeSocketFile(config.endpoint.path);
+    for (const endpoint of config.endpoints) {
+      if (endpoint.transport === "unix") await removeSocketFile(endpoint.path);
     }
   }
 }
@@ -97,8 +107,8 @@ function startupFailed(error: unknown): number {
  *
  * @throws {StartupError} naming the heap needed and how to allow it.
  */
-function assertHeapFits({ maxConnections, endpoint }: Config): void {
-  const tls = endpoint.transport === "tcp" && endpoint.tls !== undefined;
+function assertHeapFits({ maxConnections, endpoints }: Config): void {
+  const tls = endpoints.some((e) => e.transport === "tcp" && e.tls);
   const needed = heapShortfall(maxConnections, tls);
   if (needed === undefined) return;
   const size = 2 ** Math.ceil(Math.log2(needed));
@@ -111,15 +121,45 @@ function assertHeapFits({ maxConnections, endpoint }: Config): void {
 }
 
 /**
- * Serves on `listener` and on `workers - 1` worker threads, gives up file
- * access, and logs where it listens.
+ * Refuses listeners the open-files limit cannot hold (a wide port range on
+ * many threads), before opening any. Connections past the limit are not
+ * refused: accepting pauses while descriptors run out (see server.ts).
+ *
+ * @throws {StartupError} naming the descriptors needed and the limit.
+ */
+function assertDescriptorsFit(config: Config, threads: number): void {
+  const limit = openFilesLimit();
+  if (limit === undefined) return;
+  const count = (udp: boolean) =>
+    config.endpoints.filter((e) => (e.transport === "udp") === udp)
+      .reduce((sum, e) => sum + portCount(e), 0);
+  const needs = descriptorNeeds({
+    stream: count(false),
+    datagram: count(true),
+    threads,
+    maxConnections: config.maxConnections,
+  });
+  if (needs.listeners + RESERVED_DESCRIPTORS <= limit) return;
+  throw new StartupError(
+    `${needs.listeners} listening sockets${
+      threads > 1 ? ` (on ${threads} threads)` : ""
+    } and ${RESERVED_DESCRIPTORS} for the process do not fit this process's limit of ${limit} open files`,
+    `Raise the limit (ulimit -n, LimitNOFILE= in systemd, --ulimit nofile= in podman), or listen on fewer ports${
+      threads > 1 ? " or --workers" : ""
+    }; add ${needs.connections} for connections at --max-connections.`,
+  );
+}
+
+/**
+ * Serves on the listeners and on `workers - 1` worker threads, gives up
+ * file access, and logs where it listens.
  *
  * @throws {StartupError} when the host name or a worker cannot be had.
  */
 async function start(
   config: Config,
   workers: number,
-  listener: Listener,
+  opened: Opened[],
   files: StartupFiles,
 ): Promise<Running> {
   const logger = getLogger(CATEGORIES.server);
@@ -127,17 +167,17 @@ async function start(
   // One {count} for the whole server, whichever thread accepts.
   // (A single thread counts on its own, with no atomic add per connection.)
   const counter = workers > 1 ? new SharedCounter() : undefined;
-  const server = serveReadingHostname(listener, {
+  const server = serveReadingHostname(opened, {
     ...toServeOptions(config, files.greeting),
     counter,
   });
-  const running: Running = { config, server, logger };
+  const running: Running = { config, server, opened, logger };
   if (counter) {
     try {
       running.workers = await startWorkers(
         config,
         workers,
-        server,
+        opened,
         files,
         counter,
       );
@@ -146,14 +186,10 @@ async function start(
       throw error;
     }
   }
-  await dropStartupPermissions(config.endpoint.transport === "unix");
-  logListening(
-    logger,
-    server.addr,
-    config.endpoint,
-    files.tls !== undefined,
-    workers,
+  await dropStartupPermissions(
+    config.endpoints.some((e) => e.transport === "unix"),
   );
+  for (const endpoint of opened) logListening(logger, endpoint, workers);
   return running;
 }
 
@@ -174,13 +210,17 @@ function keepServingThroughBugs(logger: Logger): void {
  * @throws {StartupError} when reading it is not permitted (the listener is closed).
  */
 function serveReadingHostname(
-  listener: Listener,
+  opened: Opened[],
   options: Parameters<typeof serve>[1],
 ): GreetingServer {
+  const sockets = opened.flatMap(({ listeners, sockets }) => [
+    ...listeners,
+    ...sockets,
+  ]);
   try {
-    return serve(listener, options);
+    return serve(sockets, options);
   } catch (error) {
-    listener.close();
+    for (const socket of sockets) socket.close();
     if (!(error instanceof Deno.errors.NotCapable)) throw error;
     throw new StartupError(
       "The greeting uses {hostname}, but reading the host name was not granted",
@@ -189,24 +229,29 @@ function serveReadingHostname(
   }
 }
 
-/** The other threads, joining the address the main thread got, fallback included. */
+/**
+ * The other threads, joining each TCP and TLS port the main thread got,
+ * fallback included. UDP is served by the main thread alone: Deno cannot
+ * share a UDP port between sockets (its `reuseAddress` sets SO_REUSEADDR,
+ * with which the last socket bound takes every datagram, not SO_REUSEPORT).
+ */
 function startWorkers(
   config: Config,
   workers: number,
-  server: GreetingServer,
+  opened: Opened[],
   files: StartupFiles,
   counter: SharedCounter,
 ): Promise<WorkerPool> {
-  const { hostname, port } = server.addr as Deno.NetAddr;
-  const endpoint: TcpEndpoint = {
-    ...config.endpoint as TcpEndpoint,
-    host: hostname,
-    port,
-    ipv4Fallback: false,
-  };
+  const endpoints = opened.flatMap(({ endpoint, listeners }) =>
+    listeners.map((listener): TcpEndpoint => {
+      const { hostname, port } = listener.addr as Deno.NetAddr;
+      const { lastPort: _, ...tcp } = endpoint as TcpEndpoint;
+      return { ...tcp, host: hostname, port, ipv4Fallback: false };
+    })
+  );
   return WorkerPool.start(workers - 1, {
     config,
-    endpoint,
+    endpoints,
     ...files,
     counter: counter.buffer,
   });
@@ -246,7 +291,7 @@ async function waitForStop(
  * then lets every thread drain its connections, and logs the counts.
  */
 async function stop(
-  { config, server, workers, logger }: Running,
+  { config, server, opened, workers, logger }: Running,
   signal: Deno.Signal | undefined,
 ): Promise<void> {
   if (signal && config.drainDelayMs > 0) {
@@ -272,17 +317,24 @@ async function stop(
     server.shutdown(graceMs),
     workers?.shutdown() ?? [],
   ]);
-  logStopped(logger, [mainStats, ...workerStats]);
+  logStopped(logger, opened, [
+    { ...mainStats, listeners: server.listeners },
+    ...workerStats,
+  ]);
 }
 
-/** The listening line: where, over what, and a URL to try. */
-function logListening(
-  logger: Logger,
-  addr: Deno.Addr,
-  endpoint: Endpoint,
-  tls: boolean,
-  workers: number,
-): void {
+/** Most ports a warning lists by number. */
+const LISTED_PORTS = 10;
+
+/**
+ * An endpoint's listening line: where, over what, and how to try it; for a
+ * range, how many of its ports listen, after a warning naming those that
+ * could not be bound.
+ */
+function logListening(logger: Logger, opened: Opened, workers: number): void {
+  const { endpoint, failed } = opened;
+  const [first] = [...opened.listeners, ...opened.sockets];
+  const addr = first!.addr;
   if (addr.transport === "unix" || addr.transport === "unixpacket") {
     logEvent(logger, "listeningUnix", {
       version: VERSION,
@@ -292,35 +344,132 @@ function logListening(
     });
     return;
   }
-  const netAddr = addr as Deno.NetAddr;
+  const net = endpoint as Exclude<Endpoint, UnixEndpoint>;
+  const ports = portCount(endpoint);
+  if (failed.length > 0) {
+    logEvent(logger, "portsNotBound", {
+      address: describeEndpoint(endpoint),
+      count: failed.length,
+      ports,
+      failures: failed.slice(0, LISTED_PORTS)
+        .map(({ port, reason }) => `${port} (${reason})`).join(", ") +
+        (failed.length > LISTED_PORTS ? ", …" : ""),
+    });
+  }
+  const { hostname, port } = addr as Deno.NetAddr;
   const families = addressFamilies(
-    netAddr.hostname,
-    endpoint.transport === "tcp" && endpoint.ipv4Fallback === true,
-    netAddr.hostname !== "::" || hasIpv6(),
+    hostname,
+    net.ipv4Fallback === true,
+    hostname !== "::" || hasIpv6(),
   );
-  logEvent(logger, families ? "listeningWildcard" : "listening", {
+  const tls = net.transport === "tcp" && net.tls !== undefined;
+  const transport = net.transport === "udp" ? "udp" : tls ? "tls" : "tcp";
+  const range = net.lastPort === undefined ? "" : `-${net.lastPort}`;
+  const fields = {
     version: VERSION,
-    address: formatHostPort(netAddr.hostname, netAddr.port),
-    transport: tls ? "tls" : "tcp",
-    url: listeningUrl(netAddr, tls ? "https" : "http"),
-    workers,
+    address: `${formatHostPort(hostname, port)}${range}`,
+    transport,
+    workers: transport === "udp" ? 1 : workers,
     ...(families && { families }),
+    ...(range && { ports: ports - failed.length }),
+  };
+  if (transport === "udp" || range) {
+    const details = [
+      transport,
+      families,
+      range && `${ports - failed.length} of ${ports} ports`,
+    ].filter(Boolean).join(", ");
+    const host = listeningUrl(addr as Deno.NetAddr).slice(7, -1)
+      .replace(/:\d+$/, "");
+    logEvent(logger, transport === "udp" ? "listeningUdp" : "listeningRange", {
+      ...fields,
+      details,
+      ...(transport === "udp"
+        ? { try: `echo hi | nc -u -w1 ${host} ${port}` }
+        : { url: listeningUrl(addr as Deno.NetAddr, tls ? "https" : "http") }),
+    });
+    return;
+  }
+  logEvent(logger, families ? "listeningWildcard" : "listening", {
+    ...fields,
+    url: listeningUrl(addr as Deno.NetAddr, tls ? "https" : "http"),
   });
 }
 
-/** The last line: connections served, in all and per thread. */
-function logStopped(logger: Logger, perThread: ServeStats[]): void {
+/** What one thread did: in all, and on each of its listeners. */
+type ThreadStats = ServeStats & { listeners: ServeStats[] };
+
+/**
+ * The last line: connections served, in all, per endpoint when there are
+ * several, and per thread when there are several.
+ */
+function logStopped(
+  logger: Logger,
+  opened: Opened[],
+  perThread: ThreadStats[],
+): void {
   const served = perThread.reduce((sum, stats) => sum + stats.served, 0);
   const accepted = perThread.reduce((sum, stats) => sum + stats.accepted, 0);
-  if (perThread.length === 1) {
-    logEvent(logger, "stopped", { served, accepted });
+  const perWorker = perThread.length > 1
+    ? perThread.map((stats) => stats.served).join(", ")
+    : undefined;
+  if (opened.length === 1) {
+    if (perWorker === undefined) {
+      logEvent(logger, "stopped", { served, accepted });
+    } else {
+      logEvent(logger, "stoppedWorkers", {
+        served,
+        accepted,
+        per_worker: perWorker,
+      });
+    }
     return;
   }
-  logEvent(logger, "stoppedWorkers", {
+  logEvent(logger, perWorker ? "stoppedListenersWorkers" : "stoppedListeners", {
     served,
     accepted,
-    per_worker: perThread.map((stats) => stats.served).join(", "),
+    per_listener: servedPerEndpoint(opened, perThread).join(", "),
+    ...(perWorker && { per_worker: perWorker }),
   });
+}
+
+/**
+ * Connections served on each endpoint, every thread's counted: the main
+ * thread serves every socket in the order opened; a worker, the TCP and TLS
+ * ones only, in the same order.
+ */
+function servedPerEndpoint(
+  opened: Opened[],
+  perThread: ThreadStats[],
+): string[] {
+  const [main, ...workers] = perThread;
+  let mainIndex = 0;
+  let workerIndex = 0;
+  return opened.map(({ endpoint, listeners, sockets }) => {
+    let served = 0;
+    for (let i = 0; i < listeners.length + sockets.length; i++) {
+      served += main!.listeners[mainIndex++]?.served ?? 0;
+    }
+    for (let i = 0; i < listeners.length; i++, workerIndex++) {
+      for (const worker of workers) {
+        served += worker.listeners[workerIndex]?.served ?? 0;
+      }
+    }
+    return `${boundName(endpoint, listeners[0] ?? sockets[0]!)} ${served}`;
+  });
+}
+
+/**
+ * An endpoint as `--listen` would write it, with the address it got: the
+ * port the system picked for port 0, the IPv4 fallback of `::`.
+ */
+function boundName(
+  endpoint: Endpoint,
+  first: { addr: Deno.Addr },
+): string {
+  if (endpoint.transport === "unix") return describeEndpoint(endpoint);
+  const { hostname, port } = first.addr as Deno.NetAddr;
+  return describeEndpoint({ ...endpoint, host: canonicalHost(hostname), port });
 }
 
 async function removeSocketFile(path: string): Promise<void> {

@@ -24,12 +24,12 @@ export interface StartupFiles {
  * @throws {StartupError} naming what cannot be read.
  */
 export async function readStartupFiles(config: Config): Promise<StartupFiles> {
-  const { endpoint } = config;
+  const tlsFiles = config.endpoints.find((e) => e.transport === "tcp" && e.tls);
   const greeting = config.greetingFile === undefined
     ? undefined
     : await readGreetingFile(config.greetingFile);
-  const tls = endpoint.transport === "tcp" && endpoint.tls
-    ? await readTlsKeyPair(endpoint.tls)
+  const tls = tlsFiles?.transport === "tcp" && tlsFiles.tls
+    ? await readTlsKeyPair(tlsFiles.tls)
     : undefined;
   return { tls, greeting };
 }

@@ -14,8 +14,11 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** What `--probe` connects to. */
-export type ProbeTarget = Deno.ConnectOptions | Deno.UnixConnectOptions;
+/** What `--probe` connects to, or for UDP sends a datagram to. */
+export type ProbeTarget =
+  | Deno.ConnectOptions
+  | Deno.UnixConnectOptions
+  | { transport: "udp"; hostname: string; port: number };
 
 /** Most `--workers`. */
 const MAX_WORKERS = 256;
@@ -35,22 +38,35 @@ export function parseWorkers(text: string): number {
 }
 
 /**
- * Validates what `--probe` connects to: `HOST:PORT`, `[IPv6]:PORT`, or the
- * path of a Unix socket (anything with a `/`).
+ * Validates what `--probe` connects to: `HOST:PORT`, `[IPv6]:PORT`, either
+ * after `udp://` (a datagram), `tcp://` or `tls://` (as `--probe-tls`), or
+ * the path of a Unix socket (anything else with a `/`, or after `unix:`).
+ * Resolves to the target, and whether the scheme asked for TLS.
  *
  * @throws {UsageError} for anything else.
  */
-export function parseProbeTarget(text: string): ProbeTarget {
-  if (text.includes("/")) return { transport: "unix", path: text };
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
+export function parseProbeTarget(
+  text: string,
+): { target: ProbeTarget; tls: boolean } {
+  const unix = /^unix:(?:\/\/)?(.+)$/.exec(text)?.[1];
+  if (unix !== undefined) return { target: { transport: "unix", path: unix }, tls: false };
+  const match =
+    /^(?:(tcp|tls|udp):\/\/)?(?:\[([^\]]+)\]|([^:\/]+)):(\d+)$/.exec(text);
   if (match === null) {
+    if (text.includes("/") && !text.includes("://")) {
+      return { target: { transport: "unix", path: text }, tls: false };
+    }
     throw new UsageError(
-      `Invalid --probe "${text}": expected HOST:PORT, [IPv6]:PORT or a socket path`,
+      `Invalid --probe "${text}": expected HOST:PORT, [IPv6]:PORT (after udp:// for UDP, tls:// for TLS) or a socket path`,
     );
   }
-  const hostname = parseHost(match[1] ?? match[2]!);
-  const port = parseInteger("--probe port", match[3]!, 1, 65535);
-  return { transport: "tcp", hostname, port };
+  const [, scheme = "tcp", v6, name, portText] = match;
+  const hostname = parseHost(v6 ?? name!);
+  const port = parseInteger("--probe port", portText!, 1, 65535);
+  return {
+    target: { transport: scheme === "udp" ? "udp" : "tcp", hostname, port },
+    tls: scheme === "tls",
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The entry point of one worker thread (see `workers.ts`): it opens its own
- * listener on the shared port, serves until told to stop, and reports its
+ * listeners on the shared ports, serves until told to stop, and reports its
  * counts.
  *
  * @module
@@ -11,7 +11,7 @@
 import { dispose } from "@logtape/logtape";
 import { toServeOptions } from "./flags.ts";
 import { StartupError } from "./errors.ts";
-import { openListener } from "./listen.ts";
+import { openEndpoints } from "./listen.ts";
 import { configureLogging } from "./logging.ts";
 import { type GreetingServer, serve, SharedCounter } from "../server.ts";
 import type { FromWorker, ToWorker } from "./workers.ts";
@@ -24,15 +24,15 @@ function reply(message: FromWorker): void {
 
 self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "start") {
-    const { config, endpoint, tls, greeting, counter } = data;
+    const { config, endpoints, tls, greeting, counter } = data;
     await configureLogging(config);
     try {
-      const listener = await openListener(endpoint, {
+      const opened = await openEndpoints(endpoints, {
         tls,
         reusePort: "join",
         proxyFrom: config.proxyFrom,
       });
-      server = serve(listener, {
+      server = serve(opened.flatMap(({ listeners }) => listeners), {
         ...toServeOptions(config, greeting),
         counter: new SharedCounter(counter),
       });
@@ -45,7 +45,8 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
     }
   } else {
     const stats = server ? await server.shutdown() : { accepted: 0, served: 0 };
+    const listeners = server?.listeners ?? [];
     await dispose();
-    reply({ type: "stopped", stats });
+    reply({ type: "stopped", stats, listeners });
   }
 };

@@ -17,8 +17,8 @@ export type ToWorker =
   | {
     type: "start";
     config: Config;
-    /** The main thread's endpoint, with the port it actually got. */
-    endpoint: TcpEndpoint;
+    /** The main thread's TCP and TLS endpoints, each with the port it got. */
+    endpoints: TcpEndpoint[];
     tls?: TlsKeyPair;
     /** The `--greeting-file` bytes, read by the main thread. */
     greeting?: Uint8Array;
@@ -31,7 +31,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: "listening" }
   | { type: "failed"; message: string; hint: string }
-  | { type: "stopped"; stats: ServeStats };
+  | { type: "stopped"; stats: ServeStats; listeners: ServeStats[] };
 
 const WORKER_MODULE = new URL("./worker.ts", import.meta.url);
 
@@ -80,8 +80,8 @@ export class WorkerPool {
   }
 
   /**
-   * Starts `count` workers, each listening on `start.endpoint` (the main
-   * thread's port), and resolves once every one of them listens.
+   * Starts `count` workers, each listening on `start.endpoints` (the main
+   * thread's ports), and resolves once every one of them listens.
    *
    * @throws {StartupError} when a worker cannot listen; the others are stopped.
    */
@@ -110,16 +110,19 @@ export class WorkerPool {
     return pool;
   }
 
-  /** Shuts every worker down (each drains its connections) and returns their counts. */
-  async shutdown(): Promise<ServeStats[]> {
+  /**
+   * Shuts every worker down (each drains its connections) and returns their
+   * counts, in all and per listener.
+   */
+  async shutdown(): Promise<(ServeStats & { listeners: ServeStats[] })[]> {
     return await Promise.all(this.#workers.map(async (worker) => {
       const reply = nextMessage(worker);
       worker.postMessage({ type: "shutdown" } satisfies ToWorker);
       const message = await reply;
       worker.terminate();
       return message.type === "stopped"
-        ? message.stats
-        : { accepted: 0, served: 0 };
+        ? { ...message.stats, listeners: message.listeners }
+        : { accepted: 0, served: 0, listeners: [] };
     }));
   }
 }

@@ -30,6 +30,21 @@ const EVENTS = {
     "listening",
     "merhaba {version} listening on {address} ({transport}, {families}): {url}",
   ],
+  listeningRange: [
+    "info",
+    "listening",
+    "merhaba {version} listening on {address} ({details}): {url}",
+  ],
+  listeningUdp: [
+    "info",
+    "listening",
+    "merhaba {version} listening on {address} ({details}): {try}",
+  ],
+  portsNotBound: [
+    "warning",
+    "ports_not_bound",
+    "{address}: {count} of {ports} ports not bound: {failures}",
+  ],
   listeningUnix: [
     "info",
     "listening",
@@ -65,6 +80,16 @@ const EVENTS = {
     "info",
     "stopped",
     "stopped after serving {served} connection(s) (per worker: {per_worker})",
+  ],
+  stoppedListeners: [
+    "info",
+    "stopped",
+    "stopped after serving {served} connection(s) (per listener: {per_listener})",
+  ],
+  stoppedListenersWorkers: [
+    "info",
+    "stopped",
+    "stopped after serving {served} connection(s) (per listener: {per_listener}; per worker: {per_worker})",
   ],
   internalError: [
     "error",
