@@ -102,6 +102,9 @@ export function parseListen(text: string, tls?: TlsFiles): Endpoint {
     return { transport: "unix", path: unix[1]! };
   }
   const match = NET_ADDRESS.exec(text);
+  if (match === null && /^(?:[a-z]+:\/\/)?[^\[\]]*:[^\[\]]*:\d+$/i.test(text)) {
+    throw listenError(text, "an IPv6 address goes in brackets: [::1]:8080");
+  }
   if (match === null) {
     throw listenError(
       text,
@@ -144,9 +147,6 @@ function transportOf(text: string, scheme: string): "tcp" | "tls" | "udp" {
 
 function hostOf(text: string, host: string): string {
   const bare = host.startsWith("[") ? host.slice(1, -1) : host;
-  if (!host.startsWith("[") && bare.includes(":")) {
-    throw listenError(text, "an IPv6 address goes in brackets: [::1]:8080");
-  }
   try {
     return parseHost(bare);
   } catch {
@@ -237,7 +237,10 @@ export function isWildcard(host: string): boolean {
  * `udp://[::]:9000-9009`, `unix:/run/merhaba.sock`; plain TCP has no scheme.
  */
 export function describeEndpoint(endpoint: Endpoint): string {
-  if (endpoint.transport === "unix") return `unix:${endpoint.path}`;
+  if (endpoint.transport === "unix") {
+    // `unix://` is read as `unix:`, so a path that starts so needs it twice.
+    return `unix:${endpoint.path.startsWith("//") ? "//" : ""}${endpoint.path}`;
+  }
   const scheme = endpoint.transport === "udp"
     ? "udp://"
     : endpoint.tls

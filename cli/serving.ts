@@ -328,7 +328,7 @@ const LISTED_PORTS = 10;
 
 /**
  * An endpoint's listening line: where, over what, and how to try it; for a
- * range, how many of its ports listen, after a warning naming those that
+ * range, how many of its ports listen, and then a warning naming those that
  * could not be bound.
  */
 function logListening(logger: Logger, opened: Opened, workers: number): void {
@@ -346,16 +346,6 @@ function logListening(logger: Logger, opened: Opened, workers: number): void {
   }
   const net = endpoint as Exclude<Endpoint, UnixEndpoint>;
   const ports = portCount(endpoint);
-  if (failed.length > 0) {
-    logEvent(logger, "portsNotBound", {
-      address: describeEndpoint(endpoint),
-      count: failed.length,
-      ports,
-      failures: failed.slice(0, LISTED_PORTS)
-        .map(({ port, reason }) => `${port} (${reason})`).join(", ") +
-        (failed.length > LISTED_PORTS ? ", …" : ""),
-    });
-  }
   const { hostname, port } = addr as Deno.NetAddr;
   const families = addressFamilies(
     hostname,
@@ -388,6 +378,16 @@ function logListening(logger: Logger, opened: Opened, workers: number): void {
         ? { try: `echo hi | nc -u -w1 ${host} ${port}` }
         : { url: listeningUrl(addr as Deno.NetAddr, tls ? "https" : "http") }),
     });
+    if (failed.length > 0) {
+      logEvent(logger, "portsNotBound", {
+        address: describeEndpoint(endpoint),
+        count: failed.length,
+        ports,
+        failures: failed.slice(0, LISTED_PORTS)
+          .map(({ port, reason }) => `${port} (${reason})`).join(", ") +
+          (failed.length > LISTED_PORTS ? ", …" : ""),
+      });
+    }
     return;
   }
   logEvent(logger, families ? "listeningWildcard" : "listening", {

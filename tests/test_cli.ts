@@ -89,7 +89,7 @@ export class MerhabaProcess {
 
   private constructor(args: string[], options: StartOptions) {
     const choosesEndpoint = args.some((arg) =>
-      /^(-H|--host|--unix|-p|--port)(=|$)/.test(arg)
+      /^(-H|--host|--unix|-p|--port|--listen)(=|$)/.test(arg)
     );
     const fullArgs = choosesEndpoint
       ? args
@@ -168,6 +168,22 @@ export class MerhabaProcess {
         );
       }),
     ]);
+  }
+
+  /**
+   * Waits for the first `count` listening lines (one per `--listen`) and
+   * gives the port of each, the first of a range; 0 for a Unix socket.
+   */
+  async listeningPorts(count: number): Promise<number[]> {
+    const ports = [];
+    let from = 0;
+    for (let i = 0; i < count; i++) {
+      const line = await this.waitForLine(/listening on/, from);
+      from = this.lines.indexOf(line, from) + 1;
+      const port = /listening on (?:\[[^\]]*\]|[^\s:]*):(\d+)/.exec(line)?.[1];
+      ports.push(Number(port ?? 0));
+    }
+    return ports;
   }
 
   /** The process id (the server's own, also with `shellPrefix`: the shell execs it). */
