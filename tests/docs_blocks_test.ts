@@ -54,8 +54,14 @@ const COVERAGE: Record<string, string> = {
     "not run by the tests: minutes of load on both cores; the page's figures come from deno task bench --save",
   "docs/sockets.md: nc localhost 8080":
     "run: tests/docs_sockets_test.ts, against the naive loop and merhaba",
-  "docs/sockets.md: python3 -c 'import socket":
+  "docs/sockets.md: python3 -c 'import socket, ":
     "run: tests/docs_sockets_test.ts, against the naive loop and merhaba",
+  "docs/sockets.md: python3 -c 'import socket":
+    "run: tests/docs_sockets_test.ts, against the page's udp_server.py (UDP)",
+  "docs/sockets.md: $ echo hi | nc -u":
+    "run: tests/docs_sockets_test.ts, against the page's udp_server.py (UDP)",
+  "docs/sockets.md: deno task start --listen udp://":
+    "not run yet: merhaba has no --listen; tests/docs_sockets_test.ts holds its test, ignored until MERHABA_LISTENS_UDP is set",
   "docs/sockets.md: curl http://localhost:8080/":
     "run: tests/docs_sockets_test.ts, against the naive loop and merhaba",
 };
