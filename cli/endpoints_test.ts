@@ -35,7 +35,10 @@ Deno.test("parseListen() reads the spellings the docs promise", () => {
       lastPort: 9001,
     }],
     [":9000-9000", { transport: "tcp", ...any, port: 9000 }],
-    ["unix:/run/merhaba.sock", { transport: "unix", path: "/run/merhaba.sock" }],
+    ["unix:/run/merhaba.sock", {
+      transport: "unix",
+      path: "/run/merhaba.sock",
+    }],
     ["unix:///run/m.sock", { transport: "unix", path: "/run/m.sock" }],
     ["unix:m.sock", { transport: "unix", path: "m.sock" }],
   ];
@@ -53,7 +56,10 @@ Deno.test("parseListen() refuses what it cannot read, naming the value and what 
     ["::1:8080", /an IPv6 address goes in brackets: \[::1\]:8080/],
     ["http://:80", /unknown scheme http:\/\/.*use tcp:\/\/ or no scheme/],
     ["https://:443", /use tls:\/\//],
-    ["sctp://:1", /unknown scheme sctp:\/\/: expected tcp:\/\/, tls:\/\/ or udp:\/\//],
+    [
+      "sctp://:1",
+      /unknown scheme sctp:\/\/: expected tcp:\/\/, tls:\/\/ or udp:\/\//,
+    ],
     [":65536", /port "65536": expected an integer from 0 to 65535/],
     [":0-10", /port "0": expected an integer from 1 to 65535/],
     [":10-9", /port "9": expected an integer from 10 to 65535/],
@@ -171,7 +177,9 @@ Deno.test("refuseOverlaps() refuses more sockets than MAX_LISTENERS in all", () 
   refuseOverlaps(ranges);
   assert.throws(
     () => refuseOverlaps([...ranges, parseListen(":1")]),
-    new RegExp(`asks for ${MAX_LISTENERS + 1} sockets; at most ${MAX_LISTENERS}`),
+    new RegExp(
+      `asks for ${MAX_LISTENERS + 1} sockets; at most ${MAX_LISTENERS}`,
+    ),
   );
 });
 

@@ -13,6 +13,7 @@ import {
   describeEndpoint,
   eachPort,
   type Endpoint,
+  portCount,
   type TcpEndpoint,
   type TlsFiles,
   type UdpEndpoint,
@@ -60,8 +61,9 @@ export interface Opened {
 
 /**
  * Opens every endpoint, each port of a range. A port of a range that is
- * taken or not permitted is reported in {@link Opened.failed} and the rest
- * still serve; any other failure closes what was opened and throws.
+ * taken, or not permitted by the system or by Deno (`--allow-net`), is
+ * reported in {@link Opened.failed} and the rest still serve; any other
+ * failure closes what was opened and throws.
  *
  * @throws {StartupError} for a single endpoint that cannot be opened, or a
  * range none of whose ports can.
@@ -73,22 +75,37 @@ export async function openEndpoints(
   const opened: Opened[] = [];
   try {
     for (const endpoint of endpoints) {
-      opened.push(await openEndpoint(endpoint, options));
+      const current = { endpoint, listeners: [], sockets: [], failed: [] };
+      opened.push(current);
+      await openEndpoint(current, options);
     }
   } catch (error) {
-    for (const { listeners, sockets } of opened) {
-      for (const socket of [...listeners, ...sockets]) closeQuietly(socket);
-    }
-    throw error;
+    const sockets = opened.flatMap((o) => [...o.listeners, ...o.sockets]);
+    for (const socket of sockets) closeQuietly(socket);
+    if (!isOutOfDescriptors(error)) throw error;
+    const asked = endpoints.reduce((sum, e) => sum + portCount(e), 0);
+    throw new StartupError(
+      `Out of file descriptors after opening ${sockets.length} of ${asked} listening sockets: they do not fit this process's open-files limit`,
+      "Raise the limit (ulimit -n, LimitNOFILE= in systemd, --ulimit nofile= in podman), or listen on fewer ports or threads; each connection (--max-connections) takes one more.",
+    );
   }
   return opened;
 }
 
+/** Whether opening a socket failed because the process has no descriptor left. */
+function isOutOfDescriptors(error: unknown): boolean {
+  const cause = error instanceof StartupError ? error.cause : error;
+  const code = (cause as { code?: unknown })?.code;
+  return code === "EMFILE" || code === "ENFILE" ||
+    /\(os error 2[34]\)/.test(String(cause));
+}
+
+/** Opens each port of `opened.endpoint` into `opened`. */
 async function openEndpoint(
-  endpoint: Endpoint,
+  opened: Opened,
   options: ListenOptions,
-): Promise<Opened> {
-  const opened: Opened = { endpoint, listeners: [], sockets: [], failed: [] };
+): Promise<void> {
+  const { endpoint } = opened;
   const ports = eachPort(endpoint);
   let firstError: unknown;
   for (const single of ports) {
@@ -116,13 +133,11 @@ async function openEndpoint(
       hint,
     );
   }
-  return opened;
 }
 
 /** Whether a port could not be had for a reason that leaves the others usable. */
 function isPortRefused(error: unknown): boolean {
-  return error instanceof StartupError &&
-    (error.reason === "in use" || error.reason === "permission denied");
+  return error instanceof StartupError && PORT_REFUSALS.includes(error.reason);
 }
 
 /**
@@ -196,13 +211,19 @@ export async function openListener(
 /** A {@link StartupError} for a failure to listen, with its short reason. */
 function startupErrorOf(error: unknown, endpoint: Endpoint): StartupError {
   const [message, hint] = describeListenError(error, endpoint);
-  return new StartupError(message, hint, listenFailure(error));
+  const startup = new StartupError(message, hint, listenFailure(error));
+  startup.cause = error;
+  return startup;
 }
+
+/** Why a port of a range can fail while the others serve. */
+const PORT_REFUSALS = ["in use", "permission denied", "not granted"];
 
 /** A few words on why listening failed, for a port of a range. */
 function listenFailure(error: unknown): string {
   if (error instanceof Deno.errors.AddrInUse) return "in use";
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.NotCapable) return "not granted";
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -34,11 +34,6 @@ import {
   type TcpEndpoint,
   type UnixEndpoint,
 } from "./endpoints.ts";
-import {
-  descriptorNeeds,
-  openFilesLimit,
-  RESERVED_DESCRIPTORS,
-} from "./descriptors.ts";
 import { heapLimitMiB, heapShortfall } from "./heap.ts";
 import { hasIpv6, type Opened, openEndpoints } from "./listen.ts";
 import { configureLogging } from "./logging.ts";
@@ -69,7 +64,6 @@ export async function serveCommand(config: Config): Promise<number> {
   try {
     assertHeapFits(config);
     if (workers > 1) await assertPortSharing();
-    assertDescriptorsFit(config, workers);
     files = await readStartupFiles(config);
     opened = await openEndpoints(config.endpoints, {
       tls: files.tls,
@@ -117,36 +111,6 @@ function assertHeapFits({ maxConnections, endpoints }: Config): void {
       tls ? " with TLS" : ""
     } needs about ${needed} MiB of JavaScript heap; this process may use ${heapLimitMiB()} MiB`,
     `Lower --max-connections, or raise V8's heap cap: deno run -P --v8-flags=--max-semi-space-size=2,--max-old-space-size=${size} main.ts … (see docs/deploy.md)`,
-  );
-}
-
-/**
- * Refuses listeners the open-files limit cannot hold (a wide port range on
- * many threads), before opening any. Connections past the limit are not
- * refused: accepting pauses while descriptors run out (see server.ts).
- *
- * @throws {StartupError} naming the descriptors needed and the limit.
- */
-function assertDescriptorsFit(config: Config, threads: number): void {
-  const limit = openFilesLimit();
-  if (limit === undefined) return;
-  const count = (udp: boolean) =>
-    config.endpoints.filter((e) => (e.transport === "udp") === udp)
-      .reduce((sum, e) => sum + portCount(e), 0);
-  const needs = descriptorNeeds({
-    stream: count(false),
-    datagram: count(true),
-    threads,
-    maxConnections: config.maxConnections,
-  });
-  if (needs.listeners + RESERVED_DESCRIPTORS <= limit) return;
-  throw new StartupError(
-    `${needs.listeners} listening sockets${
-      threads > 1 ? ` (on ${threads} threads)` : ""
-    } and ${RESERVED_DESCRIPTORS} for the process do not fit this process's limit of ${limit} open files`,
-    `Raise the limit (ulimit -n, LimitNOFILE= in systemd, --ulimit nofile= in podman), or listen on fewer ports${
-      threads > 1 ? " or --workers" : ""
-    }; add ${needs.connections} for connections at --max-connections.`,
   );
 }
 
@@ -357,7 +321,8 @@ function logListening(logger: Logger, opened: Opened, workers: number): void {
   const range = net.lastPort === undefined ? "" : `-${net.lastPort}`;
   const fields = {
     version: VERSION,
-    address: `${formatHostPort(hostname, port)}${range}`,
+    // A range is named by its first port, bound or not.
+    address: `${formatHostPort(hostname, range ? net.port : port)}${range}`,
     transport,
     workers: transport === "udp" ? 1 : workers,
     ...(families && { families }),

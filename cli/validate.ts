@@ -49,9 +49,11 @@ export function parseProbeTarget(
   text: string,
 ): { target: ProbeTarget; tls: boolean } {
   const unix = /^unix:(?:\/\/)?(.+)$/.exec(text)?.[1];
-  if (unix !== undefined) return { target: { transport: "unix", path: unix }, tls: false };
-  const match =
-    /^(?:(tcp|tls|udp):\/\/)?(?:\[([^\]]+)\]|([^:\/]+)):(\d+)$/.exec(text);
+  if (unix !== undefined) {
+    return { target: { transport: "unix", path: unix }, tls: false };
+  }
+  const match = /^(?:(tcp|tls|udp):\/\/)?(?:\[([^\]]+)\]|([^:\/]+)):(\d+)$/
+    .exec(text);
   if (match === null) {
     if (text.includes("/") && !text.includes("://")) {
       return { target: { transport: "unix", path: text }, tls: false };
