@@ -10,6 +10,7 @@ import { DEFAULT_HTTP, MODES } from "../lib/reply.ts";
 import { EXIT_CODE_MEANINGS, ExitCode } from "./exit_codes.ts";
 import { LOG_FORMATS, LOG_LEVELS } from "./logging.ts";
 import { MAX_DRAIN_DELAY_SECONDS, MAX_READ_SIZE } from "./flags.ts";
+import { MAX_RANGE_PORTS } from "./endpoints.ts";
 
 /** The exit codes, one per line, as `--help` lists them. */
 const EXIT_CODES = Object.entries(ExitCode).map(([name, code]) =>
@@ -39,20 +40,28 @@ export function commandName(execPath: string = Deno.execPath()): string {
 
 /** The help text printed by `--help`, for a command started as `command`. */
 export function usage(command: string = commandName()): string {
-  return `merhaba: a TCP greeting server (raw TCP and HTTP on one port)
+  return `merhaba: a TCP greeting server (raw TCP and HTTP on one port, TLS, UDP)
 
 Usage: ${command} [options]
-       ${command} --probe [HOST:PORT|SOCKET] [--probe-tls]
+       ${command} --probe [HOST:PORT|udp://HOST:PORT|SOCKET] [--probe-tls]
 
 Where to listen:
+      --listen <address>      an endpoint to serve, repeatable, all in one process:
+                                :8080  127.0.0.1:8080  [::1]:8080   TCP (no host: every interface)
+                                tls://:8443                         TLS, with --cert and --key
+                                udp://:5353                         UDP: a datagram back for each
+                                unix:/run/merhaba.sock              a Unix socket
+                              a port range binds each port, at most ${MAX_RANGE_PORTS}: :9000-9099;
+                              a taken port of a range is reported and the rest serve
+  Or one endpoint with:
   -H, --host <name>           interface to bind (default ${DEFAULTS.host}: IPv6 and IPv4, or 0.0.0.0
                               where IPv6 is unavailable; 0.0.0.0 = IPv4 only)
   -p, --port <n>              TCP port, 0 = any free port (default: $PORT if set, else ${DEFAULTS.port})
       --cert <file>           serve TLS with this PEM certificate (needs --key)
       --key <file>            the PEM private key of --cert
       --unix <path>           listen on a Unix socket instead of TCP
-      --workers <n|auto>      threads accepting on the same port (Linux; default ${DEFAULTS.workers};
-                              0 or auto = one per CPU)
+      --workers <n|auto>      threads accepting on the same ports (Linux; default ${DEFAULTS.workers};
+                              0 or auto = one per CPU; UDP is served by the first alone)
       --proxy-protocol <CIDR> connections from these sources (a load balancer) must start
                               with a PROXY protocol v1/v2 header, whose client address is
                               then the peer; others are served as they are; repeatable
@@ -91,9 +100,10 @@ Logging:
                               warnings still print
 
 Other:
-      --probe [target]        connect to a running merhaba (HOST:PORT or socket path), exit 0
-                              if it replies within --timeout, 1 otherwise (for health checks);
-                              with no target, the endpoint these flags and PORT would serve;
+      --probe [target]        connect to a running merhaba (HOST:PORT, udp://HOST:PORT or a
+                              socket path), exit 0 if it replies within --timeout, 1 otherwise
+                              (for health checks); with no target, the endpoint these flags
+                              and PORT would serve (the first --listen);
                               closed without a reply, it retries once after a PROXY v2 LOCAL
                               header (a server behind --proxy-protocol) and says so
       --probe-tls             probe over TLS and report the version, cipher, ALPN and the
@@ -113,7 +123,9 @@ Examples:
   ${command} --port 8080
   ${command} -H ::1 -p 8443 --cert cert.pem --key key.pem
   ${command} --unix /tmp/merhaba.sock --log-format json
-  ${command} --port 8080 --workers auto --quiet`;
+  ${command} --port 8080 --workers auto --quiet
+  ${command} --listen :8080 --listen tls://:8443 --cert cert.pem --key key.pem
+  ${command} --listen udp://:5353 --listen :9000-9009`;
 }
 
 /** The one-line hint printed under a usage error. */
