@@ -317,3 +317,12 @@ Deno.test("a bucket that is not yet full stays through a walk of the table", () 
   assert.equal(limiter.admit("10.0.0.1", 71), undefined);
   assert.equal(limiter.admit("10.0.2.1", 0), "prefix");
 });
+
+Deno.test("ReplyLimiter runs on performance.now() unless given a clock", () => {
+  const limiter = new ReplyLimiter({
+    prefixBurstBytes: 100,
+    prefixBytesPerSecond: 0,
+  });
+  assert.equal(limiter.admit("192.0.2.1", 72), undefined);
+  assert.equal(limiter.admit("192.0.2.1", 0), "prefix");
+});
