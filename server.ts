@@ -59,6 +59,13 @@ export { ProxyProtocolListener } from "./lib/proxied.ts";
 export { type Cidr, parseCidr } from "./lib/cidr.ts";
 export { PLACEHOLDERS } from "./lib/greeting.ts";
 export { SharedCounter } from "./lib/counter.ts";
+export {
+  type DatagramOptions,
+  DatagramServer,
+  type DatagramStats,
+  serveDatagrams,
+} from "./lib/datagram.ts";
+export type { ReplyLimits } from "./lib/reply_limits.ts";
 
 /** How the server greets its clients. */
 export interface ServeOptions {

@@ -60,6 +60,11 @@ const WORKLOADS = {
   },
   /** HTTPS, one request per connection, driven by wrk alone. */
   https: { request: "", expect: -1 },
+  /** One datagram, one back: "connections" are datagrams answered. */
+  udp: {
+    request: "hello\\n",
+    expect: new TextEncoder().encode(GREETING).byteLength,
+  },
 };
 /** The certificate and key of the HTTPS rows (a committed test fixture). */
 const TLS_FILES = [
@@ -275,6 +280,7 @@ async function loadgen(
     String(concurrency),
   ];
   args.push("-d", String(seconds), "-r", request, "-e", String(expect));
+  if (workload === "udp") args.push("-u");
   return JSON.parse(await run(pinned(1, [loadgenPath, ...args])));
 }
 
@@ -608,6 +614,19 @@ async function serverSpecs(): Promise<ServerSpec[]> {
         candidate,
       ),
     })),
+    {
+      // Until the command line has --listen udp://: swap in
+      // merhaba("--listen", "udp://127.0.0.1:0", "--quiet").
+      name: "merhaba udp (serveDatagrams, no log)",
+      workload: "udp",
+      command: denoRun(startFlags, "bench/udp_merhaba.ts"),
+    },
+    {
+      name: "Deno.listenDatagram floor",
+      workload: "udp",
+      role: "floor",
+      command: deno("bench/deno_floor.ts", "--udp"),
+    },
     {
       name: "Deno.serve",
       workload: "http",

@@ -44,6 +44,8 @@ export function renderChart(report: ChartReport): string {
           ? "raw TCP behind a PROXY v1 header"
           : workload === "https"
           ? "HTTPS request (wrk, a new TLS connection each)"
+          : workload === "udp"
+          ? "UDP (one datagram, one back; CPU per datagram)"
           : "raw TCP (send a line, read the greeting)"
       }</text>`,
     );

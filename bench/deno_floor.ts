@@ -5,10 +5,32 @@
  *
  *   deno run --allow-net bench/deno_floor.ts [--http]
  *   deno run --allow-net --allow-read bench/deno_floor.ts --tls [CERT KEY]
+ *   deno run --allow-net --unstable-net bench/deno_floor.ts --udp
  *
  * With `--tls` it is the TLS floor: `Deno.listenTls`, HTTP replies, with the
- * test certificate (ECDSA P-256) or the PEM files named.
+ * test certificate (ECDSA P-256) or the PEM files named. With `--udp` it is
+ * the UDP floor: `Deno.listenDatagram`, one datagram back to each one
+ * received, in a receive/send loop.
  */
+
+if (Deno.args.includes("--udp")) {
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  const greeting = new TextEncoder().encode("Merhaba dünya!");
+  const buffer = new Uint8Array(4097);
+  console.log(`listening on 127.0.0.1:${(socket.addr as Deno.NetAddr).port}`);
+  while (true) {
+    try {
+      const [, source] = await socket.receive(buffer);
+      await socket.send(greeting, source);
+    } catch (error) {
+      if (error instanceof Deno.errors.BadResource) break;
+    }
+  }
+}
 
 const tls = Deno.args.includes("--tls");
 const http = tls || Deno.args.includes("--http");

@@ -9,6 +9,11 @@
  *
  *   loadgen -h 127.0.0.1 -p 8080 -c 64 -d 10 -r 'GET / HTTP/1.1\r\n\r\n' -e 15
  *
+ * With -u it is a UDP load generator instead: each of CONCURRENCY sockets
+ * sends REQUEST as one datagram and waits for one datagram back (EXPECT bytes
+ * if given), then sends again; a datagram unanswered within 200 ms counts as
+ * failed and is sent again.
+ *
  * Prints one JSON object: completed, failed, seconds, per_second, p50_us,
  * p99_us. Linux only (epoll).
  */
@@ -29,6 +34,7 @@
 
 #define HEAD_BYTES 2048
 #define CONNECTION_TIMEOUT_NS (10LL * 1000 * 1000 * 1000)
+#define DATAGRAM_TIMEOUT_NS (200LL * 1000 * 1000)
 
 enum state { IDLE, CONNECTING, READING };
 
@@ -48,6 +54,7 @@ static size_t request_len;
 static long expect = -1;
 static int epoll_fd;
 static long completed, failed;
+static int udp;
 static int64_t *latencies;
 static size_t latencies_len, latencies_cap;
 
@@ -81,7 +88,46 @@ static void close_with_reset(struct slot *s) {
   s->state = IDLE;
 }
 
+static void record(struct slot *s);
+
+/* Sends the request on a slot's UDP socket, opening and connecting it first. */
+static void send_datagram(struct slot *s) {
+  if (s->fd < 0) {
+    s->fd = socket(address.ss_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    if (s->fd < 0 || connect(s->fd, (struct sockaddr *)&address, address_len) < 0) {
+      perror("udp socket");
+      exit(1);
+    }
+    struct epoll_event event = {.events = EPOLLIN, .data.ptr = s};
+    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, s->fd, &event);
+  }
+  s->started_ns = now_ns();
+  s->state = READING;
+  if (send(s->fd, request, request_len, 0) != (ssize_t)request_len) failed++;
+}
+
+/* A datagram arrived on a slot's socket: count it, and send the next. */
+static void on_datagram(struct slot *s) {
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = recv(s->fd, buffer, sizeof buffer, 0);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) failed++;
+      return;
+    }
+    if (s->state != READING) continue;
+    s->received = (size_t)n;
+    s->head_len = 0;
+    record(s);
+    s->state = IDLE;
+  }
+}
+
 static void start(struct slot *s) {
+  if (udp) {
+    send_datagram(s);
+    return;
+  }
   s->fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (s->fd < 0) {
     perror("socket");
@@ -130,6 +176,10 @@ static void record(struct slot *s) {
 }
 
 static void on_event(struct slot *s, uint32_t events) {
+  if (udp) {
+    on_datagram(s);
+    return;
+  }
   if (s->state == CONNECTING) {
     int error = 0;
     socklen_t len = sizeof error;
@@ -188,7 +238,7 @@ int main(int argc, char **argv) {
   int port = 0, concurrency = 1;
   double seconds = 5;
   int opt;
-  while ((opt = getopt(argc, argv, "h:p:c:d:r:e:")) != -1) {
+  while ((opt = getopt(argc, argv, "h:p:c:d:r:e:u")) != -1) {
     switch (opt) {
       case 'h': host = optarg; break;
       case 'p': port = atoi(optarg); break;
@@ -196,8 +246,9 @@ int main(int argc, char **argv) {
       case 'd': seconds = atof(optarg); break;
       case 'r': request = unescape(optarg); break;
       case 'e': expect = atol(optarg); break;
+      case 'u': udp = 1; break;
       default:
-        fprintf(stderr, "usage: %s -h HOST -p PORT -c N -d SECONDS [-r REQUEST] [-e BYTES]\n", argv[0]);
+        fprintf(stderr, "usage: %s -h HOST -p PORT -c N -d SECONDS [-r REQUEST] [-e BYTES] [-u]\n", argv[0]);
         return 2;
     }
   }
@@ -219,6 +270,7 @@ int main(int argc, char **argv) {
 
   epoll_fd = epoll_create1(0);
   struct slot *slots = calloc((size_t)concurrency, sizeof *slots);
+  for (int i = 0; i < concurrency; i++) slots[i].fd = -1;
   for (int i = 0; i < concurrency; i++) start(&slots[i]);
   int64_t began = now_ns();
   int64_t deadline = began + (int64_t)(seconds * 1e9);
@@ -232,7 +284,12 @@ int main(int argc, char **argv) {
     now = now_ns();
     for (int i = 0; i < concurrency; i++) {
       struct slot *s = &slots[i];
-      if (s->state != IDLE && now - s->started_ns > CONNECTION_TIMEOUT_NS) {
+      if (udp && s->state == READING &&
+          now - s->started_ns > DATAGRAM_TIMEOUT_NS) {
+        failed++;
+        s->state = IDLE;
+      } else if (!udp && s->state != IDLE &&
+                 now - s->started_ns > CONNECTION_TIMEOUT_NS) {
         failed++;
         close_with_reset(s);
       }
@@ -241,7 +298,8 @@ int main(int argc, char **argv) {
   }
   double elapsed = (double)(now_ns() - began) / 1e9;
   for (int i = 0; i < concurrency; i++) {
-    if (slots[i].state != IDLE) close_with_reset(&slots[i]);
+    if (udp && slots[i].fd >= 0) close(slots[i].fd);
+    else if (!udp && slots[i].state != IDLE) close_with_reset(&slots[i]);
   }
   qsort(latencies, latencies_len, sizeof *latencies, compare);
   printf("{\"completed\":%ld,\"failed\":%ld,\"seconds\":%.3f,\"per_second\":%.1f,"

@@ -66,12 +66,13 @@ export function inCidr(hostname: string, cidr: Cidr): boolean {
 
 /**
  * An IP address as 16 bytes (IPv4 mapped), or `undefined` if it is not one.
+ * (The UDP reply limits read a source's prefix from it.)
  * Which texts are addresses is {@link ipFamily} to say, and an IPv6
  * address is read from WHATWG URL's canonical form (hexadecimal groups, at
  * most one `::`), not parsed by hand. A zone (`%eth0`) is not an address of
  * a range.
  */
-function addressBytes(text: string): Uint8Array | undefined {
+export function addressBytes(text: string): Uint8Array | undefined {
   const bytes = new Uint8Array(16);
   const family = ipFamily(text);
   if (family === 4) {

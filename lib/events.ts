@@ -147,6 +147,27 @@ const EVENTS = {
     "handshake_timeout",
     "{peer} did not finish its TLS handshake within {timeout_ms} ms; disconnected",
   ],
+  datagram: ["info", "datagram", "{peer} sent {bytes} bytes (udp)"],
+  datagramTruncated: [
+    "info",
+    "datagram",
+    "{peer} sent more than {bytes} bytes (udp): the rest was dropped",
+  ],
+  replyCut: [
+    "info",
+    "reply_cut",
+    "reply to {peer} cut from {reply_bytes} to {bound} bytes, the most a {bytes}-byte request may get ({repeats} more cut since the last such line)",
+  ],
+  replyWithheld: [
+    "info",
+    "reply_withheld",
+    "reply to {peer} withheld: over the reply rate of the {limit} ({repeats} more withheld since the last such line)",
+  ],
+  datagramFailed: [
+    "debug",
+    "datagram_failed",
+    "{operation} failed, still serving: {error} ({repeats} more failures since the last such line)",
+  ],
 } as const satisfies Record<string, readonly [LogLevel, string, string]>;
 
 /** The name of a log event. */

@@ -1,0 +1,668 @@
+import assert from "node:assert/strict";
+import {
+  configure,
+  type LogLevel,
+  type LogRecord,
+  reset,
+} from "@logtape/logtape";
+import { decode, encode, installed } from "../tests/test_client.ts";
+import { SharedCounter } from "./counter.ts";
+import { serveDatagrams } from "./datagram.ts";
+import type { ReplyLimits } from "./reply_limits.ts";
+
+const udp = (hostname = "127.0.0.1") =>
+  Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+
+/** A UDP socket on `hostname` (any of 127.0.0.0/8 is this machine), closed by `using`. */
+function client(hostname = "127.0.0.1") {
+  const socket = udp(hostname);
+  return {
+    socket,
+    addr: socket.addr as Deno.NetAddr,
+    [Symbol.dispose]: () => socket.close(),
+  };
+}
+
+/** Sends `bytes` from `from` and waits for the next datagram it gets. */
+async function ask(
+  to: Deno.Addr,
+  bytes: Uint8Array | string,
+  from: { socket: Deno.DatagramConn },
+): Promise<Uint8Array> {
+  await from.socket.send(typeof bytes === "string" ? encode(bytes) : bytes, to);
+  const [reply] = await from.socket.receive();
+  return reply;
+}
+
+let barriers = 0;
+
+/**
+ * Returns once the server has handled every datagram sent to it before:
+ * it handles them in order, so a reply to one sent now, from a prefix of
+ * its own, comes after them.
+ */
+async function handled(to: Deno.Addr): Promise<void> {
+  barriers++;
+  using probe = client(`127.254.${barriers}.1`);
+  await ask(to, "", probe);
+}
+
+/**
+ * The datagrams waiting for `receiver`: a marker is sent to it, and
+ * everything before the marker is what had arrived.
+ */
+async function waiting(receiver: { socket: Deno.DatagramConn }) {
+  using marker = client("127.253.0.1");
+  await marker.socket.send(encode("marker"), receiver.socket.addr);
+  const datagrams: Uint8Array[] = [];
+  while (true) {
+    const [data, from] = await receiver.socket.receive();
+    if ((from as Deno.NetAddr).port === marker.addr.port) return datagrams;
+    datagrams.push(data);
+  }
+}
+
+/**
+ * LogTape configured to keep merhaba's records from `level` up, until
+ * disposed; `logged(from)` resolves when the server logs the next datagram
+ * from `from`, which it does before replying to it.
+ */
+async function capturing(level: LogLevel) {
+  const records: LogRecord[] = [];
+  const waiters = new Map<string, () => void>();
+  await configure({
+    sinks: {
+      memory: (record) => {
+        records.push(record);
+        const peer = String(record.properties.peer);
+        if (record.properties.event !== "datagram") return;
+        waiters.get(peer)?.();
+        waiters.delete(peer);
+      },
+    },
+    loggers: [
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+      { category: ["merhaba"], sinks: ["memory"], lowestLevel: level },
+    ],
+    reset: true,
+  });
+  return {
+    records,
+    /** The records of one event, as their text. */
+    lines: (event: string) =>
+      records.filter((record) => record.properties.event === event)
+        .map((record) => record.message.join("")),
+    logged: (from: { addr: Deno.NetAddr }) =>
+      new Promise<void>((resolve) =>
+        waiters.set(`${from.addr.hostname}:${from.addr.port}`, resolve)
+      ),
+    [Symbol.asyncDispose]: reset,
+  };
+}
+
+/** Sends from `from`, and waits until the server has logged the datagram. */
+async function sendLogged(
+  log: { logged: (from: { addr: Deno.NetAddr }) => Promise<void> },
+  to: Deno.Addr,
+  bytes: Uint8Array | string,
+  from: { socket: Deno.DatagramConn; addr: Deno.NetAddr },
+): Promise<void> {
+  const logged = log.logged(from);
+  await from.socket.send(typeof bytes === "string" ? encode(bytes) : bytes, to);
+  await logged;
+}
+
+Deno.test("serveDatagrams() answers each datagram with the greeting, in one datagram", async () => {
+  await using server = serveDatagrams(udp());
+  using from = client();
+  assert.equal(decode(await ask(server.addr, "hi\n", from)), "Merhaba dünya!");
+  assert.equal(decode(await ask(server.addr, "", from)), "Merhaba dünya!");
+  assert.deepEqual(server.stats, {
+    accepted: 2,
+    served: 2,
+    truncated: 0,
+    cut: 0,
+    withheld: 0,
+  });
+});
+
+Deno.test("serveDatagrams() fills the placeholders in for each datagram", async () => {
+  await using server = serveDatagrams(udp(), {
+    greeting: "{peer} {local} {count} {hostname} {time} {{peer}}",
+    hostname: "box",
+  });
+  using from = client("127.0.0.7");
+  const local = `127.0.0.1:${server.addr.port}`;
+  const before = Date.now();
+  for (const count of [1, 2]) {
+    const [peer, to, n, hostname, time, literal] = decode(
+      await ask(server.addr, "hi".repeat(20), from),
+    ).split(" ");
+    assert.deepEqual([peer, to, n, hostname, literal], [
+      `127.0.0.7:${from.addr.port}`,
+      local,
+      String(count),
+      "box",
+      "{peer}",
+    ]);
+    const when = Date.parse(time!);
+    assert.ok(when >= before - 1 && when <= Date.now(), time);
+  }
+});
+
+Deno.test("serveDatagrams() numbers datagrams from a shared counter", async () => {
+  const counter = new SharedCounter();
+  counter.next();
+  await using server = serveDatagrams(udp(), { greeting: "#{count}", counter });
+  using from = client();
+  assert.equal(decode(await ask(server.addr, "a", from)), "#2");
+  assert.equal(counter.next(), 3);
+});
+
+Deno.test("serveDatagrams() echoes the bytes sent after the greeting and a newline", async () => {
+  await using server = serveDatagrams(udp(), { greeting: "Hi", echo: true });
+  using from = client();
+  const sent = new Uint8Array([0x00, 0xff, 0x0a, 0x1b, 0x41]);
+  assert.deepEqual(
+    await ask(server.addr, sent, from),
+    new Uint8Array([0x48, 0x69, 0x0a, ...sent]),
+  );
+  // A shorter datagram after a longer one: nothing of the first remains.
+  assert.equal(decode(await ask(server.addr, "b", from)), "Hi\nb");
+  assert.equal(decode(await ask(server.addr, "", from)), "Hi\n");
+});
+
+Deno.test("serveDatagrams() echoes after a greeting with placeholders", async () => {
+  await using server = serveDatagrams(udp(), {
+    greeting: "#{count}",
+    echo: true,
+  });
+  using from = client();
+  assert.equal(decode(await ask(server.addr, "one", from)), "#1\none");
+  assert.equal(decode(await ask(server.addr, "2", from)), "#2\n2");
+});
+
+Deno.test("serveDatagrams() sends a greeting of bytes as they are", async () => {
+  const greeting = new Uint8Array([0xff, 0x00, 0x7b, 0x7d]);
+  await using server = serveDatagrams(udp(), { greeting });
+  using from = client();
+  assert.deepEqual(await ask(server.addr, "x", from), greeting);
+});
+
+Deno.test("serveDatagrams() logs one line per datagram, with what was sent escaped", async () => {
+  await using log = await capturing("info");
+  await using server = serveDatagrams(udp());
+  using from = client();
+  const peer = `127.0.0.1:${from.addr.port}`;
+  await ask(server.addr, "hi\x1b[2J\r\n", from);
+  await ask(server.addr, "", from);
+  await ask(server.addr, "\u202e", from);
+  assert.deepEqual(log.lines("datagram"), [
+    `${peer} sent 8 bytes (udp)`,
+    `${peer} sent 0 bytes (udp)`,
+    `${peer} sent 3 bytes (udp)`,
+  ]);
+  assert.equal(log.records.length, 3);
+  assert.deepEqual(log.records[0]!.properties, {
+    event: "datagram",
+    peer,
+    bytes: 8,
+    protocol: "udp",
+    truncated: false,
+    data: "hi\\x1b[2J\\r\n",
+  });
+  assert.equal(log.records[2]!.properties.data, "\\u202e");
+  assert.deepEqual(log.records[0]!.category, ["merhaba", "connection"]);
+});
+
+Deno.test("serveDatagrams() reads at most readSize bytes of a datagram, and logs the cut", async () => {
+  await using log = await capturing("info");
+  await using server = serveDatagrams(udp(), {
+    greeting: "Hi",
+    echo: true,
+    readSize: 8,
+  });
+  using from = client();
+  const peer = `127.0.0.1:${from.addr.port}`;
+  assert.equal(
+    decode(await ask(server.addr, "12345678", from)),
+    "Hi\n12345678",
+  );
+  assert.equal(
+    decode(await ask(server.addr, "123456789abcdef", from)),
+    "Hi\n12345678",
+  );
+  assert.equal(
+    decode(await ask(server.addr, "123456789", from)),
+    "Hi\n12345678",
+  );
+  assert.deepEqual(log.lines("datagram"), [
+    `${peer} sent 8 bytes (udp)`,
+    `${peer} sent more than 8 bytes (udp): the rest was dropped`,
+    `${peer} sent more than 8 bytes (udp): the rest was dropped`,
+  ]);
+  assert.equal(log.records[1]!.properties.data, "12345678");
+  assert.equal(log.records[1]!.properties.truncated, true);
+  assert.equal(server.stats.truncated, 2);
+});
+
+Deno.test("serveDatagrams() cuts a reply to 3× the request or 56 bytes, and logs it at most every 10 s", async () => {
+  await using log = await capturing("info");
+  await using server = serveDatagrams(udp(), { greeting: "x".repeat(99) });
+  using from = client();
+  const peer = `127.0.0.1:${from.addr.port}`;
+  assert.equal(decode(await ask(server.addr, "hi\n", from)), "x".repeat(56));
+  assert.equal(
+    decode(await ask(server.addr, "y".repeat(30), from)),
+    "x".repeat(90),
+  );
+  assert.equal(
+    decode(await ask(server.addr, "y".repeat(33), from)),
+    "x".repeat(99),
+  );
+  assert.deepEqual(log.lines("reply_cut"), [
+    `reply to ${peer} cut from 99 to 56 bytes, the most a 3-byte request may get (0 more cut since the last such line)`,
+  ]);
+  assert.deepEqual(server.stats, {
+    accepted: 3,
+    served: 3,
+    truncated: 0,
+    cut: 2,
+    withheld: 0,
+  });
+});
+
+Deno.test("serveDatagrams() counts no log line skipped while its level was off", async () => {
+  await using _quiet = await capturing("warning");
+  await using server = serveDatagrams(udp(), {
+    greeting: "x".repeat(100),
+    limits: { prefixBurstBytes: 200, prefixBytesPerSecond: 0 },
+  });
+  using from = client();
+  await ask(server.addr, "a", from); // cut
+  await ask(server.addr, "b", from); // cut
+  await from.socket.send(encode("c"), server.addr); // withheld
+  await handled(server.addr);
+  await using log = await capturing("info");
+  await from.socket.send(encode("d"), server.addr); // withheld
+  using other = client("127.0.9.1");
+  await ask(server.addr, "e", other); // cut
+  assert.equal(log.lines("reply_cut").length, 1);
+  assert.equal(log.lines("reply_withheld").length, 1);
+  assert.deepEqual(await waiting(from), []);
+});
+
+Deno.test("serveDatagrams() withholds replies past a prefix's rate, and logs it at most every 10 s", async () => {
+  await using log = await capturing("info");
+  await using server = serveDatagrams(udp(), {
+    // Two default greetings: 2 × (15 + 28) bytes.
+    limits: { prefixBurstBytes: 86, prefixBytesPerSecond: 0 },
+  });
+  using first = client("127.0.5.1");
+  using neighbour = client("127.0.5.2");
+  using elsewhere = client("127.0.6.1");
+  assert.equal(decode(await ask(server.addr, "a", first)), "Merhaba dünya!");
+  assert.equal(
+    decode(await ask(server.addr, "b", neighbour)),
+    "Merhaba dünya!",
+  );
+  await first.socket.send(encode("c"), server.addr);
+  await neighbour.socket.send(encode("d"), server.addr);
+  assert.equal(
+    decode(await ask(server.addr, "e", elsewhere)),
+    "Merhaba dünya!",
+  );
+  assert.deepEqual(await waiting(first), []);
+  assert.deepEqual(await waiting(neighbour), []);
+  assert.deepEqual(log.lines("reply_withheld"), [
+    `reply to 127.0.5.1:${first.addr.port} withheld: over the reply rate of the source prefix (0 more withheld since the last such line)`,
+  ]);
+  assert.equal(log.lines("datagram").length, 5);
+  assert.deepEqual(server.stats, {
+    accepted: 5,
+    served: 3,
+    truncated: 0,
+    cut: 0,
+    withheld: 2,
+  });
+});
+
+Deno.test("serveDatagrams() withholds replies past the socket's rate, whatever their source", async () => {
+  await using log = await capturing("info");
+  await using server = serveDatagrams(udp(), {
+    limits: { globalBurstBytes: 86, globalBytesPerSecond: 0 },
+  });
+  using first = client("127.0.7.1");
+  using second = client("127.0.8.1");
+  using third = client("127.0.9.1");
+  await ask(server.addr, "a", first);
+  await ask(server.addr, "b", second);
+  await sendLogged(log, server.addr, "c", third);
+  await sendLogged(log, server.addr, "d", first);
+  await sendLogged(log, server.addr, "e", second);
+  assert.deepEqual(await waiting(third), []);
+  assert.deepEqual(await waiting(first), []);
+  assert.deepEqual(log.lines("reply_withheld"), [
+    `reply to 127.0.9.1:${third.addr.port} withheld: over the reply rate of the socket (0 more withheld since the last such line)`,
+  ]);
+  assert.deepEqual(server.stats, {
+    accepted: 5,
+    served: 2,
+    truncated: 0,
+    cut: 0,
+    withheld: 3,
+  });
+});
+
+/**
+ * A socket that fails as told before each real operation: `receive` and
+ * `send` throw the next error of their list while it lasts.
+ */
+function failing(
+  socket: Deno.DatagramConn,
+  errors: { receive?: Error[]; send?: Error[] },
+): Deno.DatagramConn {
+  return {
+    get addr() {
+      return socket.addr;
+    },
+    receive: (buffer?: Uint8Array) => {
+      const error = errors.receive?.shift();
+      return error ? Promise.reject(error) : socket.receive(buffer);
+    },
+    send: (bytes: Uint8Array, to: Deno.Addr) => {
+      const error = errors.send?.shift();
+      return error ? Promise.reject(error) : socket.send(bytes, to);
+    },
+    close: () => socket.close(),
+  } as Deno.DatagramConn;
+}
+
+Deno.test("serveDatagrams() keeps serving after a receive or a send fails, and logs it at debug at most every 10 s", async () => {
+  await using log = await capturing("debug");
+  const refused = () => new Deno.errors.ConnectionRefused("port unreachable");
+  await using server = serveDatagrams(
+    failing(udp(), {
+      receive: [refused(), refused()],
+      send: [refused(), refused()],
+    }),
+  );
+  using from = client();
+  await from.socket.send(encode("lost"), server.addr);
+  await from.socket.send(encode("lost too"), server.addr);
+  assert.equal(decode(await ask(server.addr, "hi", from)), "Merhaba dünya!");
+  assert.deepEqual(log.lines("datagram_failed"), [
+    "receive failed, still serving: ConnectionRefused: port unreachable (0 more failures since the last such line)",
+  ]);
+  assert.equal(log.records[0]!.level, "debug");
+  assert.deepEqual(server.stats, {
+    accepted: 3,
+    served: 1,
+    truncated: 0,
+    cut: 0,
+    withheld: 0,
+  });
+});
+
+Deno.test("serveDatagrams() logs a failed send with its peer", async () => {
+  await using log = await capturing("debug");
+  await using server = serveDatagrams(
+    failing(udp(), { send: [new Deno.errors.ConnectionRefused("gone")] }),
+  );
+  using from = client();
+  await from.socket.send(encode("lost"), server.addr);
+  await handled(server.addr);
+  assert.deepEqual(log.lines("datagram_failed"), [
+    `reply to 127.0.0.1:${from.addr.port} failed, still serving: ConnectionRefused: gone (0 more failures since the last such line)`,
+  ]);
+});
+
+Deno.test("serveDatagrams() logs no failure at info, nor counts it for the next line at debug", async () => {
+  const errors: Error[] = [];
+  await using server = serveDatagrams(failing(udp(), { receive: errors }));
+  using from = client();
+  // The loop takes the next error at its receive after a reply: a second
+  // reply comes once it has.
+  {
+    await using log = await capturing("info");
+    errors.push(new Error("boom"));
+    await ask(server.addr, "hi", from);
+    await ask(server.addr, "hi", from);
+    assert.deepEqual(log.lines("datagram_failed"), []);
+  }
+  await using log = await capturing("debug");
+  errors.push(new Error("bang"));
+  await ask(server.addr, "hi", from);
+  await ask(server.addr, "hi", from);
+  assert.deepEqual(log.lines("datagram_failed"), [
+    "receive failed, still serving: Error: bang (0 more failures since the last such line)",
+  ]);
+});
+
+Deno.test("shutdown() closes the socket and ends the loop; again, it just waits", async () => {
+  const socket = udp();
+  const server = serveDatagrams(socket);
+  using from = client();
+  await ask(server.addr, "hi", from);
+  const stats = await server.shutdown();
+  assert.deepEqual(stats, await server.finished);
+  assert.deepEqual(await server.shutdown(), stats);
+  assert.equal(stats.served, 1);
+  await assert.rejects(
+    socket.send(encode("x"), from.addr),
+    Deno.errors.BadResource,
+  );
+});
+
+Deno.test("the loop ends when the socket's owner closes it", async () => {
+  const socket = udp();
+  const server = serveDatagrams(socket);
+  socket.close();
+  assert.equal((await server.finished).accepted, 0);
+  await server.shutdown();
+});
+
+Deno.test("the loop ends when the socket is closed under a send", async () => {
+  const socket = udp();
+  const server = serveDatagrams(
+    failing(socket, { send: [new Deno.errors.BadResource("closed")] }),
+  );
+  using from = client();
+  await from.socket.send(encode("hi"), server.addr);
+  assert.deepEqual(await server.finished, {
+    accepted: 1,
+    served: 0,
+    truncated: 0,
+    cut: 0,
+    withheld: 0,
+  });
+  socket.close();
+});
+
+Deno.test("serveDatagrams() refuses a socket that is not UDP", () => {
+  const unix = {
+    addr: { transport: "unixpacket", path: "/tmp/x" },
+  } as unknown as Deno.DatagramConn;
+  assert.throws(
+    () => serveDatagrams(unix),
+    new TypeError(
+      "Cannot serve datagrams on a unixpacket socket: expected UDP",
+    ),
+  );
+});
+
+Deno.test("a dual-stack socket shows and limits an IPv4 source as IPv4", async () => {
+  let socket: Deno.DatagramConn;
+  try {
+    socket = udp("::");
+  } catch {
+    console.log("dual-stack test ignored: IPv6 is unavailable here");
+    return;
+  }
+  await using log = await capturing("info");
+  using from = client("127.0.0.1");
+  using fence = client("127.0.3.1");
+  const peer = `127.0.0.1:${from.addr.port}`;
+  await using server = serveDatagrams(socket, {
+    greeting: "{peer}",
+    // One reply, with IPv4's 28 bytes of headers (IPv6 has 48).
+    limits: { prefixBurstBytes: peer.length + 28, prefixBytesPerSecond: 0 },
+  });
+  const to: Deno.NetAddr = {
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  };
+  assert.equal(decode(await ask(to, "hi", from)), peer);
+  await sendLogged(log, to, "again", from);
+  // Once the server has read one more, the reply to "again" would be sent.
+  await sendLogged(log, to, "", fence);
+  assert.deepEqual(await waiting(from), []);
+  assert.equal(server.stats.withheld, 1);
+});
+
+Deno.test({
+  name: "nc -u gets the greeting",
+  ignore: !installed("nc"),
+}, async () => {
+  await using server = serveDatagrams(udp());
+  const nc = new Deno.Command("nc", {
+    args: ["-u", "-w1", "127.0.0.1", String(server.addr.port)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const input = nc.stdin.getWriter();
+  await input.write(encode("hi\n"));
+  await input.close();
+  // nc waits a second for more; the reply is all this test needs.
+  const output = nc.stdout.getReader();
+  let received = new Uint8Array(0);
+  while (received.byteLength < 15) {
+    const { value, done } = await output.read();
+    if (done) break;
+    received = new Uint8Array([...received, ...value]);
+  }
+  nc.kill();
+  await output.cancel();
+  await nc.status;
+  assert.equal(decode(received), "Merhaba dünya!");
+});
+
+Deno.test({
+  name: "Python's socket module gets the greeting and the echo",
+  ignore: !installed("python3"),
+}, async () => {
+  await using server = serveDatagrams(udp(), { echo: true });
+  const script = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(10)
+s.sendto(b"hello from python\\n", ("127.0.0.1", ${server.addr.port}))
+sys.stdout.buffer.write(s.recvfrom(65535)[0])
+`;
+  const { success, stdout } = await new Deno.Command("python3", {
+    args: ["-c", script],
+  }).output();
+  assert.ok(success);
+  assert.equal(decode(stdout), "Merhaba dünya!\nhello from python\n");
+});
+if (!installed("nc")) console.log("nc -u test ignored: nc is not installed");
+if (!installed("python3")) {
+  console.log("Python test ignored: python3 is not installed");
+}
+
+/** The test's limits: small, so that a short flood meets them all. */
+const FLOOD_LIMITS: Partial<ReplyLimits> = {
+  prefixBurstBytes: 2048,
+  prefixBytesPerSecond: 1024,
+  globalBurstBytes: 8192,
+  globalBytesPerSecond: 4096,
+};
+const FACTOR = 3;
+const SMALL = 56;
+const HEADERS = 28;
+/** Request sizes: empty, short, the edge of the 56-byte floor, and long. */
+const SIZES = [0, 1, 3, 18, 19, 100, 600];
+
+Deno.test("a flood from many sources gets at most 3× its bytes back, within the rates", async () => {
+  await using log = await capturing("info");
+  const started = performance.now();
+  const server = serveDatagrams(udp(), {
+    greeting: "x".repeat(1000),
+    echo: true,
+    limits: FLOOD_LIMITS,
+  });
+  // Forty /24s of one source each, and one /24 of sixteen.
+  const sources = [
+    ...Array.from({ length: 40 }, (_, i) => client(`127.0.${i + 1}.1`)),
+    ...Array.from({ length: 16 }, (_, i) => client(`127.1.0.${i + 1}`)),
+  ];
+  using fence = client("127.2.0.1");
+  const perSource = 12;
+  try {
+    const sent = sources.map(() => 0);
+    // Each source as fast as the server takes its datagrams, so that none
+    // is lost in a full socket buffer.
+    await Promise.all(sources.map(async (source, s) => {
+      const request = new Uint8Array(SIZES[s % SIZES.length]!);
+      for (let i = 0; i < perSource; i++) {
+        await sendLogged(log, server.addr, request, source);
+        sent[s]! += request.byteLength;
+      }
+    }));
+    // Once the server has read one more, every earlier reply is sent.
+    await sendLogged(log, server.addr, "", fence);
+    const stats = server.stats;
+    await server.shutdown();
+    const seconds = (performance.now() - started) / 1000;
+    const replies: number[][] = [];
+    for (const source of sources) {
+      replies.push((await waiting(source)).map((reply) => reply.byteLength));
+    }
+    const all = replies.flat();
+    assert.equal(stats.accepted, sources.length * perSource + 1); // and the fence
+    assert.equal(all.length, stats.served, "every reply sent arrived");
+    assert.ok(stats.withheld > 0 && stats.cut > 0, JSON.stringify(stats));
+    // Each reply within its request's bound.
+    for (const [s, sizes] of replies.entries()) {
+      const request = SIZES[s % SIZES.length]!;
+      for (const size of sizes) {
+        assert.ok(
+          size <= Math.max(FACTOR * request, SMALL),
+          `${request}→${size}`,
+        );
+        if (request >= 19) assert.ok(size <= FACTOR * request);
+      }
+    }
+    // In all: payload of requests of 19 bytes or more, and everything on the wire.
+    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+    const requests = sources.length * perSource;
+    const wire = {
+      requests: sum(sent) + HEADERS * requests,
+      replies: sum(all) + HEADERS * all.length,
+    };
+    assert.ok(
+      wire.replies <= FACTOR * wire.requests,
+      `on the wire: ${wire.replies} bytes back for ${wire.requests} sent`,
+    );
+    const long = (s: number) => SIZES[s % SIZES.length]! >= 19;
+    assert.ok(
+      sum(replies.filter((_, s) => long(s)).flat()) <=
+        FACTOR * sum(sent.filter((_, s) => long(s))),
+    );
+    // Bandwidth: the socket's, the crowded /24's, and each other /24's.
+    const onWire = (sizes: number[]) => sum(sizes) + HEADERS * sizes.length;
+    assert.ok(
+      wire.replies <= 8192 + 4096 * seconds,
+      `${wire.replies} bytes in ${seconds} s`,
+    );
+    assert.ok(onWire(replies.slice(40).flat()) <= 2048 + 1024 * seconds);
+    for (const sizes of replies.slice(0, 40)) {
+      assert.ok(onWire(sizes) <= 2048 + 1024 * seconds);
+    }
+  } finally {
+    await server.shutdown();
+    for (const source of sources) source[Symbol.dispose]();
+  }
+});
