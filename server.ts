@@ -32,7 +32,9 @@ import {
   describeError,
   type Listener,
 } from "./lib/io.ts";
-import type { SharedCounter } from "./lib/counter.ts";
+import { SharedCounter } from "./lib/counter.ts";
+import { DatagramServer } from "./lib/datagram.ts";
+import { ReplyLimiter, type ReplyLimits } from "./lib/reply_limits.ts";
 import { ConnectionList } from "./lib/connection_list.ts";
 import { DEFAULTS } from "./lib/defaults.ts";
 import { isHtml } from "./lib/escape.ts";
@@ -112,6 +114,11 @@ export interface ServeOptions {
    * (`--workers`) so that no number repeats. @default this server's own count
    */
   counter?: SharedCounter;
+  /**
+   * Bounds on UDP replies that differ from the defaults; one limiter holds
+   * them for all of a server's UDP sockets together. @default {@link REPLY_LIMITS}
+   */
+  replyLimits?: Partial<ReplyLimits>;
 }
 
 /** Counts of what a server did, as reported at shutdown. */
@@ -135,9 +142,9 @@ const DESCRIPTOR_WARNING_INTERVAL_MS = 10_000;
 
 /**
  * Starts greeting every connection accepted on `listener`, or on each of
- * several listeners (one connection cap, one count, one shutdown for all).
- * The returned server owns the listeners: {@link GreetingServer.shutdown}
- * closes them.
+ * several listeners and every datagram received on UDP sockets (one
+ * connection cap, one count, one shutdown for all). The returned server owns
+ * them: {@link GreetingServer.shutdown} closes them.
  *
  * @example
  * ```ts
@@ -150,7 +157,7 @@ const DESCRIPTOR_WARNING_INTERVAL_MS = 10_000;
  * ```
  */
 export function serve(
-  listener: Listener | readonly (Listener | Deno.DatagramConn)[],
+  listener: Listener | readonly ServerSocket[],
   options: ServeOptions = {},
 ): GreetingServer {
   return new GreetingServer(listener, options);
@@ -163,6 +170,9 @@ interface Accepting {
   served: number;
 }
 
+/** What a server listens with: stream listeners, and UDP sockets. */
+export type ServerSocket = Listener | Deno.DatagramConn;
+
 /**
  * A running greeting server: it accepts until its listeners close, serving
  * connections concurrently, at most `maxConnections` at a time (each
@@ -173,6 +183,9 @@ export class GreetingServer implements AsyncDisposable {
   /** Resolves once the listeners are closed and every connection is done. */
   readonly finished: Promise<ServeStats>;
   #listeners: Accepting[];
+  #datagrams: DatagramServer[];
+  /** In the order given: a listener's counts, or a UDP socket's server. */
+  #sockets: (Accepting | DatagramServer)[];
   #plan: ConnectionPlan;
   #maxConnections: number;
   #maxAccepts: number;
@@ -192,20 +205,25 @@ export class GreetingServer implements AsyncDisposable {
 
   /** Starts serving; {@link serve} is the usual way to call this. */
   constructor(
-    listener: Listener | readonly (Listener | Deno.DatagramConn)[],
+    listener: Listener | readonly ServerSocket[],
     options: ServeOptions = {},
   ) {
-    const all = Array.isArray(listener) ? listener : [listener];
-    const listeners = all.filter((l): l is Listener => "accept" in l);
-    this.#listeners = listeners.map((listener) => ({
-      listener,
-      accepted: 0,
-      served: 0,
-    }));
+    const all: readonly ServerSocket[] = Array.isArray(listener)
+      ? listener
+      : [listener];
     this.#timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutSeconds * 1000;
     this.#maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
     this.#maxAccepts = options.maxAccepts ?? Infinity;
-    this.#counter = options.counter;
+    // TCP and UDP number their clients from one count.
+    const udp = all.some((socket) => !("accept" in socket));
+    this.#counter = options.counter ?? (udp ? new SharedCounter() : undefined);
+    this.#sockets = this.#serveDatagrams(all, options);
+    this.#listeners = this.#sockets.filter(
+      (s): s is Accepting => !(s instanceof DatagramServer),
+    );
+    this.#datagrams = this.#sockets.filter(
+      (s): s is DatagramServer => s instanceof DatagramServer,
+    );
     this.#plan = planFor(options, this.#timeoutMs, {
       isFull: () => this.#connections.size >= this.#maxConnections,
       whenFull: (wake) => {
@@ -214,23 +232,54 @@ export class GreetingServer implements AsyncDisposable {
         return () => this.#wakeWhenFull.delete(wake);
       },
     });
-    this.finished = Promise.all(
-      this.#listeners.map((accepting) => this.#acceptLoop(accepting)),
-    ).then(() => this.#allConnectionsDone());
+    this.finished = Promise.all([
+      ...this.#listeners.map((accepting) => this.#acceptLoop(accepting)),
+      ...this.#datagrams.map((server) => server.finished),
+    ]).then(() => this.#allConnectionsDone());
   }
 
-  /** The address the server listens on (its first listener's). */
+  /** Starts answering on the UDP sockets; the listeners wait for the accept loops. */
+  #serveDatagrams(
+    all: readonly ServerSocket[],
+    options: ServeOptions,
+  ): (Accepting | DatagramServer)[] {
+    const limiter = new ReplyLimiter(options.replyLimits);
+    return all.map((socket) =>
+      "accept" in socket
+        ? { listener: socket, accepted: 0, served: 0 }
+        : new DatagramServer(socket, {
+          greeting: options.greeting,
+          echo: options.echo,
+          hostname: options.hostname,
+          readSize: options.readSize,
+          counter: this.#counter,
+          limiter,
+          onAnswered: () => {
+            if (++this.#accepted >= this.#maxAccepts) this.#close();
+          },
+        })
+    );
+  }
+
+  /** The address the server listens on (its first listener's or socket's). */
   get addr(): Deno.Addr {
-    return this.#listeners[0]!.listener.addr;
+    const [first] = this.#sockets;
+    return first instanceof DatagramServer ? first.addr : first!.listener.addr;
   }
 
-  /** What the server has done on each listener, in the order given. */
+  /**
+   * What the server has done on each listener and UDP socket, in the order
+   * given (for UDP: datagrams received, and replies sent).
+   */
   get listeners(): ListenerStats[] {
-    return this.#listeners.map(({ listener, accepted, served }) => ({
-      addr: listener.addr,
-      accepted,
-      served,
-    }));
+    return this.#sockets.map((socket) => {
+      if (!(socket instanceof DatagramServer)) {
+        const { listener, accepted, served } = socket;
+        return { addr: listener.addr, accepted, served };
+      }
+      const { accepted, served } = socket.stats;
+      return { addr: socket.addr, accepted, served };
+    });
   }
 
   /** Connections being served right now. */
@@ -238,9 +287,13 @@ export class GreetingServer implements AsyncDisposable {
     return this.#connections.size;
   }
 
-  /** What the server has done so far. */
+  /** What the server has done so far, TCP and UDP together. */
   get stats(): ServeStats {
-    return { accepted: this.#accepted, served: this.#served };
+    const served = this.#datagrams.reduce(
+      (sum, server) => sum + server.stats.served,
+      this.#served,
+    );
+    return { accepted: this.#accepted, served };
   }
 
   /**
@@ -269,6 +322,7 @@ export class GreetingServer implements AsyncDisposable {
   #close(): void {
     this.#closing = true;
     for (const { listener } of this.#listeners) closeQuietly(listener);
+    for (const server of this.#datagrams) server.shutdown();
     this.#wakeAllAcceptLoops();
   }
 

@@ -50,6 +50,14 @@ export interface DatagramOptions {
   counter?: SharedCounter;
   /** Bounds on replies that differ from the defaults (see {@link ReplyLimits}). */
   limits?: Partial<ReplyLimits>;
+  /**
+   * A limiter shared with other sockets (the ports of a range), so that its
+   * bounds hold for them together; `limits` then does not apply.
+   * @default one of this socket's own
+   */
+  limiter?: ReplyLimiter;
+  /** Called once each datagram has been answered (or its reply withheld). */
+  onAnswered?: () => void;
 }
 
 /** Counts of what a {@link DatagramServer} did. */
@@ -126,6 +134,7 @@ export class DatagramServer implements AsyncDisposable {
   #local: string;
   #counter: SharedCounter | undefined;
   #limiter: ReplyLimiter;
+  #onAnswered: (() => void) | undefined;
   #logger: Logger = getLogger(CATEGORIES.connection);
   #cutLines = new RateLimiter(LIMITED_LINE_INTERVAL_MS);
   #withheldLines = new RateLimiter(LIMITED_LINE_INTERVAL_MS);
@@ -165,7 +174,8 @@ export class DatagramServer implements AsyncDisposable {
     this.#hostname = hostnameFor(template, options.hostname);
     this.#local = formatAddress(socket.addr);
     this.#counter = options.counter;
-    this.#limiter = new ReplyLimiter(options.limits);
+    this.#limiter = options.limiter ?? new ReplyLimiter(options.limits);
+    this.#onAnswered = options.onAnswered;
     this.finished = this.#serve();
   }
 
@@ -207,39 +217,50 @@ export class DatagramServer implements AsyncDisposable {
         continue;
       }
       stats.accepted++;
-      const peer = source as Deno.NetAddr;
-      const truncated = data.byteLength > this.#readSize;
-      if (truncated) {
-        stats.truncated++;
-        data = data.subarray(0, this.#readSize);
-      }
-      // Stryker disable next-line ConditionalExpression: a shortcut (logEvent drops it all the same), but escaping the data would come first
-      if (this.#logger.isEnabledFor("info")) {
-        this.#logDatagram(peer, data, truncated);
-      }
-      let reply = this.#replyTo(data, peer);
-      const bound = this.#limiter.replyBound(data.byteLength);
-      if (reply.byteLength > bound) {
-        stats.cut++;
-        this.#logCut(peer, data.byteLength, reply.byteLength, bound);
-        reply = reply.subarray(0, bound);
-      }
-      const withheldBy = this.#limiter.admit(peer.hostname, reply.byteLength);
-      if (withheldBy !== undefined) {
-        stats.withheld++;
-        this.#logWithheld(peer, withheldBy);
-        continue;
-      }
-      try {
-        await this.#socket.send(reply, peer);
-        stats.served++;
-      } catch (error) {
-        if (isClosed(error)) break;
-        // A source that is gone, or that no route leads to.
-        this.#failed(peer, error);
-      }
+      const sent = await this.#answer(data, source as Deno.NetAddr);
+      this.#onAnswered?.();
+      if (!sent) break;
     }
     return this.stats;
+  }
+
+  /**
+   * Logs a datagram and sends its reply, within the limits; resolves to
+   * false once the socket is closed.
+   */
+  async #answer(data: Uint8Array, peer: Deno.NetAddr): Promise<boolean> {
+    const stats = this.#stats;
+    const truncated = data.byteLength > this.#readSize;
+    if (truncated) {
+      stats.truncated++;
+      data = data.subarray(0, this.#readSize);
+    }
+    // Stryker disable next-line ConditionalExpression: a shortcut (logEvent drops it all the same), but escaping the data would come first
+    if (this.#logger.isEnabledFor("info")) {
+      this.#logDatagram(peer, data, truncated);
+    }
+    let reply = this.#replyTo(data, peer);
+    const bound = this.#limiter.replyBound(data.byteLength);
+    if (reply.byteLength > bound) {
+      stats.cut++;
+      this.#logCut(peer, data.byteLength, reply.byteLength, bound);
+      reply = reply.subarray(0, bound);
+    }
+    const withheldBy = this.#limiter.admit(peer.hostname, reply.byteLength);
+    if (withheldBy !== undefined) {
+      stats.withheld++;
+      this.#logWithheld(peer, withheldBy);
+      return true;
+    }
+    try {
+      await this.#socket.send(reply, peer);
+      stats.served++;
+    } catch (error) {
+      if (isClosed(error)) return false;
+      // A source that is gone, or that no route leads to.
+      this.#failed(peer, error);
+    }
+    return true;
   }
 
   /** The greeting, then with `echo` a newline and the datagram. */
