@@ -102,6 +102,15 @@ export async function probe(
   if (options.tls && !("port" in target)) {
     throw new Error("a TLS probe needs HOST:PORT, not a socket path");
   }
+  if (target.transport === "udp") {
+    const bytes = await probeDatagram(target, timeoutMs);
+    return {
+      bytes,
+      elapsedMs: performance.now() - started,
+      proxyHeader: "none",
+      retried: false,
+    };
+  }
   const exchanges: Exchange[] = [];
   let over = false;
   const attempt = (sendLocal: (source: string | undefined) => boolean) => {
@@ -142,6 +151,50 @@ export async function probe(
   } finally {
     over = true;
     for (const exchange of exchanges) exchange.close();
+  }
+}
+
+/** What a UDP probe sends: a line long enough for the whole default greeting to come back. */
+const UDP_PROBE_LINE = new TextEncoder().encode("merhaba-probe\n");
+
+/**
+ * Sends one datagram and waits for one back, from any source port of the
+ * target's address family. Resolves to the reply's size. UDP has no
+ * refusal: a port nobody listens on looks like a lost datagram, so a probe
+ * of one ends at the time-out.
+ *
+ * @throws {Error} when nothing comes back within `timeoutMs`.
+ */
+async function probeDatagram(
+  target: { hostname: string; port: number },
+  timeoutMs: number,
+): Promise<number> {
+  if (!("listenDatagram" in Deno)) {
+    throw new Error(
+      "a udp:// probe needs Deno's --unstable-net flag (deno task start and deno run -P main.ts set it)",
+    );
+  }
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: isIP(target.hostname) === 6 ? "::" : "0.0.0.0",
+    port: 0,
+  });
+  try {
+    await socket.send(UDP_PROBE_LINE, {
+      transport: "udp",
+      hostname: target.hostname,
+      port: target.port,
+    });
+    const receiving = socket.receive();
+    // Closing the socket at the time-out ends the receive with an error.
+    receiving.catch(() => {});
+    const reply = await withTimeout(receiving, timeoutMs);
+    if (reply === TIMED_OUT) {
+      throw new Error(`no reply within ${timeoutMs} ms`);
+    }
+    return reply[0].byteLength;
+  } finally {
+    socket.close();
   }
 }
 

@@ -18,7 +18,9 @@ export async function runProbe(
 ): Promise<number> {
   const name = "path" in target
     ? target.path
-    : formatHostPort(target.hostname ?? "127.0.0.1", target.port);
+    : `${target.transport === "udp" ? "udp://" : ""}${
+      formatHostPort(target.hostname ?? "127.0.0.1", target.port)
+    }`;
   try {
     const report = await probe(target, { timeoutMs, tls: overTls, proxyFrom });
     console.log(
@@ -52,6 +54,9 @@ export function hintFor(
   }
   if (error instanceof CertificateValidityError) {
     return "It answered with a certificate that is not valid now: give the server a current one (--cert and --key) and restart it.";
+  }
+  if (target.transport === "udp") {
+    return "Is merhaba running there with --listen udp://…? UDP has no refusal: a closed port, or a firewall that drops, looks like a lost datagram.";
   }
   if (error instanceof Deno.errors.ConnectionRefused) {
     return "Nothing listens there: is merhaba running, on that address and port?";

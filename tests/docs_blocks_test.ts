@@ -61,7 +61,7 @@ const COVERAGE: Record<string, string> = {
   "docs/sockets.md: $ echo hi | nc -u":
     "run: tests/docs_sockets_test.ts, against the page's udp_server.py (UDP)",
   "docs/sockets.md: deno task start --listen udp://":
-    "not run yet: merhaba has no --listen; tests/docs_sockets_test.ts holds its test, ignored until MERHABA_LISTENS_UDP is set",
+    "run: tests/docs_sockets_test.ts, merhaba over UDP answering the page's nc",
   "docs/sockets.md: curl http://localhost:8080/":
     "run: tests/docs_sockets_test.ts, against the naive loop and merhaba",
 };

@@ -485,22 +485,10 @@ Deno.test({
   assert.match(server.lines.at(-1)!, / sent 0 bytes$/);
 });
 
-/**
- * Whether merhaba has `--listen udp://…`: the page's merhaba UDP block
- * (`deno task start --listen udp://127.0.0.1:8080`) is run once it has.
- * Set to true when the flag lands.
- */
-const MERHABA_LISTENS_UDP = false;
-if (!MERHABA_LISTENS_UDP) {
-  console.log(
-    "docs/sockets.md: merhaba over UDP ignored: merhaba has no --listen udp:// yet",
-  );
-}
-
 Deno.test({
   name:
     "docs/sockets.md: merhaba over UDP answers nc with the greeting, as the page shows",
-  ignore: !MERHABA_LISTENS_UDP || TOOLS_MISSING.length > 0,
+  ignore: TOOLS_MISSING.length > 0,
 }, async () => {
   const demo = await udpDemonstration(
     "deno task start --listen udp://",

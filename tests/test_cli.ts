@@ -24,9 +24,12 @@ export const START_COMMANDS = {
   npx: ["npx", "-y", `deno@${Deno.version.deno}`, "task", "start"],
 } as const;
 
-/** The listening line of a TCP or TLS endpoint: host, port, URL. */
+/**
+ * The listening line of a TCP, TLS or UDP endpoint: host, port, and a URL
+ * (or for UDP a command) to try.
+ */
 export const LISTENING =
-  /listening on \[?([^\s\]]+?)\]?:(\d+) \((?:tcp|tls)(?:, [^)]*)?\): (https?:\/\/\S+)/;
+  /listening on \[?([^\s\]]+?)\]?:(\d+) \((?:tcp|tls|udp)(?:, [^)]*)?\): (https?:\/\/\S+|echo hi \| nc -u -w1 \S+ \d+)/;
 
 /** How to start merhaba. */
 export interface StartOptions {
