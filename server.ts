@@ -67,7 +67,11 @@ export {
   type DatagramStats,
   serveDatagrams,
 } from "./lib/datagram.ts";
-export type { ReplyLimits } from "./lib/reply_limits.ts";
+export {
+  ReplyLimiter,
+  type ReplyLimits,
+  type WithheldBy,
+} from "./lib/reply_limits.ts";
 
 /** How the server greets its clients. */
 export interface ServeOptions {

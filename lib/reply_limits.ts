@@ -161,6 +161,8 @@ export class ReplyLimiter {
   #prunedAt = -Infinity;
 
   /**
+   * A limiter with full buckets.
+   *
    * @param limits what differs from {@link REPLY_LIMITS}
    * @param clock what time it is, in milliseconds; a test passes its own
    */
