@@ -512,3 +512,146 @@ Deno.test("serve(): with every slot taken, a reply is not lingered over", async 
   assert.equal(conn.closedWrite, false);
   await server.shutdown();
 });
+
+/** A TCP listener on 127.0.0.1, port 0, and its port. */
+function tcpListener(): [Deno.Listener, number] {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return [listener, listener.addr.port];
+}
+
+/** A UDP socket on 127.0.0.1, port 0, and its port. */
+function udpSocket(): [Deno.DatagramConn, number] {
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  return [socket, (socket.addr as Deno.NetAddr).port];
+}
+
+/** Sends a datagram from a socket of its own and resolves to the reply, or TIMED_OUT. */
+async function askUdp(port: number, text = "hi\n") {
+  const [socket] = udpSocket();
+  try {
+    await socket.send(encode(text), {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port,
+    });
+    const receiving = socket.receive();
+    receiving.catch(() => {});
+    const reply = await withTimeout(receiving, 2000);
+    return reply === TIMED_OUT ? reply : decode(reply[0]);
+  } finally {
+    socket.close();
+  }
+}
+
+Deno.test("serve() with several listeners greets on each, and counts each", async () => {
+  const [first, firstPort] = tcpListener();
+  const [second, secondPort] = tcpListener();
+  const server = serve([first, second]);
+  assert.deepEqual(server.addr, first.addr);
+  assert.equal(await greet(secondPort), GREETING);
+  assert.equal(await greet(secondPort), GREETING);
+  assert.equal(await greet(firstPort), GREETING);
+  assert.deepEqual(server.listeners, [
+    { addr: first.addr, accepted: 1, served: 1 },
+    { addr: second.addr, accepted: 2, served: 2 },
+  ]);
+  assert.deepEqual(await server.shutdown(), { accepted: 3, served: 3 });
+  // Both listeners are closed.
+  for (const port of [firstPort, secondPort]) {
+    await assert.rejects(
+      Deno.connect({ hostname: "127.0.0.1", port }),
+      Deno.errors.ConnectionRefused,
+    );
+  }
+});
+
+Deno.test("serve() with several listeners holds one cap for all: a listener waiting in accept() takes at most one more", async () => {
+  const [first, firstPort] = tcpListener();
+  const [second, secondPort] = tcpListener();
+  const server = serve([first, second], {
+    maxConnections: 1,
+    timeoutMs: 2000,
+  });
+  // A silent client holds the only slot; the second listener was already
+  // waiting in accept(), and takes one client more.
+  using holder = await Deno.connect({ hostname: "127.0.0.1", port: firstPort });
+  while (server.activeConnections < 1) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const waiting = await Promise.all(
+    [1, 2, 3].map(() =>
+      Deno.connect({ hostname: "127.0.0.1", port: secondPort })
+    ),
+  );
+  for (const conn of waiting) await writeAll(conn, encode("hi\n"));
+  const replies = waiting.map((conn) => readToEnd(conn));
+  // The first over the cap is served at once; the others wait for the slot.
+  const over = await Promise.race(replies.map((r, i) => r.then(() => i)));
+  assert.equal(server.activeConnections <= 2, true);
+  assert.equal(
+    await withTimeout(Promise.all(replies.filter((_, i) => i !== over)), 300),
+    TIMED_OUT,
+  );
+  holder.close();
+  assert.deepEqual(
+    (await Promise.all(replies)).map(decode),
+    [GREETING, GREETING, GREETING],
+  );
+  for (const conn of waiting) conn.close();
+  assert.deepEqual(await server.shutdown(), { accepted: 4, served: 4 });
+});
+
+Deno.test("serve() with several listeners stops all of them at maxAccepts", async () => {
+  const [first, firstPort] = tcpListener();
+  const [second, secondPort] = tcpListener();
+  const server = serve([first, second], { maxAccepts: 2 });
+  assert.equal(await greet(firstPort), GREETING);
+  assert.equal(await greet(secondPort), GREETING);
+  assert.deepEqual(await server.finished, { accepted: 2, served: 2 });
+  await assert.rejects(
+    Deno.connect({ hostname: "127.0.0.1", port: firstPort }),
+    Deno.errors.ConnectionRefused,
+  );
+});
+
+Deno.test("serve() answers datagrams on UDP sockets beside TCP, numbering both from one count", async () => {
+  const [tcp, tcpPort] = tcpListener();
+  const [udp, udpPort] = udpSocket();
+  const server = serve([udp, tcp], { greeting: "#{count}" });
+  assert.deepEqual(server.addr, udp.addr);
+  assert.equal(await askUdp(udpPort), "#1");
+  assert.equal(await greet(tcpPort), "#2");
+  assert.equal(await askUdp(udpPort), "#3");
+  assert.deepEqual(server.listeners, [
+    { addr: udp.addr, accepted: 2, served: 2 },
+    { addr: tcp.addr, accepted: 1, served: 1 },
+  ]);
+  assert.deepEqual(server.stats, { accepted: 3, served: 3 });
+  assert.deepEqual(await server.shutdown(), { accepted: 3, served: 3 });
+  assert.equal(await askUdp(udpPort), TIMED_OUT);
+});
+
+Deno.test("serve() counts datagrams toward maxAccepts, and stops every socket there", async () => {
+  const [tcp] = tcpListener();
+  const [udp, udpPort] = udpSocket();
+  const server = serve([tcp, udp], { maxAccepts: 2, echo: true });
+  assert.equal(await askUdp(udpPort, "a"), `${GREETING}\na`);
+  assert.equal(await askUdp(udpPort, "b"), `${GREETING}\nb`);
+  assert.deepEqual(await server.finished, { accepted: 2, served: 2 });
+});
+
+Deno.test("serve() holds one reply limiter for all its UDP sockets", async () => {
+  const [a, aPort] = udpSocket();
+  const [b, bPort] = udpSocket();
+  // Room for one 15-byte greeting (43 bytes on the wire), not two.
+  const server = serve([a, b], {
+    replyLimits: { globalBurstBytes: 60, globalBytesPerSecond: 1 },
+  });
+  assert.equal(await askUdp(aPort), GREETING);
+  assert.equal(await askUdp(bPort), TIMED_OUT);
+  assert.deepEqual(await server.shutdown(), { accepted: 2, served: 1 });
+});
