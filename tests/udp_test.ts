@@ -325,3 +325,22 @@ Deno.test("merhaba --listen udp:// answers a spoofed-size flood with at most 3×
   // 4 prefixes × 128 KiB of burst bound what came back in so short a run.
   assert.ok(received <= 4 * 131_072);
 });
+
+Deno.test("deno task start --listen udp:// --listen tcp, as the README says: both answer", async () => {
+  const merhaba = await MerhabaProcess.start(
+    ["--quiet", "--listen", "udp://127.0.0.1:0", "--listen", "127.0.0.1:0"],
+    { startCommand: "task" },
+  );
+  try {
+    const [udp, tcp] = await merhaba.listeningPorts(2);
+    assert.equal(await ask(udp!, "hi\n"), GREETING);
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp! });
+    await conn.write(encode("hi\n"));
+    assert.equal(
+      decode(new Uint8Array(await new Response(conn.readable).arrayBuffer())),
+      GREETING,
+    );
+  } finally {
+    assert.equal((await merhaba.stop()).code, 0);
+  }
+});
