@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { block, consoleSteps, fencedBlocks, onTerminal } from "./doc_pages.ts";
 import { CAN_COUNT_SOCKETS, heldSockets } from "./sockets.ts";
 import { MerhabaProcess, ROOT } from "./test_cli.ts";
-import { decode, installed } from "./test_client.ts";
+import { decode, freeUdpPort, installed } from "./test_client.ts";
 
 const PAGE = "docs/sockets.md";
 const PAGE_PORT = "8080";
@@ -497,14 +497,7 @@ Deno.test({
     .map((line) => line.replace(/\s+# terminal \d$/, ""));
   const args = start!.split(" ");
   assert.deepEqual(args.slice(0, 3), ["deno", "task", "start"]);
-  // A free UDP port, found now.
-  const probe = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
+  const port = freeUdpPort();
   const process = new Deno.Command(Deno.execPath(), {
     args: args.slice(1).map((arg) => arg.replace(PAGE_PORT, String(port))),
     cwd: ROOT,

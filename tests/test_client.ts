@@ -178,3 +178,14 @@ export async function tlsFixture(
   const cert = await Deno.readTextFile(certFile);
   return { certFile, keyFile, cert, [Symbol.asyncDispose]: dispose };
 }
+
+/** A UDP port on 127.0.0.1 that was free a moment ago (the system picked it). */
+export function freeUdpPort(): number {
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  socket.close();
+  return (socket.addr as Deno.NetAddr).port;
+}
