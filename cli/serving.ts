@@ -58,7 +58,10 @@ interface Running {
  * a hint). A second stop signal exits the process at once with 130.
  */
 export async function serveCommand(config: Config): Promise<number> {
-  const workers = config.workers || navigator.hardwareConcurrency;
+  // Worker threads share TCP ports; UDP is served by the main thread alone.
+  const workers = config.endpoints.some((e) => e.transport === "tcp")
+    ? config.workers || navigator.hardwareConcurrency
+    : 1;
   let opened: Opened[];
   let files: StartupFiles;
   try {
