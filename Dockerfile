@@ -45,7 +45,11 @@ EXPOSE 8080
 STOPSIGNAL SIGTERM
 # `--probe` with no target probes what PORT (and the same flags) would serve.
 # Flags given to `docker run` do not reach the health check: configure the
-# port with PORT, or override the health check along with the flags.
+# port with PORT, or override the health check along with the flags. With
+# several --listen, keep a TCP one on PORT (--listen :8080 --listen
+# udp://:8053) and this check holds; a UDP-only server needs its own check
+# (docs/deploy.md). A udp:// probe needs Deno's unstable net API: /app's
+# deno.json turns it on for every `deno run` of /app/main.ts.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["/bin/deno", "run", "--cached-only", "--lock=/app/deno.lock", "--frozen", "--no-code-cache", "--allow-net", "--allow-env=PORT", "/app/main.ts", "--probe", "--timeout", "2"]
 ENTRYPOINT ["/bin/deno", "run", "--cached-only", "--lock=/app/deno.lock", "--frozen", "--no-code-cache", "--allow-net", "--allow-read", "--allow-write", "--allow-env=PORT", "--allow-sys=hostname", "--unstable-net", "--v8-flags=--max-semi-space-size=2,--max-old-space-size=128", "/app/main.ts"]

@@ -16,8 +16,10 @@ import { HorizontalPodAutoscaler } from "npm:kubernetes-models@5.1.0/autoscaling
 import { PodDisruptionBudget } from "npm:kubernetes-models@5.1.0/policy/v1/PodDisruptionBudget";
 import { Service } from "npm:kubernetes-models@5.1.0/v1/Service";
 import { parseAllDocuments } from "npm:yaml@2.9.1";
+import { parseFlags } from "../cli/flags.ts";
 import { DEFAULTS } from "../lib/defaults.ts";
 import { COMPILE_FLAGS } from "../tools/compile.ts";
+import { protocolOf } from "./kube_play.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -46,6 +48,81 @@ async function dockerInstructions(): Promise<[string, string][]> {
 function valueOf(args: string[], flag: string): string | undefined {
   const index = args.indexOf(flag);
   return index === -1 ? undefined : args[index + 1];
+}
+
+/** The container's environment variables that have a value. */
+function environmentOf(container: Manifest): Record<string, string> {
+  return Object.fromEntries(
+    container.env.filter((env: Manifest) => "value" in env)
+      .map((env: Manifest) => [env.name, env.value]),
+  );
+}
+
+/**
+ * Asserts that the ports merhaba serves (its `--listen` flags, read by
+ * merhaba's own parser, with the container's PORT) are the container's
+ * ports, in order and protocol by protocol; that the Service exposes each
+ * of them with its protocol, by name; and that the first is plain TCP on
+ * PORT, which the HTTP probes and a `--probe` with no target reach.
+ */
+function assertPortsAgree(deployment: Manifest, service: Manifest): void {
+  const [container] = deployment.spec.template.spec.containers;
+  const environment = environmentOf(container);
+  const command = parseFlags(container.args, environment);
+  assert.equal(command.kind, "serve", "the container's args serve");
+  if (command.kind !== "serve") return;
+  const { endpoints } = command.config;
+  const served = endpoints.map((endpoint) => {
+    assert.notEqual(endpoint.transport, "unix", "a Unix socket has no port");
+    if (endpoint.transport === "unix") return "";
+    // A range would need a containerPort (and a Service port) per port.
+    assert.equal(endpoint.lastPort, undefined, "one port per --listen");
+    return `${endpoint.port}/${endpoint.transport.toUpperCase()}`;
+  });
+  const declared = container.ports.map((port: Manifest) =>
+    `${port.containerPort}/${protocolOf(port)}`
+  );
+  assert.deepEqual(declared, served, "containerPorts = --listen ports");
+
+  const [first] = endpoints;
+  assert.ok(first?.transport === "tcp" && !first.tls, "the first is plain TCP");
+  assert.equal(environment.PORT, String(first.port), "PORT = the first port");
+  // What `merhaba --probe` alone probes in the container (the image's
+  // HEALTHCHECK: PORT), and with the container's args (the first --listen).
+  for (const args of [["--probe"], [...container.args, "--probe"]]) {
+    const probe = parseFlags(args, environment);
+    assert.ok(probe.kind === "probe" && "port" in probe.target);
+    assert.deepEqual(
+      [probe.target.transport, probe.target.port],
+      ["tcp", first.port],
+    );
+  }
+  for (const name of ["readinessProbe", "livenessProbe"]) {
+    const probed = container.ports.find((port: Manifest) =>
+      port.name === container[name].httpGet.port
+    );
+    assert.equal(probed?.containerPort, first.port, `${name}: the TCP port`);
+  }
+
+  const names = container.ports.map((port: Manifest) => port.name);
+  assert.equal(new Set(names).size, names.length, "port names are unique");
+  const servicePorts: Manifest[] = service.spec.ports;
+  assert.deepEqual(
+    servicePorts.map((port) => port.targetPort).sort(),
+    [...names].sort(),
+    "the Service exposes every container port, by name",
+  );
+  for (const port of servicePorts) {
+    assert.ok(port.name, "a Service with several ports names each");
+    const target = container.ports.find((entry: Manifest) =>
+      entry.name === port.targetPort
+    );
+    assert.equal(
+      protocolOf(port),
+      protocolOf(target),
+      `Service port ${port.name}: the protocol of ${port.targetPort}`,
+    );
+  }
 }
 
 Deno.test("Dockerfile runs main.ts with the binary's permissions, non-root, configured by PORT", async () => {
@@ -86,6 +163,35 @@ Deno.test("Dockerfile runs main.ts with the binary's permissions, non-root, conf
   assert.equal(healthCheck[0], entrypoint[0]);
   // `--probe` with no target: the endpoint PORT and the flags would serve.
   assert.equal(healthCheck[healthCheck.indexOf("--probe") + 1], "--timeout");
+  // A health check that probes udp:// (docs/deploy.md) needs Deno's
+  // unstable net API without --unstable-net: /app/deno.json gives it.
+  assert.ok(all("COPY").some((args) => /^deno\.json .* \.\/$/.test(args)));
+  assert.match(all("WORKDIR").join(" "), /^\/app$/);
+  assert.ok(all("COPY").includes("--from=build /app /app"));
+  const { unstable } = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", ROOT)),
+  );
+  assert.ok(unstable.includes("net"), "deno.json: unstable net");
+});
+
+Deno.test("the UDP health command of docs/deploy.md is the image's, with a target, and the one deno task container runs", async () => {
+  const read = (path: string) => Deno.readTextFile(new URL(path, ROOT));
+  const page = await read("docs/deploy.md");
+  const script = await read("tools/container.sh");
+  const documented = /--health-cmd '(\[[^']*\])'/.exec(page)?.[1];
+  const run = /^udp_check='(\[[^']*\])'$/m.exec(script)?.[1];
+  assert.ok(documented && run, "both give a --health-cmd array");
+  assert.equal(documented, run);
+
+  const healthCheck: string[] = JSON.parse(
+    (await dockerInstructions()).find(([name]) => name === "HEALTHCHECK")![1]
+      .replace(/^.*?CMD /, ""),
+  );
+  const targeted = healthCheck.filter((arg) => arg !== "--allow-env=PORT");
+  targeted.splice(targeted.indexOf("--probe") + 1, 0, "udp://127.0.0.1:8053");
+  assert.deepEqual(JSON.parse(documented), targeted);
+  // It probes what the page's podman run serves.
+  assert.match(page, /--health-retries 3 \\\n\s+\S+ --listen udp:\/\/:8053\n/);
 });
 
 Deno.test("kubernetes.yaml: every object is valid against the Kubernetes schemas", async () => {
@@ -160,6 +266,59 @@ Deno.test("kubernetes.yaml: rollouts refuse nobody, probes need a live server, p
   assert.equal(container.securityContext.readOnlyRootFilesystem, true);
   assert.deepEqual(container.securityContext.capabilities.drop, ["ALL"]);
   assert.equal(service.spec.ports[0].targetPort, port.name);
+});
+
+Deno.test("kubernetes.yaml: the ports merhaba listens on (--listen) are the container's and the Service's, protocol by protocol", async () => {
+  const [deployment, service] = await manifests();
+  assertPortsAgree(deployment, service);
+  const { ports } = deployment.spec.template.spec.containers[0];
+  assert.ok(
+    ports.some((port: Manifest) => protocolOf(port) === "UDP"),
+    "the example serves UDP",
+  );
+
+  // Copies with one mistake each, as the check must catch them.
+  const broken = (
+    edit: (container: Manifest, service: Manifest) => void,
+  ): [Manifest, Manifest] => {
+    const copies: [Manifest, Manifest] = structuredClone([deployment, service]);
+    edit(copies[0].spec.template.spec.containers[0], copies[1]);
+    return copies;
+  };
+  const mistakes: [string, (container: Manifest, service: Manifest) => void][] =
+    [
+      ["UDP port without protocol", (container) => {
+        delete container.ports[1].protocol;
+      }],
+      ["Service UDP port as TCP", (_, service) => {
+        service.spec.ports[1].protocol = "TCP";
+      }],
+      ["Service without the UDP port", (_, service) => {
+        service.spec.ports.pop();
+      }],
+      ["no --listen udp://", (container) => {
+        const at = container.args.indexOf("udp://:8053");
+        container.args.splice(at - 1, 2);
+      }],
+      ["--listen on another UDP port", (container) => {
+        const at = container.args.indexOf("udp://:8053");
+        container.args[at] = "udp://:8054";
+      }],
+      ["UDP first", (container) => {
+        container.ports.reverse();
+      }],
+      ["PORT not the first port", (container) => {
+        container.env.find((env: Manifest) => env.name === "PORT").value =
+          "9090";
+      }],
+    ];
+  for (const [mistake, edit] of mistakes) {
+    assert.throws(
+      () => assertPortsAgree(...broken(edit)),
+      assert.AssertionError,
+      mistake,
+    );
+  }
 });
 
 Deno.test("kubernetes.yaml runs the image `deno task container build` keeps: merhaba at deno.json's version", async () => {

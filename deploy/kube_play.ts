@@ -1,21 +1,23 @@
 /**
  * `podman kube play` of deploy/kubernetes.yaml, against the image that
  * `deno task container` built: the pod starts from that image, its probes'
- * GETs pass, the greeting arrives through the published port, and a stop
- * lets in-flight clients finish while merhaba logs a clean stop. Podman is
+ * GETs pass, the greeting arrives through the published ports (TCP, and a
+ * datagram back through the UDP one), and a stop lets in-flight clients
+ * finish while merhaba logs a clean stop. Podman is
  * not Kubernetes: what it ignores or does otherwise is measured and printed,
  * and deploy/deploy_test.ts checks the whole manifest against the Kubernetes
  * schemas.
  *
  *   deno run --allow-run=podman --allow-net --allow-read --allow-write \
- *     --allow-env=LOG_TOKENS,LOG_STREAM --lock=tests/deno.lock \
+ *     --allow-env=LOG_TOKENS,LOG_STREAM --unstable-net --lock=tests/deno.lock \
  *     deploy/kube_play.ts localhost/merhaba:1.0.0
  *
- * Run as root by `deno task container`, with the podman set up there. The
- * manifest is played from a temporary copy that differs in two places only:
- * one replica, not three, and its port published on 127.0.0.1 at a free
- * port. Podman makes every replica and publishes each one's containerPort
- * on the host, on every interface when no hostPort is given, so three would
+ * Run as root by `deno task container`, with the podman set up there
+ * (`--unstable-net`: the UDP datagram). The manifest is played from a
+ * temporary copy that differs in two places only: one replica, not three,
+ * and each of its ports (TCP and UDP) published on 127.0.0.1 at a free port.
+ * Podman makes every replica and publishes each one's containerPorts on the
+ * host, on every interface when no hostPort is given, so three would
  * collide on one port.
  *
  * @module
@@ -46,17 +48,34 @@ export function editedManifest(
 }
 
 /**
- * The copy podman plays: one replica, its one port published on 127.0.0.1
- * at `hostPort`; everything else as written.
+ * The copy podman plays: one replica, each of its ports published on
+ * 127.0.0.1 at the host port of `hostPorts` in the same place; everything
+ * else as written.
  */
-export function playableCopy(text: string, hostPort: number): string {
+export function playableCopy(text: string, hostPorts: number[]): string {
   return editedManifest(text, (deployment) => {
     deployment.spec.replicas = 1;
     const [container, ...others] = deployment.spec.template.spec.containers;
     assert.equal(others.length, 0, "one container");
-    assert.equal(container.ports.length, 1, "one port");
-    Object.assign(container.ports[0], { hostPort, hostIP: "127.0.0.1" });
+    assert.equal(
+      container.ports.length,
+      hostPorts.length,
+      "a host port for each port",
+    );
+    for (const [i, port] of container.ports.entries()) {
+      Object.assign(port, { hostPort: hostPorts[i], hostIP: "127.0.0.1" });
+    }
   });
+}
+
+/** A port's protocol as Kubernetes reads it: TCP unless it says otherwise. */
+export function protocolOf(port: { protocol?: string }): "TCP" | "UDP" {
+  const protocol = port.protocol ?? "TCP";
+  assert.ok(
+    protocol === "TCP" || protocol === "UDP",
+    `merhaba serves TCP and UDP, not ${protocol}`,
+  );
+  return protocol;
 }
 
 /** Bytes of a Kubernetes memory quantity in Mi or Gi, as the manifest writes them. */
@@ -79,6 +98,9 @@ interface LogEvent {
   message?: string;
   active?: number;
   served?: number;
+  /** Of a `datagram` event: its source, and what it held. */
+  peer?: string;
+  data?: string;
 }
 
 /** Runs podman, bounded in time; its output as text. */
@@ -207,7 +229,10 @@ interface StopOutcome {
   during: string;
   /** Connections in flight when merhaba stopped accepting. */
   inFlight?: number;
-  /** merhaba's last line: "stopped after serving N connection(s)". */
+  /**
+   * merhaba's last line: "stopped after serving N connection(s)", with
+   * "(per listener: …)" when it has several.
+   */
   stopped?: string;
   seconds: number;
 }
@@ -308,7 +333,10 @@ interface Plan {
   podName: string;
   /** `POD-CONTAINER`. */
   containerName: string;
+  /** The first port, TCP: PORT, the probes and the TCP clients' port. */
   containerPort: number;
+  /** Every port of the container, as the manifest writes them. */
+  ports: Manifest[];
   drainDelayMs: number;
   graceSeconds: number;
 }
@@ -321,7 +349,8 @@ function planFor(text: string): Plan {
   const pod = deployment.spec.template.spec;
   const [container] = pod.containers;
   const podName = `${deployment.metadata.name}-pod-0`;
-  const { args } = container;
+  const { args, ports } = container;
+  assert.equal(protocolOf(ports[0]), "TCP", "the first port is TCP");
   return {
     text,
     deployment,
@@ -329,7 +358,8 @@ function planFor(text: string): Plan {
     container,
     podName,
     containerName: `${podName}-${container.name}`,
-    containerPort: container.ports[0].containerPort,
+    containerPort: ports[0].containerPort,
+    ports,
     drainDelayMs: 1000 * Number(args[args.indexOf("--drain-delay") + 1]),
     graceSeconds: pod.terminationGracePeriodSeconds,
   };
@@ -395,17 +425,19 @@ async function measureCreation(
     pods.length === deployment.spec.replicas ? "honoured" : "differs",
     `${pods.length} pods (${
       pods.join(", ")
-    }); each publishes its containerPort on the host, so the test plays 1`,
+    }); each publishes its containerPorts on the host, so the test plays 1`,
   );
   const infra = await inspect(
     "inspect",
     (await inspect("pod", "inspect", plan.podName)).InfraContainerID,
   );
-  const bindings: Manifest[] =
-    infra.HostConfig.PortBindings[`${plan.containerPort}/tcp`] ?? [];
-  const published = bindings.map((binding) =>
-    `${binding.HostIp || "0.0.0.0"}:${binding.HostPort}`
-  );
+  const published = plan.ports.flatMap((port: Manifest) => {
+    const key = `${port.containerPort}/${protocolOf(port).toLowerCase()}`;
+    const bindings: Manifest[] = infra.HostConfig.PortBindings[key] ?? [];
+    return bindings.map((binding) =>
+      `${binding.HostIp || "0.0.0.0"}:${binding.HostPort}/${key.split("/")[1]}`
+    );
+  });
   findings.note(
     "ports without hostPort",
     published.length ? "differs" : "honoured",
@@ -436,17 +468,18 @@ async function measureCreation(
 }
 
 /**
- * Plays the copy and waits for the greeting through the published port;
- * notes the kinds podman says it does not support. Returns the greeting
- * podman's merhaba was given.
+ * Plays the copy and waits for the greeting through the first published
+ * port (TCP); notes the kinds podman says it does not support. Returns the
+ * greeting podman's merhaba was given.
  */
 async function play(
   plan: Plan,
   file: string,
-  hostPort: number,
+  hostPorts: number[],
   findings: Findings,
 ): Promise<string> {
-  await Deno.writeTextFile(file, playableCopy(plan.text, hostPort));
+  await Deno.writeTextFile(file, playableCopy(plan.text, hostPorts));
+  const [hostPort] = hostPorts as [number];
   const played = await podman(
     "--log-level",
     "info",
@@ -474,6 +507,76 @@ async function play(
   console.log(`127.0.0.1:${hostPort} (hostPort) -> ${reply}`);
   assert.equal(reply, greeting, "the greeting through the published port");
   return greeting;
+}
+
+/**
+ * The reply to a datagram of `payload` sent to 127.0.0.1:`port`, tried up
+ * to `tries` times a second apart (UDP resends nothing), or undefined. Each
+ * try sends from a new port: a datagram sent before podman's forwarding was
+ * in place could leave a connection-tracking entry that sends the next ones
+ * from the same port astray.
+ */
+async function datagramReply(
+  port: number,
+  payload: string,
+  tries = 10,
+): Promise<string | undefined> {
+  for (let i = 0; i < tries; i++) {
+    const socket = Deno.listenDatagram({
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: 0,
+    });
+    try {
+      const receiving = socket.receive();
+      // Closing the socket below ends a receive still waiting.
+      receiving.catch(() => {});
+      await socket.send(encode(payload), {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port,
+      });
+      const received = await withTimeout(receiving, 1_000);
+      if (received !== TIMED_OUT) return decode(received[0]);
+    } finally {
+      socket.close();
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Each UDP port through its published port: a datagram gets the greeting
+ * back, as from `merhaba --probe udp://127.0.0.1:HOSTPORT`, and merhaba's
+ * log says from which source it saw the datagram (its reply limits count
+ * per source).
+ */
+async function checkDatagrams(
+  plan: Plan,
+  hostPorts: number[],
+  greeting: string,
+  findings: Findings,
+): Promise<void> {
+  for (const [i, port] of plan.ports.entries()) {
+    if (protocolOf(port) !== "UDP") continue;
+    const hostPort = hostPorts[i]!;
+    const payload = `kube-play ${hostPort}\n`;
+    const reply = await datagramReply(hostPort, payload);
+    console.log(`udp://127.0.0.1:${hostPort} (hostPort) -> ${reply}`);
+    assert.equal(reply, greeting, "a datagram back through the UDP port");
+    const log = (await podmanOk("logs", plan.containerName)).split("\n");
+    const seen: LogEvent | undefined = log
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line))
+      .find((event) => event.event === "datagram" && event.data === payload);
+    findings.note(
+      `ports: ${port.containerPort}/UDP (${port.name})`,
+      "honoured",
+      `published at 127.0.0.1:${hostPort}/udp: a datagram got the greeting back; merhaba saw it from ${
+        seen?.peer ?? "(no log line)"
+      }, the source its reply limits count`,
+    );
+  }
 }
 
 /**
@@ -706,7 +809,7 @@ async function checkStop(
   assert.ok((outcome.inFlight ?? 0) >= 1, "a connection was in flight");
   assert.match(
     outcome.stopped ?? "",
-    /^stopped after serving \d+ connection\(s\)$/,
+    /^stopped after serving \d+ connection\(s\)( \(per listener: [^)]+\))?$/,
   );
   console.log(
     `stop: the client connected before it and the one in flight when merhaba stopped accepting (${outcome.inFlight} in flight) were greeted; "${outcome.stopped}" after ${
@@ -737,11 +840,14 @@ export async function main(args: string[]): Promise<number> {
       "{{.Client.Version}}",
     );
     await measureCreation(plan, variant, findings);
-    const hostPort = freePort();
-    const greeting = await play(plan, copy, hostPort, findings);
+    const hostPorts = plan.ports.map((port: Manifest) =>
+      protocolOf(port) === "UDP" ? freeUdpPort() : freePort()
+    );
+    const greeting = await play(plan, copy, hostPorts, findings);
+    await checkDatagrams(plan, hostPorts, greeting, findings);
     await checkContainer(plan, image, findings);
     await checkProbes(plan, findings);
-    await checkStop(plan, copy, hostPort, greeting, findings);
+    await checkStop(plan, copy, hostPorts[0]!, greeting, findings);
     findings.print(version.trim());
     const seconds = (performance.now() - started) / 1000;
     console.log(`passed in ${seconds.toFixed(0)} s`);
@@ -758,10 +864,21 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-/** A port that is free on 127.0.0.1 now. */
+/** A TCP port that is free on 127.0.0.1 now. */
 function freePort(): number {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   return listener.addr.port;
+}
+
+/** A UDP port that is free on 127.0.0.1 now. */
+function freeUdpPort(): number {
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  socket.close();
+  return (socket.addr as Deno.NetAddr).port;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -170,6 +170,9 @@ caller_podman() {
 free_port() {
   "$deno_bin" eval 'const l = Deno.listen({ hostname: "127.0.0.1", port: 0 }); console.log(l.addr.port); l.close();'
 }
+free_udp_port() {
+  "$deno_bin" eval --unstable-net 'const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 }); console.log(s.addr.port); s.close();'
+}
 
 # Waits until `curl` on a URL prints the greeting, at most 30 s.
 wait_for_greeting() {
@@ -178,6 +181,29 @@ wait_for_greeting() {
     sleep 0.2
   done
   return 1
+}
+
+# Sends "hi" in a datagram to 127.0.0.1:$1 until the greeting comes back,
+# at most 20 tries a second apart, each from a new port (a datagram sent
+# before the published port's forwarding was in place could leave a
+# connection-tracking entry that loses the next ones from the same port).
+wait_for_datagram() {
+  timeout 60 "$deno_bin" run --allow-net --unstable-net - "$1" "$GREETING" <<'EOF'
+const [port, greeting] = [Number(Deno.args[0]), Deno.args[1]];
+for (let i = 0; i < 20; i++) {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const receiving = socket.receive();
+  receiving.catch(() => {});
+  await socket.send(new TextEncoder().encode("hi\n"), { transport: "udp", hostname: "127.0.0.1", port });
+  let timer = 0;
+  const late = new Promise<undefined>((resolve) => timer = setTimeout(resolve, 1000));
+  const received = await Promise.race([receiving, late]);
+  clearTimeout(timer);
+  socket.close();
+  if (received && new TextDecoder().decode(received[0]) === greeting) Deno.exit(0);
+}
+Deno.exit(1);
+EOF
 }
 
 mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
@@ -345,9 +371,46 @@ healthy merhaba-check-port || fail "the health check did not follow PORT: $(cat 
 echo "PORT=9090 served, and the health check followed it"
 podman rm --force --time 0 merhaba-check merhaba-check-port >/dev/null 2>&1
 
+# docs/deploy.md, "Several listeners and UDP": UDP published with /udp; the
+# image's health check holds while a TCP --listen is on PORT; a UDP-only
+# server fails it, and passes the health command the page gives.
+say "--listen :8080 --listen udp://:8053, published with /udp"
+port3=$(free_port)
+udp3=$(free_udp_port)
+podman run --detach --name merhaba-check-listen "${hardened[@]}" "${scheduling[@]}" \
+  --publish "127.0.0.1:$port3:8080" --publish "127.0.0.1:$udp3:8053/udp" \
+  "$IMAGE" --listen :8080 --listen udp://:8053 >/dev/null 2>"$work/run.log" ||
+  fail "podman run failed: $(cat "$work/run.log")"
+wait_for_greeting "http://127.0.0.1:$port3/" || fail "--listen :8080 was not served"
+wait_for_datagram "$udp3" ||
+  fail "no greeting back from udp 127.0.0.1:$udp3: $(podman logs merhaba-check-listen 2>&1 | tail -n 5)"
+healthy merhaba-check-listen || fail "the health check failed with a TCP --listen on PORT: $(cat "$work/health.log")"
+echo "TCP and a datagram through 127.0.0.1:$udp3/udp greeted; the image's health check passed (TCP on PORT)"
+
+say "--listen udp://:8053 alone: the image's health check, then the page's"
+udp4=$(free_udp_port)
+podman run --detach --name merhaba-check-udp "${hardened[@]}" "${scheduling[@]}" \
+  --publish "127.0.0.1:$udp4:8053/udp" "$IMAGE" --listen udp://:8053 >/dev/null 2>"$work/run.log" ||
+  fail "podman run failed: $(cat "$work/run.log")"
+wait_for_datagram "$udp4" || fail "no greeting back from udp 127.0.0.1:$udp4"
+! podman healthcheck run merhaba-check-udp >/dev/null 2>&1 ||
+  fail "the image's health check passed with nothing on PORT"
+echo "the image's health check fails with no TCP listener on PORT, as docs/deploy.md says"
+# As docs/deploy.md gives it: exec form (the image has no shell), with the
+# image's timings, which an overriding --health-cmd resets.
+udp_check='["/bin/deno", "run", "--cached-only", "--lock=/app/deno.lock", "--frozen", "--no-code-cache", "--allow-net", "/app/main.ts", "--probe", "udp://127.0.0.1:8053", "--timeout", "2"]'
+podman run --detach --name merhaba-check-udp-health "${hardened[@]}" --health-cmd "$udp_check" \
+  --health-interval 10s --health-timeout 3s --health-start-period 5s --health-retries 3 \
+  "$IMAGE" --listen udp://:8053 >/dev/null 2>"$work/run.log" ||
+  fail "podman run failed: $(cat "$work/run.log")"
+sleep 1
+healthy merhaba-check-udp-health || fail "the UDP health command failed: $(cat "$work/health.log")"
+echo "with --health-cmd probing udp://127.0.0.1:8053: healthy"
+podman rm --force --time 0 merhaba-check-listen merhaba-check-udp merhaba-check-udp-health >/dev/null 2>&1
+
 say "podman kube play deploy/kubernetes.yaml (deploy/kube_play.ts)"
 timeout 300 "$deno_bin" run --allow-run=podman --allow-net --allow-read --allow-write \
-  --allow-env=LOG_TOKENS,LOG_STREAM \
+  --allow-env=LOG_TOKENS,LOG_STREAM --unstable-net \
   --frozen --lock=tests/deno.lock deploy/kube_play.ts "$IMAGE" ||
   fail "podman kube play of deploy/kubernetes.yaml"
 
