@@ -25,7 +25,12 @@ import {
 } from "./tls_memory.ts";
 
 const QUICK = Deno.args.includes("--quick");
-/** `--only=raw,https`: just the servers of these workloads (`tls-memory`: the TLS memory rounds). */
+/**
+ * `--only=raw,https`: just the servers of these workloads or groups
+ * (`raw-many`, `http-many`: merhaba with several listeners open;
+ * `tls-memory`: the TLS memory rounds), with the floor of each workload
+ * selected, so that every row has its ratio.
+ */
 const ONLY = Deno.args.find((arg) => arg.startsWith("--only="))?.slice(7)
   .split(",");
 const WARMUP_SECONDS = QUICK ? 0.5 : 2;
@@ -72,17 +77,25 @@ const TLS_FILES = [
   "tests/testdata/localhost_key.pem",
 ];
 type Workload = keyof typeof WORKLOADS;
+/** The idle TCP ports of the many-listener rows, one range. */
+const MANY_IDLE_PORTS = 100;
+const MANY_LISTENERS = `${MANY_IDLE_PORTS + 1} TCP + UDP + TLS listeners`;
 
 /** A server under test: how to start it, and what it is compared with. */
 interface ServerSpec {
   name: string;
   workload: Workload;
-  /** The command; its first stdout line says `listening on HOST:PORT`. */
-  command: string[];
+  /**
+   * The command; its first stdout line says `listening on HOST:PORT`. A
+   * function is called just before the server starts (ports free now).
+   */
+  command: string[] | (() => string[]);
+  /** Its `--only=` name, when not its workload's. */
+  group?: string;
   /** A fixed port, for servers that cannot print theirs (nginx). */
   port?: number;
   /** What it is the baseline of, for the ratios. */
-  role?: "floor" | "nginx" | "deno-serve";
+  role?: "floor" | "nginx" | "deno-serve" | "informative";
   /** Extra runs at 64 clients, to see whether memory levels off. */
   repeats?: number;
 }
@@ -138,6 +151,29 @@ function freePort(): number {
   const { port } = listener.addr;
   listener.close();
   return port;
+}
+
+/**
+ * `count` consecutive ports free on 127.0.0.1 right now, as `FIRST-LAST`:
+ * below Linux's ephemeral range (32768 up), so that the load generator's
+ * client ports never collide with them.
+ */
+function freePortRange(count: number): string {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = 20_000 + Math.floor(Math.random() * (12_000 - count));
+    const held: Deno.Listener[] = [];
+    try {
+      for (let port = first; port < first + count; port++) {
+        held.push(Deno.listen({ hostname: "127.0.0.1", port }));
+      }
+      return `${first}-${first + count - 1}`;
+    } catch {
+      // One is taken: try elsewhere.
+    } finally {
+      for (const listener of held) listener.close();
+    }
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
 }
 
 async function run(command: string[], cwd = ROOT): Promise<string> {
@@ -225,8 +261,11 @@ async function startServer(
 ): Promise<RunningServer> {
   const started = performance.now();
   const shell = `exec "$@" > '${logFile}' 2>&1`;
+  const command = typeof spec.command === "function"
+    ? spec.command()
+    : spec.command;
   const process = new Deno.Command("sh", {
-    args: ["-c", shell, "sh", ...pinned(0, spec.command)],
+    args: ["-c", shell, "sh", ...pinned(0, command)],
     cwd: ROOT,
     stdin: "null",
   }).spawn();
@@ -545,6 +584,21 @@ async function serverSpecs(): Promise<ServerSpec[]> {
       "0",
       ...args,
     );
+  /**
+   * merhaba with several endpoints open: the first `--listen` (the first
+   * listening line, which the load hits) and idle ones beside it: a range
+   * of 100 TCP ports, a UDP socket and a TLS listener.
+   */
+  const merhabaMany = (...args: string[]) => () =>
+    denoRun(
+      [...startFlags, `--allow-read=${TLS_FILES.join(",")}`],
+      "main.ts",
+      ...["--listen", "127.0.0.1:0"],
+      ...["--listen", `127.0.0.1:${freePortRange(MANY_IDLE_PORTS)}`],
+      ...["--listen", "udp://127.0.0.1:0", "--listen", "tls://127.0.0.1:0"],
+      ...["--cert", TLS_FILES[0]!, "--key", TLS_FILES[1]!],
+      ...args,
+    );
   const specs: ServerSpec[] = [
     {
       name: "merhaba raw --quiet",
@@ -575,9 +629,21 @@ async function serverSpecs(): Promise<ServerSpec[]> {
       command: deno("bench/deno_floor.ts"),
     },
     {
+      name: `merhaba raw --quiet, ${MANY_LISTENERS} (1 busy)`,
+      workload: "raw",
+      group: "raw-many",
+      command: merhabaMany("--mode", "raw", "--quiet"),
+    },
+    {
       name: "merhaba auto --quiet",
       workload: "http",
       command: merhaba("--quiet"),
+    },
+    {
+      name: `merhaba auto --quiet, ${MANY_LISTENERS} (1 busy)`,
+      workload: "http",
+      group: "http-many",
+      command: merhabaMany("--quiet"),
     },
     {
       name: "Deno.listen floor (HTTP reply)",
@@ -615,11 +681,25 @@ async function serverSpecs(): Promise<ServerSpec[]> {
       ),
     })),
     {
-      // Until the command line has --listen udp://: swap in
-      // merhaba("--listen", "udp://127.0.0.1:0", "--quiet").
+      // The library, not main.ts: the load comes from one address, which
+      // the CLI's reply limits (16 KiB/s per /24) would mostly refuse; this
+      // runs the same serveDatagrams with the limits raised, and still
+      // charged, so the hot path is measured whole. See bench/udp_merhaba.ts.
       name: "merhaba udp (serveDatagrams, no log)",
       workload: "udp",
       command: denoRun(startFlags, "bench/udp_merhaba.ts"),
+    },
+    {
+      // Informative: the CLI as shipped. Most replies to the one-address
+      // load are withheld, so its CPU per answered datagram is no cost.
+      name: "merhaba CLI udp, default limits",
+      workload: "udp",
+      role: "informative",
+      command: denoRun(
+        startFlags,
+        "main.ts",
+        ...["--listen", "udp://127.0.0.1:0", "--quiet"],
+      ),
     },
     {
       name: "Deno.listenDatagram floor",
@@ -690,7 +770,9 @@ function printTable(results: ServerResult[]): void {
       String(one?.p50_us ?? "—"),
       String(c64(result)?.p99_us ?? "—"),
       String(cpu ?? "—"),
-      ratio(cpu, c64(base("floor") ?? result)?.cpu_us_per_connection),
+      result.role === "informative"
+        ? "—"
+        : ratio(cpu, c64(base("floor") ?? result)?.cpu_us_per_connection),
       base("nginx")
         ? ratio(cpu, c64(base("nginx")!)?.cpu_us_per_connection)
         : "—",
@@ -748,7 +830,14 @@ if (import.meta.main) {
       ...await rsaSpecs(workDir),
       ...await nginxSpecs(workDir),
     ]
-      .filter((spec) => !ONLY || ONLY.includes(spec.workload));
+      .filter((spec, _, all) =>
+        !ONLY || ONLY.includes(spec.group ?? spec.workload) ||
+        spec.role === "floor" &&
+          all.some((other) =>
+            other.workload === spec.workload &&
+            ONLY.includes(other.group ?? other.workload)
+          )
+      );
     if (!have("wrk")) console.log("wrk runs skipped: wrk is not installed");
     console.log(
       `${specs.length} servers, ${WARMUP_SECONDS} s warm-up + ${MEASURE_SECONDS} s per run, ` +
@@ -765,6 +854,18 @@ if (import.meta.main) {
     results.sort((a, b) => a.workload.localeCompare(b.workload) || 0);
     console.log();
     printTable(results);
+    for (const result of results) {
+      const unanswered = result.runs.filter((run) => run.failed > 0);
+      if (unanswered.length > 0) {
+        console.log(
+          `\n${result.name}: failed or unanswered: ${
+            unanswered.map((run) =>
+              `${run.failed} at c${run.concurrency} (${run.per_second}/s answered)`
+            ).join(", ")
+          }`,
+        );
+      }
+    }
     for (const result of results) {
       if (result.rss_mb_after_repeats) {
         console.log(
