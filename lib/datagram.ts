@@ -47,7 +47,7 @@ export interface DatagramOptions {
    * Numbers datagrams for `{count}`, shared with servers on other threads.
    * @default this server's own count
    */
-  counter?: SharedCounter;
+  counter?: Pick<SharedCounter, "next">;
   /** Bounds on replies that differ from the defaults (see {@link ReplyLimits}). */
   limits?: Partial<ReplyLimits>;
   /**
@@ -132,7 +132,7 @@ export class DatagramServer implements AsyncDisposable {
   #echoed: Uint8Array | undefined;
   #hostname: string;
   #local: string;
-  #counter: SharedCounter | undefined;
+  #counter: Pick<SharedCounter, "next"> | undefined;
   #limiter: ReplyLimiter;
   #onAnswered: (() => void) | undefined;
   #logger: Logger = getLogger(CATEGORIES.connection);
