@@ -388,3 +388,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "merhaba --listen: openssl s_client and curl reach the tls:// and the plain endpoint of one process",
+  ignore: !installed("openssl") || !installed("curl"),
+  async fn() {
+    await using tls = await tlsFixture();
+    const merhaba = await MerhabaProcess.start([
+      "--quiet",
+      "--listen",
+      "tls://127.0.0.1:0",
+      "--listen",
+      "127.0.0.1:0",
+      "--cert",
+      tls.certFile,
+      "--key",
+      tls.keyFile,
+    ], {
+      denoFlags: [
+        "--allow-net",
+        `--allow-read=${tls.certFile},${tls.keyFile}`,
+      ],
+    });
+    try {
+      const [secure, plain] = await merhaba.listeningPorts(2);
+      const openssl = new Deno.Command("openssl", {
+        args: ["s_client", "-quiet", "-connect", `127.0.0.1:${secure}`],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const input = openssl.stdin.getWriter();
+      await input.write(encode("hello\n"));
+      await input.close();
+      const output = decode((await openssl.output()).stdout);
+      assert.ok(output.endsWith(GREETING), output);
+      const curl = await new Deno.Command("curl", {
+        args: ["-sS", "--max-time", "5", `http://127.0.0.1:${plain}/`],
+        stdin: "null",
+      }).output();
+      assert.equal(decode(curl.stdout), GREETING);
+    } finally {
+      assert.equal((await merhaba.stop()).code, 0);
+    }
+  },
+});
