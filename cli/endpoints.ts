@@ -12,6 +12,7 @@
  * @module
  */
 
+import { isIP } from "node:net";
 import { parseHost, parseInteger, UsageError } from "./validate.ts";
 
 /** Certificate and key files (PEM) for serving TLS. */
@@ -102,8 +103,12 @@ export function parseListen(text: string, tls?: TlsFiles): Endpoint {
     return { transport: "unix", path: unix[1]! };
   }
   const match = NET_ADDRESS.exec(text);
-  if (match === null && /^(?:[a-z]+:\/\/)?[^\[\]]*:[^\[\]]*:\d+$/i.test(text)) {
+  const unbracketed = /^(?:[a-z]+:\/\/)?([^\[\]\/]*):\d+(?:-\d+)?$/i.exec(text);
+  if (match === null && isIP(unbracketed?.[1] ?? "") === 6) {
     throw listenError(text, "an IPv6 address goes in brackets: [::1]:8080");
+  }
+  if (match === null && text.includes(",")) {
+    throw listenError(text, "one address per --listen: give the flag again");
   }
   if (match === null) {
     throw listenError(
@@ -147,6 +152,12 @@ function transportOf(text: string, scheme: string): "tcp" | "tls" | "udp" {
 
 function hostOf(text: string, host: string): string {
   const bare = host.startsWith("[") ? host.slice(1, -1) : host;
+  if (/^\d+$/.test(bare)) {
+    throw listenError(
+      text,
+      `a host cannot be a number: for a range of ports write :${bare}-PORT, for one port :${bare}`,
+    );
+  }
   try {
     return parseHost(bare);
   } catch {
@@ -165,6 +176,9 @@ function portsOf(
   const flag = `--listen ${text} port`;
   if (last === undefined) return { port: parseInteger(flag, first, 0, 65535) };
   const port = parseInteger(flag, first, 1, 65535);
+  if (/^\d+$/.test(last) && Number(last) < port) {
+    throw listenError(text, `a range goes up: :${last}-${first}`);
+  }
   const lastPort = parseInteger(flag, last, port, 65535);
   if (lastPort - port + 1 > MAX_RANGE_PORTS) {
     throw listenError(
@@ -221,10 +235,20 @@ function overlap(a: Endpoint, b: Endpoint): boolean {
       a.path === b.path;
   }
   if (a.transport !== b.transport || a.port === 0 || b.port === 0) return false;
-  // A wildcard overlaps every address of its port.
-  const hosts = a.host === b.host || [a.host, b.host].some(isWildcard);
+  const hosts = a.host === b.host || covers(a.host, b.host) ||
+    covers(b.host, a.host);
   return hosts && a.port <= (b.lastPort ?? b.port) &&
     b.port <= (a.lastPort ?? a.port);
+}
+
+/**
+ * Whether binding `wildcard` takes the port of `host` too: `::` takes every
+ * address (Linux's dual-stack default), `0.0.0.0` every IPv4 address. A host
+ * name's addresses are not known before it is resolved.
+ */
+function covers(wildcard: string, host: string): boolean {
+  if (wildcard === "::") return isIP(host) !== 0;
+  return wildcard === "0.0.0.0" && isIP(host) === 4;
 }
 
 /** Whether a host is every interface's address. */

@@ -58,6 +58,8 @@ export type {
 export interface Config {
   /** Where to listen, in the order given: one endpoint, or a `--listen` each. */
   endpoints: Endpoint[];
+  /** The endpoints were given with `--listen` (hints then name it). */
+  fromListenFlag?: true;
   greeting: string;
   /** A file whose bytes replace `greeting`, read once at start. */
   greetingFile?: string;
@@ -341,6 +343,7 @@ export function parseFlags(
   }
   const config = serveConfig(values, {
     endpoints,
+    ...(values.listen !== undefined && { fromListenFlag: true as const }),
     timeoutMs,
     proxyFrom,
     logFormat,
@@ -390,7 +393,7 @@ function refuseConflicts(values: Values, config: Config): void {
   }
   if (config.maxAccepts !== undefined && config.workers !== 1) {
     throw new UsageError(
-      "--max-accepts counts one listener's connections; it cannot be used with --workers",
+      "--max-accepts counts on one thread; it cannot be used with --workers",
     );
   }
   const unix = config.endpoints.find((e) => e.transport === "unix");
@@ -411,7 +414,10 @@ function refuseConflicts(values: Values, config: Config): void {
  */
 function serveConfig(
   values: Values,
-  shared: Pick<Config, "endpoints" | "timeoutMs" | "proxyFrom" | "logFormat">,
+  shared: Pick<
+    Config,
+    "endpoints" | "fromListenFlag" | "timeoutMs" | "proxyFrom" | "logFormat"
+  >,
 ): Config {
   const integer = (flag: keyof Values, min: number, max: number) => {
     const value = values[flag] as string | undefined;
@@ -623,7 +629,7 @@ function probeOwnEndpoint(
   }
   if (endpoint.port === 0) {
     throw new UsageError(
-      "--probe with no target needs the server's port: give --port or set PORT",
+      "--probe with no target needs the server's port: give --port, set PORT, or give a --listen with a port",
     );
   }
   return {

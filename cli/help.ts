@@ -88,7 +88,8 @@ What to answer:
       --max-connections <n>   client sockets held at once, per worker (a connection counts
                               until its socket is released); past it, accepting pauses
                               (default ${DEFAULTS.maxConnections})
-      --max-accepts <n>       serve n connections, drain, and exit 0 (for scripts and CI)
+      --max-accepts <n>       serve n connections (and datagrams), drain, and exit 0 (for
+                              scripts and CI); not with --workers
       --drain-delay <seconds> after a stop signal, keep accepting this long before draining,
                               while a load balancer stops sending; 0 to ${MAX_DRAIN_DELAY_SECONDS}
                               (default ${DEFAULTS.drainDelaySeconds})

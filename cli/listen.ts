@@ -21,6 +21,7 @@ import {
 import { ProxyProtocolListener } from "../lib/proxied.ts";
 import { type TlsKeyPair, TlsListener } from "../lib/tls.ts";
 import { StartupError } from "./errors.ts";
+import { usageHint } from "./help.ts";
 
 /** How to open a listener. */
 export interface ListenOptions {
@@ -33,6 +34,11 @@ export interface ListenOptions {
   reusePort?: "first" | "join";
   /** Sources whose connections must start with a PROXY protocol header. */
   proxyFrom?: readonly Cidr[];
+  /**
+   * Whether the endpoints come from `--listen`, so that hints name it
+   * rather than `--port` and `--unix`. @default false
+   */
+  fromListenFlag?: boolean;
   /** How TCP ports are bound (tests inject failures). @default Deno.listen */
   listen?: (options: Deno.TcpListenOptions) => Listener<Deno.Conn>;
 }
@@ -111,7 +117,7 @@ async function openEndpoint(
   for (const single of ports) {
     try {
       if (single.transport === "udp") {
-        opened.sockets.push(openDatagram(single));
+        opened.sockets.push(openDatagram(single, options.fromListenFlag));
       } else {
         opened.listeners.push(await openListener(single, options));
       }
@@ -145,7 +151,10 @@ function isPortRefused(error: unknown): boolean {
  *
  * @throws {StartupError} explaining why it failed.
  */
-export function openDatagram(endpoint: UdpEndpoint): Deno.DatagramConn {
+export function openDatagram(
+  endpoint: UdpEndpoint,
+  listen = true,
+): Deno.DatagramConn {
   if (!("listenDatagram" in Deno)) {
     throw new StartupError(
       "udp:// needs Deno's --unstable-net flag (Deno.listenDatagram)",
@@ -162,7 +171,7 @@ export function openDatagram(endpoint: UdpEndpoint): Deno.DatagramConn {
       return bind(IPV4_ANY);
     }
   } catch (error) {
-    throw startupErrorOf(error, endpoint);
+    throw startupErrorOf(error, endpoint, listen);
   }
 }
 /**
@@ -204,13 +213,17 @@ export async function openListener(
     }
   } catch (error) {
     if (error instanceof StartupError) throw error;
-    throw startupErrorOf(error, endpoint);
+    throw startupErrorOf(error, endpoint, options.fromListenFlag);
   }
 }
 
 /** A {@link StartupError} for a failure to listen, with its short reason. */
-function startupErrorOf(error: unknown, endpoint: Endpoint): StartupError {
-  const [message, hint] = describeListenError(error, endpoint);
+function startupErrorOf(
+  error: unknown,
+  endpoint: Endpoint,
+  listen = false,
+): StartupError {
+  const [message, hint] = describeListenError(error, endpoint, listen);
   const startup = new StartupError(message, hint, listenFailure(error));
   startup.cause = error;
   return startup;
@@ -312,7 +325,7 @@ async function clearStaleSocket(path: string): Promise<void> {
   if (!info.isSocket) {
     throw new StartupError(
       `${path} exists and is not a socket; merhaba will not replace it`,
-      "Remove it yourself, or pick another --unix path.",
+      "Remove it yourself, or pick another socket path.",
     );
   }
   try {
@@ -327,23 +340,35 @@ async function clearStaleSocket(path: string): Promise<void> {
   }
   throw new StartupError(
     `${path} is in use: another server answers on it`,
-    "Stop that server, or pick another --unix path.",
+    "Stop that server, or pick another socket path.",
   );
 }
 
 /**
  * Explains why listening failed, as a message and a hint for what to do.
  * Unknown errors keep Deno's own message.
+ *
+ * @param listen whether the endpoint was given with `--listen` (hints name
+ * that flag, not `--port` or `--unix`)
  */
 export function describeListenError(
   error: unknown,
   endpoint: Endpoint,
+  listen = false,
 ): [message: string, hint: string] {
   const address = describeAddress(endpoint);
   const unix = endpoint.transport === "unix";
   if (error instanceof Deno.errors.AddrInUse) {
-    return unix
-      ? [`${address} is already in use`, "Pick another --unix path."]
+    if (unix) {
+      return [`${address} is already in use`, "Pick another socket path."];
+    }
+    return listen
+      ? [
+        `${address} is already in use`,
+        `Pick another port for --listen ${
+          describeEndpoint(endpoint)
+        }, or port 0: the system then picks a free one and merhaba prints it.`,
+      ]
       : [
         `${address} is already in use; pick another --port or 0`,
         "With --port 0 the system picks a free port and merhaba prints it.",
@@ -364,11 +389,13 @@ export function describeListenError(
     return unix
       ? [
         `Permission denied creating the socket ${address}`,
-        "Pick a --unix path in a directory you can write to.",
+        "Pick a socket path in a directory you can write to.",
       ]
       : [
         `Permission denied to listen on ${address}`,
-        "Ports below 1024 need root or CAP_NET_BIND_SERVICE; pick a --port from 1024 up.",
+        `Ports below 1024 need root or CAP_NET_BIND_SERVICE; pick a ${
+          listen ? "port" : "--port"
+        } from 1024 up.`,
       ];
   }
   if (error instanceof Deno.errors.AddrNotAvailable && !unix) {
@@ -386,11 +413,16 @@ export function describeListenError(
   ) {
     return [
       `Cannot resolve host "${endpoint.host}"`,
-      "Check the spelling of --host, or give an IP address.",
+      `Check the spelling of ${
+        listen ? "the host in --listen" : "--host"
+      }, or give an IP address.`,
     ];
   }
-  return [
-    `Cannot listen on ${address}: ${message}`,
-    "Run merhaba --help for usage.",
-  ];
+  if (unix && error instanceof Deno.errors.NotFound) {
+    return [
+      `Cannot create the socket ${address}: its directory does not exist`,
+      "Create the directory, or pick a socket path in one that exists.",
+    ];
+  }
+  return [`Cannot listen on ${address}: ${message}`, usageHint()];
 }

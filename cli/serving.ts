@@ -72,6 +72,7 @@ export async function serveCommand(config: Config): Promise<number> {
       tls: files.tls,
       ...(workers > 1 && { reusePort: "first" }),
       proxyFrom: config.proxyFrom,
+      fromListenFlag: config.fromListenFlag,
     });
   } catch (error) {
     return startupFailed(error);
@@ -337,8 +338,9 @@ function logListening(logger: Logger, opened: Opened, workers: number): void {
       families,
       range && `${ports - failed.length} of ${ports} ports`,
     ].filter(Boolean).join(", ");
+    // nc takes an IPv6 address without brackets.
     const host = listeningUrl(addr as Deno.NetAddr).slice(7, -1)
-      .replace(/:\d+$/, "");
+      .replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
     logEvent(logger, transport === "udp" ? "listeningUdp" : "listeningRange", {
       ...fields,
       details,
@@ -437,7 +439,12 @@ function boundName(
 ): string {
   if (endpoint.transport === "unix") return describeEndpoint(endpoint);
   const { hostname, port } = first.addr as Deno.NetAddr;
-  return describeEndpoint({ ...endpoint, host: canonicalHost(hostname), port });
+  // A range is named by its first port, bound or not, as when it listened.
+  return describeEndpoint({
+    ...endpoint,
+    host: canonicalHost(hostname),
+    ...(endpoint.lastPort === undefined && { port }),
+  });
 }
 
 async function removeSocketFile(path: string): Promise<void> {

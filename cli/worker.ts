@@ -31,6 +31,7 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
         tls,
         reusePort: "join",
         proxyFrom: config.proxyFrom,
+        fromListenFlag: config.fromListenFlag,
       });
       server = serve(opened.flatMap(({ listeners }) => listeners), {
         ...toServeOptions(config, greeting),

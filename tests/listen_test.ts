@@ -434,3 +434,22 @@ Deno.test({
     }
   },
 });
+
+Deno.test("merhaba --listen: a port in use or a missing socket directory is exit 1, with a hint that names --listen", async () => {
+  using held = heldPort();
+  const taken = await runMerhaba(["--listen", `127.0.0.1:${held.port}`]);
+  assert.equal(taken.code, 1);
+  assert.equal(
+    taken.stderr.replace(/^.*Warning.*\n/m, ""),
+    `error: 127.0.0.1:${held.port} is already in use\nPick another port for --listen 127.0.0.1:${held.port}, or port 0: the system then picks a free one and merhaba prints it.\n`,
+  );
+  const missing = await runMerhaba(
+    ["--listen", "unix:/nonexistent-merhaba/s.sock"],
+    ["--allow-net", "--allow-read", "--allow-write"],
+  );
+  assert.equal(missing.code, 1);
+  assert.match(
+    missing.stderr,
+    /^error: Cannot create the socket \/nonexistent-merhaba\/s\.sock: its directory does not exist\nCreate the directory, or pick a socket path in one that exists\.\n$/m,
+  );
+});
