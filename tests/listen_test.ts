@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   decode,
   encode,
+  freePortRange,
   greet,
   installed,
   readToEnd,
@@ -19,15 +20,15 @@ import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
 const GREETING = "Merhaba dünya!";
 const CODE_DIRECTORY = new URL("../", import.meta.url).pathname;
 
-/** A port the system picked and holds until disposed, and one more free next to it. */
-function heldPort(): Deno.TcpListener & { port: number } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+/** A TCP port on 127.0.0.1, held until disposed: the system picked it, or `port`. */
+function heldPort(port = 0): Deno.TcpListener & { port: number } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
   return Object.assign(listener, { port: listener.addr.port });
 }
 
-/** The first and last port of a range of `count` that holds `port`, within 1–65535. */
-function rangeAround(port: number, count: number): [number, number] {
-  const first = Math.min(port, 65536 - count);
+/** The first and last port of a range of `count` TCP ports free now. */
+function freeRange(count: number): [number, number] {
+  const first = freePortRange(count, "tcp");
   return [first, first + count - 1];
 }
 
@@ -88,8 +89,8 @@ Deno.test("merhaba --listen serves TCP, TLS and a Unix socket at once, and count
 });
 
 Deno.test("merhaba --listen with a range serves every free port of it, and names a taken one with its reason", async () => {
-  using held = heldPort();
-  const [first, last] = rangeAround(held.port, 3);
+  const [first, last] = freeRange(3);
+  using held = heldPort(first + 1);
   const merhaba = await MerhabaProcess.start([
     "--quiet",
     "--listen",
@@ -121,10 +122,8 @@ Deno.test("merhaba --listen with a range serves every free port of it, and names
 });
 
 Deno.test("merhaba --listen with a range serves the ports Deno may use, and exits 1 when it may use none", async () => {
-  using held = heldPort();
-  const port = held.port;
-  held.close();
-  const [first, last] = rangeAround(port, 3);
+  const [first, last] = freeRange(3);
+  const port = first + 1;
   const merhaba = await MerhabaProcess.start(
     ["--quiet", "--listen", `127.0.0.1:${first}-${last}`],
     { denoFlags: [`--allow-net=127.0.0.1:${port}`] },
@@ -157,6 +156,7 @@ Deno.test("merhaba --listen with a range serves the ports Deno may use, and exit
 });
 
 Deno.test("merhaba --listen exits 1 with one line when its sockets do not fit the open-files limit", async () => {
+  const first = freePortRange(300, "tcp");
   const { code, stdout, stderr } = await new Deno.Command("sh", {
     args: [
       "-c",
@@ -167,7 +167,7 @@ Deno.test("merhaba --listen exits 1 with one line when its sockets do not fit th
       "--allow-net",
       `${CODE_DIRECTORY}main.ts`,
       "--listen",
-      "127.0.0.1:40000-40299",
+      `127.0.0.1:${first}-${first + 299}`,
     ],
     stdin: "null",
   }).output();

@@ -189,3 +189,30 @@ export function freeUdpPort(): number {
   socket.close();
   return (socket.addr as Deno.NetAddr).port;
 }
+
+/**
+ * The first of `count` consecutive ports on 127.0.0.1 that are free now,
+ * for TCP or UDP, below Linux's ephemeral range (32768 up), where the
+ * clients of tests running meanwhile cannot take them.
+ */
+export function freePortRange(count: number, transport: "tcp" | "udp"): number {
+  for (let tries = 0; tries < 100; tries++) {
+    const first = 20000 + Math.floor(Math.random() * (12000 - count));
+    const held: { close(): void }[] = [];
+    try {
+      for (let port = first; port < first + count; port++) {
+        held.push(
+          transport === "tcp"
+            ? Deno.listen({ hostname: "127.0.0.1", port })
+            : Deno.listenDatagram({ transport, hostname: "127.0.0.1", port }),
+        );
+      }
+      return first;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    } finally {
+      for (const socket of held) socket.close();
+    }
+  }
+  throw new Error(`no ${count} free ${transport} ports in a row found`);
+}
