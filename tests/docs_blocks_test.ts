@@ -52,6 +52,8 @@ const COVERAGE: Record<string, string> = {
     "not run as written: it needs a balancer at 10.0.0.2; tests/interop_test.ts runs HAProxy with send-proxy in front of merhaba on loopback",
   "docs/performance.md: deno task bench":
     "not run by the tests: minutes of load on both cores; the page's figures come from deno task bench --save",
+  "docs/performance.md: $ deno run -A bench/listentls_close_repro.ts":
+    "not run by the tests: about 20 s, Linux /proc only, and it shows a runtime's bug, not merhaba's behaviour; the page's output is one run of it as written",
   "docs/sockets.md: nc localhost 8080":
     "run: tests/docs_sockets_test.ts, against the naive loop and merhaba",
   "docs/sockets.md: python3 -c 'import socket, ":
