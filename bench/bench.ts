@@ -18,6 +18,7 @@
 import { startTaskFlags } from "../tools/start_flags.ts";
 import { rssMiB } from "../tools/proc.ts";
 import { renderChart } from "./chart.ts";
+import { buildGoTlsPeer } from "./go_peer.ts";
 import {
   measureTlsMemory,
   type TlsMemoryResult,
@@ -448,7 +449,10 @@ async function benchmark(
  * The HTTPS rows again with an RSA 2048 certificate, made with openssl (the
  * test certificate is ECDSA P-256): what the choice of key costs.
  */
-async function rsaSpecs(workDir: string): Promise<ServerSpec[]> {
+async function rsaSpecs(
+  workDir: string,
+  goPeer: string[] | undefined,
+): Promise<ServerSpec[]> {
   if (!have("openssl")) {
     console.log("RSA rows skipped: openssl is not installed");
     return [];
@@ -476,7 +480,28 @@ async function rsaSpecs(workDir: string): Promise<ServerSpec[]> {
       workload: "https",
       command: denoRun([read], "bench/deno_floor.ts", "--tls", cert, key),
     },
+    ...goPeer
+      ? [{
+        name: "Go crypto/tls, RSA 2048",
+        workload: "https" as const,
+        command: [...goPeer, cert, key],
+      }]
+      : [],
   ];
+}
+
+/**
+ * Go's `crypto/tls` (bench/go_tls_peer.go, what Go servers such as
+ * traefik/whoami stand on) with the test certificate, GOMAXPROCS=1.
+ */
+function goSpecs(goPeer: string[] | undefined): ServerSpec[] {
+  return goPeer
+    ? [{
+      name: "Go crypto/tls",
+      workload: "https",
+      command: [...goPeer, ...TLS_FILES],
+    }]
+    : [];
 }
 
 async function nginxSpecs(workDir: string): Promise<ServerSpec[]> {
@@ -825,10 +850,15 @@ if (import.meta.main) {
   try {
     const loadgenPath = `${workDir}/loadgen`;
     await run(["cc", "-O2", "-o", loadgenPath, "bench/loadgen.c"]);
+    const goPeer = !ONLY || ONLY.includes("https") ||
+        ONLY.includes("tls-memory")
+      ? await buildGoTlsPeer(workDir)
+      : undefined;
     const specs = [
       ...await serverSpecs(),
-      ...await rsaSpecs(workDir),
+      ...await rsaSpecs(workDir, goPeer),
       ...await nginxSpecs(workDir),
+      ...goSpecs(goPeer),
     ]
       .filter((spec, _, all) =>
         !ONLY || ONLY.includes(spec.group ?? spec.workload) ||
@@ -878,7 +908,7 @@ if (import.meta.main) {
     if (!ONLY || ONLY.includes("tls-memory")) {
       const rounds = QUICK ? 6 : 20;
       console.log(`\nTLS memory: ${rounds} rounds of 1000 idle sessions`);
-      for (const server of tlsMemoryServers(await startTaskFlags())) {
+      for (const server of tlsMemoryServers(await startTaskFlags(), goPeer)) {
         tlsMemory.push(await measureTlsMemory(server, rounds, 1000));
       }
       printTlsMemory(tlsMemory);

@@ -127,8 +127,14 @@ async function listeningPort(
   }
 }
 
-/** merhaba as `deno task start` runs it, and the `Deno.listenTls` floor. */
-export function tlsMemoryServers(startFlags: string[]): TlsMemoryServer[] {
+/**
+ * merhaba as `deno task start` runs it, the `Deno.listenTls` floor, and the
+ * Go `crypto/tls` peer when its command is given (see bench/go_peer.ts).
+ */
+export function tlsMemoryServers(
+  startFlags: string[],
+  goPeer?: string[],
+): TlsMemoryServer[] {
   const deno = Deno.execPath();
   const read = `--allow-read=${CERT},${KEY}`;
   return [
@@ -159,11 +165,15 @@ export function tlsMemoryServers(startFlags: string[]): TlsMemoryServer[] {
         "--tls",
       ],
     },
+    ...goPeer
+      ? [{ name: "Go crypto/tls", command: [...goPeer, CERT, KEY] }]
+      : [],
   ];
 }
 
 if (import.meta.main) {
   const { startTaskFlags } = await import("../tools/start_flags.ts");
+  const { buildGoTlsPeer } = await import("./go_peer.ts");
   const option = (name: string, fallback: number) =>
     Number(
       Deno.args.find((arg) => arg.startsWith(`--${name}=`))?.split("=")[1] ??
@@ -172,8 +182,14 @@ if (import.meta.main) {
   const rounds = option("rounds", 20);
   const sessions = option("sessions", 1000);
   const results = [];
-  for (const server of tlsMemoryServers(await startTaskFlags())) {
-    results.push(await measureTlsMemory(server, rounds, sessions));
+  const workDir = await Deno.makeTempDir({ prefix: "merhaba_tls_memory_" });
+  try {
+    const goPeer = await buildGoTlsPeer(workDir);
+    for (const server of tlsMemoryServers(await startTaskFlags(), goPeer)) {
+      results.push(await measureTlsMemory(server, rounds, sessions));
+    }
+  } finally {
+    await Deno.remove(workDir, { recursive: true });
   }
   console.log(JSON.stringify(results, null, 2));
 }
