@@ -9,37 +9,20 @@
  */
 
 import { dispose, getLogger, type Logger } from "@logtape/logtape";
-import {
-  addressFamilies,
-  canonicalHost,
-  formatHostPort,
-  listeningUrl,
-} from "../lib/address.ts";
 import { DEFAULTS } from "../lib/defaults.ts";
 import { CATEGORIES, logEvent } from "../lib/events.ts";
 import { withTimeout } from "../lib/timers.ts";
-import {
-  type GreetingServer,
-  serve,
-  type ServeStats,
-  SharedCounter,
-} from "../server.ts";
+import { type GreetingServer, serve, SharedCounter } from "../server.ts";
 import { printError, StartupError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { type Config, toServeOptions } from "./flags.ts";
-import {
-  describeEndpoint,
-  type Endpoint,
-  portCount,
-  type TcpEndpoint,
-  type UnixEndpoint,
-} from "./endpoints.ts";
+import type { TcpEndpoint } from "./endpoints.ts";
 import { heapLimitMiB, heapShortfall } from "./heap.ts";
-import { hasIpv6, type Opened, openEndpoints } from "./listen.ts";
+import { type Opened, openEndpoints } from "./listen.ts";
 import { configureLogging } from "./logging.ts";
 import { readStartupFiles, type StartupFiles } from "./startup_files.ts";
 import { firstStopSignal } from "./stop_signals.ts";
-import { VERSION } from "./version.ts";
+import { logListening, logStopped } from "./announce.ts";
 import { assertPortSharing, WorkerPool } from "./workers.ts";
 
 /** A server that is up: its listeners, its worker threads, its log. */
@@ -289,162 +272,6 @@ async function stop(
     { ...mainStats, listeners: server.listeners },
     ...workerStats,
   ]);
-}
-
-/** Most ports a warning lists by number. */
-const LISTED_PORTS = 10;
-
-/**
- * An endpoint's listening line: where, over what, and how to try it; for a
- * range, how many of its ports listen, and then a warning naming those that
- * could not be bound.
- */
-function logListening(logger: Logger, opened: Opened, workers: number): void {
-  const { endpoint, failed } = opened;
-  const [first] = [...opened.listeners, ...opened.sockets];
-  const addr = first!.addr;
-  if (addr.transport === "unix" || addr.transport === "unixpacket") {
-    logEvent(logger, "listeningUnix", {
-      version: VERSION,
-      address: addr.path,
-      transport: "unix",
-      url: "http://localhost/",
-    });
-    return;
-  }
-  const net = endpoint as Exclude<Endpoint, UnixEndpoint>;
-  const ports = portCount(endpoint);
-  const { hostname, port } = addr as Deno.NetAddr;
-  const families = addressFamilies(
-    hostname,
-    net.ipv4Fallback === true,
-    hostname !== "::" || hasIpv6(),
-  );
-  const tls = net.transport === "tcp" && net.tls !== undefined;
-  const transport = net.transport === "udp" ? "udp" : tls ? "tls" : "tcp";
-  const range = net.lastPort === undefined ? "" : `-${net.lastPort}`;
-  const fields = {
-    version: VERSION,
-    // A range is named by its first port, bound or not.
-    address: `${formatHostPort(hostname, range ? net.port : port)}${range}`,
-    transport,
-    workers: transport === "udp" ? 1 : workers,
-    ...(families && { families }),
-    ...(range && { ports: ports - failed.length }),
-  };
-  if (transport === "udp" || range) {
-    const details = [
-      transport,
-      families,
-      range && `${ports - failed.length} of ${ports} ports`,
-    ].filter(Boolean).join(", ");
-    // nc takes an IPv6 address without brackets.
-    const host = listeningUrl(addr as Deno.NetAddr).slice(7, -1)
-      .replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
-    logEvent(logger, transport === "udp" ? "listeningUdp" : "listeningRange", {
-      ...fields,
-      details,
-      ...(transport === "udp"
-        ? { try: `echo hi | nc -u -w1 ${host} ${port}` }
-        : { url: listeningUrl(addr as Deno.NetAddr, tls ? "https" : "http") }),
-    });
-    if (failed.length > 0) {
-      logEvent(logger, "portsNotBound", {
-        address: describeEndpoint(endpoint),
-        count: failed.length,
-        ports,
-        failures: failed.slice(0, LISTED_PORTS)
-          .map(({ port, reason }) => `${port} (${reason})`).join(", ") +
-          (failed.length > LISTED_PORTS ? ", …" : ""),
-      });
-    }
-    return;
-  }
-  logEvent(logger, families ? "listeningWildcard" : "listening", {
-    ...fields,
-    url: listeningUrl(addr as Deno.NetAddr, tls ? "https" : "http"),
-  });
-}
-
-/** What one thread did: in all, and on each of its listeners. */
-type ThreadStats = ServeStats & { listeners: ServeStats[] };
-
-/**
- * The last line: connections served, in all, per endpoint when there are
- * several, and per thread when there are several.
- */
-function logStopped(
-  logger: Logger,
-  opened: Opened[],
-  perThread: ThreadStats[],
-): void {
-  const served = perThread.reduce((sum, stats) => sum + stats.served, 0);
-  const accepted = perThread.reduce((sum, stats) => sum + stats.accepted, 0);
-  const perWorker = perThread.length > 1
-    ? perThread.map((stats) => stats.served).join(", ")
-    : undefined;
-  if (opened.length === 1) {
-    if (perWorker === undefined) {
-      logEvent(logger, "stopped", { served, accepted });
-    } else {
-      logEvent(logger, "stoppedWorkers", {
-        served,
-        accepted,
-        per_worker: perWorker,
-      });
-    }
-    return;
-  }
-  logEvent(logger, perWorker ? "stoppedListenersWorkers" : "stoppedListeners", {
-    served,
-    accepted,
-    per_listener: servedPerEndpoint(opened, perThread).join(", "),
-    ...(perWorker && { per_worker: perWorker }),
-  });
-}
-
-/**
- * Connections served on each endpoint, every thread's counted: the main
- * thread serves every socket in the order opened; a worker, the TCP and TLS
- * ones only, in the same order.
- */
-function servedPerEndpoint(
-  opened: Opened[],
-  perThread: ThreadStats[],
-): string[] {
-  const [main, ...workers] = perThread;
-  let mainIndex = 0;
-  let workerIndex = 0;
-  return opened.map(({ endpoint, listeners, sockets }) => {
-    let served = 0;
-    for (let i = 0; i < listeners.length + sockets.length; i++) {
-      served += main!.listeners[mainIndex++]?.served ?? 0;
-    }
-    for (let i = 0; i < listeners.length; i++, workerIndex++) {
-      for (const worker of workers) {
-        served += worker.listeners[workerIndex]?.served ?? 0;
-      }
-    }
-    return `${boundName(endpoint, listeners[0] ?? sockets[0]!)} ${served}`;
-  });
-}
-
-/**
- * An endpoint as `--listen` would write it, with the address it got: the
- * port the system picked for port 0, the IPv4 fallback of `::`.
- */
-function boundName(
-  endpoint: Endpoint,
-  first: { addr: Deno.Addr },
-): string {
-  if (endpoint.transport === "unix") return describeEndpoint(endpoint);
-  const { hostname, port } = first.addr as Deno.NetAddr;
-  // A range is named by its first port, bound or not, as when it listened.
-  return describeEndpoint({
-    ...endpoint,
-    host: canonicalHost(hostname),
-    ...(endpoint.lastPort === undefined && { port }),
-  });
 }
 
 async function removeSocketFile(path: string): Promise<void> {
