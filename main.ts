@@ -51,11 +51,12 @@ export async function main(args: string[]): Promise<number> {
  * variable it is treated as unset: merhaba never prompts for one.
  */
 function readEnvironment(): Environment {
-  const { state } = Deno.permissions.querySync({
-    name: "env",
-    variable: "PORT",
-  });
-  return state === "granted" ? { PORT: Deno.env.get("PORT") } : {};
+  const environment: Environment = {};
+  for (const variable of ["PORT", "MERHABA_TLS_ROUTE"] as const) {
+    const { state } = Deno.permissions.querySync({ name: "env", variable });
+    if (state === "granted") environment[variable] = Deno.env.get(variable);
+  }
+  return environment;
 }
 
 if (import.meta.main) {

@@ -15,6 +15,7 @@ import {
   listeningUrl,
 } from "../lib/address.ts";
 import { logEvent } from "../lib/events.ts";
+import { TlsListener } from "../lib/tls.ts";
 import type { ServeStats } from "../server.ts";
 import {
   describeEndpoint,
@@ -28,6 +29,19 @@ import { VERSION } from "./version.ts";
 
 /** Most ports a warning lists by number. */
 const LISTED_PORTS = 10;
+
+/**
+ * Says once, at debug, when TLS is served by the stream route, and why: the
+ * native route is an internal of the runtime that an upgrade could take
+ * away (see `lib/tls_route.ts`).
+ */
+export function logTlsRoute(logger: Logger, opened: readonly Opened[]): void {
+  const reason = opened.flatMap((o) => o.listeners).find((
+    listener,
+  ): listener is TlsListener => listener instanceof TlsListener)
+    ?.fallbackReason;
+  if (reason !== undefined) logEvent(logger, "tlsStreamRoute", { reason });
+}
 
 /**
  * An endpoint's listening line: where, over what, and how to try it; for a

@@ -19,6 +19,10 @@ import { parseHost, parseInteger, UsageError } from "./validate.ts";
 export interface TlsFiles {
   certFile: string;
   keyFile: string;
+  /** `--client-ca`: CA certificates to verify client certificates against. */
+  clientCaFile?: string;
+  /** `--client-cert`: whether a client must present one. */
+  clientCert?: "optional" | "required";
 }
 
 /**

@@ -79,6 +79,8 @@ export interface Config {
   drainDelayMs: number;
   /** Sources that must send a PROXY protocol header (`--proxy-protocol`). */
   proxyFrom: Cidr[];
+  /** The TLS route when not the native one (`MERHABA_TLS_ROUTE=stream`). */
+  tlsRoute?: "stream";
   logFormat: LogFormat;
   logLevel: LogLevelFlag;
   quiet: boolean;
@@ -99,6 +101,8 @@ export interface ProbeCommand {
   proxyFrom: Cidr[];
   /** How to print the report: one line of text, or a JSON object. */
   logFormat: LogFormat;
+  /** A client certificate and key to present (`--probe-cert`, `--probe-key`). */
+  clientCert?: { certFile: string; keyFile: string };
 }
 
 /** What the command line asks for. */
@@ -112,6 +116,11 @@ export type Command =
 export interface Environment {
   /** The port to listen on when `--port` is absent (PaaS convention). */
   PORT?: string;
+  /**
+   * `stream` serves TLS by the fallback route even where the native one
+   * works: to compare them, or to step around a runtime fault.
+   */
+  MERHABA_TLS_ROUTE?: string;
 }
 
 const OPTIONS = {
@@ -135,10 +144,14 @@ const OPTIONS = {
   "log-level": { type: "string" },
   cert: { type: "string" },
   key: { type: "string" },
+  "client-ca": { type: "string" },
+  "client-cert": { type: "string" },
   unix: { type: "string" },
   workers: { type: "string" },
   probe: { type: "string" },
   "probe-tls": { type: "boolean" },
+  "probe-cert": { type: "string" },
+  "probe-key": { type: "string" },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
@@ -304,6 +317,7 @@ export function parseFlags(
   if (values["probe-tls"] && values.probe === undefined) {
     throw new UsageError("--probe-tls goes with --probe HOST:PORT");
   }
+  const clientCert = probeClientCert(values);
   const endpoints = values.listen === undefined
     ? [parseEndpoint({
       ...values,
@@ -320,11 +334,18 @@ export function parseFlags(
     LOG_FORMATS,
   );
   if (values.probe === "") {
+    const own = probeOwnEndpoint(endpoints[0]!);
+    if (clientCert && !own.tls) {
+      throw new UsageError(
+        "--probe-cert is presented over TLS, and the endpoint probed has no --cert",
+      );
+    }
     return {
-      ...probeOwnEndpoint(endpoints[0]!),
+      ...own,
       timeoutMs,
       proxyFrom,
       logFormat,
+      ...(clientCert && { clientCert }),
     };
   }
   if (values.probe !== undefined) {
@@ -332,18 +353,32 @@ export function parseFlags(
     if (target.transport === "udp" && values["probe-tls"]) {
       throw new UsageError("--probe-tls cannot probe udp://: TLS is over TCP");
     }
+    const overTls = tls || (values["probe-tls"] ?? false);
+    if (clientCert && !overTls) {
+      throw new UsageError(
+        "--probe-cert is presented over TLS: add --probe-tls, or probe tls://HOST:PORT",
+      );
+    }
     return {
       kind: "probe",
       target,
-      tls: tls || (values["probe-tls"] ?? false),
+      tls: overTls,
       timeoutMs,
       proxyFrom,
       logFormat,
+      ...(clientCert && { clientCert }),
     };
+  }
+  const route = environment.MERHABA_TLS_ROUTE || "native";
+  if (route !== "native" && route !== "stream") {
+    throw new UsageError(
+      `Invalid MERHABA_TLS_ROUTE "${route}": expected native or stream`,
+    );
   }
   const config = serveConfig(values, {
     endpoints,
     ...(values.listen !== undefined && { fromListenFlag: true as const }),
+    ...(route === "stream" && { tlsRoute: route }),
     timeoutMs,
     proxyFrom,
     logFormat,
@@ -354,6 +389,35 @@ export function parseFlags(
 
 /** The flags as parseArgs reads them. */
 type Values = ReturnType<typeof readArgs>;
+
+/**
+ * `--probe-cert` and `--probe-key`: both or neither, with `--probe`.
+ *
+ * @throws {UsageError} for one without the other, or without `--probe`.
+ */
+function probeClientCert(
+  values: Values,
+): ProbeCommand["clientCert"] | undefined {
+  const certFile = values["probe-cert"];
+  const keyFile = values["probe-key"];
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (values.probe === undefined) {
+    throw new UsageError(
+      `${
+        certFile === undefined ? "--probe-key" : "--probe-cert"
+      } goes with --probe`,
+    );
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    const [given, missing] = certFile === undefined
+      ? ["--probe-key", "--probe-cert"]
+      : ["--probe-cert", "--probe-key"];
+    throw new UsageError(
+      `${given} needs ${missing} too: a client certificate takes its private key`,
+    );
+  }
+  return { certFile, keyFile };
+}
 
 /**
  * Splits the command line into flags and their values.
@@ -416,7 +480,12 @@ function serveConfig(
   values: Values,
   shared: Pick<
     Config,
-    "endpoints" | "fromListenFlag" | "timeoutMs" | "proxyFrom" | "logFormat"
+    | "endpoints"
+    | "fromListenFlag"
+    | "timeoutMs"
+    | "proxyFrom"
+    | "tlsRoute"
+    | "logFormat"
   >,
 ): Config {
   const integer = (flag: keyof Values, min: number, max: number) => {
@@ -493,6 +562,8 @@ interface EndpointFlags {
   unix?: string;
   cert?: string;
   key?: string;
+  "client-ca"?: string;
+  "client-cert"?: string;
 }
 
 /**
@@ -573,10 +644,42 @@ function tlsFiles(flags: EndpointFlags): TlsFiles | undefined {
       `${given} needs ${missing} too: TLS takes a certificate and its private key`,
     );
   }
-  return flags.cert === undefined || flags.key === undefined
-    ? undefined
-    : { certFile: flags.cert, keyFile: flags.key };
+  const clientCa = flags["client-ca"];
+  const clientCert = flags["client-cert"];
+  if (clientCert !== undefined && clientCa === undefined) {
+    throw new UsageError(
+      "--client-cert says whether a certificate from --client-ca is required: give --client-ca too",
+    );
+  }
+  if (flags.cert === undefined || flags.key === undefined) {
+    if (clientCa !== undefined) {
+      throw new UsageError(
+        "--client-ca verifies the clients of a TLS listener: give --cert and --key too",
+      );
+    }
+    return undefined;
+  }
+  if (clientCa === "") {
+    throw new UsageError(
+      'Invalid --client-ca "": expected a PEM file of CA certificates',
+    );
+  }
+  return {
+    certFile: flags.cert,
+    keyFile: flags.key,
+    ...(clientCa !== undefined && {
+      clientCaFile: clientCa,
+      clientCert: parseChoice(
+        "--client-cert",
+        clientCert ?? "required",
+        CLIENT_CERT_MODES,
+      ),
+    }),
+  };
 }
+
+/** The values of `--client-cert`. */
+const CLIENT_CERT_MODES = ["optional", "required"] as const;
 
 /**
  * Validates `--proxy-protocol` values: IPv4 or IPv6 CIDRs or addresses.

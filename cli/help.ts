@@ -59,6 +59,11 @@ Where to listen:
   -p, --port <n>              TCP port, 0 = any free port (default: $PORT if set, else ${DEFAULTS.port})
       --cert <file>           serve TLS with this PEM certificate (needs --key)
       --key <file>            the PEM private key of --cert
+      --client-ca <file>      ask TLS clients for a certificate and verify it against these
+                              PEM CA certificates (mutual TLS); what each presented is logged
+      --client-cert <optional|required>  required (the default with --client-ca): no
+                              certificate fails the handshake, one that does not verify is
+                              closed before any reply; optional: every client is greeted
       --unix <path>           listen on a Unix socket instead of TCP
       --workers <n|auto>      threads accepting on the same ports (Linux; default ${DEFAULTS.workers};
                               0 or auto = one per CPU; UDP is served by the first alone)
@@ -69,7 +74,8 @@ Where to listen:
 What to answer:
   -g, --greeting <text>       what every client receives (default "${DEFAULTS.greeting}")
       --greeting-file <path>  send this file's bytes instead, read once at start
-                              Both may hold {hostname} {peer} {local} {count} {time};
+                              Both may hold {hostname} {peer} {local} {count} {time}
+                              {client_cert};
                               {{name}} is the text {name}; other braces stay as written
       --echo                  append what the client sent (HTTP: request line and headers)
       --status <code>         HTTP status, 100-599 (default ${DEFAULT_HTTP.status})
@@ -110,6 +116,8 @@ Other:
       --probe-tls             probe over TLS and report the version, cipher, ALPN and the
                               certificate (subject, SANs, days left; not verified, so test
                               certificates pass); an expired one fails the probe
+      --probe-cert <file>     with --probe-tls: present this client certificate (for a
+      --probe-key <file>      server with --client-ca) and its PEM private key
   -h, --help                  show this help
   -V, --version               show the version
 
@@ -126,6 +134,7 @@ Examples:
   ${command} --unix /tmp/merhaba.sock --log-format json
   ${command} --port 8080 --workers auto --quiet
   ${command} --listen :8080 --listen tls://:8443 --cert cert.pem --key key.pem
+  ${command} -p 8443 --cert cert.pem --key key.pem --client-ca ca.pem
   ${command} --listen udp://:5353 --listen :9000-9009`;
 }
 

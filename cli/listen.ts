@@ -19,14 +19,16 @@ import {
   type UdpEndpoint,
 } from "./endpoints.ts";
 import { ProxyProtocolListener } from "../lib/proxied.ts";
-import { type TlsKeyPair, TlsListener } from "../lib/tls.ts";
+import { TlsListener, type TlsRoute, type TlsSettings } from "../lib/tls.ts";
 import { StartupError } from "./errors.ts";
 import { usageHint } from "./help.ts";
 
 /** How to open a listener. */
 export interface ListenOptions {
-  /** The PEM pair to serve TLS with (TCP endpoints with `tls` only). */
-  tls?: TlsKeyPair;
+  /** The PEM pair to serve TLS with, and client CAs (TCP endpoints with `tls` only). */
+  tls?: TlsSettings;
+  /** `stream` to serve TLS by the fallback route (`MERHABA_TLS_ROUTE`). @default "native" */
+  tlsRoute?: TlsRoute;
   /**
    * Let other listeners bind the same TCP port (Linux; for `--workers`):
    * `first` for the listener that claims the port, `join` for the others.
@@ -250,18 +252,18 @@ function listenTcp(endpoint: TcpEndpoint, options: ListenOptions): Listener {
     reusePort: options.reusePort !== undefined,
   };
   const tcp = listen(address);
-  // The PROXY header comes first, before any TLS handshake.
-  const listener = options.proxyFrom?.length
-    ? new ProxyProtocolListener(tcp, options.proxyFrom)
-    : tcp;
-  if (!endpoint.tls) return listener;
+  if (!endpoint.tls) {
+    return options.proxyFrom?.length
+      ? new ProxyProtocolListener(tcp, options.proxyFrom)
+      : tcp;
+  }
   if (!options.tls) {
-    listener.close();
+    tcp.close();
     throw new TypeError(
       "the endpoint asks for TLS, but no certificate and key were given",
     );
   }
-  return listenTls(listener, options.tls, endpoint.tls);
+  return listenTls(tcp, options, endpoint.tls);
 }
 
 /** Whether binding failed because this machine or container has no IPv6. */
@@ -288,22 +290,33 @@ function claimPort(
 }
 
 /**
- * TLS over a TCP listener (see `tls.ts` for why not `Deno.listenTls`),
- * closing the TCP listener when the pair cannot serve.
+ * TLS over a TCP listener (see `tls.ts` for why not `Deno.listenTls`), a
+ * PROXY header read first from trusted sources, closing the TCP listener
+ * when the settings cannot serve.
  */
 function listenTls(
-  tcp: Listener,
-  pair: TlsKeyPair,
+  tcp: Listener<Deno.Conn>,
+  options: ListenOptions,
   files: TlsFiles,
 ): Listener {
   try {
-    return new TlsListener(tcp, pair);
+    return new TlsListener(tcp, options.tls!, {
+      proxyFrom: options.proxyFrom,
+      route: options.tlsRoute,
+    });
   } catch (error) {
     tcp.close();
+    const message = (error as Error).message;
+    if (
+      files.clientCaFile !== undefined && /client CA|client cert/.test(message)
+    ) {
+      throw new StartupError(
+        `Cannot verify client certificates with ${files.clientCaFile}: ${message}`,
+        "Check that --client-ca is a PEM file of CA certificates.",
+      );
+    }
     throw new StartupError(
-      `Cannot serve TLS with ${files.certFile} and ${files.keyFile}: ${
-        (error as Error).message
-      }`,
+      `Cannot serve TLS with ${files.certFile} and ${files.keyFile}: ${message}`,
       "Check that --cert is a PEM certificate and --key its own PEM private key.",
     );
   }

@@ -40,6 +40,8 @@ export interface ProbeOptions {
   proxyFrom?: readonly Cidr[];
   /** The time to judge the certificate's validity at. @default now */
   now?: Date;
+  /** A client certificate and its key (PEM) to present over TLS. */
+  clientCert?: { cert: string; key: string };
 }
 
 /** What a probe saw. */
@@ -117,7 +119,7 @@ export async function probe(
     // A first try that ends after the probe gave up starts no second.
     if (over) throw new Error("the probe is over");
     const exchange = options.tls
-      ? tlsExchange(target as Deno.ConnectOptions, sendLocal, options.now)
+      ? tlsExchange(target as Deno.ConnectOptions, sendLocal, options)
       : plainExchange(target, sendLocal);
     exchanges.push(exchange);
     return exchange.reply;
@@ -278,7 +280,7 @@ function isTrusted(source: string, proxyFrom: readonly Cidr[]): boolean {
 function tlsExchange(
   target: Deno.ConnectOptions,
   sendLocal: (source: string | undefined) => boolean,
-  now: Date | undefined,
+  { now, clientCert }: Pick<ProbeOptions, "now" | "clientCert">,
 ): Exchange {
   const name = target.hostname ?? "127.0.0.1";
   const tcp = net.connect(target.port, name);
@@ -297,6 +299,7 @@ function tlsExchange(
     // SNI takes names only, not addresses.
     ...(isIP(name) === 0 && { servername: name }),
     rejectUnauthorized: false,
+    ...clientCert,
   }, () => {
     try {
       session = {

@@ -6,23 +6,40 @@
  */
 
 import { formatHostPort } from "../lib/address.ts";
-import { printError } from "./errors.ts";
+import { printError, StartupError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import type { ProbeCommand } from "./flags.ts";
 import { CertificateValidityError } from "./certificate.ts";
-import { describeProbe, probe, probeFields } from "./probe.ts";
+import {
+  describeProbe,
+  probe,
+  probeFields,
+  type ProbeOptions,
+} from "./probe.ts";
 
 /** Probes, prints the report, and resolves to the exit code. */
 export async function runProbe(
-  { target, tls: overTls, timeoutMs, proxyFrom, logFormat }: ProbeCommand,
+  { target, tls: overTls, timeoutMs, proxyFrom, logFormat, clientCert }:
+    ProbeCommand,
 ): Promise<number> {
   const name = "path" in target
     ? target.path
     : `${target.transport === "udp" ? "udp://" : ""}${
       formatHostPort(target.hostname ?? "127.0.0.1", target.port)
     }`;
+  let presented: ProbeOptions["clientCert"];
   try {
-    const report = await probe(target, { timeoutMs, tls: overTls, proxyFrom });
+    presented = clientCert && await readClientCert(clientCert);
+  } catch (error) {
+    return startupFailed(error);
+  }
+  try {
+    const report = await probe(target, {
+      timeoutMs,
+      tls: overTls,
+      proxyFrom,
+      clientCert: presented,
+    });
     console.log(
       logFormat === "json"
         ? JSON.stringify(probeFields(name, report))
@@ -52,6 +69,12 @@ export function hintFor(
       : "--allow-net";
     return `deno task start and deno run -P main.ts grant it; with deno run, add ${flags}`;
   }
+  if (/CertificateRequired|certificate required/i.test(String(error))) {
+    return "The server asks for a client certificate (--client-ca): give --probe-cert and --probe-key.";
+  }
+  if (/BadCertificate|UnknownCA|bad certificate/i.test(String(error))) {
+    return "The server refused the client certificate: give --probe-cert one its --client-ca issued.";
+  }
   if (error instanceof CertificateValidityError) {
     return "It answered with a certificate that is not valid now: give the server a current one (--cert and --key) and restart it.";
   }
@@ -64,4 +87,59 @@ export function hintFor(
   return overTls
     ? "Is merhaba running there with --cert and --key?"
     : "Is merhaba running there? (For a TLS port, add --probe-tls.)";
+}
+
+/**
+ * Reads `--probe-cert` and `--probe-key`.
+ *
+ * @throws {StartupError} naming the file that cannot be read or holds no PEM.
+ */
+async function readClientCert(
+  files: NonNullable<ProbeCommand["clientCert"]>,
+): Promise<NonNullable<ProbeOptions["clientCert"]>> {
+  const read = async (flag: string, path: string, marker: RegExp) => {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      throw new StartupError(
+        `Cannot read ${flag} file "${path}": ${
+          error instanceof Deno.errors.NotFound
+            ? "no such file"
+            : (error as Error).message
+        }`,
+        error instanceof Deno.errors.NotCapable
+          ? `deno task start and deno run -P main.ts grant it; with deno run, add --allow-read=${path}.`
+          : `Check the path given to ${flag}.`,
+      );
+    }
+    if (!marker.test(text)) {
+      throw new StartupError(
+        `${flag} file "${path}" holds no PEM ${
+          flag === "--probe-cert" ? "certificate" : "private key"
+        }`,
+        `Give ${flag} a PEM file.`,
+      );
+    }
+    return text;
+  };
+  return {
+    cert: await read(
+      "--probe-cert",
+      files.certFile,
+      /-----BEGIN CERTIFICATE-----/,
+    ),
+    key: await read(
+      "--probe-key",
+      files.keyFile,
+      /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/,
+    ),
+  };
+}
+
+/** Prints a {@link StartupError} and gives exit code 1. */
+function startupFailed(error: unknown): number {
+  if (!(error instanceof StartupError)) throw error;
+  printError(error.message, error.hint);
+  return ExitCode.failure;
 }

@@ -22,7 +22,7 @@ import { type Opened, openEndpoints } from "./listen.ts";
 import { configureLogging } from "./logging.ts";
 import { readStartupFiles, type StartupFiles } from "./startup_files.ts";
 import { firstStopSignal } from "./stop_signals.ts";
-import { logListening, logStopped } from "./announce.ts";
+import { logListening, logStopped, logTlsRoute } from "./announce.ts";
 import { assertPortSharing, WorkerPool } from "./workers.ts";
 
 /** A server that is up: its listeners, its worker threads, its log. */
@@ -56,6 +56,7 @@ export async function serveCommand(config: Config): Promise<number> {
       ...(workers > 1 && { reusePort: "first" }),
       proxyFrom: config.proxyFrom,
       fromListenFlag: config.fromListenFlag,
+      tlsRoute: config.tlsRoute,
     });
   } catch (error) {
     return startupFailed(error);
@@ -141,6 +142,7 @@ async function start(
     config.endpoints.some((e) => e.transport === "unix"),
   );
   for (const endpoint of opened) logListening(logger, endpoint, workers);
+  logTlsRoute(logger, opened);
   return running;
 }
 

@@ -6,14 +6,14 @@
  * @module
  */
 
-import type { TlsKeyPair } from "../lib/tls.ts";
+import type { TlsSettings } from "../lib/tls.ts";
 import { StartupError } from "./errors.ts";
 import type { Config, TlsFiles } from "./flags.ts";
 
 /** What merhaba reads from files and the system before it drops access. */
 export interface StartupFiles {
-  /** The certificate and key, for a TLS endpoint. */
-  tls?: TlsKeyPair;
+  /** The certificate and key, and the client CAs, for a TLS endpoint. */
+  tls?: TlsSettings;
   /** The `--greeting-file` bytes. */
   greeting?: Uint8Array;
 }
@@ -40,8 +40,9 @@ export async function readStartupFiles(config: Config): Promise<StartupFiles> {
  * @throws {StartupError} naming the file that is missing, unreadable, or
  * holds no PEM certificate or key.
  */
-async function readTlsKeyPair(files: TlsFiles): Promise<TlsKeyPair> {
-  const allowRead = `${files.certFile},${files.keyFile}`;
+async function readTlsKeyPair(files: TlsFiles): Promise<TlsSettings> {
+  const allowRead = [files.certFile, files.keyFile, files.clientCaFile]
+    .filter((file) => file !== undefined).join(",");
   const text = new TextDecoder();
   const cert = text.decode(
     await readNamedFile("--cert file", files.certFile, allowRead),
@@ -61,7 +62,17 @@ async function readTlsKeyPair(files: TlsFiles): Promise<TlsKeyPair> {
       'Expected a file starting with "-----BEGIN PRIVATE KEY-----" (or RSA/EC PRIVATE KEY).',
     );
   }
-  return { cert, key };
+  if (files.clientCaFile === undefined) return { cert, key };
+  const clientCa = text.decode(
+    await readNamedFile("--client-ca file", files.clientCaFile, allowRead),
+  );
+  if (!clientCa.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new StartupError(
+      `--client-ca file "${files.clientCaFile}" holds no PEM certificate`,
+      'Expected CA certificates, each starting with "-----BEGIN CERTIFICATE-----".',
+    );
+  }
+  return { cert, key, clientCa, clientCert: files.clientCert };
 }
 
 /**

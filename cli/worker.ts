@@ -32,6 +32,7 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
         reusePort: "join",
         proxyFrom: config.proxyFrom,
         fromListenFlag: config.fromListenFlag,
+        tlsRoute: config.tlsRoute,
       });
       server = serve(opened.flatMap(({ listeners }) => listeners), {
         ...toServeOptions(config, greeting),

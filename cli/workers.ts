@@ -8,7 +8,7 @@
  */
 
 import type { Config, TcpEndpoint } from "./flags.ts";
-import type { TlsKeyPair } from "../lib/tls.ts";
+import type { TlsSettings } from "../lib/tls.ts";
 import { StartupError } from "./errors.ts";
 import type { ServeStats } from "../server.ts";
 
@@ -19,7 +19,7 @@ export type ToWorker =
     config: Config;
     /** The main thread's TCP and TLS endpoints, each with the port it got. */
     endpoints: TcpEndpoint[];
-    tls?: TlsKeyPair;
+    tls?: TlsSettings;
     /** The `--greeting-file` bytes, read by the main thread. */
     greeting?: Uint8Array;
     /** The memory of the `{count}` counter every thread draws from. */

@@ -335,6 +335,7 @@ class ConnectionLog {
   #probed = false;
   /** Bytes the client sent; -1 until its request is read. */
   #sent = -1;
+  #certificateLogged = false;
 
   constructor(logger: Logger, conn: Connection) {
     this.#logger = logger;
@@ -375,6 +376,42 @@ class ConnectionLog {
     this.#sent = received.byteLength;
     this.#probed = outcome === null && this.#sent === 0;
     if (this.#info && !this.#announced && !this.#probed) this.#announce();
+    this.#certificate();
+  }
+
+  /**
+   * What a TLS client presented when asked for a certificate, once: after
+   * its request, or with the line saying why it was refused.
+   */
+  #certificate(): void {
+    const presented = this.#conn.clientCertificate;
+    if (!this.#info || presented === undefined || this.#certificateLogged) {
+      return;
+    }
+    this.#certificateLogged = true;
+    const peer = this.#peerText;
+    if (presented === null) {
+      logEvent(this.#logger, "noClientCertificate", {
+        peer,
+        verdict: "accepted: --client-cert optional",
+        verified: false,
+      });
+      return;
+    }
+    logEvent(this.#logger, "clientCertificate", {
+      peer,
+      verdict: presented.verified
+        ? "verified"
+        : `not verified: ${presented.error}`,
+      subject: presented.subject,
+      sans: presented.sans,
+      issuer: presented.issuer,
+      serial: presented.serial,
+      sha256: presented.sha256,
+      not_before: presented.notBefore,
+      not_after: presented.notAfter,
+      verified: presented.verified,
+    });
   }
 
   /** What the client sent, and what it looked like; a probe's is debug only. */
@@ -440,6 +477,7 @@ class ConnectionLog {
     this.#probed ||= this.#sent < 0 && isReset(error);
     if (!this.#info) return;
     if (!this.#announced && !this.#probed) this.#announce();
+    this.#certificate();
     if (error instanceof ClientRefused) {
       logEvent(this.#logger, "refused", {
         peer: this.#peerText,
@@ -488,6 +526,7 @@ function personalReply(
       local: formatAddress(conn.localAddr),
       count: String(ordinal),
       time: new Date().toISOString(),
+      client_cert: describePresented(conn.clientCertificate),
     }));
   // (Raw mode parses no request line.)
   const http = plan.mode === "http" || request !== undefined;
@@ -510,6 +549,16 @@ function personalReply(
     offset += part.byteLength;
   }
   return http ? httpResponse(body, plan.http, request?.method) : body;
+}
+
+/** `{client_cert}`: the subject and whether it verified, or `none`. */
+function describePresented(
+  presented: Connection["clientCertificate"],
+): string {
+  if (!presented) return "none";
+  return `${presented.subject} (${
+    presented.verified ? "verified" : "not verified"
+  })`;
 }
 
 /**

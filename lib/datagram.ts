@@ -277,6 +277,7 @@ export class DatagramServer implements AsyncDisposable {
       local: this.#local,
       count: String(this.#counter?.next() ?? this.#stats.accepted),
       time: new Date().toISOString(),
+      client_cert: "none",
     }));
     if (!this.#echo) return greeting;
     const reply = new Uint8Array(greeting.byteLength + 1 + data.byteLength);

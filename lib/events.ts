@@ -147,6 +147,21 @@ const EVENTS = {
     "handshake_timeout",
     "{peer} did not finish its TLS handshake within {timeout_ms} ms; disconnected",
   ],
+  clientCertificate: [
+    "info",
+    "client_certificate",
+    "{peer} presented a client certificate ({verdict}): subject {subject}; SANs {sans}; issuer {issuer}; serial {serial}; SHA-256 {sha256}; valid {not_before} to {not_after}",
+  ],
+  noClientCertificate: [
+    "info",
+    "client_certificate",
+    "{peer} presented no client certificate ({verdict})",
+  ],
+  tlsStreamRoute: [
+    "debug",
+    "tls_route",
+    "TLS runs over the stream route, which costs about 1.5x the CPU of the native one: {reason}",
+  ],
   datagram: ["info", "datagram", "{peer} sent {bytes} bytes (udp)"],
   datagramTruncated: [
     "info",

@@ -1,6 +1,6 @@
 /**
- * Greetings with placeholders: `{hostname}`, `{peer}`, `{local}`, `{count}`
- * and `{time}`, filled in for each connection, so a reply can tell which
+ * Greetings with placeholders: `{hostname}`, `{peer}`, `{local}`, `{count}`,
+ * `{time}` and `{client_cert}`, filled in for each connection, so a reply can tell which
  * instance answered and whom. One rule for every source: a known `{name}`
  * is replaced, `{{name}}` is the literal text `{name}`, and every other
  * brace is text as written (so JSON needs no escaping).
@@ -15,6 +15,7 @@ export const PLACEHOLDERS = [
   "local",
   "count",
   "time",
+  "client_cert",
 ] as const;
 
 /** A placeholder's name. */

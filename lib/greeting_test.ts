@@ -14,6 +14,7 @@ const VALUES = {
   local: "10.0.0.1:8080",
   count: "7",
   time: "2026-11-25T12:00:00.000Z",
+  client_cert: "CN=client.example (verified)",
 };
 
 Deno.test("parseGreeting() splits text and placeholders; renderGreeting() fills them in", () => {
@@ -101,7 +102,7 @@ Deno.test("parseGreeting() names every placeholder when it refuses one", () => {
   assert.throws(
     () => parseGreeting("hi {nmae}"),
     new RangeError(
-      "Unknown placeholder {nmae} in the greeting: expected one of {hostname}, {peer}, {local}, {count}, {time}, or {{nmae}} for the text {nmae}",
+      "Unknown placeholder {nmae} in the greeting: expected one of {hostname}, {peer}, {local}, {count}, {time}, {client_cert}, or {{nmae}} for the text {nmae}",
     ),
   );
 });

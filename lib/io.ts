@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { ClientCertificate } from "./x509.ts";
+
 /**
  * What the server needs of a connection: the `Deno.Conn` methods it calls.
  * `Deno.Conn` is one; so is a `TlsConnection` over one (`tls.ts`).
@@ -25,6 +27,11 @@ export interface Connection {
   close(): void;
   /** True while a TLS handshake is unfinished: such a client gets no reply. */
   readonly handshaking?: boolean;
+  /**
+   * What a TLS client presented, when the listener asked for a certificate
+   * (once the handshake is done): `null` for none.
+   */
+  readonly clientCertificate?: ClientCertificate | null;
   /** The load balancer's address, when `remoteAddr` came from a PROXY header. */
   readonly via?: Deno.NetAddr;
   /**

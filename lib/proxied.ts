@@ -48,17 +48,27 @@ export class ProxyProtocolListener implements Listener {
 
   /** The next connection: a {@link ProxiedConnection} if it comes from a trusted range. */
   async accept(): Promise<Connection> {
-    const conn = await this.#inner.accept();
-    const { remoteAddr } = conn;
-    const trusted = remoteAddr.transport === "tcp" &&
-      this.#trusted.some((cidr) => inCidr(remoteAddr.hostname, cidr));
-    return trusted ? new ProxiedConnection(conn) : conn;
+    return proxiedIfTrusted(await this.#inner.accept(), this.#trusted);
   }
 
   /** Stops listening. */
   close(): void {
     this.#inner.close();
   }
+}
+
+/**
+ * The connection as merhaba reads it: a {@link ProxiedConnection} when it
+ * comes from one of the `trusted` ranges, itself otherwise.
+ */
+export function proxiedIfTrusted(
+  conn: Deno.Conn,
+  trusted: readonly Cidr[],
+): Connection {
+  const { remoteAddr } = conn;
+  const isTrusted = remoteAddr.transport === "tcp" &&
+    trusted.some((cidr) => inCidr(remoteAddr.hostname, cidr));
+  return isTrusted ? new ProxiedConnection(conn) : conn;
 }
 
 /** Why a trusted source's connection was refused. */

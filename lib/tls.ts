@@ -1,21 +1,24 @@
 /**
  * TLS on connections merhaba accepts itself, so that a client who never
- * finishes its handshake can be disconnected and its socket released.
+ * finishes its handshake can be disconnected and its socket released, and
+ * so that accepts pause at the connection cap as on plain TCP.
  *
  * Why not `Deno.listenTls`: on Deno 2.9 its handshake runs in a task that
  * owns the socket until the client sends or leaves, and `close()` during a
  * pending handshake frees the resource but not the socket (measured: a
- * silent client stayed connected for over 150 s). Here the TCP socket comes
- * from `Deno.listen`, the TLS session is `node:tls` over it, and closing the
- * TCP socket always releases it.
+ * silent client stayed connected for over 150 s; `bench/listentls_close_repro.ts`).
+ * Here the TCP socket comes from `Deno.listen`, the TLS session is
+ * `node:tls` over it (by the native or the stream route, `tls_route.ts`),
+ * and closing the connection always releases the socket.
  *
  * @module
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { Duplex } from "node:stream";
+import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { formatAddress } from "./address.ts";
+import type { Cidr } from "./cidr.ts";
 import {
   ClientRefused,
   closeQuietly,
@@ -23,6 +26,7 @@ import {
   type Listener,
   writeAll,
 } from "./io.ts";
+import { proxiedIfTrusted } from "./proxied.ts";
 import { plainHttpOnTlsReply } from "./reply.ts";
 import {
   awaitsRequestLine,
@@ -30,6 +34,10 @@ import {
   looksLikeTls,
   parseRequestLine,
 } from "./request.ts";
+import { SessionSockets, type TlsRoute } from "./tls_route.ts";
+import { type ClientCertificate, describeClientCertificate } from "./x509.ts";
+
+export type { TlsRoute } from "./tls_route.ts";
 
 /** A certificate chain and its private key, as PEM text. */
 export interface TlsKeyPair {
@@ -39,14 +47,31 @@ export interface TlsKeyPair {
   key: string;
 }
 
+/** What a TLS listener presents, and what it asks of clients. */
+export interface TlsSettings extends TlsKeyPair {
+  /**
+   * CA certificates (PEM) to verify client certificates against; given,
+   * every client is asked for a certificate (mutual TLS).
+   */
+  clientCa?: string;
+  /**
+   * With `clientCa`: `required` fails the handshake of a client without a
+   * certificate (alert `certificate_required`) and closes a connection whose
+   * certificate does not verify, before any reply; `optional` greets every
+   * client and says what each presented. @default "required"
+   */
+  clientCert?: "optional" | "required";
+}
+
 /**
- * Checks that a certificate and key can serve TLS together, since
- * `node:tls` finds out only at the first handshake.
+ * Checks that a certificate and key can serve TLS together, and that the
+ * client CAs (if any) are certificates, since `node:tls` finds out only at
+ * the first handshake.
  *
- * @throws {TypeError} when the certificate or the key cannot be parsed, or
- * the key is not the certificate's.
+ * @throws {TypeError} when the certificate, the key or a client CA cannot be
+ * parsed, or the key is not the certificate's.
  */
-export function checkKeyPair(pair: TlsKeyPair): void {
+export function checkKeyPair(pair: TlsKeyPair & { clientCa?: string }): void {
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(pair.cert);
@@ -62,6 +87,56 @@ export function checkKeyPair(pair: TlsKeyPair): void {
   if (!certificate.checkPrivateKey(key)) {
     throw new TypeError("The private key does not belong to the certificate");
   }
+  if (pair.clientCa === undefined) return;
+  const blocks = pair.clientCa.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) {
+    throw new TypeError("The client CA file holds no PEM certificate");
+  }
+  for (const [index, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      throw new TypeError(
+        `Invalid client CA certificate (number ${index + 1}): ${
+          (error as Error).message
+        }`,
+      );
+    }
+  }
+}
+
+const PEM_CERTIFICATE =
+  /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
+
+/**
+ * Why this runtime cannot verify client certificates, or `undefined` when
+ * it can: `node:tls` reports the verdict through the session's `ssl`
+ * handle (`verifyError()`), as Node's own TLS server reads it.
+ */
+export function clientVerifyProblem(): string | undefined {
+  // A session with no socket, never started; destroying it before its
+  // start (queued on the next tick) would fail that start.
+  verifyProbe ??= new tls.TLSSocket(null as unknown as Duplex, {
+    isServer: true,
+  });
+  return typeof sslOf(verifyProbe)?.verifyError === "function"
+    ? undefined
+    : "node:tls sessions have no ssl.verifyError()";
+}
+
+let verifyProbe: tls.TLSSocket | undefined;
+
+/** The session's native handle, which Node's TLS server reads the verdict from. */
+function sslOf(socket: tls.TLSSocket): { verifyError?(): unknown } | undefined {
+  return (socket as unknown as { ssl?: { verifyError?(): unknown } }).ssl;
+}
+
+/** How a listener's sessions are made: shared by all its connections. */
+interface Sessions {
+  context: tls.SecureContext;
+  sockets: SessionSockets;
+  /** Whether clients are asked for a certificate, and must present a good one. */
+  clientCert?: "optional" | "required";
 }
 
 /**
@@ -91,19 +166,50 @@ export function checkKeyPair(pair: TlsKeyPair): void {
  */
 export class TlsListener implements Listener {
   #tcp: Listener;
-  #context: tls.SecureContext;
+  #sessions: Sessions;
+  #proxyFrom: readonly Cidr[];
 
   /**
    * Speaks TLS on the connections of `tcp`.
    *
-   * @param tcp the listener whose connections speak TLS; closing this one closes it
-   * @param pair the certificate and key every handshake presents
-   * @throws {TypeError} when the pair cannot serve TLS (see {@link checkKeyPair})
+   * @param tcp the TCP listener (`Deno.listen`; with `proxyFrom`, nothing
+   * else); closing this one closes it
+   * @param settings the certificate and key every handshake presents, and the client CAs
+   * @param options.proxyFrom sources whose connections start with a PROXY
+   * header, read before the handshake
+   * @param options.route `stream` to take the fallback route even where the
+   * native one works (to compare them) @default "native"
+   * @throws {TypeError} when the settings cannot serve TLS (see {@link checkKeyPair}),
+   * or client certificates cannot be verified on this runtime
    */
-  constructor(tcp: Listener, pair: TlsKeyPair) {
-    checkKeyPair(pair);
+  constructor(
+    tcp: Listener,
+    settings: TlsSettings,
+    options: { proxyFrom?: readonly Cidr[]; route?: TlsRoute } = {},
+  ) {
+    checkKeyPair(settings);
+    const { cert, key, clientCa } = settings;
+    if (clientCa !== undefined) {
+      const problem = clientVerifyProblem();
+      if (problem) {
+        throw new TypeError(
+          `This runtime cannot verify client certificates: ${problem}`,
+        );
+      }
+    }
     this.#tcp = tcp;
-    this.#context = tls.createSecureContext(pair);
+    this.#proxyFrom = options.proxyFrom ?? [];
+    const sockets = new SessionSockets(tcp, options.route);
+    this.#sessions = {
+      context: tls.createSecureContext({
+        cert,
+        key,
+        ...(clientCa !== undefined && { ca: clientCa }),
+      }),
+      sockets,
+      ...(clientCa !== undefined &&
+        { clientCert: settings.clientCert ?? "required" }),
+    };
   }
 
   /** The TCP address. */
@@ -111,9 +217,24 @@ export class TlsListener implements Listener {
     return this.#tcp.addr;
   }
 
-  /** The next connection, its handshake still to come. */
+  /** The route this listener's sessions take. */
+  get route(): TlsRoute {
+    return this.#sessions.sockets.route;
+  }
+
+  /** Why the sessions take the stream route, when they do. */
+  get fallbackReason(): string | undefined {
+    return this.#sessions.sockets.fallbackReason;
+  }
+
+  /** The next connection, its PROXY header and handshake still to come. */
   async accept(): Promise<Connection> {
-    return new TlsConnection(await this.#tcp.accept(), this.#context);
+    const conn = await this.#tcp.accept() as Deno.Conn;
+    return new TlsConnection(
+      this.#proxyFrom.length ? proxiedIfTrusted(conn, this.#proxyFrom) : conn,
+      this.#sessions,
+      conn,
+    );
   }
 
   /** Stops listening. */
@@ -122,40 +243,96 @@ export class TlsListener implements Listener {
   }
 }
 
+/** Node's code for a handshake without the certificate `required` asks for. */
+const NO_CERTIFICATE = "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE";
+
 /**
  * One server-side TLS connection over a TCP one, with the `Deno.Conn`
- * methods merhaba uses. Reads wait for the handshake; closing destroys the
- * TLS session and closes the TCP socket at once, handshake or not.
+ * methods merhaba uses. Its first bytes are read here (plain HTTP gets a
+ * 400); then the session takes the socket. Reads wait for the handshake;
+ * closing destroys the session and closes the TCP socket at once,
+ * handshake or not.
  */
 export class TlsConnection implements Connection {
   #tcp: Connection;
   #transport: Transport;
-  #socket: tls.TLSSocket;
+  #sessions: Sessions;
+  #socket: tls.TLSSocket | undefined;
+  #route: TlsRoute | undefined;
   #handshaking = true;
   #ended = false;
   #closed = false;
   #error: Error | undefined;
+  #clientCertificate: ClientCertificate | null | undefined;
   /** Decrypted bytes taken from the socket but not yet read. */
   #leftover: Uint8Array | undefined;
   #wake: (() => void) | undefined;
 
   /**
    * @param tcp the accepted TCP connection (or one behind a PROXY header); this object now owns it
-   * @param context the certificate and key to present
+   * @param sessions the secure context to present, or how the listener makes sessions
+   * @param conn the accepted `Deno.Conn` under `tcp`, for the native route
    */
-  constructor(tcp: Connection, context: tls.SecureContext) {
+  constructor(
+    tcp: Connection,
+    sessions: tls.SecureContext | Sessions,
+    conn?: Deno.Conn,
+  ) {
     this.#tcp = tcp;
     this.#transport = new Transport(tcp);
+    this.#sessions = "sockets" in sessions ? sessions : {
+      context: sessions,
+      sockets: new SessionSockets({}, "stream"),
+    };
     if (tcp.readHeader) this.readHeader = () => tcp.readHeader!();
-    const socket = new tls.TLSSocket(
-      streamOf(this.#transport, (first) => this.#answerPlainHttp(first)),
-      {
-        isServer: true,
-        secureContext: context,
-      },
+    this.#start(conn);
+  }
+
+  /**
+   * Reads the first bytes: plain HTTP gets its 400; anything else starts
+   * the session, which is handed those bytes first.
+   */
+  async #start(conn: Deno.Conn | undefined): Promise<void> {
+    const buffer = new Uint8Array(FIRST_READ_SIZE);
+    let n: number | null;
+    try {
+      n = await this.#transport.read(buffer);
+    } catch (error) {
+      this.#fail(error as Error);
+      return;
+    }
+    if (this.#closed) return;
+    if (n === null) {
+      this.#ended = true;
+      this.#wakeReader();
+      return;
+    }
+    const first = buffer.subarray(0, n);
+    if (await this.#answerPlainHttp(first)) return;
+    if (this.#closed) return;
+    const { socket, route } = this.#sessions.sockets.open(
+      this.#transport,
+      conn,
+      first,
     );
+    this.#route = route;
+    this.#attach(socket);
+  }
+
+  /** Starts the session over `under`, and follows it. */
+  #attach(under: Duplex): void {
+    const { context, clientCert } = this.#sessions;
+    const socket = new tls.TLSSocket(under, {
+      isServer: true,
+      secureContext: context,
+      // The verdict is read once the handshake is done (#verify): Deno's
+      // rustls never fails a handshake over a bad certificate, only over a
+      // missing one when it is required.
+      requestCert: clientCert !== undefined,
+      rejectUnauthorized: clientCert === "required",
+    });
     const wake = () => this.#wakeReader();
-    socket.once("secure", () => this.#handshaking = false);
+    socket.once("secure", () => this.#secure(socket));
     socket.on("readable", wake);
     socket.once("end", () => {
       this.#ended = true;
@@ -163,13 +340,52 @@ export class TlsConnection implements Connection {
     });
     socket.once("close", () => {
       this.#closed = true;
+      // By the native route the session had a descriptor of its own: the
+      // TCP connection stays open until that one is closed.
+      closeQuietly(this.#transport);
       wake();
     });
-    socket.on("error", (error: Error) => {
-      this.#error ??= error;
-      wake();
+    socket.on("error", (error: Error & { code?: string }) => {
+      this.#fail(
+        error.code === NO_CERTIFICATE
+          ? new ClientRefused(
+            "presented no client certificate, and --client-cert is required: handshake failed with alert certificate_required",
+          )
+          : error,
+      );
     });
     this.#socket = socket;
+  }
+
+  /** The handshake is done: check the client's certificate, if one was asked for. */
+  #secure(socket: tls.TLSSocket): void {
+    const mode = this.#sessions.clientCert;
+    if (mode !== undefined) {
+      const presented = socket.getPeerX509Certificate();
+      this.#clientCertificate = presented
+        ? describeClientCertificate(
+          presented,
+          String(sslOf(socket)?.verifyError?.() ?? ""),
+        )
+        : null;
+      const problem = this.#clientCertificate?.error;
+      if (mode === "required" && problem !== undefined) {
+        this.#fail(
+          new ClientRefused(
+            `presented a client certificate that did not verify (${problem}): closed before any reply`,
+          ),
+        );
+        socket.destroy();
+        return;
+      }
+    }
+    this.#handshaking = false;
+  }
+
+  /** Fails the reads with `error` (the first one kept). */
+  #fail(error: Error): void {
+    this.#error ??= error;
+    this.#wakeReader();
   }
 
   /**
@@ -193,10 +409,11 @@ export class TlsConnection implements Connection {
     } catch {
       // The client has gone: there is no one to point anywhere.
     }
-    this.#error ??= new ClientRefused(
-      `sent plain HTTP to this TLS port: answered 400, pointing to ${url}`,
+    this.#fail(
+      new ClientRefused(
+        `sent plain HTTP to this TLS port: answered 400, pointing to ${url}`,
+      ),
     );
-    this.#wakeReader();
     return true;
   }
 
@@ -230,10 +447,24 @@ export class TlsConnection implements Connection {
     return this.#handshaking;
   }
 
+  /** The route the session took; `undefined` before it started. */
+  get route(): TlsRoute | undefined {
+    return this.#route;
+  }
+
+  /**
+   * What the client presented, once the listener asked for a certificate
+   * and the handshake is done: `null` for none.
+   */
+  get clientCertificate(): ClientCertificate | null | undefined {
+    return this.#clientCertificate;
+  }
+
   /** Reads decrypted bytes into `buffer`; `null` at the end of input or after `close()`. */
   async read(buffer: Uint8Array): Promise<number | null> {
     while (true) {
-      const chunk = this.#leftover ?? this.#socket.read() as Uint8Array | null;
+      const chunk = this.#leftover ??
+        this.#socket?.read() as Uint8Array | null ?? null;
       this.#leftover = undefined;
       if (chunk !== null) {
         const n = Math.min(chunk.byteLength, buffer.byteLength);
@@ -250,7 +481,12 @@ export class TlsConnection implements Connection {
   /** Encrypts and sends all of `bytes`; resolves once they are handed to the socket. */
   write(bytes: Uint8Array): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#socket.write(
+      const socket = this.#socket;
+      if (!socket) {
+        reject(new Deno.errors.NotConnected("the TLS session has not started"));
+        return;
+      }
+      socket.write(
         bytes,
         (error) => error ? reject(error) : resolve(bytes.byteLength),
       );
@@ -259,7 +495,10 @@ export class TlsConnection implements Connection {
 
   /** Sends close_notify and half-closes the TCP connection. */
   closeWrite(): Promise<void> {
-    return new Promise((resolve) => this.#socket.end(resolve));
+    return new Promise((resolve) => {
+      if (this.#socket) this.#socket.end(resolve);
+      else resolve();
+    });
   }
 
   /**
@@ -268,8 +507,15 @@ export class TlsConnection implements Connection {
    * session with close_notify.
    */
   close(): void {
-    // Destroying emits "close", which ends a pending read.
-    this.#socket.destroy();
+    this.#closed = true;
+    if (this.#socket) {
+      // Destroying emits "close", which closes the TCP connection and ends
+      // a pending read.
+      this.#socket.destroy();
+    } else {
+      closeQuietly(this.#transport);
+    }
+    this.#wakeReader();
   }
 
   /**
@@ -277,17 +523,25 @@ export class TlsConnection implements Connection {
    * reads and writes on it ended (one in flight at `close()` ends later).
    */
   released(): Promise<void> {
-    return this.#transport.released;
+    return this.#transport.whenReleased;
   }
 }
+
+/**
+ * Most bytes of the first read: a ClientHello, or the plain HTTP request
+ * line answered with a 400; also more than any bytes a PROXY header's
+ * reader keeps past the header, so that by the native route nothing read
+ * stays behind in JavaScript.
+ */
+const FIRST_READ_SIZE = 4 * 1024;
 
 /**
  * The TCP connection as a TLS session uses it, knowing when its socket is
  * released: Deno releases a socket once it is closed and no operation on it
  * is in flight, and one in flight at `close()` ends only on a later turn of
- * the event loop. The session always has a read in flight.
+ * the event loop.
  */
-class Transport {
+class Transport implements Connection {
   #tcp: Connection;
   #inFlight = 0;
   #closed = false;
@@ -297,8 +551,16 @@ class Transport {
     this.#tcp = tcp;
   }
 
+  get remoteAddr(): Deno.Addr {
+    return this.#tcp.remoteAddr;
+  }
+
+  get localAddr(): Deno.Addr {
+    return this.#tcp.localAddr;
+  }
+
   /** Resolves once the socket is closed and nothing is in flight on it. */
-  get released(): Promise<void> {
+  get whenReleased(): Promise<void> {
     return this.#released.promise;
   }
 
@@ -315,6 +577,7 @@ class Transport {
   }
 
   close(): void {
+    if (this.#closed) return;
     try {
       this.#tcp.close();
     } finally {
@@ -336,49 +599,4 @@ class Transport {
   #releaseIfIdle(): void {
     if (this.#closed && this.#inFlight === 0) this.#released.resolve();
   }
-}
-
-/**
- * Most bytes taken from the TCP socket per read: a ClientHello fits, and
- * each idle session holds just this much while its read waits.
- */
-const TRANSPORT_READ_SIZE = 4 * 1024;
-
-/**
- * The TCP connection as the stream a `TLSSocket` runs over. The first bytes
- * go to `intercept` first; when it resolves to true, it has dealt with the
- * client and the TLS session gets nothing.
- */
-function streamOf(
-  tcp: Transport,
-  intercept: (first: Uint8Array) => Promise<boolean>,
-): Duplex {
-  let first = true;
-  return new Duplex({
-    read() {
-      // Each read gets its own buffer, handed on to the TLS session without
-      // a copy.
-      const buffer = new Uint8Array(TRANSPORT_READ_SIZE);
-      tcp.read(buffer).then(
-        async (n) => {
-          if (n !== null && first) {
-            first = false;
-            if (await intercept(buffer.subarray(0, n))) return;
-          }
-          this.push(n === null ? null : buffer.subarray(0, n));
-        },
-        (error) => this.destroy(error),
-      );
-    },
-    write(chunk: Uint8Array, _encoding, done) {
-      writeAll(tcp, chunk).then(() => done(), done);
-    },
-    final(done) {
-      tcp.closeWrite().then(() => done(), done);
-    },
-    destroy(error, done) {
-      closeQuietly(tcp);
-      done(error);
-    },
-  });
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { serve, type ServeOptions } from "../server.ts";
-import { checkKeyPair, TlsListener } from "./tls.ts";
+import { checkKeyPair, TlsListener, type TlsRoute } from "./tls.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
 import { CAN_COUNT_SOCKETS, heldSockets } from "../tests/sockets.ts";
 import {
@@ -13,13 +13,14 @@ import {
 
 const GREETING = "Merhaba dünya!";
 
-async function startTlsServer(options: ServeOptions) {
+async function startTlsServer(options: ServeOptions, route: TlsRoute) {
   const fixture = await tlsFixture();
   const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const listener = new TlsListener(tcp, {
     cert: fixture.cert,
     key: await Deno.readTextFile(fixture.keyFile),
-  });
+  }, { route });
+  assert.equal(listener.route, route);
   const server = serve(listener, options);
   return {
     server,
@@ -53,82 +54,84 @@ const HALF_CLIENT_HELLO = new Uint8Array([
   ...new Uint8Array(32).fill(7),
 ]);
 
-Deno.test({
-  name:
-    "TLS: clients that never finish the handshake are disconnected at the timeout and their sockets released",
-  ignore: !CAN_COUNT_SOCKETS,
-}, async () => {
-  await using tls = await startTlsServer({ timeoutMs: 300 });
-  const silent = await Promise.all(
-    Array.from(
-      { length: 4 },
-      () => Deno.connect({ hostname: "127.0.0.1", port: tls.port }),
-    ),
-  );
-  const halfHello = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: tls.port,
-  });
-  await writeAll(halfHello, HALF_CLIENT_HELLO);
-  const clients = [...silent, halfHello];
-  try {
-    const started = performance.now();
-    const outcomes = await Promise.all(
-      clients.map((conn) => closedWithin(conn, 3000)),
+for (const route of ["native", "stream"] as const) {
+  Deno.test({
+    name:
+      `TLS (${route} route): clients that never finish the handshake are disconnected at the timeout and their sockets released`,
+    ignore: !CAN_COUNT_SOCKETS,
+  }, async () => {
+    await using tls = await startTlsServer({ timeoutMs: 300 }, route);
+    const silent = await Promise.all(
+      Array.from(
+        { length: 4 },
+        () => Deno.connect({ hostname: "127.0.0.1", port: tls.port }),
+      ),
     );
-    for (const outcome of outcomes) {
-      assert.notEqual(outcome, TIMED_OUT, "the server closed the connection");
-      assert.equal((outcome as Uint8Array).byteLength, 0, "and sent nothing");
+    const halfHello = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: tls.port,
+    });
+    await writeAll(halfHello, HALF_CLIENT_HELLO);
+    const clients = [...silent, halfHello];
+    try {
+      const started = performance.now();
+      const outcomes = await Promise.all(
+        clients.map((conn) => closedWithin(conn, 3000)),
+      );
+      for (const outcome of outcomes) {
+        assert.notEqual(outcome, TIMED_OUT, "the server closed the connection");
+        assert.equal((outcome as Uint8Array).byteLength, 0, "and sent nothing");
+      }
+      assert.ok(performance.now() - started < 1500);
+      // Each client's own socket is still open here; the server's are gone.
+      assert.equal(tls.server.activeConnections, 0);
+      assert.equal(await heldSockets(tls.port), 0);
+    } finally {
+      for (const conn of clients) conn.close();
     }
-    assert.ok(performance.now() - started < 1500);
-    // Each client's own socket is still open here; the server's are gone.
-    assert.equal(tls.server.activeConnections, 0);
-    assert.equal(await heldSockets(tls.port), 0);
-  } finally {
-    for (const conn of clients) conn.close();
-  }
-});
-
-Deno.test("TLS: a client that handshakes and sends nothing gets the greeting at the timeout", async () => {
-  await using tls = await startTlsServer({ timeoutMs: 300 });
-  using conn = await Deno.connectTls({
-    hostname: "localhost",
-    port: tls.port,
-    caCerts: [tls.cert],
   });
-  await conn.handshake();
-  const reply = await withTimeout(readToEnd(conn), 3000);
-  assert.notEqual(reply, TIMED_OUT);
-  assert.equal(decode(reply as Uint8Array), GREETING);
-});
 
-Deno.test("TLS: a flood of silent clients up to the cap does not keep a real client out beyond the timeout", async () => {
-  await using tls = await startTlsServer({
-    timeoutMs: 500,
-    maxConnections: 10,
-  });
-  const flood = await Promise.all(
-    Array.from(
-      { length: 10 },
-      () => Deno.connect({ hostname: "127.0.0.1", port: tls.port }),
-    ),
-  );
-  try {
-    const started = performance.now();
-    using real = await Deno.connectTls({
+  Deno.test(`TLS (${route} route): a client that handshakes and sends nothing gets the greeting at the timeout`, async () => {
+    await using tls = await startTlsServer({ timeoutMs: 300 }, route);
+    using conn = await Deno.connectTls({
       hostname: "localhost",
       port: tls.port,
       caCerts: [tls.cert],
     });
-    await writeAll(real, encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    const reply = await withTimeout(readToEnd(real), 3000);
+    await conn.handshake();
+    const reply = await withTimeout(readToEnd(conn), 3000);
     assert.notEqual(reply, TIMED_OUT);
-    assert.match(decode(reply as Uint8Array), /^HTTP\/1\.1 200 OK\r\n/);
-    assert.ok(performance.now() - started < 500 + 1000);
-  } finally {
-    for (const conn of flood) conn.close();
-  }
-});
+    assert.equal(decode(reply as Uint8Array), GREETING);
+  });
+
+  Deno.test(`TLS (${route} route): a flood of silent clients up to the cap does not keep a real client out beyond the timeout`, async () => {
+    await using tls = await startTlsServer({
+      timeoutMs: 500,
+      maxConnections: 10,
+    }, route);
+    const flood = await Promise.all(
+      Array.from(
+        { length: 10 },
+        () => Deno.connect({ hostname: "127.0.0.1", port: tls.port }),
+      ),
+    );
+    try {
+      const started = performance.now();
+      using real = await Deno.connectTls({
+        hostname: "localhost",
+        port: tls.port,
+        caCerts: [tls.cert],
+      });
+      await writeAll(real, encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+      const reply = await withTimeout(readToEnd(real), 3000);
+      assert.notEqual(reply, TIMED_OUT);
+      assert.match(decode(reply as Uint8Array), /^HTTP\/1\.1 200 OK\r\n/);
+      assert.ok(performance.now() - started < 500 + 1000);
+    } finally {
+      for (const conn of flood) conn.close();
+    }
+  });
+}
 
 /** Whether openssl can make a second, different key pair for the mismatch test. */
 const HAS_OPENSSL = await new Deno.Command("openssl", { args: ["version"] })
@@ -277,12 +280,13 @@ Deno.test("TlsConnection: the end of input before any byte reads as the end, and
   assert.deepEqual(tcp.written, []);
 });
 
-Deno.test("TlsConnection: a failing TCP read ends the session's read", async () => {
-  // node:tls reports the failure of the stream it runs over as a close.
-  const { tcp, tls } = await scriptedTls([new Error("reset by peer")]);
-  assert.equal(await firstRead(tls), null);
-  await tcp.done.promise;
+Deno.test("TlsConnection: a failing first TCP read fails the session's read with its error", async () => {
+  const reset = new Error("reset by peer");
+  const { tcp, tls } = await scriptedTls([reset]);
+  assert.equal(await firstRead(tls), reset);
   tls.close();
+  await tcp.done.promise;
+  assert.equal(tcp.closes, 1);
 });
 
 Deno.test("TlsConnection: close() releases the TCP connection at once, mid-handshake, and a pending read ends", async () => {
@@ -381,6 +385,9 @@ Deno.test("TlsConnection: reads of any size get the decrypted bytes in order; cl
     key: await Deno.readTextFile(fixture.keyFile),
   });
   assert.equal(listener.addr, tcp.addr);
+  // By the native route a write in flight does not keep Deno's event loop
+  // alive (a server's pending accept does); here nothing else would.
+  const alive = setInterval(() => {}, 1000);
   try {
     const text = "Merhaba, a message longer than the reader's buffer";
     const [server, client] = await Promise.all([
@@ -418,6 +425,7 @@ Deno.test("TlsConnection: reads of any size get the decrypted bytes in order; cl
       client.close();
     }
   } finally {
+    clearInterval(alive);
     listener.close();
     await fixture[Symbol.asyncDispose]();
   }
@@ -447,4 +455,246 @@ Deno.test("checkKeyPair() says which part cannot be parsed, with the parser's re
   } finally {
     tcp.close();
   }
+});
+
+// The native route, and the fallback when it cannot be had.
+
+import { nativeRouteProblem } from "./tls_route.ts";
+
+Deno.test("the pinned Deno still has the native TLS route: an upgrade that loses it fails here, not silently slows TLS", async () => {
+  using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  assert.equal(nativeRouteProblem(tcp), undefined);
+  await using fixture = await tlsFixture();
+  const listener = new TlsListener(tcp, {
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+  });
+  assert.equal(listener.route, "native");
+  assert.equal(listener.fallbackReason, undefined);
+  // The route a real connection takes, not only the one planned.
+  const [server, client] = await Promise.all([
+    listener.accept() as Promise<TlsConnection>,
+    Deno.connectTls({
+      hostname: "localhost",
+      port: tcp.addr.port,
+      caCerts: [fixture.cert],
+    }),
+  ]);
+  const alive = setInterval(() => {}, 1000);
+  try {
+    assert.equal(server.route, undefined);
+    await writeAll(client, encode("hi"));
+    const buffer = new Uint8Array(8);
+    assert.equal(await server.read(buffer), 2);
+    assert.equal(server.route, "native");
+  } finally {
+    clearInterval(alive);
+    server.close();
+    client.close();
+    await server.released();
+  }
+});
+
+Deno.test("the stream route serves where the native one cannot be had, and says why", async () => {
+  assert.match(nativeRouteProblem({})!, /no Deno\.internal\.rid symbol/);
+  await using fixture = await tlsFixture();
+  const pair = {
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+  };
+  using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  // A listener that is not Deno's own: its connections have no resource id.
+  const wrapped = {
+    addr: tcp.addr,
+    accept: () => tcp.accept(),
+    close: () => tcp.close(),
+  };
+  const listener = new TlsListener(wrapped, pair);
+  assert.equal(listener.route, "stream");
+  assert.match(listener.fallbackReason!, /symbol/);
+  const asked = new TlsListener(tcp, pair, { route: "stream" });
+  assert.equal(asked.route, "stream");
+  assert.equal(asked.fallbackReason, "the stream route was asked for");
+  await using _server = serve(listener, {});
+  using conn = await Deno.connectTls({
+    hostname: "localhost",
+    port: tcp.addr.port,
+    caCerts: [fixture.cert],
+  });
+  await writeAll(conn, encode("hi\n"));
+  assert.equal(decode(await readToEnd(conn)), GREETING);
+});
+
+// Client certificates (mutual TLS), on both routes, with curl and openssl.
+
+/** The client-certificate files of tests/testdata (make_client_certs.sh). */
+const CLIENT = {
+  ca: "tests/testdata/client_ca.pem",
+  good: ["tests/testdata/client_cert.pem", "tests/testdata/client_key.pem"],
+  expired: [
+    "tests/testdata/client_expired_cert.pem",
+    "tests/testdata/client_expired_key.pem",
+  ],
+  otherCa: [
+    "tests/testdata/client_other_cert.pem",
+    "tests/testdata/client_other_key.pem",
+  ],
+} as const;
+
+/** A TLS server asking for client certificates; it logs what it saw. */
+async function startMutualTls(
+  clientCert: "optional" | "required",
+  route: TlsRoute,
+) {
+  const fixture = await tlsFixture();
+  const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = new TlsListener(tcp, {
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+    clientCa: await Deno.readTextFile(CLIENT.ca),
+    clientCert,
+  }, { route });
+  const seen: (TlsConnection["clientCertificate"])[] = [];
+  const accept = listener.accept.bind(listener);
+  listener.accept = async () => {
+    const conn = await accept() as TlsConnection;
+    const read = conn.read.bind(conn);
+    conn.read = async (buffer) => {
+      try {
+        return await read(buffer);
+      } finally {
+        if (!seen.includes(conn.clientCertificate)) {
+          seen.push(conn.clientCertificate);
+        }
+      }
+    };
+    return conn;
+  };
+  const server = serve(listener, { greeting: "hi {client_cert}" });
+  return {
+    port: tcp.addr.port,
+    fixture,
+    seen,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+      await fixture[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** curl's output and exit code against `port`, presenting `pair` if given. */
+async function curl(
+  port: number,
+  pair?: readonly [string, string],
+  extra: string[] = [],
+) {
+  const { code, stdout, stderr } = await new Deno.Command("curl", {
+    args: [
+      "-sS",
+      "-k",
+      "--max-time",
+      "5",
+      ...(pair ? ["--cert", pair[0], "--key", pair[1]] : []),
+      ...extra,
+      `https://127.0.0.1:${port}/`,
+    ],
+  }).output();
+  return { code, body: decode(stdout), error: decode(stderr) };
+}
+
+const HAS_CURL = await new Deno.Command("curl", { args: ["--version"] })
+  .output().then((output) => output.success, () => false);
+
+for (const route of ["native", "stream"] as const) {
+  Deno.test({
+    name:
+      `mutual TLS (${route} route), required: a verified certificate is greeted; none gets the certificate_required alert; expired or from another CA, no reply`,
+    ignore: !HAS_CURL && Deno.env.get("CI") !== "true",
+  }, async () => {
+    await using tls = await startMutualTls("required", route);
+    for (const version of [[], ["--tls-max", "1.2"]]) {
+      const good = await curl(tls.port, CLIENT.good, version);
+      assert.equal(good.code, 0, good.error);
+      assert.equal(
+        good.body,
+        "hi O=Merhaba Tests, CN=client.example (verified)",
+      );
+      const none = await curl(tls.port, undefined, version);
+      assert.notEqual(none.code, 0);
+      assert.equal(none.body, "");
+      // Over the stream route, Deno's TLSWrap does not flush the alert
+      // before the session is destroyed: the client sees the close alone.
+      if (route === "native") {
+        assert.match(none.error, /alert certificate required/);
+      }
+      for (const refused of [CLIENT.expired, CLIENT.otherCa]) {
+        const outcome = await curl(tls.port, refused, version);
+        assert.notEqual(outcome.code, 0);
+        assert.equal(outcome.body, "");
+      }
+    }
+    const good = tls.seen.find((seen) => seen?.verified)!;
+    assert.deepEqual(
+      { ...good, sha256: good.sha256.length },
+      {
+        subject: "O=Merhaba Tests, CN=client.example",
+        sans: "DNS:client.example, URI:spiffe://example.org/client",
+        issuer: "CN=Merhaba Test Client CA",
+        serial: "1001",
+        sha256: 95,
+        notBefore: good.notBefore,
+        notAfter: good.notAfter,
+        verified: true,
+      },
+    );
+    const expired = tls.seen.find((seen) => seen?.serial === "1002")!;
+    assert.equal(expired.verified, false);
+    assert.match(expired.error!, /expired on 2021-01-01T00:00:00\.000Z$/);
+    const other = tls.seen.find((seen) => seen?.serial === "1003")!;
+    assert.equal(other.issuer, "CN=Merhaba Other CA");
+    assert.equal(other.verified, false);
+    assert.doesNotMatch(other.error!, /expired/);
+  });
+
+  Deno.test({
+    name:
+      `mutual TLS (${route} route), optional: every client is greeted, and told what it presented`,
+    ignore: !HAS_CURL && Deno.env.get("CI") !== "true",
+  }, async () => {
+    await using tls = await startMutualTls("optional", route);
+    assert.equal((await curl(tls.port)).body, "hi none");
+    assert.equal(
+      (await curl(tls.port, CLIENT.good)).body,
+      "hi O=Merhaba Tests, CN=client.example (verified)",
+    );
+    for (const unverified of [CLIENT.expired, CLIENT.otherCa]) {
+      assert.equal(
+        (await curl(tls.port, unverified)).body,
+        "hi O=Merhaba Tests, CN=client.example (not verified)",
+      );
+    }
+    assert.ok(tls.seen.includes(null));
+  });
+}
+
+Deno.test("TlsListener refuses a client CA file that holds no certificate, or a broken one", async () => {
+  await using fixture = await tlsFixture();
+  const pair = {
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+  };
+  using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  assert.throws(
+    () => new TlsListener(tcp, { ...pair, clientCa: "nothing here" }),
+    /The client CA file holds no PEM certificate/,
+  );
+  assert.throws(
+    () =>
+      new TlsListener(tcp, {
+        ...pair,
+        clientCa:
+          `${fixture.cert}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`,
+      }),
+    /Invalid client CA certificate \(number 2\)/,
+  );
 });

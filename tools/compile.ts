@@ -22,7 +22,7 @@ export const COMPILE_FLAGS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
-  "--allow-env=PORT",
+  "--allow-env=PORT,MERHABA_TLS_ROUTE",
   "--allow-sys=hostname",
   "--unstable-net",
   // As in `deno task start`: a 2 MB young generation cuts peak memory by a

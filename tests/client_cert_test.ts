@@ -1,0 +1,293 @@
+/**
+ * Mutual TLS from the command line, as typed (`deno run -P main.ts`): the
+ * flags, what real clients (openssl s_client, curl) get on both TLS routes,
+ * the log lines and JSON fields, and the probe presenting a certificate.
+ */
+
+import assert from "node:assert/strict";
+import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
+import { decode, encode, installed } from "./test_client.ts";
+
+const CERT = "tests/testdata/localhost_cert.pem";
+const KEY = "tests/testdata/localhost_key.pem";
+const CA = "tests/testdata/client_ca.pem";
+const GOOD = [
+  "tests/testdata/client_cert.pem",
+  "tests/testdata/client_key.pem",
+];
+const EXPIRED = [
+  "tests/testdata/client_expired_cert.pem",
+  "tests/testdata/client_expired_key.pem",
+];
+const OTHER_CA = [
+  "tests/testdata/client_other_cert.pem",
+  "tests/testdata/client_other_key.pem",
+];
+const TLS_FLAGS = ["--cert", CERT, "--key", KEY, "--client-ca", CA];
+
+/** CI installs openssl and curl: there, their absence fails the tests. */
+const IN_CI = Deno.env.get("CI") === "true";
+const HAS_CLIENTS = IN_CI ||
+  (await installed("openssl") && await installed("curl"));
+if (!HAS_CLIENTS) {
+  console.log("mutual TLS CLI tests ignored: openssl or curl is not installed");
+}
+
+/** What `openssl s_client` printed and whether it exited 0, sending `hi`. */
+async function sClient(port: number, pair?: string[]) {
+  const child = new Deno.Command("openssl", {
+    args: [
+      "s_client",
+      "-connect",
+      `127.0.0.1:${port}`,
+      "-quiet",
+      "-ign_eof",
+      ...(pair ? ["-cert", pair[0]!, "-key", pair[1]!] : []),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(encode("hi\n"));
+  await writer.close();
+  const { stdout, stderr } = await child.output();
+  return { out: decode(stdout), err: decode(stderr) };
+}
+
+/** Starts merhaba with `--client-ca`, by the route given. */
+function startMutual(route: "native" | "stream", extra: string[] = []) {
+  return MerhabaProcess.start(
+    [...TLS_FLAGS, "--greeting", "hi {client_cert}", ...extra],
+    { denoFlags: ["-P"], env: { MERHABA_TLS_ROUTE: route } },
+  );
+}
+
+for (const route of ["native", "stream"] as const) {
+  Deno.test({
+    name:
+      `merhaba --client-ca (${route} route): openssl s_client with the CA's certificate is greeted by name, without one refused by alert, with an expired or foreign one not answered; each logged with why`,
+    ignore: !HAS_CLIENTS,
+  }, async () => {
+    const merhaba = await startMutual(route, ["--log-level", "debug"]);
+    try {
+      if (route === "stream") {
+        await merhaba.waitForLine(
+          /TLS runs over the stream route.*: the stream route was asked for/,
+        );
+      }
+      const good = await sClient(merhaba.port, GOOD);
+      assert.equal(
+        good.out,
+        "hi O=Merhaba Tests, CN=client.example (verified)",
+      );
+      await merhaba.waitForLine(
+        /presented a client certificate \(verified\): subject O=Merhaba Tests, CN=client\.example; SANs DNS:client\.example, URI:spiffe:\/\/example\.org\/client; issuer CN=Merhaba Test Client CA; serial 1001; SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}; valid \S+ to 2126-/,
+      );
+
+      const none = await sClient(merhaba.port);
+      assert.equal(none.out, "");
+      if (route === "native") assert.match(none.err, /certificate required/);
+      await merhaba.waitForLine(
+        /presented no client certificate, and --client-cert is required: handshake failed with alert certificate_required/,
+      );
+
+      const expired = await sClient(merhaba.port, EXPIRED);
+      assert.equal(expired.out, "");
+      await merhaba.waitForLine(
+        /presented a client certificate that did not verify \(UNABLE_TO_VERIFY_LEAF_SIGNATURE; expired on 2021-01-01T00:00:00\.000Z\): closed before any reply/,
+      );
+      const foreign = await sClient(merhaba.port, OTHER_CA);
+      assert.equal(foreign.out, "");
+      await merhaba.waitForLine(
+        /presented a client certificate \(not verified: UNABLE_TO_VERIFY_LEAF_SIGNATURE\): .*issuer CN=Merhaba Other CA/,
+      );
+    } finally {
+      const { code } = await merhaba.stop();
+      assert.equal(code, 0);
+    }
+  });
+
+  Deno.test({
+    name:
+      `merhaba --client-cert optional (${route} route): curl with and without a certificate is greeted; JSON logs carry the certificate's fields`,
+    ignore: !HAS_CLIENTS,
+  }, async () => {
+    const merhaba = await startMutual(route, [
+      "--client-cert",
+      "optional",
+      "--log-format",
+      "json",
+    ]);
+    try {
+      const curl = async (pair?: string[]) => {
+        const { stdout } = await new Deno.Command("curl", {
+          args: [
+            "-sSk",
+            "--max-time",
+            "5",
+            ...(pair ? ["--cert", pair[0]!, "--key", pair[1]!] : []),
+            `https://127.0.0.1:${merhaba.port}/`,
+          ],
+        }).output();
+        return decode(stdout);
+      };
+      assert.equal(await curl(), "hi none");
+      await merhaba.waitForLine(
+        /"event":"client_certificate".*"verified":false/,
+      );
+      assert.equal(
+        await curl(OTHER_CA),
+        "hi O=Merhaba Tests, CN=client.example (not verified)",
+      );
+      assert.equal(
+        await curl(GOOD),
+        "hi O=Merhaba Tests, CN=client.example (verified)",
+      );
+      const line = await merhaba.waitForLine(
+        /"event":"client_certificate".*"serial":"1001"/,
+      );
+      const record = JSON.parse(line);
+      assert.equal(record.subject, "O=Merhaba Tests, CN=client.example");
+      assert.equal(
+        record.sans,
+        "DNS:client.example, URI:spiffe://example.org/client",
+      );
+      assert.equal(record.issuer, "CN=Merhaba Test Client CA");
+      assert.match(record.sha256, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+      assert.match(record.not_before, /^\d{4}-\d\d-\d\dT/);
+      assert.match(record.not_after, /^2126-/);
+      assert.equal(record.verified, true);
+      assert.equal(record.verdict, "verified");
+    } finally {
+      await merhaba.stop();
+    }
+  });
+}
+
+Deno.test({
+  name:
+    "merhaba --probe --probe-tls --probe-cert passes a server that requires a client certificate; without one it fails and says what to give",
+  ignore: !HAS_CLIENTS,
+}, async () => {
+  const merhaba = await startMutual("native");
+  try {
+    const target = `127.0.0.1:${merhaba.port}`;
+    const withCert = await runMerhaba(
+      [
+        "--probe",
+        target,
+        "--probe-tls",
+        "--probe-cert",
+        GOOD[0]!,
+        "--probe-key",
+        GOOD[1]!,
+      ],
+      ["-P"],
+    );
+    assert.equal(withCert.code, 0, withCert.stderr);
+    assert.match(withCert.stdout, /replied with \d+ bytes .* over TLSv1\.3/);
+    const without = await runMerhaba(["--probe", target, "--probe-tls"], [
+      "-P",
+    ]);
+    assert.equal(without.code, 1);
+    assert.match(
+      without.stderr,
+      /give --probe-cert and --probe-key/,
+    );
+    const own = await runMerhaba(
+      [
+        "--probe",
+        ...TLS_FLAGS,
+        "--port",
+        String(merhaba.port),
+        "--host",
+        "127.0.0.1",
+        "--probe-cert",
+        GOOD[0]!,
+        "--probe-key",
+        GOOD[1]!,
+      ],
+      ["-P"],
+    );
+    assert.equal(own.code, 0, own.stderr);
+  } finally {
+    await merhaba.stop();
+  }
+});
+
+Deno.test("merhaba refuses client-certificate flags that cannot work, with exit 2 and one line", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--client-cert", "optional"], /--client-cert .* give --client-ca too/],
+    [
+      ["--client-ca", CA],
+      /--client-ca verifies the clients of a TLS listener: give --cert and --key too/,
+    ],
+    [
+      [...TLS_FLAGS, "--client-cert", "maybe"],
+      /Invalid --client-cert "maybe": expected one of optional, required/,
+    ],
+    [
+      ["--probe", "127.0.0.1:1", "--probe-cert", GOOD[0]!],
+      /--probe-cert needs --probe-key too/,
+    ],
+    [
+      ["--probe-cert", GOOD[0]!, "--probe-key", GOOD[1]!],
+      /--probe-cert goes with --probe/,
+    ],
+    [[
+      "--probe",
+      "127.0.0.1:1",
+      "--probe-cert",
+      GOOD[0]!,
+      "--probe-key",
+      GOOD[1]!,
+    ], /--probe-cert is presented over TLS: add --probe-tls/],
+  ];
+  for (const [args, expected] of cases) {
+    const { code, stderr } = await runMerhaba(args, ["-P"]);
+    assert.equal(code, 2, args.join(" "));
+    assert.match(
+      stderr.split("\n").find((line) => line.startsWith("error"))!,
+      expected,
+    );
+  }
+});
+
+Deno.test("merhaba exits 1 with one line for a --client-ca file that is missing or holds no certificate", async () => {
+  const missing = await runMerhaba([
+    ...TLS_FLAGS.slice(0, 4),
+    "--client-ca",
+    "no/such.pem",
+    "-p",
+    "0",
+  ], ["-P"]);
+  assert.equal(missing.code, 1);
+  assert.match(
+    missing.stderr,
+    /Cannot read --client-ca file "no\/such\.pem": no such file/,
+  );
+  const notPem = await runMerhaba([
+    ...TLS_FLAGS.slice(0, 4),
+    "--client-ca",
+    KEY,
+    "-p",
+    "0",
+  ], ["-P"]);
+  assert.equal(notPem.code, 1);
+  assert.match(
+    notPem.stderr,
+    /--client-ca file "tests\/testdata\/localhost_key\.pem" holds no PEM certificate/,
+  );
+});
+
+Deno.test("merhaba refuses an unknown MERHABA_TLS_ROUTE (exit 2)", async () => {
+  const { code, stderr } = await runMerhaba(["-p", "0"], ["-P"], {
+    MERHABA_TLS_ROUTE: "fast",
+  });
+  assert.equal(code, 2);
+  assert.match(
+    stderr,
+    /Invalid MERHABA_TLS_ROUTE "fast": expected native or stream/,
+  );
+});
