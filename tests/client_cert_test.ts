@@ -291,3 +291,80 @@ Deno.test("merhaba refuses an unknown MERHABA_TLS_ROUTE (exit 2)", async () => {
     /Invalid MERHABA_TLS_ROUTE "fast": expected native or stream/,
   );
 });
+
+for (const route of ["native", "stream"] as const) {
+  Deno.test({
+    name:
+      `merhaba --cert (${route} route) resumes TLS sessions: a TLS 1.3 ticket and a TLS 1.2 session id are accepted on the next connection`,
+    ignore: !HAS_CLIENTS,
+  }, async () => {
+    const merhaba = await MerhabaProcess.start(
+      ["--cert", CERT, "--key", KEY, "--quiet"],
+      { denoFlags: ["-P"], env: { MERHABA_TLS_ROUTE: route } },
+    );
+    const directory = await Deno.makeTempDir({ prefix: "merhaba_sess_" });
+    try {
+      const session = `${directory}/tls13.pem`;
+      const sClientWith = async (args: string[]) => {
+        const child = new Deno.Command("openssl", {
+          args: [
+            "s_client",
+            "-connect",
+            `127.0.0.1:${merhaba.port}`,
+            "-ign_eof",
+            ...args,
+          ],
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "null",
+        }).spawn();
+        const writer = child.stdin.getWriter();
+        await writer.write(encode("hi\n"));
+        await writer.close();
+        return decode((await child.output()).stdout);
+      };
+      const first = await sClientWith(["-tls1_3", "-sess_out", session]);
+      assert.match(first, /^New, TLSv1\.3/m);
+      assert.match(first, /Merhaba dünya!/);
+      const second = await sClientWith(["-tls1_3", "-sess_in", session]);
+      assert.match(second, /^Reused, TLSv1\.3/m);
+      assert.match(second, /Merhaba dünya!/);
+      const twelve = await sClientWith(["-tls1_2", "-reconnect"]);
+      assert.equal(twelve.match(/^Reused, TLSv1\.2/gm)?.length, 5);
+    } finally {
+      await Deno.remove(directory, { recursive: true });
+      await merhaba.stop();
+    }
+  });
+}
+
+Deno.test({
+  name:
+    "merhaba --workers 2 --client-ca: both workers verify client certificates by the native route",
+  ignore: !HAS_CLIENTS,
+}, async () => {
+  const merhaba = await startMutual("native", ["--workers", "2", "--quiet"]);
+  // The kernel spreads connections by a hash of their ports: with 40
+  // clients, one worker getting none has odds of 2 in 2^40.
+  const args = ["-sSk", "--cert", GOOD[0]!, "--key", GOOD[1]!];
+  for (let i = 0; i < 40; i++) {
+    args.push(`https://127.0.0.1:${merhaba.port}/`);
+    if (i < 39) {
+      args.push("--next", "-sSk", "--cert", GOOD[0]!, "--key", GOOD[1]!);
+    }
+  }
+  const { stdout } = await new Deno.Command("curl", { args }).output();
+  assert.equal(
+    decode(stdout),
+    "hi O=Merhaba Tests, CN=client.example (verified)".repeat(40),
+  );
+  const none = await new Deno.Command("curl", {
+    args: ["-sSk", `https://127.0.0.1:${merhaba.port}/`],
+  }).output();
+  assert.notEqual(none.code, 0);
+  const { code } = await merhaba.stop();
+  assert.equal(code, 0);
+  const summary = merhaba.lines.at(-1)!;
+  const [, first, second] = /\(per worker: (\d+), (\d+)\)/.exec(summary) ?? [];
+  assert.ok(Number(first) > 0 && Number(second) > 0, summary);
+});

@@ -38,6 +38,12 @@ const COVERAGE: Record<string, string> = {
   "README.md: $ openssl req -x509": "run: below (TLS quick start)",
   "README.md: $ deno task start --port 8443": "run: below (TLS quick start)",
   "README.md: $ curl --cacert cert.pem": "run: below (TLS quick start)",
+  'README.md: $ openssl req -x509 -subj "/CN=Test CA"':
+    "run: below (mutual TLS)",
+  "README.md: $ deno task start --port 8443 --cert cert.pem --key key.pem --client-ca":
+    "run: below (mutual TLS)",
+  "README.md: $ curl --cacert cert.pem --cert client.pem":
+    "run: below (mutual TLS)",
   "docs/deploy.md: deno task compile":
     "run where denort can be had: tests/compile_test.ts (ignored here, with the reason)",
   "docs/deploy.md: deno task container build":
@@ -227,6 +233,69 @@ Deno.test({
         )
       );
     const merhaba = await MerhabaProcess.start(args, { startCommand: "task" });
+    try {
+      const shown = (line: string, port: string) =>
+        line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, "TIME ")
+          .replaceAll(`:${port}`, ":PORT");
+      assert.equal(
+        shown(merhaba.lines[0]!, String(merhaba.port)),
+        shown(start!.output.join("\n"), "8443"),
+      );
+      assert.equal(
+        await onTerminal(
+          request!.command.replace("8443", String(merhaba.port)),
+          directory,
+        ),
+        request!.output.join("\n"),
+        request!.command,
+      );
+    } finally {
+      assert.equal((await merhaba.stop()).code, 0);
+    }
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "README: the mutual TLS steps make a CA and a client certificate that merhaba verifies and names",
+  ignore: TLS_TOOLS_MISSING.length > 0,
+}, async () => {
+  const makeServer = consoleSteps(
+    await block("README.md", "$ openssl req -x509"),
+  );
+  const makeClient = consoleSteps(
+    await block("README.md", '$ openssl req -x509 -subj "/CN=Test CA"'),
+  );
+  const [start] = consoleSteps(
+    await block(
+      "README.md",
+      "$ deno task start --port 8443 --cert cert.pem --key key.pem --client-ca",
+    ),
+  );
+  const [request] = consoleSteps(
+    await block("README.md", "$ curl --cacert cert.pem --cert client.pem"),
+  );
+  const directory = await Deno.makeTempDir({ prefix: "merhaba_mtls_start_" });
+  try {
+    for (const step of [...makeServer, ...makeClient]) {
+      assert.equal(
+        await onTerminal(step.command, directory),
+        step.output.join("\n"),
+        step.command,
+      );
+    }
+    // The command's words, the quoted greeting as one.
+    const words = start!.command.match(/"[^"]*"|\S+/g)!.slice(3)
+      .map((word) => word.replace(/^"(.*)"$/, "$1"))
+      .map((word) =>
+        word.replace(/^8443$/, "0").replace(
+          /^(cert|key|ca)\.pem$/,
+          `${directory}/$&`,
+        )
+      );
+    const merhaba = await MerhabaProcess.start(words, { startCommand: "task" });
     try {
       const shown = (line: string, port: string) =>
         line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, "TIME ")
