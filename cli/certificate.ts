@@ -9,6 +9,7 @@
 import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { escapeLine } from "../lib/escape.ts";
+import { distinguishedName } from "../lib/x509.ts";
 
 /**
  * A server certificate, as a probe reports it. Its text is bytes from the
@@ -83,22 +84,4 @@ export function describeCertificate(
     daysLeft: Math.floor((validTo.getTime() - now.getTime()) / DAY_MS),
     coversName,
   };
-}
-
-/**
- * The subject as one line, `CN=localhost, O=Example`: each value escaped,
- * and its `,` and `+` too (as RFC 4514 writes them), so no value can pass
- * for another attribute.
- */
-function distinguishedName(certificate: X509Certificate): string {
-  // node:crypto's type names a few attributes; a subject may hold any.
-  const subject = certificate.toLegacyObject().subject as unknown as Record<
-    string,
-    string | string[]
-  >;
-  return Object.entries(subject).flatMap(([attribute, values]) =>
-    [values].flat().map((value) =>
-      `${escapeLine(attribute)}=${escapeLine(value).replace(/[,+]/g, "\\$&")}`
-    )
-  ).join(", ");
 }
