@@ -97,7 +97,7 @@ Deno.test("SessionSockets: the native route hands over the socket with the first
   }
 });
 
-Deno.test("SessionSockets: a connection the runtime will not hand over goes by the stream route", async () => {
+Deno.test("SessionSockets: a connection the runtime will not hand over goes by the stream route", () => {
   using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const sockets = new SessionSockets(tcp);
   const rid = Object.getOwnPropertySymbols(tcp).find((symbol) =>
