@@ -131,6 +131,18 @@ function sslOf(socket: tls.TLSSocket): { verifyError?(): unknown } | undefined {
   return (socket as unknown as { ssl?: { verifyError?(): unknown } }).ssl;
 }
 
+/**
+ * The runtime's verdict on the client's certificate: `""` when it verified,
+ * else why not. Without a verdict (which the start-time check rules out),
+ * the certificate counts as not verified.
+ */
+function verdictOf(socket: tls.TLSSocket): string {
+  const ssl = sslOf(socket);
+  return ssl?.verifyError
+    ? String(ssl.verifyError() ?? "")
+    : "the runtime gave no verdict";
+}
+
 /** How a listener's sessions are made: shared by all its connections. */
 interface Sessions {
   context: tls.SecureContext;
@@ -363,10 +375,7 @@ export class TlsConnection implements Connection {
     if (mode !== undefined) {
       const presented = socket.getPeerX509Certificate();
       this.#clientCertificate = presented
-        ? describeClientCertificate(
-          presented,
-          String(sslOf(socket)?.verifyError?.() ?? ""),
-        )
+        ? describeClientCertificate(presented, verdictOf(socket))
         : null;
       const problem = this.#clientCertificate?.error;
       if (mode === "required" && problem !== undefined) {
