@@ -33,16 +33,20 @@ if (!HAS_CLIENTS) {
   console.log("mutual TLS CLI tests ignored: openssl or curl is not installed");
 }
 
-/** What `openssl s_client` printed and whether it exited 0, sending `hi`. */
-async function sClient(port: number, pair?: string[]) {
+/**
+ * What `openssl s_client` printed, sending `hi` and reading until the
+ * server closes; `-quiet` (the reply alone on stdout) unless `args` say
+ * otherwise.
+ */
+async function sClient(port: number, args: string[] = [], quiet = true) {
   const child = new Deno.Command("openssl", {
     args: [
       "s_client",
       "-connect",
       `127.0.0.1:${port}`,
-      "-quiet",
       "-ign_eof",
-      ...(pair ? ["-cert", pair[0]!, "-key", pair[1]!] : []),
+      ...(quiet ? ["-quiet"] : []),
+      ...args,
     ],
     stdin: "piped",
     stdout: "piped",
@@ -54,6 +58,9 @@ async function sClient(port: number, pair?: string[]) {
   const { stdout, stderr } = await child.output();
   return { out: decode(stdout), err: decode(stderr) };
 }
+
+/** s_client's flags to present a certificate and key. */
+const present = ([cert, key]: string[]) => ["-cert", cert!, "-key", key!];
 
 /** Starts merhaba with `--client-ca`, by the route given. */
 function startMutual(route: "native" | "stream", extra: string[] = []) {
@@ -76,7 +83,7 @@ for (const route of ["native", "stream"] as const) {
           /TLS runs over the stream route.*: the stream route was asked for/,
         );
       }
-      const good = await sClient(merhaba.port, GOOD);
+      const good = await sClient(merhaba.port, present(GOOD));
       assert.equal(
         good.out,
         "hi O=Merhaba Tests, CN=client.example (verified)",
@@ -92,12 +99,12 @@ for (const route of ["native", "stream"] as const) {
         /presented no client certificate, and --client-cert is required: handshake failed with alert certificate_required/,
       );
 
-      const expired = await sClient(merhaba.port, EXPIRED);
+      const expired = await sClient(merhaba.port, present(EXPIRED));
       assert.equal(expired.out, "");
       await merhaba.waitForLine(
         /presented a client certificate that did not verify \(UNABLE_TO_VERIFY_LEAF_SIGNATURE; expired on 2021-01-01T00:00:00\.000Z\): closed before any reply/,
       );
-      const foreign = await sClient(merhaba.port, OTHER_CA);
+      const foreign = await sClient(merhaba.port, present(OTHER_CA));
       assert.equal(foreign.out, "");
       await merhaba.waitForLine(
         /presented a client certificate \(not verified: UNABLE_TO_VERIFY_LEAF_SIGNATURE\): .*issuer CN=Merhaba Other CA/,
@@ -305,24 +312,8 @@ for (const route of ["native", "stream"] as const) {
     const directory = await Deno.makeTempDir({ prefix: "merhaba_sess_" });
     try {
       const session = `${directory}/tls13.pem`;
-      const sClientWith = async (args: string[]) => {
-        const child = new Deno.Command("openssl", {
-          args: [
-            "s_client",
-            "-connect",
-            `127.0.0.1:${merhaba.port}`,
-            "-ign_eof",
-            ...args,
-          ],
-          stdin: "piped",
-          stdout: "piped",
-          stderr: "null",
-        }).spawn();
-        const writer = child.stdin.getWriter();
-        await writer.write(encode("hi\n"));
-        await writer.close();
-        return decode((await child.output()).stdout);
-      };
+      const sClientWith = async (args: string[]) =>
+        (await sClient(merhaba.port, args, false)).out;
       const first = await sClientWith(["-tls1_3", "-sess_out", session]);
       assert.match(first, /^New, TLSv1\.3/m);
       assert.match(first, /Merhaba dünya!/);

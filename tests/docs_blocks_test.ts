@@ -11,6 +11,7 @@ import {
   type Block,
   block,
   commandBlocks,
+  type ConsoleStep,
   consoleSteps,
   onTerminal,
 } from "./doc_pages.ts";
@@ -225,37 +226,49 @@ Deno.test({
       make!.output.join("\n"),
       make!.command,
     );
-    const args = start!.command.split(" ").slice(3)
-      .map((word) =>
-        word.replace(/^8443$/, "0").replace(
-          /^(cert|key)\.pem$/,
-          `${directory}/$&`,
-        )
-      );
-    const merhaba = await MerhabaProcess.start(args, { startCommand: "task" });
-    try {
-      const shown = (line: string, port: string) =>
-        line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, "TIME ")
-          .replaceAll(`:${port}`, ":PORT");
-      assert.equal(
-        shown(merhaba.lines[0]!, String(merhaba.port)),
-        shown(start!.output.join("\n"), "8443"),
-      );
-      assert.equal(
-        await onTerminal(
-          request!.command.replace("8443", String(merhaba.port)),
-          directory,
-        ),
-        request!.output.join("\n"),
-        request!.command,
-      );
-    } finally {
-      assert.equal((await merhaba.stop()).code, 0);
-    }
+    await serveAsThePageSays(start!, request!, directory);
   } finally {
     await Deno.remove(directory, { recursive: true });
   }
 });
+
+/**
+ * Runs a page's `deno task start` step for port 8443 (on port 0, its files
+ * in `directory`), checks its listening line against the page, then runs
+ * the page's request step against it and compares the output.
+ */
+async function serveAsThePageSays(
+  start: ConsoleStep,
+  request: ConsoleStep,
+  directory: string,
+): Promise<void> {
+  // The command's words, a quoted one (a greeting) as one.
+  const args = start.command.match(/"[^"]*"|\S+/g)!.slice(3)
+    .map((word) => word.replace(/^"(.*)"$/, "$1"))
+    .map((word) =>
+      word.replace(/^8443$/, "0").replace(/^\w+\.pem$/, `${directory}/$&`)
+    );
+  const merhaba = await MerhabaProcess.start(args, { startCommand: "task" });
+  try {
+    const shown = (line: string, port: string) =>
+      line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, "TIME ")
+        .replaceAll(`:${port}`, ":PORT");
+    assert.equal(
+      shown(merhaba.lines[0]!, String(merhaba.port)),
+      shown(start.output.join("\n"), "8443"),
+    );
+    assert.equal(
+      await onTerminal(
+        request.command.replace("8443", String(merhaba.port)),
+        directory,
+      ),
+      request.output.join("\n"),
+      request.command,
+    );
+  } finally {
+    assert.equal((await merhaba.stop()).code, 0);
+  }
+}
 
 Deno.test({
   name:
@@ -286,35 +299,7 @@ Deno.test({
         step.command,
       );
     }
-    // The command's words, the quoted greeting as one.
-    const words = start!.command.match(/"[^"]*"|\S+/g)!.slice(3)
-      .map((word) => word.replace(/^"(.*)"$/, "$1"))
-      .map((word) =>
-        word.replace(/^8443$/, "0").replace(
-          /^(cert|key|ca)\.pem$/,
-          `${directory}/$&`,
-        )
-      );
-    const merhaba = await MerhabaProcess.start(words, { startCommand: "task" });
-    try {
-      const shown = (line: string, port: string) =>
-        line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, "TIME ")
-          .replaceAll(`:${port}`, ":PORT");
-      assert.equal(
-        shown(merhaba.lines[0]!, String(merhaba.port)),
-        shown(start!.output.join("\n"), "8443"),
-      );
-      assert.equal(
-        await onTerminal(
-          request!.command.replace("8443", String(merhaba.port)),
-          directory,
-        ),
-        request!.output.join("\n"),
-        request!.command,
-      );
-    } finally {
-      assert.equal((await merhaba.stop()).code, 0);
-    }
+    await serveAsThePageSays(start!, request!, directory);
   } finally {
     await Deno.remove(directory, { recursive: true });
   }
