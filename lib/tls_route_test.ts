@@ -31,10 +31,12 @@ function withBinding(binding: (name: string) => unknown, body: () => void) {
 Deno.test("nativeRouteProblem() names what is missing: the binding, openFromRid, the constants, the symbol", () => {
   using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   assert.equal(nativeRouteProblem(tcp), undefined);
-  assert.equal(
-    nativeRouteProblem({}),
-    "a TCP listener has no Deno.internal.rid symbol",
-  );
+  for (const listener of [{}, { [Symbol("Deno.internal.fd")]: 3 }]) {
+    assert.equal(
+      nativeRouteProblem(listener),
+      "a TCP listener has no Deno.internal.rid symbol",
+    );
+  }
   withBinding(() => {
     throw new Error("no such module");
   }, () => {
@@ -49,9 +51,11 @@ Deno.test("nativeRouteProblem() names what is missing: the binding, openFromRid,
       'process.binding("tcp_wrap").TCP has no openFromRid method',
     );
   });
-  withBinding(() => undefined, () => {
-    assert.match(nativeRouteProblem(tcp)!, /has no openFromRid method/);
-  });
+  for (const binding of [undefined, { TCP: {} }, { TCP: { prototype: {} } }]) {
+    withBinding(() => binding, () => {
+      assert.match(nativeRouteProblem(tcp)!, /has no openFromRid method/);
+    });
+  }
   class TCP {
     openFromRid() {
       return 0;

@@ -79,3 +79,7 @@ Deno.test("distinguishedName() escapes , and + in values so no value passes for 
     "CN=Merhaba Test Client CA",
   );
 });
+
+Deno.test("describeClientCertificate() says none for a certificate without SANs", () => {
+  assert.equal(describeClientCertificate(read("client_ca"), "").sans, "none");
+});
