@@ -113,18 +113,25 @@ const PEM_CERTIFICATE =
  * it can: `node:tls` reports the verdict through the session's `ssl`
  * handle (`verifyError()`), as Node's own TLS server reads it.
  */
-export function clientVerifyProblem(): string | undefined {
-  // A session with no socket, never started; destroying it before its
-  // start (queued on the next tick) would fail that start.
-  verifyProbe ??= new tls.TLSSocket(null as unknown as Duplex, {
-    isServer: true,
-  });
-  return typeof sslOf(verifyProbe)?.verifyError === "function"
+export function clientVerifyProblem(
+  session: tls.TLSSocket = verifyProbe(),
+): string | undefined {
+  return typeof sslOf(session)?.verifyError === "function"
     ? undefined
     : "node:tls sessions have no ssl.verifyError()";
 }
 
-let verifyProbe: tls.TLSSocket | undefined;
+/**
+ * A session with no socket, never started, made once: destroying it before
+ * its start (queued on the next tick) would fail that start.
+ */
+function verifyProbe(): tls.TLSSocket {
+  return verifyProbeSession ??= new tls.TLSSocket(null as unknown as Duplex, {
+    isServer: true,
+  });
+}
+
+let verifyProbeSession: tls.TLSSocket | undefined;
 
 /** The session's native handle, which Node's TLS server reads the verdict from. */
 function sslOf(socket: tls.TLSSocket): { verifyError?(): unknown } | undefined {
@@ -136,7 +143,7 @@ function sslOf(socket: tls.TLSSocket): { verifyError?(): unknown } | undefined {
  * else why not. Without a verdict (which the start-time check rules out),
  * the certificate counts as not verified.
  */
-function verdictOf(socket: tls.TLSSocket): string {
+export function verdictOf(socket: tls.TLSSocket): string {
   const ssl = sslOf(socket);
   return ssl?.verifyError
     ? String(ssl.verifyError() ?? "")
@@ -191,18 +198,24 @@ export class TlsListener implements Listener {
    * header, read before the handshake
    * @param options.route `stream` to take the fallback route even where the
    * native one works (to compare them) @default "native"
+   * @param options.verifyProblem whether client certificates can be verified
+   * here (tests force a runtime that cannot) @default clientVerifyProblem
    * @throws {TypeError} when the settings cannot serve TLS (see {@link checkKeyPair}),
    * or client certificates cannot be verified on this runtime
    */
   constructor(
     tcp: Listener,
     settings: TlsSettings,
-    options: { proxyFrom?: readonly Cidr[]; route?: TlsRoute } = {},
+    options: {
+      proxyFrom?: readonly Cidr[];
+      route?: TlsRoute;
+      verifyProblem?: () => string | undefined;
+    } = {},
   ) {
     checkKeyPair(settings);
     const { cert, key, clientCa } = settings;
     if (clientCa !== undefined) {
-      const problem = clientVerifyProblem();
+      const problem = (options.verifyProblem ?? clientVerifyProblem)();
       if (problem) {
         throw new TypeError(
           `This runtime cannot verify client certificates: ${problem}`,
@@ -294,7 +307,8 @@ export class TlsConnection implements Connection {
     this.#transport = new Transport(tcp);
     this.#sessions = "sockets" in sessions ? sessions : {
       context: sessions,
-      sockets: new SessionSockets({}, "stream"),
+      // Without a listener of Deno's, the stream route.
+      sockets: new SessionSockets({}),
     };
     if (tcp.readHeader) this.readHeader = () => tcp.readHeader!();
     this.#start(conn);
@@ -313,7 +327,6 @@ export class TlsConnection implements Connection {
       this.#fail(error as Error);
       return;
     }
-    if (this.#closed) return;
     if (n === null) {
       this.#ended = true;
       this.#wakeReader();
@@ -321,6 +334,7 @@ export class TlsConnection implements Connection {
     }
     const first = buffer.subarray(0, n);
     if (await this.#answerPlainHttp(first)) return;
+    // Closed meanwhile: no session is started on a closed socket.
     if (this.#closed) return;
     const { socket, route } = this.#sessions.sockets.open(
       this.#transport,
@@ -379,12 +393,12 @@ export class TlsConnection implements Connection {
         : null;
       const problem = this.#clientCertificate?.error;
       if (mode === "required" && problem !== undefined) {
+        // The failed read closes the connection before any reply.
         this.#fail(
           new ClientRefused(
             `presented a client certificate that did not verify (${problem}): closed before any reply`,
           ),
         );
-        socket.destroy();
         return;
       }
     }
@@ -550,7 +564,7 @@ const FIRST_READ_SIZE = 4 * 1024;
  * is in flight, and one in flight at `close()` ends only on a later turn of
  * the event loop.
  */
-class Transport implements Connection {
+class Transport {
   #tcp: Connection;
   #inFlight = 0;
   #closed = false;
@@ -558,14 +572,6 @@ class Transport implements Connection {
 
   constructor(tcp: Connection) {
     this.#tcp = tcp;
-  }
-
-  get remoteAddr(): Deno.Addr {
-    return this.#tcp.remoteAddr;
-  }
-
-  get localAddr(): Deno.Addr {
-    return this.#tcp.localAddr;
   }
 
   /** Resolves once the socket is closed and nothing is in flight on it. */

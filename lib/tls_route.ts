@@ -22,6 +22,12 @@ import process from "node:process";
 import { Duplex } from "node:stream";
 import { closeQuietly, type Connection, writeAll } from "./io.ts";
 
+/** What the stream route needs of the connection. */
+export type StreamConnection = Pick<
+  Connection,
+  "read" | "write" | "closeWrite" | "close"
+>;
+
 /** How a TLS session reaches its socket. */
 export type TlsRoute = "native" | "stream";
 
@@ -138,7 +144,7 @@ export class SessionSockets {
    * @param first the bytes read so far, the start of the ClientHello
    */
   open(
-    tcp: Connection,
+    tcp: StreamConnection,
     conn: Deno.Conn | undefined,
     first: Uint8Array,
   ): { socket: Duplex; route: TlsRoute } {
@@ -180,7 +186,7 @@ export const TRANSPORT_READ_SIZE = 4 * 1024;
  * The TCP connection as the stream a `TLSSocket` runs over (the stream
  * route), `first` coming before anything read from it.
  */
-function streamOf(tcp: Connection, first: Uint8Array): Duplex {
+function streamOf(tcp: StreamConnection, first: Uint8Array): Duplex {
   let pending: Uint8Array | undefined = first;
   return new Duplex({
     read() {

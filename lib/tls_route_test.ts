@@ -2,19 +2,9 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import process from "node:process";
 import { Duplex } from "node:stream";
-import { serve } from "../server.ts";
-import { type TlsConnection, TlsListener } from "./tls.ts";
 import { nativeRouteProblem, SessionSockets } from "./tls_route.ts";
-import {
-  decode,
-  encode,
-  readToEnd,
-  tlsFixture,
-  writeAll,
-} from "../tests/test_client.ts";
+import { decode, encode } from "../tests/test_client.ts";
 import { ScriptedConnection } from "../tests/scripted.ts";
-
-const GREETING = "Merhaba dünya!";
 
 /** Runs `body` with `process.binding` replaced, then puts it back. */
 function withBinding(binding: (name: string) => unknown, body: () => void) {
@@ -160,68 +150,4 @@ Deno.test("SessionSockets: a failing read of the stream route destroys the strea
   socket.on("data", () => {});
   await new Promise((resolve) => socket.once("close", resolve));
   assert.deepEqual(errors, [failure]);
-});
-
-Deno.test("the pinned Deno still has the native TLS route: an upgrade that loses it fails here, not silently slows TLS", async () => {
-  using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  assert.equal(nativeRouteProblem(tcp), undefined);
-  await using fixture = await tlsFixture();
-  const listener = new TlsListener(tcp, {
-    cert: fixture.cert,
-    key: await Deno.readTextFile(fixture.keyFile),
-  });
-  assert.equal(listener.route, "native");
-  assert.equal(listener.fallbackReason, undefined);
-  // The route a real connection takes, not only the one planned.
-  const [server, client] = await Promise.all([
-    listener.accept() as Promise<TlsConnection>,
-    Deno.connectTls({
-      hostname: "localhost",
-      port: tcp.addr.port,
-      caCerts: [fixture.cert],
-    }),
-  ]);
-  const alive = setInterval(() => {}, 1000);
-  try {
-    assert.equal(server.route, undefined);
-    await writeAll(client, encode("hi"));
-    const buffer = new Uint8Array(8);
-    assert.equal(await server.read(buffer), 2);
-    assert.equal(server.route, "native");
-  } finally {
-    clearInterval(alive);
-    server.close();
-    client.close();
-    await server.released();
-  }
-});
-
-Deno.test("the stream route serves where the native one cannot be had, and says why", async () => {
-  assert.match(nativeRouteProblem({})!, /no Deno\.internal\.rid symbol/);
-  await using fixture = await tlsFixture();
-  const pair = {
-    cert: fixture.cert,
-    key: await Deno.readTextFile(fixture.keyFile),
-  };
-  using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  // A listener that is not Deno's own: its connections have no resource id.
-  const wrapped = {
-    addr: tcp.addr,
-    accept: () => tcp.accept(),
-    close: () => tcp.close(),
-  };
-  const listener = new TlsListener(wrapped, pair);
-  assert.equal(listener.route, "stream");
-  assert.match(listener.fallbackReason!, /symbol/);
-  const asked = new TlsListener(tcp, pair, { route: "stream" });
-  assert.equal(asked.route, "stream");
-  assert.equal(asked.fallbackReason, "the stream route was asked for");
-  await using _server = serve(listener, {});
-  using conn = await Deno.connectTls({
-    hostname: "localhost",
-    port: tcp.addr.port,
-    caCerts: [fixture.cert],
-  });
-  await writeAll(conn, encode("hi\n"));
-  assert.equal(decode(await readToEnd(conn)), GREETING);
 });

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { serve, type ServeOptions } from "../server.ts";
-import { checkKeyPair, TlsListener, type TlsRoute } from "./tls.ts";
+import { nativeRouteProblem } from "./tls_route.ts";
+import {
+  checkKeyPair,
+  clientVerifyProblem,
+  TlsListener,
+  type TlsRoute,
+  verdictOf,
+} from "./tls.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
 import { CAN_COUNT_SOCKETS, heldSockets } from "../tests/sockets.ts";
 import {
@@ -377,59 +384,61 @@ Deno.test("TlsConnection: addresses, the balancer and the PROXY header reader ar
   behind.close();
 });
 
-Deno.test("TlsConnection: reads of any size get the decrypted bytes in order; closeWrite ends the client's input", async () => {
-  const fixture = await tlsFixture();
-  const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const listener = new TlsListener(tcp, {
-    cert: fixture.cert,
-    key: await Deno.readTextFile(fixture.keyFile),
-  });
-  assert.equal(listener.addr, tcp.addr);
-  // By the native route a write in flight does not keep Deno's event loop
-  // alive (a server's pending accept does); here nothing else would.
-  const alive = setInterval(() => {}, 1000);
-  try {
-    const text = "Merhaba, a message longer than the reader's buffer";
-    const [server, client] = await Promise.all([
-      listener.accept(),
-      Deno.connectTls({
-        hostname: "localhost",
-        port: tcp.addr.port,
-        caCerts: [fixture.cert],
-      }),
-    ]);
+for (const route of ["native", "stream"] as const) {
+  Deno.test(`TlsConnection (${route} route): reads of any size get the decrypted bytes in order; closeWrite ends the client's input`, async () => {
+    const fixture = await tlsFixture();
+    const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const listener = new TlsListener(tcp, {
+      cert: fixture.cert,
+      key: await Deno.readTextFile(fixture.keyFile),
+    }, { route });
+    assert.equal(listener.addr, tcp.addr);
+    // By the native route a write in flight does not keep Deno's event loop
+    // alive (a server's pending accept does); here nothing else would.
+    const alive = setInterval(() => {}, 1000);
     try {
-      assert.equal((server as TlsConnection).handshaking, true);
-      await writeAll(client, encode(text));
-      await client.closeWrite();
-      const chunks: string[] = [];
-      const buffer = new Uint8Array(4);
-      while (true) {
-        const n = await server.read(buffer);
-        if (n === null) break;
-        chunks.push(decode(buffer.subarray(0, n)));
+      const text = "Merhaba, a message longer than the reader's buffer";
+      const [server, client] = await Promise.all([
+        listener.accept(),
+        Deno.connectTls({
+          hostname: "localhost",
+          port: tcp.addr.port,
+          caCerts: [fixture.cert],
+        }),
+      ]);
+      try {
+        assert.equal((server as TlsConnection).handshaking, true);
+        await writeAll(client, encode(text));
+        await client.closeWrite();
+        const chunks: string[] = [];
+        const buffer = new Uint8Array(4);
+        while (true) {
+          const n = await server.read(buffer);
+          if (n === null) break;
+          chunks.push(decode(buffer.subarray(0, n)));
+        }
+        assert.equal((server as TlsConnection).handshaking, false);
+        assert.equal(chunks.join(""), text);
+        assert.ok(chunks.every((chunk) => chunk.length <= 4));
+        assert.equal(
+          await server.write(encode(GREETING)),
+          encode(GREETING).length,
+        );
+        await server.closeWrite();
+        const reply = await withTimeout(readToEnd(client), 3000);
+        assert.notEqual(reply, TIMED_OUT);
+        assert.equal(decode(reply as Uint8Array), GREETING);
+      } finally {
+        server.close();
+        client.close();
       }
-      assert.equal((server as TlsConnection).handshaking, false);
-      assert.equal(chunks.join(""), text);
-      assert.ok(chunks.every((chunk) => chunk.length <= 4));
-      assert.equal(
-        await server.write(encode(GREETING)),
-        encode(GREETING).length,
-      );
-      await server.closeWrite();
-      const reply = await withTimeout(readToEnd(client), 3000);
-      assert.notEqual(reply, TIMED_OUT);
-      assert.equal(decode(reply as Uint8Array), GREETING);
     } finally {
-      server.close();
-      client.close();
+      clearInterval(alive);
+      listener.close();
+      await fixture[Symbol.asyncDispose]();
     }
-  } finally {
-    clearInterval(alive);
-    listener.close();
-    await fixture[Symbol.asyncDispose]();
-  }
-});
+  });
+}
 
 Deno.test("checkKeyPair() says which part cannot be parsed, with the parser's reason", async () => {
   await using fixture = await tlsFixture();
@@ -475,7 +484,7 @@ const CLIENT = {
 
 /** A TLS server asking for client certificates; it logs what it saw. */
 async function startMutualTls(
-  clientCert: "optional" | "required",
+  clientCert: "optional" | "required" | undefined,
   route: TlsRoute,
 ) {
   const fixture = await tlsFixture();
@@ -487,6 +496,7 @@ async function startMutualTls(
     clientCert,
   }, { route });
   const seen: (TlsConnection["clientCertificate"])[] = [];
+  const refusals: string[] = [];
   const accept = listener.accept.bind(listener);
   listener.accept = async () => {
     const conn = await accept() as TlsConnection;
@@ -494,6 +504,9 @@ async function startMutualTls(
     conn.read = async (buffer) => {
       try {
         return await read(buffer);
+      } catch (error) {
+        if (error instanceof ClientRefused) refusals.push(error.message);
+        throw error;
       } finally {
         if (!seen.includes(conn.clientCertificate)) {
           seen.push(conn.clientCertificate);
@@ -507,6 +520,7 @@ async function startMutualTls(
     port: tcp.addr.port,
     fixture,
     seen,
+    refusals,
     async [Symbol.asyncDispose]() {
       await server.shutdown();
       await fixture[Symbol.asyncDispose]();
@@ -543,7 +557,8 @@ for (const route of ["native", "stream"] as const) {
       `mutual TLS (${route} route), required: a verified certificate is greeted; none gets the certificate_required alert; expired or from another CA, no reply`,
     ignore: !HAS_CURL && Deno.env.get("CI") !== "true",
   }, async () => {
-    await using tls = await startMutualTls("required", route);
+    // Required is the default.
+    await using tls = await startMutualTls(undefined, route);
     for (const version of [[], ["--tls-max", "1.2"]]) {
       const good = await curl(tls.port, CLIENT.good, version);
       assert.equal(good.code, 0, good.error);
@@ -579,6 +594,11 @@ for (const route of ["native", "stream"] as const) {
         verified: true,
       },
     );
+    assert.deepEqual([...new Set(tls.refusals)].sort(), [
+      "presented a client certificate that did not verify (UNABLE_TO_VERIFY_LEAF_SIGNATURE): closed before any reply",
+      "presented a client certificate that did not verify (UNABLE_TO_VERIFY_LEAF_SIGNATURE; expired on 2021-01-01T00:00:00.000Z): closed before any reply",
+      "presented no client certificate, and --client-cert is required: handshake failed with alert certificate_required",
+    ]);
     const expired = tls.seen.find((seen) => seen?.serial === "1002")!;
     assert.equal(expired.verified, false);
     assert.match(expired.error!, /expired on 2021-01-01T00:00:00\.000Z$/);
@@ -629,4 +649,195 @@ Deno.test("TlsListener refuses a client CA file that holds no certificate, or a 
       }),
     /Invalid client CA certificate \(number 2\)/,
   );
+});
+
+Deno.test("TlsListener refuses client CAs where the runtime cannot verify client certificates, and only then", async () => {
+  await using fixture = await tlsFixture();
+  const settings = {
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+    clientCa: await Deno.readTextFile("tests/testdata/client_ca.pem"),
+  };
+  using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const unable = () => "no verdict here";
+  assert.throws(
+    () => new TlsListener(tcp, settings, { verifyProblem: unable }),
+    new TypeError(
+      "This runtime cannot verify client certificates: no verdict here",
+    ),
+  );
+  // Without client CAs nothing needs verifying.
+  const { clientCa: _, ...plain } = settings;
+  new TlsListener(tcp, plain, { verifyProblem: unable });
+  new TlsListener(tcp, settings);
+});
+
+Deno.test("clientVerifyProblem() and verdictOf(): the runtime's verdict, or why there is none (counted as not verified)", () => {
+  assert.equal(clientVerifyProblem(), undefined);
+  const session = (ssl: unknown) => ({ ssl }) as unknown as tls.TLSSocket;
+  for (const ssl of [undefined, {}, { verifyError: "no" }]) {
+    assert.equal(
+      clientVerifyProblem(session(ssl)),
+      "node:tls sessions have no ssl.verifyError()",
+    );
+  }
+  assert.equal(verdictOf(session({ verifyError: () => "CODE" })), "CODE");
+  assert.equal(verdictOf(session({ verifyError: () => null })), "");
+  assert.equal(verdictOf(session({})), "the runtime gave no verdict");
+  assert.equal(verdictOf(session(undefined)), "the runtime gave no verdict");
+});
+
+Deno.test({
+  name:
+    "a TLS listener without client CAs asks no client for a certificate, and keeps none",
+  ignore: !HAS_OPENSSL,
+}, async () => {
+  await using fixture = await tlsFixture();
+  using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = new TlsListener(tcp, {
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+  });
+  const accepted = listener.accept() as Promise<TlsConnection>;
+  const client = new Deno.Command("openssl", {
+    args: [
+      "s_client",
+      "-connect",
+      `127.0.0.1:${tcp.addr.port}`,
+      "-cert",
+      "tests/testdata/client_cert.pem",
+      "-key",
+      "tests/testdata/client_key.pem",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const server = await accepted;
+  const alive = setInterval(() => {}, 1000);
+  try {
+    const writer = client.stdin.getWriter();
+    await writer.write(encode("hi\n"));
+    const buffer = new Uint8Array(8);
+    assert.equal(await server.read(buffer), 3);
+    assert.equal(server.clientCertificate, undefined);
+    await writer.close();
+    server.close();
+    const output = decode((await client.output()).stdout);
+    assert.match(output, /No client certificate CA names sent/);
+  } finally {
+    clearInterval(alive);
+    server.close();
+    await server.released();
+  }
+});
+
+Deno.test("TlsConnection: before its session starts, a write fails and closeWrite does nothing", async () => {
+  const { tcp, tls } = await scriptedTls([]);
+  await assert.rejects(
+    tls.write(encode("early")),
+    new Deno.errors.NotConnected("the TLS session has not started"),
+  );
+  await tls.closeWrite();
+  assert.equal(tcp.closedWrite, false);
+  assert.equal(tls.route, undefined);
+  tls.close();
+  tls.close();
+  assert.equal(tcp.closes, 1);
+});
+
+Deno.test("TlsConnection: closed while its first bytes arrive, it starts no session", async () => {
+  const arrived = Promise.withResolvers<number>();
+  const tcp = new ScriptedConnection([]);
+  tcp.read = (buffer) => {
+    buffer.set(HALF_CLIENT_HELLO);
+    return arrived.promise;
+  };
+  const { tls } = await scriptedTls(tcp);
+  tls.close();
+  arrived.resolve(HALF_CLIENT_HELLO.byteLength);
+  assert.equal(await firstRead(tls), null);
+  assert.equal(tls.route, undefined);
+  assert.deepEqual(tcp.written, []);
+});
+
+Deno.test("TlsConnection: plain HTTP is answered without starting a session", async () => {
+  const { tls } = await scriptedTls([encode("GET / HTTP/1.1\r\n\r\n")]);
+  assert.ok(await firstRead(tls) instanceof ClientRefused);
+  assert.equal(tls.route, undefined);
+  tls.close();
+});
+
+Deno.test("TlsConnection: a read waiting when the input ends before any byte gets null", async () => {
+  const { tcp, tls } = await scriptedTls([]);
+  const read = firstRead(tls);
+  tcp.hangUp();
+  assert.equal(await read, null);
+  tls.close();
+});
+
+// The native route, and the fallback when it cannot be had.
+
+Deno.test("the pinned Deno still has the native TLS route: an upgrade that loses it fails here, not silently slows TLS", async () => {
+  using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  assert.equal(nativeRouteProblem(tcp), undefined);
+  await using fixture = await tlsFixture();
+  const listener = new TlsListener(tcp, {
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+  });
+  assert.equal(listener.route, "native");
+  assert.equal(listener.fallbackReason, undefined);
+  // The route a real connection takes, not only the one planned.
+  const [server, client] = await Promise.all([
+    listener.accept() as Promise<TlsConnection>,
+    Deno.connectTls({
+      hostname: "localhost",
+      port: tcp.addr.port,
+      caCerts: [fixture.cert],
+    }),
+  ]);
+  const alive = setInterval(() => {}, 1000);
+  try {
+    assert.equal(server.route, undefined);
+    await writeAll(client, encode("hi"));
+    const buffer = new Uint8Array(8);
+    assert.equal(await server.read(buffer), 2);
+    assert.equal(server.route, "native");
+  } finally {
+    clearInterval(alive);
+    server.close();
+    client.close();
+    await server.released();
+  }
+});
+
+Deno.test("the stream route serves where the native one cannot be had, and says why", async () => {
+  assert.match(nativeRouteProblem({})!, /no Deno\.internal\.rid symbol/);
+  await using fixture = await tlsFixture();
+  const pair = {
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+  };
+  using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  // A listener that is not Deno's own: its connections have no resource id.
+  const wrapped = {
+    addr: tcp.addr,
+    accept: () => tcp.accept(),
+    close: () => tcp.close(),
+  };
+  const listener = new TlsListener(wrapped, pair);
+  assert.equal(listener.route, "stream");
+  assert.match(listener.fallbackReason!, /symbol/);
+  const asked = new TlsListener(tcp, pair, { route: "stream" });
+  assert.equal(asked.route, "stream");
+  assert.equal(asked.fallbackReason, "the stream route was asked for");
+  await using _server = serve(listener, {});
+  using conn = await Deno.connectTls({
+    hostname: "localhost",
+    port: tcp.addr.port,
+    caCerts: [fixture.cert],
+  });
+  await writeAll(conn, encode("hi\n"));
+  assert.equal(decode(await readToEnd(conn)), GREETING);
 });
