@@ -991,3 +991,115 @@ Deno.test("a connection keeps its slot until its socket is released: accepting n
     assert.deepEqual(held, [0, 0]);
   });
 });
+
+/** A client certificate as a TLS connection describes one. */
+const PRESENTED = {
+  subject: "CN=client.example",
+  sans: "DNS:client.example",
+  issuer: "CN=Test CA",
+  serial: "1001",
+  sha256: "AB:CD",
+  notBefore: "2026-01-01T00:00:00.000Z",
+  notAfter: "2027-01-01T00:00:00.000Z",
+  verified: true,
+};
+
+Deno.test("a client certificate is logged once with its connection, every field in JSON, and is {client_cert}", async () => {
+  const verified = await logOf(
+    ["hi\n", null],
+    "info",
+    { greeting: "{client_cert}" },
+    accepting({ handshaking: false, clientCertificate: PRESENTED }),
+  );
+  assert.deepEqual(verified.log.slice(0, 2), [
+    CONNECTED,
+    {
+      event: "client_certificate",
+      peer: PEER,
+      verdict: "verified",
+      subject: "CN=client.example",
+      sans: "DNS:client.example",
+      issuer: "CN=Test CA",
+      serial: "1001",
+      sha256: "AB:CD",
+      not_before: "2026-01-01T00:00:00.000Z",
+      not_after: "2027-01-01T00:00:00.000Z",
+      verified: true,
+    },
+  ]);
+  assert.equal(
+    verified.messages[1],
+    "127.0.0.1:1 presented a client certificate (verified): subject CN=client.example; SANs DNS:client.example; issuer CN=Test CA; serial 1001; SHA-256 AB:CD; valid 2026-01-01T00:00:00.000Z to 2027-01-01T00:00:00.000Z",
+  );
+  assert.equal(
+    verified.log.filter((l) => l.event === "client_certificate").length,
+    1,
+  );
+  assert.equal(verified.reply, "CN=client.example (verified)");
+
+  const unverified = await logOf(
+    ["hi\n", null],
+    "info",
+    { greeting: "{client_cert}" },
+    accepting({
+      handshaking: false,
+      clientCertificate: { ...PRESENTED, verified: false, error: "CODE" },
+    }),
+  );
+  assert.equal(unverified.log[1]!.verdict, "not verified: CODE");
+  assert.equal(unverified.log[1]!.verified, false);
+  assert.equal(unverified.reply, "CN=client.example (not verified)");
+
+  const none = await logOf(
+    ["hi\n", null],
+    "info",
+    { greeting: "{client_cert}" },
+    accepting({ handshaking: false, clientCertificate: null }),
+  );
+  assert.deepEqual(none.log[1], {
+    event: "client_certificate",
+    peer: PEER,
+    verdict: "accepted: --client-cert optional",
+    verified: false,
+  });
+  assert.equal(
+    none.messages[1],
+    "127.0.0.1:1 presented no client certificate (accepted: --client-cert optional)",
+  );
+  assert.equal(none.reply, "none");
+
+  // No certificate asked for: no line, and {client_cert} is none.
+  const plain = await logOf(["hi\n", null], "info", {
+    greeting: "{client_cert}",
+  });
+  assert.ok(!plain.log.some((l) => l.event === "client_certificate"));
+  assert.equal(plain.reply, "none");
+  // Below info, no line.
+  const quiet = await logOf(
+    ["hi\n", null],
+    "warning",
+    {},
+    accepting({ handshaking: false, clientCertificate: PRESENTED }),
+  );
+  assert.deepEqual(quiet.log, []);
+});
+
+Deno.test("a refused client certificate is logged before the line saying why", async () => {
+  const refused = new ClientRefused(
+    "presented a client certificate that did not verify (CODE): closed before any reply",
+  );
+  const { log } = await logOf(
+    [refused],
+    "info",
+    {},
+    accepting({
+      clientCertificate: { ...PRESENTED, verified: false, error: "CODE" },
+    }),
+  );
+  assert.deepEqual(log.map((l) => l.event), [
+    "connected",
+    "client_certificate",
+    "refused",
+    "closed",
+  ]);
+});
