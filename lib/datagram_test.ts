@@ -128,22 +128,23 @@ Deno.test("serveDatagrams() answers each datagram with the greeting, in one data
 
 Deno.test("serveDatagrams() fills the placeholders in for each datagram", async () => {
   await using server = serveDatagrams(udp(), {
-    greeting: "{peer} {local} {count} {hostname} {time} {{peer}}",
+    greeting: "{peer} {local} {count} {hostname} {time} {{peer}} {client_cert}",
     hostname: "box",
   });
   using from = client("127.0.0.7");
   const local = `127.0.0.1:${server.addr.port}`;
   const before = Date.now();
   for (const count of [1, 2]) {
-    const [peer, to, n, hostname, time, literal] = decode(
+    const [peer, to, n, hostname, time, literal, certificate] = decode(
       await ask(server.addr, "hi".repeat(20), from),
     ).split(" ");
-    assert.deepEqual([peer, to, n, hostname, literal], [
+    assert.deepEqual([peer, to, n, hostname, literal, certificate], [
       `127.0.0.7:${from.addr.port}`,
       local,
       String(count),
       "box",
       "{peer}",
+      "none",
     ]);
     const when = Date.parse(time!);
     assert.ok(when >= before - 1 && when <= Date.now(), time);
