@@ -56,7 +56,8 @@ import {
 
 export type { HttpReplyOptions, Mode } from "./lib/reply.ts";
 export type { Connection, Listener } from "./lib/io.ts";
-export { type TlsKeyPair, TlsListener } from "./lib/tls.ts";
+export { type TlsKeyPair, TlsListener, type TlsRoute } from "./lib/tls.ts";
+export type { ClientCertificate } from "./lib/x509.ts";
 export { ProxyProtocolListener } from "./lib/proxied.ts";
 export { type Cidr, parseCidr } from "./lib/cidr.ts";
 export { PLACEHOLDERS } from "./lib/greeting.ts";
