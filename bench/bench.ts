@@ -1,6 +1,7 @@
 /**
- * `deno task bench [--quick]`: merhaba side by side with the servers people
- * would pick instead, one after another under identical load, on loopback.
+ * `deno task bench [--quick] [--only=…] [--tls-rounds=N] [--save]`: merhaba
+ * side by side with the servers people would pick instead, one after another
+ * under identical load, on loopback.
  *
  * Every server is pinned to CPU 0 and the load generator (bench/loadgen.c,
  * built with the system C compiler) to CPU 1 when there are two cores. Each
@@ -34,6 +35,14 @@ const QUICK = Deno.args.includes("--quick");
  */
 const ONLY = Deno.args.find((arg) => arg.startsWith("--only="))?.slice(7)
   .split(",");
+/**
+ * `--tls-rounds=10`: rounds of 1000 TLS sessions in the memory rounds
+ * (default 20, 6 with --quick).
+ */
+const TLS_ROUNDS = Number(
+  Deno.args.find((arg) => arg.startsWith("--tls-rounds="))?.slice(13) ??
+    (QUICK ? 6 : 20),
+);
 const WARMUP_SECONDS = QUICK ? 0.5 : 2;
 const MEASURE_SECONDS = QUICK ? 2 : 8;
 const CONCURRENCY = [1, 64];
@@ -95,6 +104,8 @@ interface ServerSpec {
   group?: string;
   /** A fixed port, for servers that cannot print theirs (nginx). */
   port?: number;
+  /** Environment variables set for it, beside the inherited ones. */
+  env?: Record<string, string>;
   /** What it is the baseline of, for the ratios. */
   role?: "floor" | "nginx" | "deno-serve" | "informative";
   /** Extra runs at 64 clients, to see whether memory levels off. */
@@ -268,6 +279,7 @@ async function startServer(
   const process = new Deno.Command("sh", {
     args: ["-c", shell, "sh", ...pinned(0, command)],
     cwd: ROOT,
+    env: spec.env,
     stdin: "null",
   }).spawn();
   const deadline = started + 10_000;
@@ -469,11 +481,12 @@ async function rsaSpecs(
       name: "merhaba --cert --key --quiet, RSA 2048",
       workload: "https",
       command: denoRun(
-        [...await startTaskFlags(), read],
+        [...await startTaskFlags(), read, "--allow-env=MERHABA_TLS_ROUTE"],
         "main.ts",
         ...["--host", "127.0.0.1", "--port", "0", "--quiet"],
         ...["--cert", cert, "--key", key],
       ),
+      env: { MERHABA_TLS_ROUTE: "native" },
     },
     {
       name: "Deno.listenTls, RSA 2048",
@@ -676,16 +689,27 @@ async function serverSpecs(): Promise<ServerSpec[]> {
       role: "floor",
       command: deno("bench/deno_floor.ts", "--http"),
     },
-    {
-      name: "merhaba --cert --key --quiet",
-      workload: "https",
+    ...(["native", "stream"] as const).map((route) => ({
+      name: `merhaba --cert --key --quiet${
+        route === "stream" ? ", stream route" : ""
+      }`,
+      workload: "https" as const,
       command: denoRun(
-        [...startFlags, `--allow-read=${TLS_FILES.join(",")}`],
+        [
+          ...startFlags,
+          `--allow-read=${TLS_FILES.join(",")}`,
+          // What `-P` grants already; named so the route is read whatever
+          // the start task's flags become.
+          "--allow-env=MERHABA_TLS_ROUTE",
+        ],
         "main.ts",
         ...["--host", "127.0.0.1", "--port", "0", "--quiet"],
         ...["--cert", TLS_FILES[0]!, "--key", TLS_FILES[1]!],
       ),
-    },
+      // Set for the native row too, so that one exported in the shell does
+      // not turn it into a second stream row.
+      env: { MERHABA_TLS_ROUTE: route },
+    })),
     {
       name: "Deno.listenTls floor",
       workload: "https",
@@ -828,7 +852,7 @@ function printTlsMemory(results: TlsMemoryResult[]): void {
         ratio(result.added_mib_per_1000, floor?.added_mib_per_1000)
       } floor); open RSS by round ${
         open.join(", ")
-      }; last ÷ round 2 ${result.last_vs_round_2}`,
+      }; last ÷ round 2 ${result.last_vs_round_2}; descriptors per session ${result.descriptors_per_session}`,
     );
   }
 }
@@ -906,10 +930,11 @@ if (import.meta.main) {
       }
     }
     if (!ONLY || ONLY.includes("tls-memory")) {
-      const rounds = QUICK ? 6 : 20;
-      console.log(`\nTLS memory: ${rounds} rounds of 1000 idle sessions`);
+      console.log(
+        `\nTLS memory: ${TLS_ROUNDS} rounds of 1000 idle sessions`,
+      );
       for (const server of tlsMemoryServers(await startTaskFlags(), goPeer)) {
-        tlsMemory.push(await measureTlsMemory(server, rounds, 1000));
+        tlsMemory.push(await measureTlsMemory(server, TLS_ROUNDS, 1000));
       }
       printTlsMemory(tlsMemory);
     }

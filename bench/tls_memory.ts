@@ -9,7 +9,13 @@
  *
  *   deno run --allow-all bench/tls_memory.ts [--rounds=20] [--sessions=1000]
  *
- * `deno task bench` runs it too (`--only=tls-memory` for it alone).
+ * `deno task bench` runs it too (`--only=tls-memory` for it alone,
+ * `--tls-rounds=N` for N rounds).
+ *
+ * The server's open descriptors are counted too, with round 1's sessions
+ * open: merhaba's native TLS route holds two per session (the accepted
+ * `Deno.Conn` and the duplicate its TLS handle owns), the stream route one,
+ * which also shows which route a row took.
  *
  * @module
  */
@@ -27,17 +33,26 @@ export interface TlsMemoryResult {
   added_mib_per_1000: number;
   /** The last round's open RSS ÷ round 2's. */
   last_vs_round_2: number;
+  /** Descriptors the server opened per session of round 1, to a hundredth. */
+  descriptors_per_session: number;
 }
 
 /** How a server under test is started. */
 export interface TlsMemoryServer {
   name: string;
   command: string[];
+  /** Environment variables set for it, beside the inherited ones. */
+  env?: Record<string, string>;
 }
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CERT = `${ROOT}tests/testdata/localhost_cert.pem`;
 const KEY = `${ROOT}tests/testdata/localhost_key.pem`;
+
+/** How many descriptors a process has open. */
+function openDescriptors(pid: number): number {
+  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+}
 
 /** Opens `count` TLS sessions to `port`, each past its handshake. */
 async function openSessions(
@@ -73,6 +88,7 @@ export async function measureTlsMemory(
   const process = new Deno.Command(server.command[0]!, {
     args: server.command.slice(1),
     cwd: ROOT,
+    env: server.env,
     stdin: "null",
     stdout: "piped",
     stderr: "null",
@@ -81,10 +97,15 @@ export async function measureTlsMemory(
     const port = await listeningPort(process.stdout);
     const caCerts = [await Deno.readTextFile(CERT)];
     const idle = rssMiB(process.pid);
+    const idleDescriptors = openDescriptors(process.pid);
+    let sessionDescriptors = 0;
     const open: number[] = [];
     for (let round = 0; round < rounds; round++) {
       const conns = await openSessions(port, sessions, caCerts);
       open.push(rssMiB(process.pid));
+      if (round === 0) {
+        sessionDescriptors = openDescriptors(process.pid) - idleDescriptors;
+      }
       for (const conn of conns) conn.close();
     }
     return {
@@ -97,6 +118,8 @@ export async function measureTlsMemory(
         open.at(-1)! / open[Math.min(1, rounds - 1)]! *
           100,
       ) / 100,
+      descriptors_per_session: Math.round(sessionDescriptors / sessions * 100) /
+        100,
     };
   } finally {
     process.kill("SIGKILL");
@@ -128,8 +151,10 @@ async function listeningPort(
 }
 
 /**
- * merhaba as `deno task start` runs it, the `Deno.listenTls` floor, and the
- * Go `crypto/tls` peer when its command is given (see bench/go_peer.ts).
+ * merhaba as `deno task start` runs it, by its native TLS route and by the
+ * stream route (`MERHABA_TLS_ROUTE=stream`), the `Deno.listenTls` floor,
+ * and the Go `crypto/tls` peer when its command is given (see
+ * bench/go_peer.ts).
  */
 export function tlsMemoryServers(
   startFlags: string[],
@@ -137,23 +162,25 @@ export function tlsMemoryServers(
 ): TlsMemoryServer[] {
   const deno = Deno.execPath();
   const read = `--allow-read=${CERT},${KEY}`;
+  const merhaba = (route: "native" | "stream") => ({
+    name: `merhaba --cert --key --quiet${
+      route === "stream" ? ", stream route" : ""
+    }`,
+    command: [
+      ...[deno, "run", "--allow-net", ...startFlags, read],
+      // What `-P` grants already; named so the route is read whatever the
+      // start task's flags become.
+      ...["--allow-env=MERHABA_TLS_ROUTE", "main.ts"],
+      ...["--host", "127.0.0.1", "--port", "0", "--quiet", "--timeout", "600"],
+      ...["--cert", CERT, "--key", KEY],
+    ],
+    // Set for the native row too, so that one exported in the shell does
+    // not turn it into a second stream row.
+    env: { MERHABA_TLS_ROUTE: route },
+  });
   return [
-    {
-      name: "merhaba --cert --key --quiet",
-      command: [
-        ...[deno, "run", "--allow-net", ...startFlags, read, "main.ts"],
-        ...[
-          "--host",
-          "127.0.0.1",
-          "--port",
-          "0",
-          "--quiet",
-          "--timeout",
-          "600",
-        ],
-        ...["--cert", CERT, "--key", KEY],
-      ],
-    },
+    merhaba("native"),
+    merhaba("stream"),
     {
       name: "Deno.listenTls floor",
       command: [

@@ -94,7 +94,7 @@ export async function openEndpoints(
     const asked = endpoints.reduce((sum, e) => sum + portCount(e), 0);
     throw new StartupError(
       `Out of file descriptors after opening ${sockets.length} of ${asked} listening sockets: they do not fit this process's open-files limit`,
-      "Raise the limit (ulimit -n, LimitNOFILE= in systemd, --ulimit nofile= in podman), or listen on fewer ports or threads; each connection (--max-connections) takes one more.",
+      "Raise the limit (ulimit -n, LimitNOFILE= in systemd, --ulimit nofile= in podman), or listen on fewer ports or threads; each connection (--max-connections) takes one more, a TLS connection two.",
     );
   }
   return opened;

@@ -160,7 +160,7 @@ const EVENTS = {
   tlsStreamRoute: [
     "debug",
     "tls_route",
-    "TLS runs over the stream route, which costs about 1.5x the CPU of the native one: {reason}",
+    "TLS runs over the stream route, which costs about 1.2x the CPU of the native one: {reason}",
   ],
   datagram: ["info", "datagram", "{peer} sent {bytes} bytes (udp)"],
   datagramTruncated: [

@@ -9,7 +9,8 @@
  *   under a symbol; {@link nativeRouteProblem} checks both at start.
  * - **stream**: a `Duplex` over the `Deno.Conn`'s reads and writes (Node's
  *   `JSStreamSocket` path): every record crosses into JavaScript, at about
- *   1.5× the CPU. It needs nothing internal, so it is the fallback.
+ *   1.2× the CPU (docs/performance.md). It needs nothing internal, so it is
+ *   the fallback.
  *
  * Either way the first bytes were read by merhaba (to answer plain HTTP on
  * a TLS port), and are handed to the session first.

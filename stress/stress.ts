@@ -65,7 +65,9 @@ class Findings {
 
 /**
  * How many of the sockets it accepted merhaba holds: its descriptors that
- * are TCP sockets on its port, what `--max-connections` bounds. Either
+ * are TCP sockets on its port, what `--max-connections` bounds (a TLS
+ * session by the native route holds its socket by two descriptors, the
+ * accepted one and the duplicate the session owns: counted twice). Either
  * source alone counts one too many now and then. The process's descriptors
  * may include the runtime's own sockets (see `MERHABA_ENV`). The kernel's
  * table, read in pieces while sockets come and go, can show one closed and

@@ -175,7 +175,7 @@ Deno.test("merhaba --listen exits 1 with one line when its sockets do not fit th
   assert.equal(decode(stdout), "");
   assert.match(
     decode(stderr),
-    /^error: Out of file descriptors after opening \d+ of 300 listening sockets: they do not fit this process's open-files limit\nRaise the limit \(ulimit -n, LimitNOFILE= in systemd, --ulimit nofile= in podman\), or listen on fewer ports or threads; each connection \(--max-connections\) takes one more\.\n$/,
+    /^error: Out of file descriptors after opening \d+ of 300 listening sockets: they do not fit this process's open-files limit\nRaise the limit \(ulimit -n, LimitNOFILE= in systemd, --ulimit nofile= in podman\), or listen on fewer ports or threads; each connection \(--max-connections\) takes one more, a TLS connection two\.\n$/,
   );
 });
 
