@@ -43,7 +43,7 @@ export function usage(command: string = commandName()): string {
   return `merhaba: a TCP greeting server (raw TCP and HTTP on one port, TLS, UDP)
 
 Usage: ${command} [options]
-       ${command} --probe [HOST:PORT|udp://HOST:PORT|SOCKET] [--probe-tls]
+       ${command} --probe [HOST:PORT|udp://HOST:PORT|SOCKET] [--probe-tls [--probe-cert FILE --probe-key FILE]]
 
 Where to listen:
       --listen <address>      an endpoint to serve, repeatable, all in one process:
@@ -116,8 +116,9 @@ Other:
       --probe-tls             probe over TLS and report the version, cipher, ALPN and the
                               certificate (subject, SANs, days left; not verified, so test
                               certificates pass); an expired one fails the probe
-      --probe-cert <file>     with --probe-tls: present this client certificate (for a
-      --probe-key <file>      server with --client-ca) and its PEM private key
+      --probe-cert <file>     with --probe-tls: present this PEM client certificate, to a
+                              server with --client-ca
+      --probe-key <file>      the PEM private key of --probe-cert
   -h, --help                  show this help
   -V, --version               show the version
 

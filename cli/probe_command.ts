@@ -6,6 +6,7 @@
  */
 
 import { formatHostPort } from "../lib/address.ts";
+import { checkKeyPair } from "../lib/tls.ts";
 import { printError, StartupError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import type { ProbeCommand } from "./flags.ts";
@@ -50,7 +51,7 @@ export async function runProbe(
     const reason = error instanceof Error ? error.message : String(error);
     printError(
       `No reply from ${name}: ${reason}`,
-      hintFor(error, name, target, overTls),
+      hintFor(error, name, target, overTls, presented !== undefined),
     );
     return ExitCode.failure;
   }
@@ -62,6 +63,7 @@ export function hintFor(
   name: string,
   target: ProbeCommand["target"],
   overTls: boolean,
+  presentedCert = false,
 ): string {
   if (error instanceof Deno.errors.NotCapable) {
     const flags = "path" in target
@@ -72,8 +74,8 @@ export function hintFor(
   if (/CertificateRequired|certificate required/i.test(String(error))) {
     return "The server asks for a client certificate (--client-ca): give --probe-cert and --probe-key.";
   }
-  if (/BadCertificate|UnknownCA|bad certificate/i.test(String(error))) {
-    return "The server refused the client certificate: give --probe-cert one its --client-ca issued.";
+  if (presentedCert && /closed without a reply/.test(String(error))) {
+    return "It closed the connection after the handshake: with --client-ca it refuses a certificate that does not verify (expired, or from another CA); its log says why.";
   }
   if (error instanceof CertificateValidityError) {
     return "It answered with a certificate that is not valid now: give the server a current one (--cert and --key) and restart it.";
@@ -123,7 +125,7 @@ async function readClientCert(
     }
     return text;
   };
-  return {
+  const pair = {
     cert: await read(
       "--probe-cert",
       files.certFile,
@@ -135,6 +137,17 @@ async function readClientCert(
       /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/,
     ),
   };
+  try {
+    checkKeyPair(pair);
+  } catch (error) {
+    throw new StartupError(
+      `Cannot present ${files.certFile} with ${files.keyFile}: ${
+        (error as Error).message
+      }`,
+      "Give --probe-key the private key of the --probe-cert certificate.",
+    );
+  }
+  return pair;
 }
 
 /** Prints a {@link StartupError} and gives exit code 1. */

@@ -486,6 +486,9 @@ export class TlsConnection implements Connection {
   /** Reads decrypted bytes into `buffer`; `null` at the end of input or after `close()`. */
   async read(buffer: Uint8Array): Promise<number | null> {
     while (true) {
+      // A refusal wins over bytes already decrypted: a client whose
+      // certificate is refused may have sent its request with its Finished.
+      if (this.#error instanceof ClientRefused) throw this.#error;
       const chunk = this.#leftover ??
         this.#socket?.read() as Uint8Array | null ?? null;
       this.#leftover = undefined;

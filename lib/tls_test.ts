@@ -596,12 +596,12 @@ for (const route of ["native", "stream"] as const) {
     );
     assert.deepEqual([...new Set(tls.refusals)].sort(), [
       "presented a client certificate that did not verify (UNABLE_TO_VERIFY_LEAF_SIGNATURE): closed before any reply",
-      "presented a client certificate that did not verify (UNABLE_TO_VERIFY_LEAF_SIGNATURE; expired on 2021-01-01T00:00:00.000Z): closed before any reply",
+      "presented a client certificate that did not verify (expired on 2021-01-01T00:00:00.000Z (the runtime says UNABLE_TO_VERIFY_LEAF_SIGNATURE)): closed before any reply",
       "presented no client certificate, and --client-cert is required: handshake failed with alert certificate_required",
     ]);
     const expired = tls.seen.find((seen) => seen?.serial === "1002")!;
     assert.equal(expired.verified, false);
-    assert.match(expired.error!, /expired on 2021-01-01T00:00:00\.000Z$/);
+    assert.match(expired.error!, /^expired on 2021-01-01T00:00:00\.000Z /);
     const other = tls.seen.find((seen) => seen?.serial === "1003")!;
     assert.equal(other.issuer, "CN=Merhaba Other CA");
     assert.equal(other.verified, false);

@@ -49,7 +49,7 @@ export interface ClientCertificate {
   sans: string;
   /** The issuer, as the subject. */
   issuer: string;
-  /** The serial number, in hex. */
+  /** The serial number, in hex, in whole bytes (as openssl prints it). */
   serial: string;
   /** The SHA-256 fingerprint, `AB:CD:…`. */
   sha256: string;
@@ -61,7 +61,8 @@ export interface ClientCertificate {
   verified: boolean;
   /**
    * Why it did not verify: the runtime's code (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`),
-   * with the validity dates when they are the reason (`expired on …`).
+   * or the validity dates when they are the reason (`expired on …`), which
+   * the runtime can report vaguely.
    */
   error?: string;
 }
@@ -95,7 +96,11 @@ export function describeClientCertificate(
     subject: distinguishedName(certificate),
     sans: escapeLine(certificate.subjectAltName ?? "none"),
     issuer: distinguishedName(certificate, "issuer"),
-    serial: escapeLine(certificate.serialNumber),
+    // In whole bytes, as openssl prints it (node:crypto drops a leading 0).
+    serial: escapeLine(certificate.serialNumber).padStart(
+      certificate.serialNumber.length + certificate.serialNumber.length % 2,
+      "0",
+    ),
     sha256: certificate.fingerprint256,
     notBefore: notBefore.toISOString(),
     notAfter: notAfter.toISOString(),
@@ -104,12 +109,12 @@ export function describeClientCertificate(
   if (verifyError !== "") {
     // The runtime's code can be vaguer than the dates (Deno 2.9 reports an
     // expired certificate as UNABLE_TO_VERIFY_LEAF_SIGNATURE).
-    const dates = now < notBefore
-      ? `; not valid until ${described.notBefore}`
+    const code = escapeLine(verifyError);
+    described.error = now < notBefore
+      ? `not valid until ${described.notBefore} (the runtime says ${code})`
       : now > notAfter
-      ? `; expired on ${described.notAfter}`
-      : "";
-    described.error = `${escapeLine(verifyError)}${dates}`;
+      ? `expired on ${described.notAfter} (the runtime says ${code})`
+      : code;
   }
   return described;
 }

@@ -25,7 +25,7 @@ Deno.test("describeClientCertificate() adds the dates to the runtime's code when
   assert.equal(
     describeClientCertificate(expired, "UNABLE_TO_VERIFY_LEAF_SIGNATURE")
       .error,
-    "UNABLE_TO_VERIFY_LEAF_SIGNATURE; expired on 2021-01-01T00:00:00.000Z",
+    "expired on 2021-01-01T00:00:00.000Z (the runtime says UNABLE_TO_VERIFY_LEAF_SIGNATURE)",
   );
   assert.equal(
     describeClientCertificate(
@@ -33,7 +33,7 @@ Deno.test("describeClientCertificate() adds the dates to the runtime's code when
       "CERT_NOT_YET_VALID",
       new Date("2019-06-01T00:00:00Z"),
     ).error,
-    "CERT_NOT_YET_VALID; not valid until 2020-01-01T00:00:00.000Z",
+    "not valid until 2020-01-01T00:00:00.000Z (the runtime says CERT_NOT_YET_VALID)",
   );
   // Within its dates, the code alone.
   const inside = describeClientCertificate(

@@ -102,7 +102,7 @@ for (const route of ["native", "stream"] as const) {
       const expired = await sClient(merhaba.port, present(EXPIRED));
       assert.equal(expired.out, "");
       await merhaba.waitForLine(
-        /presented a client certificate that did not verify \(UNABLE_TO_VERIFY_LEAF_SIGNATURE; expired on 2021-01-01T00:00:00\.000Z\): closed before any reply/,
+        /presented a client certificate that did not verify \(expired on 2021-01-01T00:00:00\.000Z \(the runtime says UNABLE_TO_VERIFY_LEAF_SIGNATURE\)\): closed before any reply/,
       );
       const foreign = await sClient(merhaba.port, present(OTHER_CA));
       assert.equal(foreign.out, "");
@@ -358,4 +358,81 @@ Deno.test({
   const summary = merhaba.lines.at(-1)!;
   const [, first, second] = /\(per worker: (\d+), (\d+)\)/.exec(summary) ?? [];
   assert.ok(Number(first) > 0 && Number(second) > 0, summary);
+});
+
+Deno.test({
+  name:
+    "merhaba --probe-cert with a key that is not its own exits 1 at once with one line; a refused certificate gets a hint that says so",
+  ignore: !HAS_CLIENTS,
+}, async () => {
+  const mismatched = await runMerhaba(
+    [
+      "--probe",
+      "127.0.0.1:1",
+      "--probe-tls",
+      "--probe-cert",
+      GOOD[0]!,
+      "--probe-key",
+      KEY,
+    ],
+    ["-P"],
+  );
+  assert.equal(mismatched.code, 1);
+  assert.match(
+    mismatched.stderr,
+    /Cannot present tests\/testdata\/client_cert\.pem with tests\/testdata\/localhost_key\.pem: The private key does not belong to the certificate/,
+  );
+  assert.doesNotMatch(mismatched.stderr, /Uncaught/);
+  const merhaba = await startMutual("native");
+  try {
+    const refused = await runMerhaba(
+      [
+        "--probe",
+        `127.0.0.1:${merhaba.port}`,
+        "--probe-tls",
+        "--probe-cert",
+        EXPIRED[0]!,
+        "--probe-key",
+        EXPIRED[1]!,
+      ],
+      ["-P"],
+    );
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /refuses a certificate that does not verify/);
+  } finally {
+    await merhaba.stop();
+  }
+});
+
+Deno.test({
+  name:
+    "merhaba --client-ca: a refused certificate is refused with its reason even when the request came with the handshake",
+  ignore: !HAS_CLIENTS,
+}, async () => {
+  const merhaba = await startMutual("native");
+  try {
+    // curl sends its request as soon as the handshake is done, often in
+    // the same flight as its Finished: every refusal still says why.
+    for (let i = 0; i < 10; i++) {
+      const { stdout } = await new Deno.Command("curl", {
+        args: [
+          "-sSk",
+          "--cert",
+          OTHER_CA[0]!,
+          "--key",
+          OTHER_CA[1]!,
+          `https://127.0.0.1:${merhaba.port}/`,
+        ],
+      }).output();
+      assert.equal(decode(stdout), "");
+    }
+  } finally {
+    await merhaba.stop();
+  }
+  assert.equal(
+    merhaba.lines.filter((line) =>
+      /presented a client certificate that did not verify/.test(line)
+    ).length,
+    10,
+  );
 });

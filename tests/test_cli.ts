@@ -31,6 +31,9 @@ export const START_COMMANDS = {
 export const LISTENING =
   /listening on \[?([^\s\]]+?)\]?:(\d+) \((?:tcp|tls|udp)(?:, [^)]*)?\): (https?:\/\/\S+|echo hi \| nc -u -w1 \S+ \d+)/;
 
+/** Most milliseconds {@link MerhabaProcess.waitForLine} waits by default. */
+const WAIT_FOR_LINE_MS = 30_000;
+
 /** How to start merhaba. */
 export interface StartOptions {
   /** Deno's flags; the permissions the test grants. @default ["--allow-net"] */
@@ -154,23 +157,33 @@ export class MerhabaProcess {
   /**
    * Resolves with the first stdout line matching `pattern`, from line
    * number `from` on (0 is the first line), waiting for it if needed;
-   * rejects if stdout ends first.
+   * rejects if stdout ends first, or after `timeoutMs`, so that a line that
+   * never comes fails the test instead of hanging it.
    */
-  waitForLine(pattern: RegExp, from = 0): Promise<string> {
+  waitForLine(
+    pattern: RegExp,
+    from = 0,
+    timeoutMs = WAIT_FOR_LINE_MS,
+  ): Promise<string> {
     const seen = this.lines.slice(from).find((line) => pattern.test(line));
     if (seen !== undefined) return Promise.resolve(seen);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const missing = (why: string) =>
+      new Error(`${why} ${pattern}:\n${this.lines.join("\n")}`);
     return Promise.race([
       new Promise<string>((resolve) =>
         this.#waiters.push({ pattern, from, resolve })
       ),
       this.#stdoutDone.then(() => {
-        throw new Error(
-          `merhaba ended without printing ${pattern}:\n${
-            this.lines.join("\n")
-          }`,
+        throw missing("merhaba ended without printing");
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(missing(`no line within ${timeoutMs} ms matched`)),
+          timeoutMs,
         );
       }),
-    ]);
+    ]).finally(() => clearTimeout(timer));
   }
 
   /**
