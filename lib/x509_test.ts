@@ -83,3 +83,21 @@ Deno.test("distinguishedName() escapes , and + in values so no value passes for 
 Deno.test("describeClientCertificate() says none for a certificate without SANs", () => {
   assert.equal(describeClientCertificate(read("client_ca"), "").sans, "none");
 });
+
+Deno.test("describeClientCertificate() gives the serial in whole bytes, as openssl prints it", () => {
+  const certificate = read("client_cert");
+  const withSerial = (serialNumber: string) =>
+    ({
+      validFrom: certificate.validFrom,
+      validTo: certificate.validTo,
+      subjectAltName: certificate.subjectAltName,
+      fingerprint256: certificate.fingerprint256,
+      toLegacyObject: () => certificate.toLegacyObject(),
+      serialNumber,
+    }) as unknown as X509Certificate;
+  assert.equal(describeClientCertificate(withSerial("ABC"), "").serial, "0ABC");
+  assert.equal(
+    describeClientCertificate(withSerial("ABCD"), "").serial,
+    "ABCD",
+  );
+});
