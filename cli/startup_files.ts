@@ -107,6 +107,8 @@ async function readNamedFile(
     }
     const reason = error instanceof Deno.errors.NotFound
       ? "no such file"
+      : error instanceof Deno.errors.IsADirectory
+      ? "it is a directory, not a file"
       : error instanceof Error
       ? error.message
       : String(error);

@@ -261,7 +261,7 @@ Deno.test("merhaba refuses client-certificate flags that cannot work, with exit 
   }
 });
 
-Deno.test("merhaba exits 1 with one line for a --client-ca file that is missing or holds no certificate", async () => {
+Deno.test("merhaba exits 1 with one line for a --client-ca file that is missing, a directory, or holds no certificate", async () => {
   const missing = await runMerhaba([
     ...TLS_FLAGS.slice(0, 4),
     "--client-ca",
@@ -273,6 +273,18 @@ Deno.test("merhaba exits 1 with one line for a --client-ca file that is missing 
   assert.match(
     missing.stderr,
     /Cannot read --client-ca file "no\/such\.pem": no such file/,
+  );
+  const directory = await runMerhaba([
+    ...TLS_FLAGS.slice(0, 4),
+    "--client-ca",
+    "tests/testdata",
+    "-p",
+    "0",
+  ], ["-P"]);
+  assert.equal(directory.code, 1);
+  assert.match(
+    directory.stderr,
+    /Cannot read --client-ca file "tests\/testdata": it is a directory, not a file/,
   );
   const notPem = await runMerhaba([
     ...TLS_FLAGS.slice(0, 4),
