@@ -52,4 +52,4 @@ STOPSIGNAL SIGTERM
 # deno.json turns it on for every `deno run` of /app/main.ts.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["/bin/deno", "run", "--cached-only", "--lock=/app/deno.lock", "--frozen", "--no-code-cache", "--allow-net", "--allow-env=PORT", "/app/main.ts", "--probe", "--timeout", "2"]
-ENTRYPOINT ["/bin/deno", "run", "--cached-only", "--lock=/app/deno.lock", "--frozen", "--no-code-cache", "--allow-net", "--allow-read", "--allow-write", "--allow-env=PORT,MERHABA_TLS_ROUTE", "--allow-sys=hostname", "--unstable-net", "--v8-flags=--max-semi-space-size=2,--max-old-space-size=128", "/app/main.ts"]
+ENTRYPOINT ["/bin/deno", "run", "--cached-only", "--lock=/app/deno.lock", "--frozen", "--no-code-cache", "--allow-net", "--allow-read", "--allow-write", "--allow-env=PORT,MERHABA_TLS_ROUTE", "--allow-sys=hostname,networkInterfaces", "--unstable-net", "--v8-flags=--max-semi-space-size=2,--max-old-space-size=128", "/app/main.ts"]

@@ -41,6 +41,13 @@ import { isHtml } from "./lib/escape.ts";
 import { compileGreeting, hostnameFor } from "./lib/greeting.ts";
 import { CATEGORIES, logEvent } from "./lib/events.ts";
 import {
+  greetingText,
+  JSON_CONTENT_TYPE,
+  readServerFacts,
+  type ReplyFormat,
+  type ServerFacts,
+} from "./lib/json_reply.ts";
+import {
   DEFAULT_HTTP,
   encodeReplies,
   type HttpReplyOptions,
@@ -55,6 +62,13 @@ import {
 } from "./lib/timers.ts";
 
 export type { HttpReplyOptions, Mode } from "./lib/reply.ts";
+export {
+  JSON_CONTENT_TYPE,
+  REPLY_FORMATS,
+  type ReplyDocument,
+  type ReplyFormat,
+  type ServerFacts,
+} from "./lib/json_reply.ts";
 export type { Connection, Listener } from "./lib/io.ts";
 export {
   type TlsKeyPair,
@@ -90,6 +104,20 @@ export interface ServeOptions {
   greeting?: string | Uint8Array;
   /** Append what the client sent to the greeting. @default false */
   echo?: boolean;
+  /**
+   * What a reply is: the greeting, or a JSON document of the connection
+   * (see {@link ReplyFormat}; `echo` then adds nothing, the document holds
+   * what the client sent). A JSON reply's HTTP Content-Type is
+   * `application/json` unless `http.contentType` says otherwise.
+   * @default "greeting"
+   */
+  reply?: ReplyFormat;
+  /**
+   * Who answered, for JSON replies: the host name and the addresses of the
+   * network interfaces.
+   * @default each read from the machine where that is permitted, else left out
+   */
+  server?: ServerFacts;
   /** Status, Content-Type and extra headers of HTTP replies. @default {@link DEFAULT_HTTP} */
   http?: Partial<HttpReplyOptions>;
   /** The value of `{hostname}`. @default Deno.hostname(), read only if the greeting uses it */
@@ -230,13 +258,6 @@ export class GreetingServer implements AsyncDisposable {
     this.#maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
     this.#maxAccepts = options.maxAccepts ?? Infinity;
     this.#counter = options.counter;
-    this.#sockets = this.#serveDatagrams(all, options);
-    this.#listeners = this.#sockets.filter(
-      (s): s is Accepting => !(s instanceof DatagramServer),
-    );
-    this.#datagrams = this.#sockets.filter(
-      (s): s is DatagramServer => s instanceof DatagramServer,
-    );
     this.#plan = planFor(options, this.#timeoutMs, {
       isFull: () => this.#connections.size >= this.#maxConnections,
       whenFull: (wake) => {
@@ -245,6 +266,13 @@ export class GreetingServer implements AsyncDisposable {
         return () => this.#wakeWhenFull.delete(wake);
       },
     });
+    this.#sockets = this.#serveDatagrams(all, options);
+    this.#listeners = this.#sockets.filter(
+      (s): s is Accepting => !(s instanceof DatagramServer),
+    );
+    this.#datagrams = this.#sockets.filter(
+      (s): s is DatagramServer => s instanceof DatagramServer,
+    );
     this.finished = Promise.all([
       ...this.#listeners.map((accepting) => this.#acceptLoop(accepting)),
       ...this.#datagrams.map((server) => server.finished),
@@ -263,6 +291,9 @@ export class GreetingServer implements AsyncDisposable {
         : new DatagramServer(socket, {
           greeting: options.greeting,
           echo: options.echo,
+          reply: options.reply,
+          // Read once for every socket.
+          server: this.#plan.json?.server,
           hostname: options.hostname,
           readSize: options.readSize,
           // TCP and UDP number their clients from one count; on one
@@ -443,14 +474,25 @@ function planFor(
   crowd: Crowd,
 ): ConnectionPlan {
   const readSize = options.readSize ?? DEFAULTS.readSize;
-  const http = { ...DEFAULT_HTTP, ...options.http };
+  const json = options.reply === "json";
+  const http = {
+    ...DEFAULT_HTTP,
+    ...(json && { contentType: JSON_CONTENT_TYPE }),
+    ...options.http,
+  };
   const { body, template } = compileGreeting(
     options.greeting ?? DEFAULTS.greeting,
   );
   return {
     replies: encodeReplies(body, http),
     template,
-    echo: options.echo ?? false,
+    echo: !json && (options.echo ?? false),
+    json: json
+      ? {
+        greeting: greetingText(body),
+        server: options.server ?? readServerFacts(options.hostname),
+      }
+      : undefined,
     echoAsHtml: isHtml(http.contentType),
     http,
     hostname: hostnameFor(template, options.hostname),

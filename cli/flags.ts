@@ -36,7 +36,12 @@ import {
   type Mode,
   MODES,
 } from "../lib/reply.ts";
-import type { ServeOptions } from "../server.ts";
+import {
+  JSON_CONTENT_TYPE,
+  REPLY_FORMATS,
+  type ReplyFormat,
+  type ServeOptions,
+} from "../server.ts";
 import {
   describeEndpoint,
   type Endpoint,
@@ -65,6 +70,8 @@ export interface Config {
   greetingFile?: string;
   /** Append what the client sent to the greeting. */
   echo: boolean;
+  /** What a reply is: the greeting, or a JSON document of the connection. */
+  reply: ReplyFormat;
   /** Status, Content-Type and extra headers of HTTP replies. */
   http: HttpReplyOptions;
   mode: Mode;
@@ -130,6 +137,7 @@ const OPTIONS = {
   greeting: { type: "string", short: "g" },
   "greeting-file": { type: "string" },
   echo: { type: "boolean" },
+  reply: { type: "string" },
   status: { type: "string" },
   header: { type: "string", multiple: true },
   "content-type": { type: "string" },
@@ -455,6 +463,11 @@ function refuseConflicts(values: Values, config: Config): void {
       "--greeting and --greeting-file cannot be combined: pick one",
     );
   }
+  if (config.echo && config.reply === "json") {
+    throw new UsageError(
+      "--echo adds nothing to --reply json: the document already holds what the client sent",
+    );
+  }
   if (config.maxAccepts !== undefined && config.workers !== 1) {
     throw new UsageError(
       "--max-accepts counts on one thread; it cannot be used with --workers",
@@ -495,14 +508,20 @@ function serveConfig(
       : parseInteger(`--${flag}`, value, min, max);
   };
   const maxAccepts = integer("max-accepts", 1, Number.MAX_SAFE_INTEGER);
+  const reply = parseChoice(
+    "--reply",
+    values.reply ?? DEFAULTS.reply,
+    REPLY_FORMATS,
+  );
   return {
     ...shared,
     greeting: parseGreetingFlag(values.greeting ?? DEFAULTS.greeting),
     echo: values.echo ?? false,
+    reply,
     http: {
       status: integer("status", 100, 599) ?? DEFAULT_HTTP.status,
       contentType: values["content-type"] === undefined
-        ? DEFAULT_HTTP.contentType
+        ? (reply === "json" ? JSON_CONTENT_TYPE : DEFAULT_HTTP.contentType)
         : parseHeaderValue("--content-type", values["content-type"]),
       headers: (values.header ?? []).map(parseHeader),
     },
@@ -754,6 +773,7 @@ export function toServeOptions(
   return {
     greeting: greetingBytes ?? config.greeting,
     echo: config.echo,
+    reply: config.reply,
     http: config.http,
     mode: config.mode,
     readSize: config.readSize,

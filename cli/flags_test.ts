@@ -18,6 +18,7 @@ Deno.test("parseFlags() fills in every default", () => {
     }],
     greeting: "Merhaba dünya!",
     echo: false,
+    reply: "greeting",
     http: {
       status: 200,
       contentType: "text/plain; charset=utf-8",
@@ -34,6 +35,25 @@ Deno.test("parseFlags() fills in every default", () => {
     logLevel: "info",
     quiet: false,
   });
+});
+
+Deno.test("parseFlags() reads --reply, whose JSON has its own Content-Type", () => {
+  const json = configOf(["--reply", "json"]);
+  assert.equal(json.reply, "json");
+  assert.equal(json.http.contentType, "application/json");
+  assert.equal(
+    configOf(["--reply=json", "--content-type", "text/json"]).http.contentType,
+    "text/json",
+  );
+  assert.equal(configOf(["--reply", "greeting"]).reply, "greeting");
+  assert.throws(
+    () => configOf(["--reply", "xml"]),
+    /Invalid --reply "xml": expected one of greeting, json$/,
+  );
+  assert.throws(
+    () => configOf(["--reply", "json", "--echo"]),
+    /^UsageError: --echo adds nothing to --reply json: the document already holds what the client sent$/,
+  );
 });
 
 Deno.test("parseFlags() reads --drain-delay in seconds, 0 allowed", () => {
@@ -81,6 +101,7 @@ Deno.test("parseFlags() reads every flag, long and short", () => {
       endpoints: [{ transport: "tcp", host: "::1", port: 8080 }],
       greeting: "Selam",
       echo: true,
+      reply: "greeting",
       http: {
         status: 404,
         contentType: "application/json",

@@ -11,6 +11,7 @@ import { EXIT_CODE_MEANINGS, ExitCode } from "./exit_codes.ts";
 import { LOG_FORMATS, LOG_LEVELS } from "./logging.ts";
 import { MAX_DRAIN_DELAY_SECONDS, MAX_READ_SIZE } from "./flags.ts";
 import { MAX_RANGE_PORTS } from "./endpoints.ts";
+import { JSON_CONTENT_TYPE, REPLY_FORMATS } from "../server.ts";
 
 /** The exit codes, one per line, as `--help` lists them. */
 const EXIT_CODES = Object.entries(ExitCode).map(([name, code]) =>
@@ -78,9 +79,15 @@ What to answer:
                               {client_cert};
                               {{name}} is the text {name}; other braces stay as written
       --echo                  append what the client sent (HTTP: request line and headers)
+      --reply <${
+    REPLY_FORMATS.join("|")
+  }>  greeting: the greeting (default); json: one JSON document
+                              of the connection: the greeting, who answered, the client,
+                              TLS, the request's headers or bytes (docs/reply.schema.json)
       --status <code>         HTTP status, 100-599 (default ${DEFAULT_HTTP.status})
       --header <"Name: value">  extra HTTP header; repeatable
-      --content-type <type>   HTTP Content-Type (default "${DEFAULT_HTTP.contentType}")
+      --content-type <type>   HTTP Content-Type (default "${DEFAULT_HTTP.contentType}",
+                              or "${JSON_CONTENT_TYPE}" with --reply json)
       --mode <${
     MODES.join("|")
   }>  auto: HTTP requests get an HTTP response, anything else

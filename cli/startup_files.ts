@@ -27,7 +27,7 @@ export async function readStartupFiles(config: Config): Promise<StartupFiles> {
   const tlsFiles = config.endpoints.find((e) => e.transport === "tcp" && e.tls);
   const greeting = config.greetingFile === undefined
     ? undefined
-    : await readGreetingFile(config.greetingFile);
+    : await readGreetingFile(config.greetingFile, config.reply);
   const tls = tlsFiles?.transport === "tcp" && tlsFiles.tls
     ? await readTlsKeyPair(tlsFiles.tls)
     : undefined;
@@ -78,10 +78,31 @@ async function readTlsKeyPair(files: TlsFiles): Promise<TlsSettings> {
 /**
  * Reads the `--greeting-file`.
  *
- * @throws {StartupError} naming the file when it cannot be read.
+ * @throws {StartupError} naming the file when it cannot be read, or when a
+ * JSON reply cannot hold its bytes as text.
  */
-function readGreetingFile(path: string): Promise<Uint8Array> {
-  return readNamedFile("--greeting-file", path, path);
+async function readGreetingFile(
+  path: string,
+  reply: Config["reply"],
+): Promise<Uint8Array> {
+  const bytes = await readNamedFile("--greeting-file", path, path);
+  if (reply === "json" && !isUtf8(bytes)) {
+    throw new StartupError(
+      `--greeting-file ${path} is not UTF-8 text, and --reply json holds the greeting as a JSON string`,
+      "Give a UTF-8 greeting file, or leave --reply json out to send these bytes as they are.",
+    );
+  }
+  return bytes;
+}
+
+/** Whether bytes are UTF-8 text. */
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

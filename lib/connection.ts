@@ -20,7 +20,19 @@ import {
 } from "./io.ts";
 import { escapeForHtml, escapeForTerminal } from "./escape.ts";
 import { logEvent } from "./events.ts";
-import { type GreetingTemplate, renderGreeting } from "./greeting.ts";
+import {
+  type GreetingTemplate,
+  type PlaceholderValues,
+  renderGreeting,
+} from "./greeting.ts";
+import {
+  certificateFacts,
+  encodeDocument,
+  replyDocument,
+  type ServerFacts,
+  type TlsFacts,
+  type Transport,
+} from "./json_reply.ts";
 import {
   chooseReply,
   HTTP2_REFUSAL,
@@ -30,6 +42,7 @@ import {
   type Replies,
 } from "./reply.ts";
 import {
+  awaitsHeaders,
   awaitsRequestLine,
   clientMayContinue,
   detectProtocol,
@@ -53,6 +66,11 @@ export interface ConnectionPlan {
   template: GreetingTemplate | undefined;
   /** Append what the client sent to the greeting. */
   echo: boolean;
+  /**
+   * With `--reply json`: the greeting's text (when it has no placeholders)
+   * and who answered, for the document each connection gets.
+   */
+  json: { greeting: string; server: ServerFacts } | undefined;
   /** HTML-escape what is echoed into an HTTP reply (its Content-Type is a page). */
   echoAsHtml: boolean;
   /** How HTTP replies look. */
@@ -139,7 +157,7 @@ export async function serveConnection(
         ? plan.replies.uriTooLongHead
         : plan.replies.uriTooLong)
       // Stryker disable next-line ConditionalExpression: a shortcut (personalReply makes the same bytes)
-      : plan.template === undefined && !plan.echo
+      : plan.template === undefined && !plan.echo && plan.json === undefined
       ? chooseReply(plan.replies, plan.mode, request)
       : personalReply(conn, plan, received, request, ordinal);
     writing = writeAll(conn, reply);
@@ -255,7 +273,8 @@ interface ReadOutcome {
  * Reads once; then, unless the mode is raw, keeps reading while what came
  * can still become an HTTP request line (it arrived in pieces), until the
  * line is complete or cannot be one, the buffer is full, or the deadline
- * set at the first read passes. Bytes that cannot be HTTP are answered
+ * set at the first read passes. A JSON reply shows the headers, so then it
+ * reads on until they end too. Bytes that cannot be HTTP are answered
  * after the first read, as before.
  */
 async function readRequest(
@@ -269,7 +288,7 @@ async function readRequest(
   let total = typeof outcome === "number" ? outcome : 0;
   while (
     typeof outcome === "number" && plan.mode !== "raw" &&
-    total < buffer.byteLength && awaitsRequestLine(buffer.subarray(0, total))
+    total < buffer.byteLength && awaitsMore(buffer.subarray(0, total), plan)
   ) {
     pending = conn.read(buffer.subarray(total));
     try {
@@ -287,6 +306,12 @@ async function readRequest(
     received: buffer.subarray(0, total),
     pending: outcome === TIMED_OUT ? pending : undefined,
   };
+}
+
+/** Whether what a client sent so far is a request still arriving. */
+function awaitsMore(received: Uint8Array, plan: ConnectionPlan): boolean {
+  return awaitsRequestLine(received) ||
+    (plan.json !== undefined && awaitsHeaders(received));
 }
 
 /**
@@ -509,7 +534,8 @@ const NEWLINE = new Uint8Array([0x0a]);
 /**
  * A reply made for this connection: the greeting with its placeholders
  * filled in, then, with `echo`, a newline and what the client sent (for
- * HTTP, its request line and headers; otherwise its bytes).
+ * HTTP, its request line and headers; otherwise its bytes); or with a JSON
+ * reply, the document of it all.
  */
 function personalReply(
   conn: Connection,
@@ -518,37 +544,107 @@ function personalReply(
   request: RequestLine | undefined,
   ordinal: number,
 ): Uint8Array {
-  const greeting = plan.template === undefined
-    ? plan.replies.raw
-    : encoder.encode(renderGreeting(plan.template, {
-      hostname: plan.hostname,
-      peer: formatAddress(conn.remoteAddr),
-      local: formatAddress(conn.localAddr),
-      count: String(ordinal),
-      time: new Date().toISOString(),
-      client_cert: describePresented(conn.clientCertificate),
-    }));
   // (Raw mode parses no request line.)
   const http = plan.mode === "http" || request !== undefined;
-  let parts = [greeting];
-  if (plan.echo) {
-    const echoed = request ? requestHead(received) : received;
-    // Echoed into a page, a client's bytes could be markup that runs script.
-    parts = [
-      greeting,
-      NEWLINE,
-      http && plan.echoAsHtml ? escapeForHtml(echoed) : echoed,
-    ];
-  }
-  const body = new Uint8Array(
+  const body = plan.json === undefined
+    ? greetingReply(conn, plan, received, request, ordinal, http)
+    : jsonReply(conn, plan, plan.json, received, request, ordinal);
+  return http ? httpResponse(body, plan.http, request?.method) : body;
+}
+
+/** The greeting, then with `echo` a newline and what the client sent. */
+function greetingReply(
+  conn: Connection,
+  plan: ConnectionPlan,
+  received: Uint8Array,
+  request: RequestLine | undefined,
+  ordinal: number,
+  http: boolean,
+): Uint8Array {
+  const greeting = plan.template === undefined
+    ? plan.replies.raw
+    : encoder.encode(
+      renderGreeting(plan.template, placeholderValues(conn, plan, ordinal)),
+    );
+  if (!plan.echo) return greeting;
+  const echoed = request ? requestHead(received) : received;
+  // Echoed into a page, a client's bytes could be markup that runs script.
+  return concat([
+    greeting,
+    NEWLINE,
+    http && plan.echoAsHtml ? escapeForHtml(echoed) : echoed,
+  ]);
+}
+
+/** The JSON document of this connection, and a newline. */
+function jsonReply(
+  conn: Connection,
+  plan: ConnectionPlan,
+  json: NonNullable<ConnectionPlan["json"]>,
+  received: Uint8Array,
+  request: RequestLine | undefined,
+  ordinal: number,
+): Uint8Array {
+  const via = conn.via;
+  return encodeDocument(replyDocument({
+    greeting: plan.template === undefined
+      ? json.greeting
+      : renderGreeting(plan.template, placeholderValues(conn, plan, ordinal)),
+    server: json.server,
+    number: ordinal,
+    transport: transportOf(conn),
+    local: formatAddress(conn.localAddr),
+    client: formatAddress(conn.remoteAddr),
+    via: via && formatAddress(via),
+    tls: tlsFacts(conn),
+    received,
+    request,
+  }));
+}
+
+/** What a connection's placeholders stand for. */
+function placeholderValues(
+  conn: Connection,
+  plan: ConnectionPlan,
+  ordinal: number,
+): PlaceholderValues {
+  return {
+    hostname: plan.hostname,
+    peer: formatAddress(conn.remoteAddr),
+    local: formatAddress(conn.localAddr),
+    count: String(ordinal),
+    time: new Date().toISOString(),
+    client_cert: describePresented(conn.clientCertificate),
+  };
+}
+
+/** How a connection came: TLS, a Unix socket, or TCP. */
+function transportOf(conn: Connection): Transport {
+  if (conn.handshaking !== undefined) return "tls";
+  return conn.localAddr.transport === "unix" ? "unix" : "tcp";
+}
+
+/** What a TLS connection's session agreed, and the client's certificate. */
+function tlsFacts(conn: Connection): TlsFacts | undefined {
+  const session = conn.session;
+  if (session === undefined) return undefined;
+  const presented = conn.clientCertificate;
+  return presented === undefined
+    ? { ...session }
+    : { ...session, client_certificate: certificateFacts(presented) };
+}
+
+/** Joins byte arrays into one. */
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const joined = new Uint8Array(
     parts.reduce((sum, part) => sum + part.byteLength, 0),
   );
   let offset = 0;
   for (const part of parts) {
-    body.set(part, offset);
+    joined.set(part, offset);
     offset += part.byteLength;
   }
-  return http ? httpResponse(body, plan.http, request?.method) : body;
+  return joined;
 }
 
 /** `{client_cert}`: the subject and whether it verified, or `none`. */

@@ -22,6 +22,14 @@ import {
 } from "./greeting.ts";
 import { closeQuietly, describeError } from "./io.ts";
 import {
+  encodeDocument,
+  greetingText,
+  readServerFacts,
+  replyDocument,
+  type ReplyFormat,
+  type ServerFacts,
+} from "./json_reply.ts";
+import {
   ReplyLimiter,
   type ReplyLimits,
   type WithheldBy,
@@ -39,6 +47,17 @@ export interface DatagramOptions {
   greeting?: string | Uint8Array;
   /** Append a newline and the datagram's bytes to the greeting. @default false */
   echo?: boolean;
+  /**
+   * What a reply is: the greeting, or a JSON document of the datagram
+   * (`echo` then adds nothing).
+   * @default "greeting"
+   */
+  reply?: ReplyFormat;
+  /**
+   * Who answered, for JSON replies.
+   * @default each read from the machine where that is permitted, else left out
+   */
+  server?: ServerFacts;
   /** The value of `{hostname}`. @default Deno.hostname(), read only if the greeting uses it */
   hostname?: string;
   /** Most bytes read of a datagram; the rest is dropped. @default 4096 */
@@ -128,6 +147,8 @@ export class DatagramServer implements AsyncDisposable {
   /** The greeting's bytes, when it has no placeholders. */
   #body: Uint8Array;
   #template: GreetingTemplate | undefined;
+  /** With JSON replies: the greeting's text and who answered. */
+  #json: { greeting: string; server: ServerFacts } | undefined;
   /** With `echo` and a fixed greeting: the greeting and a newline, then room for the datagram. */
   #echoed: Uint8Array | undefined;
   #hostname: string;
@@ -166,6 +187,13 @@ export class DatagramServer implements AsyncDisposable {
     );
     this.#body = body;
     this.#template = template;
+    if (options.reply === "json") {
+      this.#echo = false;
+      this.#json = {
+        greeting: greetingText(body),
+        server: options.server ?? readServerFacts(options.hostname),
+      };
+    }
     if (this.#echo && template === undefined) {
       this.#echoed = new Uint8Array(body.byteLength + 1 + this.#readSize);
       this.#echoed.set(body);
@@ -270,21 +298,48 @@ export class DatagramServer implements AsyncDisposable {
       this.#echoed.set(data, offset);
       return this.#echoed.subarray(0, offset + data.byteLength);
     }
+    if (this.#json !== undefined) return this.#document(data, peer);
     if (this.#template === undefined) return this.#body;
-    const greeting = encoder.encode(renderGreeting(this.#template, {
-      hostname: this.#hostname,
-      peer: formatAddress(peer),
-      local: this.#local,
-      count: String(this.#counter?.next() ?? this.#stats.accepted),
-      time: new Date().toISOString(),
-      client_cert: "none",
-    }));
+    const greeting = encoder.encode(this.#render(peer, this.#number()));
     if (!this.#echo) return greeting;
     const reply = new Uint8Array(greeting.byteLength + 1 + data.byteLength);
     reply.set(greeting);
     reply[greeting.byteLength] = NEWLINE;
     reply.set(data, greeting.byteLength + 1);
     return reply;
+  }
+
+  /** The datagram's number, for `{count}` and the JSON document. */
+  #number(): number {
+    return this.#counter?.next() ?? this.#stats.accepted;
+  }
+
+  /** The greeting with its placeholders filled in. */
+  #render(peer: Deno.NetAddr, number: number): string {
+    return renderGreeting(this.#template!, {
+      hostname: this.#hostname,
+      peer: formatAddress(peer),
+      local: this.#local,
+      count: String(number),
+      time: new Date().toISOString(),
+      client_cert: "none",
+    });
+  }
+
+  /** The JSON document of a datagram, and a newline. */
+  #document(data: Uint8Array, peer: Deno.NetAddr): Uint8Array {
+    const number = this.#number();
+    return encodeDocument(replyDocument({
+      greeting: this.#template === undefined
+        ? this.#json!.greeting
+        : this.#render(peer, number),
+      server: this.#json!.server,
+      number,
+      transport: "udp",
+      local: this.#local,
+      client: formatAddress(peer),
+      received: data,
+    }));
   }
 
   #logDatagram(peer: Deno.NetAddr, data: Uint8Array, truncated: boolean) {

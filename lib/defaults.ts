@@ -20,6 +20,8 @@ export const DEFAULTS = {
   status: 200,
   /** The Content-Type of HTTP replies. */
   contentType: "text/plain; charset=utf-8",
+  /** What a reply is: the greeting (not a JSON document of the connection). */
+  reply: "greeting",
   /** How replies are chosen: HTTP for HTTP requests, raw bytes otherwise. */
   mode: "auto",
   /** Most bytes read from a client before replying. */

@@ -32,6 +32,8 @@ export interface Connection {
    * (once the handshake is done): `null` for none.
    */
   readonly clientCertificate?: ClientCertificate | null;
+  /** What a TLS session agreed, once its handshake is done. */
+  readonly session?: TlsSession;
   /** The load balancer's address, when `remoteAddr` came from a PROXY header. */
   readonly via?: Deno.NetAddr;
   /**
@@ -46,6 +48,18 @@ export interface Connection {
    * the socket is released.
    */
   released?(): Promise<void>;
+}
+
+/** What a TLS session agreed. */
+export interface TlsSession {
+  /** `TLSv1.3` or `TLSv1.2`. */
+  version: string;
+  /** The cipher suite, as IANA names it. */
+  cipher: string;
+  /** The server name the client asked for (SNI), or `null`. */
+  sni: string | null;
+  /** The protocol agreed by ALPN, or `null`. */
+  alpn: string | null;
 }
 
 /** Where connections come from: a `Deno.Listener`, or a `TlsListener` over one. */

@@ -237,6 +237,26 @@ function headersEnd(bytes: Uint8Array): number | undefined {
   return undefined;
 }
 
+/**
+ * Whether what a client sent is an HTTP/1.x request whose headers have not
+ * all arrived yet (no empty line after them).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { awaitsHeaders } from "./request.ts";
+ *
+ * const bytes = (text: string) => new TextEncoder().encode(text);
+ * assert.equal(awaitsHeaders(bytes("GET / HTTP/1.1\r\nHost: a\r\n")), true);
+ * assert.equal(awaitsHeaders(bytes("GET / HTTP/1.1\r\n\r\n")), false);
+ * assert.equal(awaitsHeaders(bytes("hello\n")), false);
+ * ```
+ */
+export function awaitsHeaders(bytes: Uint8Array): boolean {
+  return headersEnd(bytes) === undefined &&
+    parseRequestLine(bytes) !== undefined;
+}
+
 /** The request line and headers of an HTTP request, without its body (all of it if cut short). */
 export function requestHead(received: Uint8Array): Uint8Array {
   return received.subarray(0, headersEnd(received));

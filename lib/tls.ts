@@ -24,6 +24,7 @@ import {
   closeQuietly,
   type Connection,
   type Listener,
+  type TlsSession,
   writeAll,
 } from "./io.ts";
 import { proxiedIfTrusted } from "./proxied.ts";
@@ -468,6 +469,19 @@ export class TlsConnection implements Connection {
   /** Whether the handshake is still to finish: such a client gets no reply. */
   get handshaking(): boolean {
     return this.#handshaking;
+  }
+
+  /** What the session agreed, once the handshake is done. */
+  get session(): TlsSession | undefined {
+    const socket = this.#socket;
+    if (socket === undefined || this.#handshaking) return undefined;
+    const { servername } = socket as { servername?: string | false | null };
+    return {
+      version: socket.getProtocol() ?? "unknown",
+      cipher: socket.getCipher()?.standardName ?? "unknown",
+      sni: servername || null,
+      alpn: socket.alpnProtocol || null,
+    };
   }
 
   /** The route the session took; `undefined` before it started. */

@@ -23,7 +23,7 @@ export const COMPILE_FLAGS = [
   "--allow-read",
   "--allow-write",
   "--allow-env=PORT,MERHABA_TLS_ROUTE",
-  "--allow-sys=hostname",
+  "--allow-sys=hostname,networkInterfaces",
   "--unstable-net",
   // As in `deno task start`: a 2 MB young generation cuts peak memory by a
   // quarter at no measurable CPU cost, and a 128 MB old generation keeps
