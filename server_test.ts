@@ -655,3 +655,78 @@ Deno.test("serve() holds one reply limiter for all its UDP sockets", async () =>
   assert.equal(await askUdp(bPort), TIMED_OUT);
   assert.deepEqual(await server.shutdown(), { accepted: 2, served: 1 });
 });
+
+/** The JSON document in an HTTP reply (or a bare one), and its head. */
+function jsonIn(reply: string) {
+  const start = reply.indexOf("{");
+  return {
+    head: reply.slice(0, start),
+    document: JSON.parse(reply.slice(start)),
+  };
+}
+
+Deno.test("serve() with JSON replies: application/json unless told otherwise, and the server named as read", async () => {
+  const { server, port } = startServer({ reply: "json", echo: true });
+  await using _ = server;
+  const reply = decode(
+    await exchange(port, { send: encode("GET / HTTP/1.1\r\n\r\n") }),
+  );
+  const { head, document } = jsonIn(reply);
+  assert.match(head, /\r\nContent-Type: application\/json\r\n/);
+  assert.equal(document.greeting, GREETING, "echo adds nothing");
+  assert.equal(document.server.hostname, Deno.hostname());
+  assert.ok(document.server.addresses.includes("127.0.0.1"));
+  const given = startServer({
+    reply: "json",
+    server: { hostname: "given" },
+    http: { contentType: "text/json" },
+  });
+  await using _given = given.server;
+  const { head: givenHead, document: givenDocument } = jsonIn(
+    decode(
+      await exchange(given.port, { send: encode("GET / HTTP/1.1\r\n\r\n") }),
+    ),
+  );
+  assert.match(givenHead, /\r\nContent-Type: text\/json\r\n/);
+  assert.deepEqual(givenDocument.server, { hostname: "given" });
+  const named = startServer({ reply: "json", hostname: "named" });
+  await using _named = named.server;
+  assert.equal(
+    jsonIn(await greet(named.port)).document.server.hostname,
+    "named",
+  );
+});
+
+Deno.test("serve() with JSON replies answers UDP beside TCP with the same server names, one count", async () => {
+  const [tcp, tcpPort] = tcpListener();
+  const [udp, udpPort] = udpSocket();
+  await using _ = serve([udp, tcp], {
+    reply: "json",
+    server: { hostname: "box" },
+  });
+  const overTcp = jsonIn(await greet(tcpPort)).document;
+  const overUdp = JSON.parse(await askUdp(udpPort, "x".repeat(300)) as string);
+  assert.deepEqual([
+    overTcp.server,
+    overTcp.connection.number,
+    overTcp.connection.transport,
+  ], [{ hostname: "box" }, 1, "tcp"]);
+  assert.deepEqual([
+    overUdp.server,
+    overUdp.connection.number,
+    overUdp.connection.transport,
+  ], [{ hostname: "box" }, 2, "udp"]);
+});
+
+Deno.test("serve() refuses a JSON reply of a greeting that is not text, before serving anything", () => {
+  const [tcp] = tcpListener();
+  const [udp] = udpSocket();
+  assert.throws(
+    () =>
+      serve([tcp, udp], { reply: "json", greeting: new Uint8Array([0xc3]) }),
+    /^RangeError: A JSON reply holds the greeting as text, but the greeting's bytes are not UTF-8$/,
+  );
+  // Nothing serves the sockets: they are the caller's to close.
+  tcp.close();
+  udp.close();
+});

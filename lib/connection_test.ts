@@ -1103,3 +1103,205 @@ Deno.test("a refused client certificate is logged before the line saying why", a
     "closed",
   ]);
 });
+
+/** The JSON document in a reply, and the HTTP head before it, if any. */
+function documentIn(reply: string) {
+  const start = reply.indexOf("{");
+  assert.ok(reply.endsWith("}\n"), "a document and a newline");
+  return {
+    head: reply.slice(0, start),
+    document: JSON.parse(reply.slice(start)),
+  };
+}
+
+const SERVER = { hostname: "box", addresses: ["192.0.2.1"] };
+
+Deno.test("a JSON reply: the document of the connection, over HTTP as application/json", async (t) => {
+  await t.step(
+    "HTTP: the request line and the headers, read to their end",
+    async () => {
+      const reply = await replyTo(
+        ["GET /a HTTP/1.1\r\nHost: x\r\n", "X-A: 1\r\nX-A: 2\r\n\r\n"],
+        { reply: "json", server: SERVER },
+      );
+      const { head, document } = documentIn(reply);
+      assert.match(
+        head,
+        /^HTTP\/1\.1 200 OK\r\nContent-Type: application\/json\r\nContent-Length: (\d+)\r\n/,
+      );
+      assert.equal(
+        Number(/Content-Length: (\d+)/.exec(head)![1]),
+        new TextEncoder().encode(reply.slice(head.length)).byteLength,
+      );
+      assert.deepEqual(document.server, SERVER);
+      assert.equal(document.greeting, GREETING);
+      assert.deepEqual(
+        { ...document.connection, time: undefined },
+        {
+          number: 1,
+          time: undefined,
+          transport: "tcp",
+          local: "127.0.0.1:2",
+          client: PEER,
+        },
+      );
+      assert.deepEqual(document.http.headers, [
+        { name: "Host", value: "x" },
+        { name: "X-A", value: "1" },
+        { name: "X-A", value: "2" },
+      ]);
+      assert.equal(document.http.complete, true);
+      assert.equal(document.received, undefined);
+    },
+  );
+  await t.step(
+    "raw bytes: the document and a newline, the bytes as sent",
+    async () => {
+      const reply = await replyTo(["\x1b[31mhi\n"], {
+        reply: "json",
+        server: {},
+      });
+      const { head, document } = documentIn(reply);
+      assert.equal(head, "");
+      assert.deepEqual(document.received, {
+        bytes: 8,
+        encoding: "utf-8",
+        data: "\x1b[31mhi\n",
+      });
+      assert.deepEqual(document.server, {});
+      assert.equal(reply.indexOf("\n"), reply.length - 1, "one line");
+    },
+  );
+  await t.step("HEAD: the head alone, with the document's length", async () => {
+    const reply = await replyTo(["HEAD / HTTP/1.1\r\n\r\n"], {
+      reply: "json",
+      server: {},
+    });
+    assert.match(
+      reply,
+      /^HTTP\/1\.1 200 OK\r\nContent-Type: application\/json\r\nContent-Length: [1-9]\d+\r\n/,
+    );
+    assert.ok(reply.endsWith("\r\n\r\n"));
+  });
+  await t.step(
+    "http mode: raw bytes get an HTTP reply; raw mode: HTTP gets the bare document",
+    async () => {
+      const http = documentIn(
+        await replyTo(["hi\n"], { reply: "json", mode: "http", server: {} }),
+      );
+      assert.match(http.head, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.equal(http.document.received.data, "hi\n");
+      const raw = documentIn(
+        await replyTo([REQUEST], { reply: "json", mode: "raw", server: {} }),
+      );
+      assert.equal(raw.head, "");
+      assert.equal(raw.document.received.data, REQUEST);
+    },
+  );
+  await t.step(
+    "a given Content-Type, placeholders in the greeting, and no echo",
+    async () => {
+      const reply = await replyTo([REQUEST], {
+        reply: "json",
+        server: {},
+        echo: true,
+        greeting: "#{count} for {peer}",
+        http: { contentType: "text/json" },
+      });
+      const { head, document } = documentIn(reply);
+      assert.match(head, /\r\nContent-Type: text\/json\r\n/);
+      assert.equal(document.greeting, `#1 for ${PEER}`);
+    },
+  );
+  await t.step(
+    "headers still coming at the timeout: the document says so",
+    async () => {
+      const reply = await replyTo(["GET / HTTP/1.1\r\nA: 1\r\n"], {
+        reply: "json",
+        server: {},
+        timeoutMs: 20,
+      });
+      const { document } = documentIn(reply);
+      assert.equal(document.http.complete, false);
+      assert.deepEqual(document.http.headers, [{ name: "A", value: "1" }]);
+    },
+  );
+  await t.step(
+    "without a JSON reply a request line is answered before its headers end",
+    async () => {
+      const reply = await replyTo(["GET / HTTP/1.1\r\nA: 1\r\n"], {
+        timeoutMs: 60_000,
+      });
+      assert.ok(reply.endsWith(GREETING));
+    },
+  );
+  await t.step(
+    "behind a balancer: the client from the header, the balancer as via",
+    async () => {
+      const reply = await replyTo(
+        ["PROXY TCP4 192.0.2.7 127.0.0.1 51000 80\r\nhello\n", null],
+        { reply: "json", server: {} },
+        behindBalancer,
+      );
+      const { connection } = documentIn(reply).document;
+      assert.equal(connection.client, "192.0.2.7:51000");
+      assert.equal(connection.via, PEER);
+    },
+  );
+  await t.step(
+    "over TLS: the session, and the certificate when one was asked for",
+    async () => {
+      const session = {
+        version: "TLSv1.3",
+        cipher: "TLS_AES_128_GCM_SHA256",
+        sni: "a.test",
+        alpn: null,
+      };
+      const plain = documentIn(
+        await replyTo(
+          [REQUEST],
+          { reply: "json", server: {} },
+          accepting({ handshaking: false, session }),
+        ),
+      ).document;
+      assert.equal(plain.connection.transport, "tls");
+      assert.deepEqual(plain.tls, session);
+      const asked = documentIn(
+        await replyTo(
+          [REQUEST],
+          { reply: "json", server: {} },
+          accepting({
+            handshaking: false,
+            session,
+            clientCertificate: PRESENTED,
+          }),
+        ),
+      ).document;
+      assert.equal(asked.tls.client_certificate.subject, PRESENTED.subject);
+      assert.equal(asked.tls.client_certificate.verified, true);
+      const none = documentIn(
+        await replyTo(
+          [REQUEST],
+          { reply: "json", server: {} },
+          accepting({ handshaking: false, session, clientCertificate: null }),
+        ),
+      ).document;
+      assert.equal(none.tls.client_certificate, null);
+    },
+  );
+  await t.step("a Unix socket's transport", async () => {
+    const unix = { transport: "unix", path: "/tmp/m.sock" } as const;
+    const { document } = documentIn(
+      await replyTo(
+        ["hi\n"],
+        { reply: "json", server: {} },
+        accepting({
+          localAddr: unix,
+          remoteAddr: { transport: "unix", path: "" },
+        }),
+      ),
+    );
+    assert.equal(document.connection.transport, "unix");
+    assert.equal(document.connection.local, "/tmp/m.sock");
+  });
+});

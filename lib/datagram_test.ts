@@ -151,6 +151,66 @@ Deno.test("serveDatagrams() fills the placeholders in for each datagram", async 
   }
 });
 
+Deno.test("serveDatagrams() with JSON replies: a document of each datagram, within the size bound", async () => {
+  await using server = serveDatagrams(udp(), {
+    reply: "json",
+    echo: true,
+    greeting: "#{count} {peer}",
+    server: { hostname: "box" },
+  });
+  using from = client("127.0.0.7");
+  const peer = `127.0.0.7:${from.addr.port}`;
+  const sent = new Uint8Array(300).fill(0xff);
+  for (const number of [1, 2]) {
+    const reply = decode(await ask(server.addr, sent, from));
+    assert.equal(reply.indexOf("\n"), reply.length - 1, "one line");
+    const document = JSON.parse(reply);
+    assert.deepEqual({
+      ...document,
+      connection: { ...document.connection, time: "T" },
+    }, {
+      greeting: `#${number} ${peer}`,
+      server: { hostname: "box" },
+      connection: {
+        number,
+        time: "T",
+        transport: "udp",
+        local: `127.0.0.1:${server.addr.port}`,
+        client: peer,
+      },
+      received: { bytes: 300, encoding: "base64", data: sent.toBase64() },
+    });
+  }
+  // A short request gets the start of its document: 56 bytes at most.
+  const cut = decode(await ask(server.addr, "hi", from));
+  assert.equal(
+    cut,
+    `{"greeting":"#3 ${peer}","server":{"hostname":"box"},"co`.slice(0, 56),
+  );
+  assert.equal(server.stats.cut, 1);
+});
+
+Deno.test("serveDatagrams() JSON replies hold the greeting as text, and the server's names as read", async () => {
+  await using server = serveDatagrams(udp(), { reply: "json" });
+  using from = client();
+  const document = JSON.parse(
+    decode(await ask(server.addr, "x".repeat(300), from)),
+  );
+  assert.equal(document.greeting, "Merhaba dünya!");
+  assert.equal(document.server.hostname, Deno.hostname());
+  assert.ok(document.server.addresses.includes("127.0.0.1"));
+  const socket = udp();
+  assert.throws(
+    () =>
+      serveDatagrams(socket, {
+        reply: "json",
+        greeting: new Uint8Array([0xff]),
+      }),
+    /greeting's bytes are not UTF-8/,
+  );
+  socket.close();
+});
+
 Deno.test("serveDatagrams() numbers datagrams from a shared counter", async () => {
   const counter = new SharedCounter();
   counter.next();

@@ -223,11 +223,13 @@ export function httpsUrlFor(received: Uint8Array, fallback: string): string {
 
 /**
  * Where an HTTP request's headers end: just after the first empty line
- * (`\r?\n\r?\n`), or `undefined` when the headers are cut short.
+ * (`\r?\n\r?\n`) past the request line, or `undefined` when the headers
+ * are cut short.
  */
 function headersEnd(bytes: Uint8Array): number | undefined {
   for (
-    let lf = bytes.indexOf(NEWLINE);
+    // Empty lines before the request line are not the end of its headers.
+    let lf = bytes.indexOf(NEWLINE, skipEmptyLines(bytes));
     lf !== -1;
     lf = bytes.indexOf(NEWLINE, lf + 1)
   ) {

@@ -306,6 +306,11 @@ Deno.test("requestHead() stops at the end of the headers, or keeps all of a cut-
     decode(requestHead(encode("GET / HTTP/1.1\r\nA: b"))),
     "GET / HTTP/1.1\r\nA: b",
   );
+  // Empty lines before the request line (RFC 9112 §2.2) do not end its head.
+  assert.equal(
+    decode(requestHead(encode("\r\n\nGET / HTTP/1.1\r\nA: b\r\n\r\nbody"))),
+    "\r\n\nGET / HTTP/1.1\r\nA: b\r\n\r\n",
+  );
 });
 
 /**

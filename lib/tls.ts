@@ -476,9 +476,10 @@ export class TlsConnection implements Connection {
     const socket = this.#socket;
     if (socket === undefined || this.#handshaking) return undefined;
     const { servername } = socket as { servername?: string | false | null };
+    // With the handshake done, the session has a version and a cipher.
     return {
-      version: socket.getProtocol() ?? "unknown",
-      cipher: socket.getCipher()?.standardName ?? "unknown",
+      version: socket.getProtocol()!,
+      cipher: socket.getCipher().standardName,
       sni: servername || null,
       alpn: socket.alpnProtocol || null,
     };

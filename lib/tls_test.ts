@@ -140,6 +140,34 @@ for (const route of ["native", "stream"] as const) {
   });
 }
 
+for (const route of ["native", "stream"] as const) {
+  Deno.test(`TLS (${route} route): a JSON reply names the session: version, cipher, SNI, no ALPN`, async () => {
+    await using tls = await startTlsServer(
+      { reply: "json", server: {} },
+      route,
+    );
+    using conn = await Deno.connectTls({
+      hostname: "localhost",
+      port: tls.port,
+      caCerts: [tls.cert],
+    });
+    await writeAll(conn, encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const reply = decode(await readToEnd(conn));
+    const document = JSON.parse(reply.slice(reply.indexOf("{")));
+    assert.equal(document.connection.transport, "tls");
+    assert.deepEqual(document.tls, {
+      version: "TLSv1.3",
+      cipher: document.tls.cipher,
+      sni: "localhost",
+      alpn: null,
+    });
+    assert.match(
+      document.tls.cipher,
+      /^TLS_AES_(128|256)_GCM_SHA(256|384)$|^TLS_CHACHA20_POLY1305_SHA256$/,
+    );
+  });
+}
+
 /** Whether openssl can make a second, different key pair for the mismatch test. */
 const HAS_OPENSSL = await new Deno.Command("openssl", { args: ["version"] })
   .output().then((output) => output.success, () => false);
@@ -840,4 +868,17 @@ Deno.test("the stream route serves where the native one cannot be had, and says 
   });
   await writeAll(conn, encode("hi\n"));
   assert.equal(decode(await readToEnd(conn)), GREETING);
+});
+
+Deno.test("TlsConnection: mid-handshake, there is no session to name yet", async () => {
+  const tcp = new ScriptedConnection([HALF_CLIENT_HELLO]);
+  const second = readBegins(tcp, 2);
+  const { tls } = await scriptedTls(tcp);
+  assert.equal(tls.session, undefined, "before its first bytes");
+  await second;
+  assert.equal(tls.route, "stream", "the session has started");
+  assert.equal(tls.handshaking, true);
+  assert.equal(tls.session, undefined);
+  tls.close();
+  await tls.released?.();
 });

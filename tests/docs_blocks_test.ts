@@ -34,6 +34,8 @@ const COVERAGE: Record<string, string> = {
     "run: tests/readme_session_test.ts",
   "README.md: $ deno task start -p 8080 --greeting":
     "run: below (placeholders and --echo)",
+  "README.md: $ deno task start -p 8080 --reply json":
+    "run: below (JSON replies, with curl, nc and jq)",
   "README.md: $ deno task start --port 8080   # while":
     "run: below (address in use)",
   "README.md: $ openssl req -x509": "run: below (TLS quick start)",
@@ -121,6 +123,50 @@ Deno.test("README: the placeholder example prints what the page shows", async ()
       shown(new TextDecoder().decode(stdout)),
       shown(expected.join("\n").replace("web-1", Deno.hostname())),
     );
+  } finally {
+    await merhaba.stop();
+  }
+});
+
+const JSON_TOOLS_MISSING = ["curl", "nc", "jq"].filter((tool) =>
+  !installed(tool)
+);
+if (JSON_TOOLS_MISSING.length > 0) {
+  console.log(
+    `README JSON replies ignored: ${
+      JSON_TOOLS_MISSING.join(", ")
+    } not installed (CI installs them)`,
+  );
+}
+
+Deno.test({
+  name: "README: the JSON reply examples print what the page shows, through jq",
+  ignore: JSON_TOOLS_MISSING.length > 0,
+}, async () => {
+  const [start, ...steps] = consoleSteps(
+    await block("README.md", "$ deno task start -p 8080 --reply json"),
+  );
+  assert.ok(steps.length >= 3, "the page shows curl, headers and nc");
+  const args = start!.command.split(" ").slice(3)
+    .map((word) => word === "8080" ? "0" : word);
+  const merhaba = await MerhabaProcess.start(args, { startCommand: "task" });
+  try {
+    for (const step of steps) {
+      const command = step.command.replace(
+        "localhost:8080",
+        `localhost:${merhaba.port}`,
+      ).replace("localhost 8080", `localhost ${merhaba.port}`);
+      const { stdout, success } = await new Deno.Command("bash", {
+        args: ["-o", "pipefail", "-c", command],
+        stdin: "null",
+      }).output();
+      assert.ok(success, step.command);
+      assert.equal(
+        new TextDecoder().decode(stdout).trimEnd(),
+        step.output.join("\n"),
+        step.command,
+      );
+    }
   } finally {
     await merhaba.stop();
   }
