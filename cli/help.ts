@@ -143,7 +143,8 @@ Examples:
   ${command} --port 8080 --workers auto --quiet
   ${command} --listen :8080 --listen tls://:8443 --cert cert.pem --key key.pem
   ${command} -p 8443 --cert cert.pem --key key.pem --client-ca ca.pem
-  ${command} --listen udp://:5353 --listen :9000-9009`;
+  ${command} --listen udp://:5353 --listen :9000-9009
+  ${command} --port 8080 --reply json`;
 }
 
 /** The one-line hint printed under a usage error. */
