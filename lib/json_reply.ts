@@ -8,7 +8,7 @@
  */
 
 import type { ClientCertificate } from "./x509.ts";
-import { requestHead, type RequestLine } from "./request.ts";
+import { awaitsHeaders, requestHead, type RequestLine } from "./request.ts";
 
 /**
  * How replies are made: `greeting` sends the greeting (with `echo`, what
@@ -191,15 +191,13 @@ export function describeRequest(
   request: RequestLine,
 ): HttpRequest {
   const head = requestHead(received);
-  const complete = head.byteLength < received.byteLength ||
-    endsWithEmptyLine(head);
-  const lines = LENIENT_UTF8.decode(head).split("\n");
-  // Past empty lines before it, the first line is the request line.
-  let first = 0;
-  while (lines[first]?.replace(/\r$/, "") === "") first++;
+  const lines = LENIENT_UTF8.decode(head).split("\n")
+    .map((line) => line.endsWith("\r") ? line.slice(0, -1) : line);
+  // Past empty lines before it (RFC 9112 §2.2), the first line is the
+  // request line; the headers end at the next empty one.
+  const requestLine = lines.findIndex((line) => line !== "");
   const headers: Header[] = [];
-  for (const raw of lines.slice(first + 1)) {
-    const line = raw.replace(/\r$/, "");
+  for (const line of lines.slice(requestLine + 1)) {
     if (line === "") break;
     const colon = line.indexOf(":");
     headers.push(
@@ -213,16 +211,9 @@ export function describeRequest(
     target: request.target,
     version: request.version,
     headers,
-    complete,
+    complete: !awaitsHeaders(received),
     body: describeData(received.subarray(head.byteLength)),
   };
-}
-
-/** Whether the head ends with its empty line (`\n\n` or `\n\r\n`). */
-function endsWithEmptyLine(head: Uint8Array): boolean {
-  const n = head.byteLength;
-  return head[n - 1] === 0x0a &&
-    (head[n - 2] === 0x0a || (head[n - 2] === 0x0d && head[n - 3] === 0x0a));
 }
 
 /** A client certificate with the JSON log's field names. */

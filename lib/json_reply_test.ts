@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "../tests/fast_check.ts";
+import { DEFAULTS } from "./defaults.ts";
+import { serve } from "../server.ts";
+import { decode, exchange } from "../tests/test_client.ts";
 import {
   certificateFacts,
   type ConnectionFacts,
@@ -7,7 +10,9 @@ import {
   describeRequest,
   encodeDocument,
   greetingText,
+  JSON_CONTENT_TYPE,
   readServerFacts,
+  REPLY_FORMATS,
   replyDocument,
 } from "./json_reply.ts";
 import { parseRequestLine } from "./request.ts";
@@ -91,6 +96,14 @@ Deno.test("describeRequest() takes bare LF lines and empty lines before the requ
   // "\xff" as text is U+00FF, two bytes of UTF-8: the body is text.
   assert.deepEqual(request.body, { bytes: 2, encoding: "utf-8", data: "ÿ" });
   assert.equal(requestOf("GET / HTTP/1.1\n\n").complete, true);
+  // A CR inside a line is the line's; only the one before LF ends it.
+  assert.deepEqual(
+    requestOf("GET / HTTP/1.1\r\nX-A: a\rb\r\nX\r: c\r\n\r\n").headers,
+    [
+      { name: "X-A", value: "a\rb" },
+      { name: "X\r", value: "c" },
+    ],
+  );
   assert.equal(requestOf("GET / HTTP/1.1\r\nA: 1\n\r\n").complete, true);
 });
 
@@ -100,6 +113,8 @@ Deno.test("describeRequest() says when the headers were cut short", () => {
       "GET / HTTP/1.1",
       "GET / HTTP/1.1\r\nA: 1\r\n",
       "GET / HTTP/1.1\r\nA: 1\r",
+      "GET / HTTP/1.1\r\nA: 1\r\n\r",
+      "GET / HTTP/1.1\nA\n",
     ]
   ) {
     const request = requestOf(text);
@@ -282,6 +297,29 @@ Deno.test("certificateFacts() names a certificate's fields as the JSON log does"
   });
   const verified = { ...CERTIFICATE, verified: true, error: undefined };
   assert.equal("error" in certificateFacts(verified)!, false);
+});
+
+Deno.test("REPLY_FORMATS names every reply serve() makes, the default first; JSON goes as application/json (RFC 8259 §11)", async () => {
+  assert.equal(REPLY_FORMATS[0], DEFAULTS.reply);
+  const kinds = [];
+  for (const reply of REPLY_FORMATS) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    await using _ = serve(listener, { reply, server: {} });
+    const answer = decode(
+      await exchange(listener.addr.port, {
+        send: encode("GET / HTTP/1.1\r\n\r\n"),
+      }),
+    );
+    const type = /\r\nContent-Type: ([^\r]*)\r\n/.exec(answer)?.[1];
+    kinds.push(
+      answer.endsWith("}\n") ? `document as ${type}` : `greeting as ${type}`,
+    );
+  }
+  assert.deepEqual(kinds, [
+    "greeting as text/plain; charset=utf-8",
+    "document as application/json",
+  ]);
+  assert.equal(JSON_CONTENT_TYPE, "application/json");
 });
 
 Deno.test("greetingText() refuses bytes that are not UTF-8", () => {
