@@ -42,7 +42,10 @@ export interface Data {
 export interface Header {
   /** The text before the line's first colon (the whole line when it has none). */
   name: string;
-  /** The text after it, without the whitespace around it. */
+  /**
+   * The text after it, without the spaces and tabs around it (HTTP's
+   * optional whitespace); other characters, invisible ones too, are kept.
+   */
   value: string;
 }
 
@@ -198,6 +201,24 @@ export function describeData(bytes: Uint8Array): Data {
  * An HTTP request as a document shows it: the request line's parts, every
  * header line split at its first colon, and the bytes after the headers.
  * Header text that is not UTF-8 shows U+FFFD where its bytes were wrong.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeRequest } from "./json_reply.ts";
+ * import { parseRequestLine } from "./request.ts";
+ *
+ * const bytes = new TextEncoder().encode(
+ *   "GET / HTTP/1.1\r\nX-A: 1\r\nX-A:\t\u00a02 \r\n\r\nbody",
+ * );
+ * const request = describeRequest(bytes, parseRequestLine(bytes)!);
+ * // Spaces and tabs around a value go; a no-break space stays.
+ * assert.deepEqual(request.headers, [
+ *   { name: "X-A", value: "1" },
+ *   { name: "X-A", value: "\u00a02" },
+ * ]);
+ * assert.equal(request.body.data, "body");
+ * ```
  */
 export function describeRequest(
   received: Uint8Array,
@@ -216,9 +237,10 @@ export function describeRequest(
     if (line === "") break;
     const colon = line.indexOf(":");
     headers.push(
-      colon === -1
-        ? { name: line, value: "" }
-        : { name: line.slice(0, colon), value: line.slice(colon + 1).trim() },
+      colon === -1 ? { name: line, value: "" } : {
+        name: line.slice(0, colon),
+        value: withoutBlanks(line.slice(colon + 1)),
+      },
     );
   }
   return {
@@ -229,6 +251,23 @@ export function describeRequest(
     complete,
     body: describeData(received.subarray(head.byteLength)),
   };
+}
+
+/**
+ * Text without the spaces and tabs around it. (`trim()` would drop more:
+ * a no-break space, a vertical tab, a form feed, a byte order mark.)
+ */
+function withoutBlanks(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isBlank(text.charCodeAt(start))) start++;
+  while (end > start && isBlank(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+/** Whether a UTF-16 code unit is a space or a tab. */
+function isBlank(code: number): boolean {
+  return code === 0x20 || code === 0x09;
 }
 
 /** Whether the head ends with its empty line (`\n\n` or `\n\r\n`). */
