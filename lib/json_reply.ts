@@ -42,14 +42,20 @@ export interface Data {
 export interface Header {
   /** The text before the line's first colon (the whole line when it has none). */
   name: string;
-  /** The text after it, without the whitespace around it. */
+  /**
+   * The text after it, without the spaces and tabs around it (HTTP's
+   * optional whitespace); other characters, invisible ones too, are kept.
+   */
   value: string;
 }
 
 /** An HTTP/1.x request, as far as it was read. */
 export interface HttpRequest {
+  /** The request line's method (`GET`). */
   method: string;
+  /** Its target (`/path?query`). */
   target: string;
+  /** `HTTP/1.0` or `HTTP/1.1`. */
   version: string;
   /** Every header line, in order; repeated headers are kept. */
   headers: Header[];
@@ -78,13 +84,21 @@ export interface TlsFacts {
 
 /** A client certificate, with the field names of the JSON log. */
 export interface CertificateFacts {
+  /** The subject (`O=Example, CN=client`), escaped to one line. */
   subject: string;
+  /** The subject alternative names (`DNS:a.example, URI:…`), or `none`. */
   sans: string;
+  /** The issuer, as the subject. */
   issuer: string;
+  /** The serial number in hex, whole bytes, as openssl prints it. */
   serial: string;
+  /** The SHA-256 fingerprint, hex pairs joined by colons. */
   sha256: string;
+  /** The start of its validity (ISO 8601). */
   not_before: string;
+  /** The end of its validity (ISO 8601). */
   not_after: string;
+  /** Whether it verified against the client CAs. */
   verified: boolean;
   /** Why it did not verify; absent when it did. */
   error?: string;
@@ -125,7 +139,9 @@ export interface ReplyDocument {
 
 /** Who answered: the same for every connection, read once at start. */
 export interface ServerFacts {
+  /** The machine's name. */
   hostname?: string;
+  /** The addresses of its network interfaces, each once. */
   addresses?: string[];
 }
 
@@ -185,6 +201,24 @@ export function describeData(bytes: Uint8Array): Data {
  * An HTTP request as a document shows it: the request line's parts, every
  * header line split at its first colon, and the bytes after the headers.
  * Header text that is not UTF-8 shows U+FFFD where its bytes were wrong.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeRequest } from "./json_reply.ts";
+ * import { parseRequestLine } from "./request.ts";
+ *
+ * const bytes = new TextEncoder().encode(
+ *   "GET / HTTP/1.1\r\nX-A: 1\r\nX-A:\t\u00a02 \r\n\r\nbody",
+ * );
+ * const request = describeRequest(bytes, parseRequestLine(bytes)!);
+ * // Spaces and tabs around a value go; a no-break space stays.
+ * assert.deepEqual(request.headers, [
+ *   { name: "X-A", value: "1" },
+ *   { name: "X-A", value: "\u00a02" },
+ * ]);
+ * assert.equal(request.body.data, "body");
+ * ```
  */
 export function describeRequest(
   received: Uint8Array,
@@ -201,9 +235,10 @@ export function describeRequest(
     if (line === "") break;
     const colon = line.indexOf(":");
     headers.push(
-      colon === -1
-        ? { name: line, value: "" }
-        : { name: line.slice(0, colon), value: line.slice(colon + 1).trim() },
+      colon === -1 ? { name: line, value: "" } : {
+        name: line.slice(0, colon),
+        value: withoutBlanks(line.slice(colon + 1)),
+      },
     );
   }
   return {
@@ -214,6 +249,15 @@ export function describeRequest(
     complete: !awaitsHeaders(received),
     body: describeData(received.subarray(head.byteLength)),
   };
+}
+
+/**
+ * Text without the spaces and tabs around it, as RFC 9110 §5.5 trims a
+ * field value. (`trim()` would drop more: a no-break space, a vertical tab,
+ * a form feed, a byte order mark.)
+ */
+function withoutBlanks(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, "");
 }
 
 /** A client certificate with the JSON log's field names. */

@@ -223,12 +223,12 @@ export function httpsUrlFor(received: Uint8Array, fallback: string): string {
 
 /**
  * Where an HTTP request's headers end: just after the first empty line
- * (`\r?\n\r?\n`) past the request line, or `undefined` when the headers
- * are cut short.
+ * (`\r?\n\r?\n`) after the request line, or `undefined` when the headers
+ * are cut short. Empty lines before the request line (which a server
+ * ignores, RFC 9112 §2.2) end nothing.
  */
 function headersEnd(bytes: Uint8Array): number | undefined {
   for (
-    // Empty lines before the request line are not the end of its headers.
     let lf = bytes.indexOf(NEWLINE, skipEmptyLines(bytes));
     lf !== -1;
     lf = bytes.indexOf(NEWLINE, lf + 1)

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  awaitsHeaders,
   awaitsRequestLine,
   clientMayContinue,
   detectProtocol,
@@ -313,6 +314,26 @@ Deno.test("requestHead() stops at the end of the headers, or keeps all of a cut-
   );
 });
 
+Deno.test("empty lines before the request line do not end its headers (RFC 9112 §2.2)", () => {
+  for (const empty of ["\r\n\r\n", "\n\n", "\n\r\n", "\r\n\r\n\r\n"]) {
+    const request = `${empty}GET / HTTP/1.1\r\nA: b\r\n`;
+    assert.equal(
+      decode(requestHead(encode(`${request}\r\nbody`))),
+      `${request}\r\n`,
+    );
+    assert.equal(decode(requestHead(encode(request))), request);
+    assert.equal(awaitsHeaders(encode(request)), true, JSON.stringify(request));
+    assert.equal(
+      clientMayContinue(
+        encode(`${request}Content-Length: 4\r\n\r\nbo`),
+        parseRequestLine(encode(request)),
+        4096,
+      ),
+      true,
+    );
+  }
+});
+
 /**
  * The request-line and header rules as regular expressions over decoded
  * text: the plainest statement of them, and the oracle the byte-by-byte
@@ -338,26 +359,34 @@ const reference = {
   mayContinue(received: Uint8Array, readSize: number): boolean {
     if (received.byteLength >= readSize) return true;
     const text = latin1.decode(received);
-    const end = /\r?\n\r?\n/.exec(text);
-    if (end === null) return true;
-    const headers = text.slice(0, end.index);
+    const end = reference.headersEnd(text);
+    if (end === undefined) return true;
+    const headers = text.slice(0, end);
     if (/^transfer-encoding:/im.test(headers)) return true;
     const length = Number(
       /^content-length:[ \t]*(\d+)[ \t]*\r?$/im.exec(headers)?.[1] ?? 0,
     );
-    return received.byteLength - (end.index + end[0].length) < length;
+    return received.byteLength - end < length;
   },
   head(received: Uint8Array): Uint8Array {
-    const end = /\r?\n\r?\n/.exec(latin1.decode(received));
-    return end === null
-      ? received
-      : received.subarray(0, end.index + end[0].length);
+    return received.subarray(
+      0,
+      reference.headersEnd(latin1.decode(received)),
+    );
+  },
+  /** Past the first empty line after any empty lines before the request line. */
+  headersEnd(text: string): number | undefined {
+    const start = /^(?:\r?\n)*/.exec(text)![0].length;
+    const end = /\r?\n\r?\n/.exec(text.slice(start));
+    return end === null ? undefined : start + end.index + end[0].length;
   },
 };
 const latin1 = new TextDecoder("latin1");
 
 /** Header blocks built from pieces that sit on the rules' edges. */
 const headerish = fc.tuple(
+  // Empty lines a client may send before its request line.
+  fc.constantFrom("", "", "\r\n", "\n\n", "\r\n\r\n", "\n\r\n"),
   requestish,
   fc.array(
     fc.tuple(
@@ -390,8 +419,9 @@ const headerish = fc.tuple(
   ),
   fc.constantFrom("\r\n", "\n", "\r\n\r\n", "\n\n", "\r\r\n", ""),
   fc.constantFrom("", "abc", "\r\nContent-Length: 5\r\n", "xyz\n"),
-).map(([line, headers, blank, body]) =>
+).map(([empty, line, headers, blank, body]) =>
   new Uint8Array([
+    ...encode(empty),
     ...line,
     ...encode(headers.map((parts) => parts.join("")).join("") + blank + body),
   ])
