@@ -63,13 +63,19 @@ import {
 
 export type { HttpReplyOptions, Mode } from "./lib/reply.ts";
 export {
+  type CertificateFacts,
+  type Data,
+  type Header,
+  type HttpRequest,
   JSON_CONTENT_TYPE,
   REPLY_FORMATS,
   type ReplyDocument,
   type ReplyFormat,
   type ServerFacts,
+  type TlsFacts,
+  type Transport,
 } from "./lib/json_reply.ts";
-export type { Connection, Listener } from "./lib/io.ts";
+export type { Connection, Listener, TlsSession } from "./lib/io.ts";
 export {
   type TlsKeyPair,
   TlsListener,

@@ -48,8 +48,11 @@ export interface Header {
 
 /** An HTTP/1.x request, as far as it was read. */
 export interface HttpRequest {
+  /** The request line's method (`GET`). */
   method: string;
+  /** Its target (`/`), as sent. */
   target: string;
+  /** `HTTP/1.0` or `HTTP/1.1`. */
   version: string;
   /** Every header line, in order; repeated headers are kept. */
   headers: Header[];
@@ -78,13 +81,21 @@ export interface TlsFacts {
 
 /** A client certificate, with the field names of the JSON log. */
 export interface CertificateFacts {
+  /** The subject (`CN=client, O=Example`), escaped to one line. */
   subject: string;
+  /** The subject alternative names (`DNS:a.example, URI:spiffe://…`), or "none". */
   sans: string;
+  /** The issuer, as the subject. */
   issuer: string;
+  /** The serial number, in hex, in whole bytes (as openssl prints it). */
   serial: string;
+  /** The SHA-256 fingerprint, `AB:CD:…`. */
   sha256: string;
+  /** Valid from (ISO 8601). */
   not_before: string;
+  /** Valid until (ISO 8601). */
   not_after: string;
+  /** Whether it verified against the `--client-ca` certificates. */
   verified: boolean;
   /** Why it did not verify; absent when it did. */
   error?: string;
@@ -125,7 +136,9 @@ export interface ReplyDocument {
 
 /** Who answered: the same for every connection, read once at start. */
 export interface ServerFacts {
+  /** The machine's name, where reading it is permitted. */
   hostname?: string;
+  /** The addresses of its network interfaces, where reading them is permitted. */
   addresses?: string[];
 }
 
