@@ -29,9 +29,10 @@ import {
 const QUICK = Deno.args.includes("--quick");
 /**
  * `--only=raw,https`: just the servers of these workloads or groups
- * (`raw-many`, `http-many`: merhaba with several listeners open;
- * `tls-memory`: the TLS memory rounds), with the floor of each workload
- * selected, so that every row has its ratio.
+ * (`raw-many`, `http-many`: merhaba with several listeners open; `json`:
+ * merhaba with `--reply json`; `tls-memory`: the TLS memory rounds), with
+ * the floor of each workload selected and the row each selected one is
+ * compared with, so that every row has its ratios.
  */
 const ONLY = Deno.args.find((arg) => arg.startsWith("--only="))?.slice(7)
   .split(",");
@@ -102,6 +103,13 @@ interface ServerSpec {
   command: string[] | (() => string[]);
   /** Its `--only=` name, when not its workload's. */
   group?: string;
+  /**
+   * The name of the row this one is that row plus one feature, to report
+   * what the feature costs per connection (this row's CPU ÷ that row's).
+   */
+  against?: string;
+  /** Whether a reply of any length counts: its length varies. */
+  anyLength?: boolean;
   /** A fixed port, for servers that cannot print theirs (nginx). */
   port?: number;
   /** Environment variables set for it, beside the inherited ones. */
@@ -126,6 +134,8 @@ interface ServerResult {
   name: string;
   workload: Workload;
   role?: string;
+  /** The row it is compared with (its spec's `against`). */
+  against?: string;
   startup_ms: number;
   idle_rss_mb: number;
   peak_rss_mb: number;
@@ -318,11 +328,13 @@ async function stopServer(server: RunningServer, name: string): Promise<void> {
 async function loadgen(
   loadgenPath: string,
   port: number,
-  workload: Workload,
+  spec: ServerSpec,
   concurrency: number,
   seconds: number,
 ) {
-  const { request, expect } = WORKLOADS[workload];
+  const { workload } = spec;
+  const { request } = WORKLOADS[workload];
+  const expect = spec.anyLength ? -1 : WORKLOADS[workload].expect;
   const args = [
     "-h",
     "127.0.0.1",
@@ -412,7 +424,7 @@ async function benchmark(
       await loadgen(
         loadgenPath,
         server.port,
-        spec.workload,
+        spec,
         concurrency,
         WARMUP_SECONDS,
       );
@@ -422,7 +434,7 @@ async function benchmark(
           loadgen(
             loadgenPath,
             server.port,
-            spec.workload,
+            spec,
             concurrency,
             MEASURE_SECONDS,
           ),
@@ -433,7 +445,7 @@ async function benchmark(
       await loadgen(
         loadgenPath,
         server.port,
-        spec.workload,
+        spec,
         64,
         MEASURE_SECONDS,
       );
@@ -446,6 +458,7 @@ async function benchmark(
       name: spec.name,
       workload: spec.workload,
       role: spec.role,
+      ...(spec.against && { against: spec.against }),
       startup_ms: Math.round(server.startupMs),
       idle_rss_mb: idle,
       peak_rss_mb: rssMb(pid, "VmHWM"),
@@ -645,6 +658,14 @@ async function serverSpecs(): Promise<ServerSpec[]> {
       repeats: 3,
     },
     {
+      name: "merhaba raw --reply json --quiet",
+      workload: "raw",
+      group: "json",
+      against: "merhaba raw --quiet",
+      command: merhaba("--mode", "raw", "--reply", "json", "--quiet"),
+      anyLength: true,
+    },
+    {
       name: "merhaba raw --quiet --proxy-protocol 127.0.0.1",
       workload: "proxy",
       command: merhaba(
@@ -676,6 +697,13 @@ async function serverSpecs(): Promise<ServerSpec[]> {
       name: "merhaba auto --quiet",
       workload: "http",
       command: merhaba("--quiet"),
+    },
+    {
+      name: "merhaba --reply json --quiet",
+      workload: "http",
+      group: "json",
+      against: "merhaba auto --quiet",
+      command: merhaba("--reply", "json", "--quiet"),
     },
     {
       name: `merhaba auto --quiet, ${MANY_LISTENERS} (1 busy)`,
@@ -782,6 +810,11 @@ async function serverSpecs(): Promise<ServerSpec[]> {
   return specs;
 }
 
+/** Whether `--only=` names the spec's group or workload (or is absent). */
+function selected(spec: ServerSpec): boolean {
+  return !ONLY || ONLY.includes(spec.group ?? spec.workload);
+}
+
 function c64(result: ServerResult): RunResult | undefined {
   return result.runs.find((run) => run.concurrency === 64);
 }
@@ -843,6 +876,31 @@ function printTable(results: ServerResult[]): void {
   }
 }
 
+/**
+ * What a feature costs: each row with `against`, its CPU per connection ÷
+ * that row's, at 64 clients and by wrk.
+ */
+function printComparisons(results: ServerResult[]): void {
+  const cpu = (result: ServerResult, concurrency: number | "wrk") =>
+    result.runs.find((run) => run.concurrency === concurrency)
+      ?.cpu_us_per_connection;
+  for (const result of results) {
+    const base = results.find((other) => other.name === result.against);
+    if (!base) continue;
+    const [mine, theirs] = [cpu(result, 64), cpu(base, 64)];
+    const [mineByWrk, theirsByWrk] = [cpu(result, "wrk"), cpu(base, "wrk")];
+    const byWrk = mineByWrk === undefined
+      ? ""
+      : `; by wrk ${
+        ratio(mineByWrk, theirsByWrk)
+      }, ${mineByWrk} against ${theirsByWrk} µs`;
+    console.log(
+      `\n${result.name}: ${ratio(mine, theirs)} ${base.name}, ` +
+        `${mine} against ${theirs} µs per connection at 64 clients${byWrk}`,
+    );
+  }
+}
+
 function printTlsMemory(results: TlsMemoryResult[]): void {
   const floor = results.find((result) => result.name.includes("floor"));
   for (const result of results) {
@@ -885,12 +943,12 @@ if (import.meta.main) {
       ...goSpecs(goPeer),
     ]
       .filter((spec, _, all) =>
-        !ONLY || ONLY.includes(spec.group ?? spec.workload) ||
-        spec.role === "floor" &&
-          all.some((other) =>
-            other.workload === spec.workload &&
-            ONLY.includes(other.group ?? other.workload)
-          )
+        selected(spec) ||
+        all.some((other) =>
+          selected(other) &&
+          (other.against === spec.name ||
+            spec.role === "floor" && other.workload === spec.workload)
+        )
       );
     if (!have("wrk")) console.log("wrk runs skipped: wrk is not installed");
     console.log(
@@ -908,6 +966,7 @@ if (import.meta.main) {
     results.sort((a, b) => a.workload.localeCompare(b.workload) || 0);
     console.log();
     printTable(results);
+    printComparisons(results);
     for (const result of results) {
       const unanswered = result.runs.filter((run) => run.failed > 0);
       if (unanswered.length > 0) {
