@@ -1245,3 +1245,17 @@ Deno.test("every field and value docs/reply.schema.json describes appears in a r
     assert.ok(!seen.has(fact), `${fact} was seen after all`);
   }
 });
+
+Deno.test("docs/how-it-works.md: the example document is valid by the schema", async () => {
+  const page = await Deno.readTextFile(
+    new URL("../docs/how-it-works.md", import.meta.url),
+  );
+  const example = /## JSON replies[\s\S]*?```json\n([\s\S]*?)```/.exec(page)
+    ?.[1];
+  assert.ok(example, "the section shows a document");
+  const document = assertValidReply(
+    JSON.stringify(JSON.parse(example)) + "\n",
+    { sent: false },
+  );
+  assert.equal(document.connection.transport, "tls");
+});

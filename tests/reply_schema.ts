@@ -54,9 +54,13 @@ export const seen: Set<string> = new Set();
 /**
  * Checks one reply document as a client got it: UTF-8, one JSON value,
  * one newline after it and none before, valid against the schema; and
- * returns it. Fails with every error Ajv found.
+ * returns it. Fails with every error Ajv found. A document that no server
+ * sent (a page's example) is not counted in {@link seen}.
  */
-export function assertValidReply(reply: Uint8Array | string): ReplyDocument {
+export function assertValidReply(
+  reply: Uint8Array | string,
+  { sent = true }: { sent?: boolean } = {},
+): ReplyDocument {
   const text = typeof reply === "string"
     ? reply
     : new TextDecoder("utf-8", { fatal: true }).decode(reply);
@@ -72,6 +76,7 @@ export function assertValidReply(reply: Uint8Array | string): ReplyDocument {
       `${ajv.errorsText(validate.errors, { separator: "\n" })}\nin ${text}`,
     );
   }
+  if (!sent) return document as ReplyDocument;
   const wanted = schemaFacts();
   for (const fact of factsOf(document)) {
     if (wanted.has(fact)) seen.add(fact);
