@@ -771,6 +771,13 @@ Deno.test("serveDatagrams() drops a reply past maxDelayedReplies waiting, and lo
   });
 });
 
+Deno.test("serveDatagrams() without a delay answers whatever maxDelayedReplies says: it bounds only replies that wait", async () => {
+  await using server = serveDatagrams(udp(), { maxDelayedReplies: 0 });
+  using from = client();
+  assert.equal(decode(await ask(server.addr, "hi", from)), "Merhaba dünya!");
+  assert.equal(server.stats.dropped, 0);
+});
+
 Deno.test("serveDatagrams() lets at most 1000 replies wait by default", async () => {
   await using log = await capturing("info");
   const server = serveDatagrams(udp(), { delayMs: 600_000 });

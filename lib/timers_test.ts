@@ -394,6 +394,7 @@ Deno.test("ReplyDelay: a fixed delay is the same for every reply, and every wait
   for (let i = 0; i < 5; i++) {
     delay.wait(delay.draw()).then((w) => ended.push(w));
   }
+  assert.equal(time.pending, 1, "one timer for five waits");
   time.advance(299);
   await settle();
   assert.deepEqual(ended, []);
@@ -459,6 +460,16 @@ for (
     assert.equal(time.armed, armed, "no timer for a wait after the cut");
     // A fixed delay's timer finds nothing at its next tick, and stops.
     time.advance(100);
+    assert.equal(time.pending, 0);
+  });
+
+  Deno.test(`ReplyDelay (${kind}): disposing of it closes it`, () => {
+    const time = new FakeTime();
+    {
+      using delay = new ReplyDelay(delayMs, () => 0.5, time);
+      delay.wait(delay.draw());
+      assert.equal(time.pending, 1);
+    }
     assert.equal(time.pending, 0);
   });
 
