@@ -1,7 +1,7 @@
 /**
- * One connection's life: read the request, reply completely, close without
+ * One connection's life: read the request, wait out any delay, reply completely, close without
  * losing the reply, and the log lines that tell it. This is merhaba's hot path: it makes no runtime call it can do
- * without (no timer per connection, no address formatting when nothing is
+ * without (no timer per connection but a --delay range's, no address formatting when nothing is
  * logged, no buffer allocation when a pooled one is free).
  *
  * @module
