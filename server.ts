@@ -55,7 +55,10 @@ import {
 } from "./lib/reply.ts";
 import {
   DeadlineQueue,
+  type DelayMs,
   RateLimiter,
+  type ReplyDelay,
+  replyDelay,
   sleep,
   TIMED_OUT,
   withTimeout,
@@ -83,6 +86,7 @@ export {
   type TlsSettings,
 } from "./lib/tls.ts";
 export type { ClientCertificate } from "./lib/x509.ts";
+export type { DelayMs } from "./lib/timers.ts";
 export { ProxyProtocolListener } from "./lib/proxied.ts";
 export { type Cidr, parseCidr } from "./lib/cidr.ts";
 export { PLACEHOLDERS } from "./lib/greeting.ts";
@@ -163,6 +167,15 @@ export interface ServeOptions {
    * them for all of a server's UDP sockets together. @default {@link REPLY_LIMITS}
    */
   replyLimits?: Partial<ReplyLimits>;
+  /**
+   * How long to wait after reading each request (or datagram) before
+   * replying: milliseconds, or a range `[min, max]` each reply draws from
+   * uniformly. A waiting connection keeps its slot, and its write deadline
+   * starts after the wait; {@link GreetingServer.shutdown} waits for it
+   * within its grace, then cuts it short (no reply).
+   * @default 0 (no delay)
+   */
+  delayMs?: DelayMs;
 }
 
 /** Counts of what a server did, as reported at shutdown. */
@@ -252,7 +265,12 @@ export class GreetingServer implements AsyncDisposable {
   #wakeWhenFull = new Set<() => void>();
   #serverLogger = getLogger(CATEGORIES.server);
 
-  /** Starts serving; {@link serve} is the usual way to call this. */
+  /**
+   * Starts serving; {@link serve} is the usual way to call this.
+   *
+   * @throws {RangeError} for a `delayMs` that is negative, not a number,
+   * or a range whose minimum is above its maximum (nothing is served)
+   */
   constructor(
     listener: Listener | readonly ServerSocket[],
     options: ServeOptions = {},
@@ -260,11 +278,12 @@ export class GreetingServer implements AsyncDisposable {
     const all: readonly ServerSocket[] = Array.isArray(listener)
       ? listener
       : [listener];
+    const delay = replyDelay(options.delayMs);
     this.#timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutSeconds * 1000;
     this.#maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
     this.#maxAccepts = options.maxAccepts ?? Infinity;
     this.#counter = options.counter;
-    this.#plan = planFor(options, this.#timeoutMs, {
+    this.#plan = planFor(options, this.#timeoutMs, delay, {
       isFull: () => this.#connections.size >= this.#maxConnections,
       whenFull: (wake) => {
         this.#wakeWhenFull.add(wake);
@@ -306,6 +325,8 @@ export class GreetingServer implements AsyncDisposable {
           // thread, with no atomic add.
           counter: this.#counter ??= { next: () => ++this.#numbered },
           limiter,
+          delayMs: options.delayMs,
+          maxDelayedReplies: this.#maxConnections,
           onAnswered: () => {
             if (++this.#accepted >= this.#maxAccepts) this.#close();
           },
@@ -349,18 +370,30 @@ export class GreetingServer implements AsyncDisposable {
   }
 
   /**
-   * Stops accepting and waits for in-flight connections to finish. Those
-   * still open after `graceMs` are closed. Calling it again just waits.
+   * The grace {@link shutdown} gives in-flight connections by default: the
+   * timeout, the longest delay and a second, enough for a silent client to
+   * get its delayed reply.
+   */
+  get defaultGraceMs(): number {
+    return this.#timeoutMs + (this.#plan.delay?.maxMs ?? 0) +
+      DEFAULTS.shutdownGraceMs;
+  }
+
+  /**
+   * Stops accepting and waits for in-flight connections (and UDP replies
+   * waiting out their delay) to finish. Those still open after `graceMs`
+   * are closed, and delays still running are cut short, without a reply.
+   * Calling it again just waits.
    *
    * @param graceMs how long in-flight connections may take; by default
-   * the timeout plus a second, enough for a silent client to get its reply.
+   * {@link GreetingServer.defaultGraceMs}
    */
-  async shutdown(
-    graceMs: number = this.#timeoutMs + DEFAULTS.shutdownGraceMs,
-  ): Promise<ServeStats> {
+  async shutdown(graceMs: number = this.defaultGraceMs): Promise<ServeStats> {
     if (!this.#closing) this.#close();
     if (await withTimeout(this.finished, graceMs) === TIMED_OUT) {
+      this.#plan.delay?.cut();
       for (const conn of this.#connections) closeQuietly(conn);
+      for (const server of this.#datagrams) server.shutdown(0);
     }
     return await this.finished;
   }
@@ -438,6 +471,7 @@ export class GreetingServer implements AsyncDisposable {
     }
     this.#plan.timeouts.close();
     this.#plan.lingers.close();
+    this.#plan.delay?.close();
     return this.stats;
   }
 }
@@ -477,6 +511,7 @@ async function afterAcceptFailed(
 function planFor(
   options: ServeOptions,
   timeoutMs: number,
+  delay: ReplyDelay | undefined,
   crowd: Crowd,
 ): ConnectionPlan {
   const readSize = options.readSize ?? DEFAULTS.readSize;
@@ -514,6 +549,7 @@ function planFor(
     buffers: new BufferPool(readSize),
     logger: getLogger(CATEGORIES.connection),
     crowd,
+    delay,
   };
 }
 

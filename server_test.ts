@@ -12,7 +12,7 @@ import {
   writeAll,
 } from "./tests/test_client.ts";
 import { ScriptedConnection, ScriptedListener } from "./tests/scripted.ts";
-import { configure, reset } from "@logtape/logtape";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 
 const GREETING = "Merhaba dünya!";
 
@@ -727,6 +727,134 @@ Deno.test("serve() refuses a JSON reply of a greeting that is not text, before s
     /^RangeError: A JSON reply holds the greeting as text, but the greeting's bytes are not UTF-8$/,
   );
   // Nothing serves the sockets: they are the caller's to close.
+  tcp.close();
+  udp.close();
+});
+
+/**
+ * LogTape configured to keep the connections' log lines until disposed:
+ * `seen(event, count)` resolves once that many lines of `event` were
+ * logged, and `events()` names every line so far, in order.
+ */
+async function connectionLog() {
+  const records: LogRecord[] = [];
+  let waiters: { event: string; count: number; resolve: () => void }[] = [];
+  const events = () => records.map(({ properties }) => properties.event);
+  const wake = () => {
+    waiters = waiters.filter((waiter) => {
+      const count = events().filter((event) => event === waiter.event).length;
+      if (count < waiter.count) return true;
+      waiter.resolve();
+      return false;
+    });
+  };
+  await configure({
+    sinks: {
+      memory: (record) => {
+        records.push(record);
+        wake();
+      },
+    },
+    loggers: [
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+      { category: ["merhaba", "connection"], sinks: ["memory"] },
+    ],
+  });
+  return {
+    records,
+    events,
+    seen: (event: string, count = 1) =>
+      new Promise<void>((resolve) => {
+        waiters.push({ event, count, resolve });
+        wake();
+      }),
+    [Symbol.asyncDispose]: reset,
+  };
+}
+
+Deno.test("serve() with delayMs: a connection keeps its slot while it waits, and the next is served after it", async () => {
+  await using log = await connectionLog();
+  const { server, port } = startServer({ maxConnections: 1, delayMs: 300 });
+  await using _ = server;
+  const first = greet(port, "first\n");
+  await log.seen("received");
+  const second = greet(port, "second\n");
+  assert.deepEqual([await first, await second], [GREETING, GREETING]);
+  assert.deepEqual(log.events(), [
+    ...["connected", "received", "closed"],
+    ...["connected", "received", "closed"],
+  ]);
+  assert.deepEqual(
+    log.records.map(({ properties }) => properties.delay_ms).filter(Boolean),
+    [300, 300],
+  );
+});
+
+Deno.test("shutdown() with delayMs gives a delayed reply its time: by default the timeout, the longest delay and a second", async () => {
+  await using log = await connectionLog();
+  const { server, port } = startServer({ timeoutMs: 50, delayMs: 1200 });
+  assert.equal(server.defaultGraceMs, 2250);
+  using client = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(client, encode("hi\n"));
+  await log.seen("received");
+  const stopped = server.shutdown();
+  assert.equal(decode(await readToEnd(client)), GREETING);
+  assert.deepEqual(await stopped, { accepted: 1, served: 1 });
+
+  const ranged = startServer({ timeoutMs: 100, delayMs: [200, 400] }).server;
+  assert.equal(ranged.defaultGraceMs, 1500);
+  await ranged.shutdown();
+  const plain = startServer().server;
+  assert.equal(plain.defaultGraceMs, 6000);
+  await plain.shutdown();
+});
+
+Deno.test("shutdown() past its grace closes a connection in its delay without a reply, and finishes at once", async () => {
+  await using log = await connectionLog();
+  const { server, port } = startServer({ delayMs: 600_000 });
+  using client = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(client, encode("hi\n"));
+  await log.seen("received");
+  assert.deepEqual(
+    await withTimeout(server.shutdown(50), 10_000),
+    { accepted: 1, served: 0 },
+  );
+  assert.equal((await readToEnd(client)).byteLength, 0);
+  assert.deepEqual(log.events().slice(-2), ["delay_cut", "closed"]);
+});
+
+Deno.test("serve() delays UDP replies too: at most maxConnections wait, and shutdown past its grace drops them", async () => {
+  await using log = await connectionLog();
+  const [udp, port] = udpSocket();
+  const server = serve([udp], { delayMs: 600_000, maxConnections: 1 });
+  const [client] = udpSocket();
+  try {
+    const to = { transport: "udp", hostname: "127.0.0.1", port } as const;
+    await client.send(encode("a"), to);
+    await client.send(encode("b"), to);
+    await log.seen("datagram", 2);
+    await log.seen("reply_dropped");
+    assert.match(
+      log.records.at(-1)!.message.join(""),
+      /dropped: the most replies \(1\) already wait out their delay/,
+    );
+    assert.deepEqual(
+      await withTimeout(server.shutdown(50), 10_000),
+      { accepted: 2, served: 0 },
+    );
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("serve() refuses a delay that is negative or a range that runs backwards, serving nothing", () => {
+  const [tcp] = tcpListener();
+  const [udp] = udpSocket();
+  assert.throws(() => serve([tcp, udp], { delayMs: -1 }), RangeError);
+  assert.throws(() => serve([udp, tcp], { delayMs: [3, 1] }), {
+    name: "RangeError",
+    message: /min at most max/,
+  });
   tcp.close();
   udp.close();
 });

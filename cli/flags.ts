@@ -15,6 +15,7 @@ import {
 } from "./logging.ts";
 import {
   parseChoice,
+  parseDelay,
   parseGreetingFlag,
   parseHeader,
   parseHeaderValue,
@@ -30,6 +31,7 @@ import {
 export { type ProbeTarget, UsageError } from "./validate.ts";
 import { type Cidr, parseCidr } from "../lib/cidr.ts";
 import { DEFAULTS } from "../lib/defaults.ts";
+import type { DelayMs } from "../lib/timers.ts";
 import {
   DEFAULT_HTTP,
   type HttpReplyOptions,
@@ -77,6 +79,8 @@ export interface Config {
   mode: Mode;
   readSize: number;
   timeoutMs: number;
+  /** How long to wait after reading a request before replying: fixed, or a range. */
+  delayMs: DelayMs;
   maxConnections: number;
   /** Accepting threads on one port; 0 means one per CPU. */
   workers: number;
@@ -144,6 +148,7 @@ const OPTIONS = {
   mode: { type: "string" },
   "read-size": { type: "string" },
   timeout: { type: "string" },
+  delay: { type: "string" },
   "max-connections": { type: "string" },
   "max-accepts": { type: "string" },
   "drain-delay": { type: "string" },
@@ -171,6 +176,11 @@ const MAX_TIMEOUT_SECONDS = 24 * 60 * 60;
 const MAX_CONNECTIONS = 1_000_000;
 /** Most `--drain-delay`, in seconds. */
 export const MAX_DRAIN_DELAY_SECONDS = 3600;
+/**
+ * Most `--delay`, in seconds: ten minutes, past any client's or balancer's
+ * timeout worth testing. A stop signal's drain waits up to this much longer.
+ */
+export const MAX_DELAY_SECONDS = 600;
 
 /**
  * Options that take a value, by every spelling. parseArgs refuses a value
@@ -529,6 +539,9 @@ function serveConfig(
       { greetingFile: values["greeting-file"] }),
     mode: parseChoice("--mode", values.mode ?? DEFAULTS.mode, MODES),
     readSize: integer("read-size", 1, MAX_READ_SIZE) ?? DEFAULTS.readSize,
+    delayMs: values.delay === undefined
+      ? DEFAULTS.delaySeconds * 1000
+      : parseDelay(values.delay, MAX_DELAY_SECONDS),
     maxConnections: integer("max-connections", 1, MAX_CONNECTIONS) ??
       DEFAULTS.maxConnections,
     workers: values.workers === undefined
@@ -778,6 +791,7 @@ export function toServeOptions(
     mode: config.mode,
     readSize: config.readSize,
     timeoutMs: config.timeoutMs,
+    delayMs: config.delayMs,
     maxConnections: config.maxConnections,
     ...(config.maxAccepts !== undefined && { maxAccepts: config.maxAccepts }),
   };

@@ -27,6 +27,7 @@ Deno.test("parseFlags() fills in every default", () => {
     mode: "auto",
     readSize: 4096,
     timeoutMs: 5000,
+    delayMs: 0,
     maxConnections: 1000,
     workers: 1,
     drainDelayMs: 0,
@@ -66,6 +67,44 @@ Deno.test("parseFlags() reads --drain-delay in seconds, 0 allowed", () => {
   assert.throws(() => configOf(["--timeout", "0"]), /more than 0/);
 });
 
+Deno.test("parseFlags() reads --delay in seconds, or a range of them, as milliseconds", () => {
+  assert.equal(configOf(["--delay", "0.3"]).delayMs, 300);
+  assert.equal(configOf(["--delay", "600"]).delayMs, 600_000);
+  assert.equal(configOf(["--delay", "0"]).delayMs, 0);
+  assert.equal(configOf(["--delay", ".25"]).delayMs, 250);
+  assert.deepEqual(configOf(["--delay", "1-3"]).delayMs, [1000, 3000]);
+  assert.deepEqual(configOf(["--delay", "0.5-2.5"]).delayMs, [500, 2500]);
+  assert.deepEqual(configOf(["--delay", "2-2"]).delayMs, [2000, 2000]);
+  assert.deepEqual(configOf(["--delay", "0-600"]).delayMs, [0, 600_000]);
+  for (
+    const text of ["-1", "abc", "601", "1-601", "1-", "-", "1-2-3", "1e3", " 1"]
+  ) {
+    assert.throws(() => configOf(["--delay", text]), {
+      name: "UsageError",
+      message:
+        `Invalid --delay "${text}": expected seconds from 0 to 600 (decimals allowed), or a range of them such as 1-3`,
+    });
+  }
+  assert.throws(() => configOf(["--delay", "3-1"]), {
+    name: "UsageError",
+    message:
+      'Invalid --delay "3-1": a range gives the shorter delay first (1-3)',
+  });
+});
+
+Deno.test("parseFlags() ignores --delay with --probe, as every flag that only shapes serving", () => {
+  for (const probe of [["--probe", "h:1"], ["--probe", "--port", "8080"]]) {
+    assert.deepEqual(
+      parseFlags([...probe, "--delay", "2"]),
+      parseFlags([...probe, "--greeting", "x", "--max-connections", "5"]),
+    );
+    assert.deepEqual(
+      parseFlags([...probe, "--delay", "2"]),
+      parseFlags(probe),
+    );
+  }
+});
+
 Deno.test("parseFlags() reads every flag, long and short", () => {
   assert.deepEqual(
     configOf([
@@ -80,6 +119,8 @@ Deno.test("parseFlags() reads every flag, long and short", () => {
       "100",
       "--timeout",
       "0.25",
+      "--delay",
+      "1.5",
       "--max-connections",
       "7",
       "--log-format",
@@ -110,6 +151,7 @@ Deno.test("parseFlags() reads every flag, long and short", () => {
       mode: "raw",
       readSize: 100,
       timeoutMs: 250,
+      delayMs: 1500,
       maxConnections: 7,
       workers: 1,
       drainDelayMs: 0,

@@ -9,7 +9,11 @@ import { DEFAULTS } from "../lib/defaults.ts";
 import { DEFAULT_HTTP, MODES } from "../lib/reply.ts";
 import { EXIT_CODE_MEANINGS, ExitCode } from "./exit_codes.ts";
 import { LOG_FORMATS, LOG_LEVELS } from "./logging.ts";
-import { MAX_DRAIN_DELAY_SECONDS, MAX_READ_SIZE } from "./flags.ts";
+import {
+  MAX_DELAY_SECONDS,
+  MAX_DRAIN_DELAY_SECONDS,
+  MAX_READ_SIZE,
+} from "./flags.ts";
 import { MAX_RANGE_PORTS } from "./endpoints.ts";
 import { JSON_CONTENT_TYPE, REPLY_FORMATS } from "../server.ts";
 
@@ -98,6 +102,10 @@ What to answer:
                               (default ${DEFAULTS.readSize})
       --timeout <seconds>     how long to wait for a client's request (and TLS handshake),
                               and for it to take the reply (default ${DEFAULTS.timeoutSeconds}; decimals allowed)
+      --delay <seconds|min-max>  wait this long after reading each request (or datagram)
+                              before replying, to test a client's or proxy's timeouts;
+                              min-max: a random time in the range for each (1-3);
+                              0 to ${MAX_DELAY_SECONDS} (default ${DEFAULTS.delaySeconds}; decimals allowed)
       --max-connections <n>   client sockets held at once, per worker (a connection counts
                               until its socket is released); past it, accepting pauses
                               (default ${DEFAULTS.maxConnections})
@@ -130,8 +138,8 @@ Other:
   -V, --version               show the version
 
 Signals: SIGINT, SIGTERM and SIGHUP stop accepting, let in-flight clients finish
-(up to --timeout plus a second), print a summary and exit 0; a second one exits
-at once with 130.
+(up to --timeout and the longest --delay, plus a second), print a summary and
+exit 0; a second one exits at once with 130.
 
 Exit codes:
 ${EXIT_CODES}

@@ -9,7 +9,6 @@
  */
 
 import { dispose, getLogger, type Logger } from "@logtape/logtape";
-import { DEFAULTS } from "../lib/defaults.ts";
 import { CATEGORIES, logEvent } from "../lib/events.ts";
 import { withTimeout } from "../lib/timers.ts";
 import { type GreetingServer, serve, SharedCounter } from "../server.ts";
@@ -254,8 +253,9 @@ async function stop(
     logEvent(logger, "drainDelay", { signal, delay_ms: config.drainDelayMs });
     await withTimeout(server.finished, config.drainDelayMs);
   }
-  // In-flight connections get their timeout and a second, as in serve().
-  const graceMs = config.timeoutMs + DEFAULTS.shutdownGraceMs;
+  // In-flight connections get their timeout, the longest delay and a
+  // second, as in serve(); the workers' servers give theirs the same.
+  const graceMs = server.defaultGraceMs;
   const active = server.activeConnections;
   if (signal) {
     logEvent(logger, active > 0 ? "stoppingActive" : "stopping", {

@@ -8,6 +8,7 @@
 
 import { isIP } from "node:net";
 import { parseGreeting } from "../lib/greeting.ts";
+import type { DelayMs } from "../lib/timers.ts";
 
 /** A command line that cannot be run as given; the CLI exits 2. */
 export class UsageError extends Error {
@@ -91,6 +92,11 @@ export function parseInteger(
   return value;
 }
 
+/** Seconds as flags take them: digits, with decimals or not; NaN for anything else. */
+function readSeconds(text: string): number {
+  return /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
+}
+
 /**
  * Validates a duration in seconds: more than 0, at most `max`, decimals
  * allowed (`0.5`).
@@ -103,7 +109,7 @@ export function parseSeconds(
   max: number,
   { allowZero = false } = {},
 ): number {
-  const value = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
+  const value = readSeconds(text);
   const tooSmall = allowZero
     ? !(value >= 0)
     : !(value > 0) || Math.round(value * 1000) === 0;
@@ -115,6 +121,34 @@ export function parseSeconds(
     );
   }
   return value;
+}
+
+/**
+ * Validates `--delay`: seconds from 0 to `max`, decimals allowed, as
+ * `--timeout` takes them, or a range of two (`1-3`, `0.5-2.5`), the shorter
+ * first. Returns milliseconds: one number, or `[min, max]` for a range.
+ *
+ * @throws {UsageError} naming the flag and what it expects.
+ */
+export function parseDelay(text: string, max: number): DelayMs {
+  const parts = text.split("-");
+  const seconds = parts.map(readSeconds);
+  if (parts.length > 2 || !seconds.every((value) => value <= max)) {
+    throw new UsageError(
+      `Invalid --delay "${text}": expected seconds from 0 to ${max} (decimals allowed), or a range of them such as 1-3`,
+    );
+  }
+  const [shortest, longest = shortest] = seconds.map((value) =>
+    Math.round(value * 1000)
+  ) as [number, number?];
+  if (shortest > longest) {
+    throw new UsageError(
+      `Invalid --delay "${text}": a range gives the shorter delay first (${
+        parts[1]
+      }-${parts[0]})`,
+    );
+  }
+  return parts.length === 1 ? shortest : [shortest, longest];
 }
 
 /**

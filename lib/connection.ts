@@ -1,7 +1,7 @@
 /**
- * One connection's life: read the request, reply completely, close without
+ * One connection's life: read the request, wait out any delay, reply completely, close without
  * losing the reply, and the log lines that tell it. This is merhaba's hot path: it makes no runtime call it can do
- * without (no timer per connection, no address formatting when nothing is
+ * without (no timer per connection but a --delay range's, no address formatting when nothing is
  * logged, no buffer allocation when a pooled one is free).
  *
  * @module
@@ -19,7 +19,7 @@ import {
   writeAll,
 } from "./io.ts";
 import { escapeForHtml, escapeForTerminal } from "./escape.ts";
-import { logEvent } from "./events.ts";
+import { logEvent, tenths } from "./events.ts";
 import {
   type GreetingTemplate,
   type PlaceholderValues,
@@ -53,7 +53,7 @@ import {
   type RequestLine,
   requestLineTooLong,
 } from "./request.ts";
-import { type DeadlineQueue, TIMED_OUT } from "./timers.ts";
+import { type DeadlineQueue, type ReplyDelay, TIMED_OUT } from "./timers.ts";
 
 /** Linux's smallest TCP send buffer (net.ipv4.tcp_wmem's minimum). */
 const ALWAYS_BUFFERED = 4096;
@@ -95,6 +95,8 @@ export interface ConnectionPlan {
   logger: Logger;
   /** Whether the server is at its connection cap; lingering then yields. */
   crowd: Crowd;
+  /** The wait between reading the request and replying, if any. */
+  delay: ReplyDelay | undefined;
 }
 
 /**
@@ -110,10 +112,11 @@ export interface Crowd {
 
 /**
  * Serves one connection: read what the client sends (up to `readSize`,
- * waiting at most the timeout), write the chosen reply completely, then
- * close, lingering first if the client may still be sending. Resolves to
- * whether the reply was written, once the socket is released (see
- * `untilReleased`); never rejects.
+ * waiting at most the timeout), wait out the delay if there is one, write
+ * the chosen reply completely (within the timeout from then), then close,
+ * lingering first if the client may still be sending. Resolves to whether
+ * the reply was written, once the socket is released (see `untilReleased`);
+ * never rejects.
  *
  * @param ordinal the connection's number, for `{count}`
  */
@@ -126,7 +129,7 @@ export async function serveConnection(
   if (conn.readHeader && !await proxyHeaderRead(conn, plan, deadline)) {
     return false;
   }
-  const log = new ConnectionLog(plan.logger, conn);
+  const log = new ConnectionLog(plan.logger, conn, plan.delay !== undefined);
   const buffer = plan.buffers.take();
   let read: ReadOutcome | undefined;
   /** The reply's write, until it is done. */
@@ -160,6 +163,9 @@ export async function serveConnection(
       : plan.template === undefined && !plan.echo && plan.json === undefined
       ? chooseReply(plan.replies, plan.mode, request)
       : personalReply(conn, plan, received, request, ordinal);
+    if (plan.delay !== undefined && !await delayed(plan.delay, log)) {
+      return false;
+    }
     writing = writeAll(conn, reply);
     if (!await writtenInTime(conn, plan, reply, writing)) {
       log.writeTimeout(plan.timeoutMs);
@@ -182,6 +188,22 @@ export async function serveConnection(
     }
   }
   return served;
+}
+
+/**
+ * Waits out the reply's delay, drawn for this connection. The connection
+ * keeps its slot meanwhile: it is being served. Resolves to false when the
+ * server, out of time to stop, cut the wait short (the log says so).
+ */
+async function delayed(
+  delay: ReplyDelay,
+  log: ConnectionLog,
+): Promise<boolean> {
+  const ms = delay.draw();
+  log.delaying(ms);
+  if (await delay.wait(ms)) return true;
+  log.delayCut();
+  return false;
 }
 
 /**
@@ -361,10 +383,14 @@ class ConnectionLog {
   /** Bytes the client sent; -1 until its request is read. */
   #sent = -1;
   #certificateLogged = false;
+  /** The reply's delay, once drawn; 0 before, and undefined with no delay. */
+  #delayMs: number | undefined;
 
-  constructor(logger: Logger, conn: Connection) {
+  /** @param delayed whether the server delays its replies */
+  constructor(logger: Logger, conn: Connection, delayed: boolean) {
     this.#logger = logger;
     this.#conn = conn;
+    if (delayed) this.#delayMs = 0;
     this.#info = logger.isEnabledFor("info");
     this.#debug = this.#info && logger.isEnabledFor("debug");
     if (this.#debug) this.#announce();
@@ -516,14 +542,39 @@ class ConnectionLog {
     }
   }
 
-  /** The last line: "closed" with the duration, or "probed" at info. */
+  /** The reply's delay, as drawn: the last line gives it. */
+  delaying(ms: number): void {
+    this.#delayMs = ms;
+  }
+
+  /** The server stopped while the reply waited out its delay. */
+  delayCut(): void {
+    logEvent(this.#logger, "delayCut", {
+      peer: this.#peerText,
+      delay_ms: tenths(this.#delayMs!),
+    });
+  }
+
+  /**
+   * The last line: "closed" with the duration, or "probed" at info; with
+   * the reply's delay when the server delays replies (0 for a connection
+   * that ended before its reply was due).
+   */
   closed(): void {
     if (!this.#info) return;
-    const durationMs = performance.now() - this.#startedAt;
-    logEvent(this.#logger, this.#probed && !this.#debug ? "probed" : "closed", {
+    const probed = this.#probed && !this.#debug;
+    const properties = {
       peer: this.#peerText,
       via: this.#via,
-      duration_ms: Math.round(durationMs * 10) / 10,
+      duration_ms: tenths(performance.now() - this.#startedAt),
+    };
+    if (this.#delayMs === undefined) {
+      logEvent(this.#logger, probed ? "probed" : "closed", properties);
+      return;
+    }
+    logEvent(this.#logger, probed ? "probedDelayed" : "closedDelayed", {
+      ...properties,
+      delay_ms: tenths(this.#delayMs),
     });
   }
 }

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import fc from "../tests/fast_check.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
-import { decode, encode, exchange } from "../tests/test_client.ts";
+import {
+  decode,
+  encode,
+  exchange,
+  readToEnd,
+  writeAll,
+} from "../tests/test_client.ts";
 import {
   DenoLikeConnection,
   replyTo,
@@ -1304,4 +1310,174 @@ Deno.test("a JSON reply: the document of the connection, over HTTP as applicatio
     assert.equal(document.connection.transport, "unix");
     assert.equal(document.connection.local, "/tmp/m.sock");
   });
+});
+
+Deno.test("with a delay, a connection's last line gives it, in words and as delay_ms", async (t) => {
+  await t.step("a fixed delay, after the reply", async () => {
+    const { log, messages, reply } = await logOf(["hi\n"], "info", {
+      delayMs: 20,
+    });
+    assert.deepEqual(log.map(({ event }) => event), [
+      "connected",
+      "received",
+      "closed",
+    ]);
+    assert.deepEqual(log[2], { ...CLOSED, delay_ms: 20 });
+    assert.match(
+      messages[2]!,
+      /^127\.0\.0\.1:1 closed after \d+(\.\d)? ms \(delay 20 ms\)$/,
+    );
+    assert.equal(reply, GREETING);
+  });
+  await t.step(
+    "a range: each connection draws its own, within it",
+    async () => {
+      const drawn = [];
+      for (let i = 0; i < 8; i++) {
+        const { log } = await logOf(["hi\n"], "info", { delayMs: [5, 25] });
+        drawn.push(log.at(-1)!.delay_ms as number);
+      }
+      assert.ok(drawn.every((ms) => ms >= 5 && ms <= 25), `${drawn}`);
+      assert.ok(new Set(drawn).size > 1, `${drawn}`);
+    },
+  );
+  await t.step("a health probe's one line too", async () => {
+    const { log, messages, reply } = await logOf([null], "info", {
+      delayMs: 10,
+    });
+    assert.deepEqual(log, [{
+      event: "probed",
+      peer: PEER,
+      via: undefined,
+      delay_ms: 10,
+    }]);
+    assert.match(
+      messages[0]!,
+      /^127\.0\.0\.1:1 connected and closed without sending anything \(\d+(\.\d)? ms, delay 10 ms\)$/,
+    );
+    assert.equal(reply, GREETING, "a half-closed client may still read");
+  });
+  await t.step("which at debug is a closed line", async () => {
+    const { log } = await logOf([null], "debug", { delayMs: 10 });
+    assert.deepEqual(log.at(-1), { ...CLOSED, delay_ms: 10 });
+  });
+  await t.step(
+    "0 for a connection that ended before its reply was due",
+    async () => {
+      const { log, reply } = await logOf([new TypeError("broken")], "info", {
+        delayMs: 10,
+      });
+      assert.deepEqual(log, [CONNECTED, { ...CLOSED, delay_ms: 0 }]);
+      assert.equal(reply, "");
+    },
+  );
+  await t.step("and nothing at all above info", async () => {
+    const { log, reply } = await logOf(["hi\n"], "warning", { delayMs: 10 });
+    assert.deepEqual(log, []);
+    assert.equal(reply, GREETING);
+  });
+});
+
+Deno.test("a delay cut short by a shutdown out of time: no reply, a line saying so, not served", async () => {
+  const records: LogRecord[] = [];
+  const received = Promise.withResolvers<void>();
+  await configure({
+    sinks: {
+      memory: (record) => {
+        records.push(record);
+        if (record.properties.event === "received") received.resolve();
+      },
+    },
+    loggers: [
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+      {
+        category: ["merhaba", "connection"],
+        sinks: ["memory"],
+        lowestLevel: "info",
+      },
+    ],
+  });
+  try {
+    const conn = scripted(["hi\n"]);
+    const server = serve(new ScriptedListener([conn]), { delayMs: 60_000 });
+    await received.promise;
+    assert.deepEqual(await server.shutdown(0), { accepted: 1, served: 0 });
+    assert.deepEqual(conn.written, []);
+    assert.ok(conn.closes > 0);
+    const log = records.map(({ properties }) => {
+      const { duration_ms: _, ...rest } = properties;
+      return rest;
+    });
+    assert.deepEqual(log.slice(2), [
+      { event: "delay_cut", peer: PEER, delay_ms: 60_000 },
+      { ...CLOSED, delay_ms: 60_000 },
+    ]);
+    assert.equal(
+      records[2]!.message.join(""),
+      "127.0.0.1:1 got no reply: the server stopped during its 60000 ms delay",
+    );
+  } finally {
+    await reset();
+  }
+});
+
+/** A server of `delayMs` over TCP, or TLS with the test certificate; a client's connection to it. */
+async function delayedServer(
+  transport: "tcp" | "tls",
+  options: ServeOptions,
+) {
+  const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const cert = await Deno.readTextFile("tests/testdata/localhost_cert.pem");
+  const listener = transport === "tcp" ? tcp : new TlsListener(tcp, {
+    cert,
+    key: await Deno.readTextFile("tests/testdata/localhost_key.pem"),
+  });
+  const server = serve(listener, options);
+  const address = { hostname: "localhost", port: tcp.addr.port };
+  const conn = transport === "tcp"
+    ? await Deno.connect({ ...address, hostname: "127.0.0.1" })
+    : await Deno.connectTls({ ...address, caCerts: [cert] });
+  return {
+    conn,
+    async [Symbol.asyncDispose]() {
+      conn.close();
+      await server.shutdown();
+    },
+  };
+}
+
+Deno.test("a delayed reply comes no sooner than its delay, over TCP and TLS, fixed or drawn from a range", async () => {
+  await Promise.all(
+    (["tcp", "tls"] as const).flatMap((transport) =>
+      ([300, [300, 400]] as const).map(async (delayMs) => {
+        await using served = await delayedServer(transport, { delayMs });
+        await writeAll(served.conn, encode("hi\n"));
+        const sent = performance.now();
+        const reply = decode(await readToEnd(served.conn));
+        const waited = performance.now() - sent;
+        assert.equal(reply, GREETING, `${transport} ${delayMs}`);
+        // The server's clock is this one; the wait starts after the read.
+        assert.ok(waited >= 295, `${transport} ${delayMs}: ${waited} ms`);
+      })
+    ),
+  );
+});
+
+Deno.test("a delay longer than the timeout still gets its whole reply: the write's deadline starts after the wait", async () => {
+  await Promise.all(
+    ([
+      // Over 4 KiB, a plain TCP write has a deadline too.
+      ["tcp", "x".repeat(64 * 1024)],
+      ["tls", GREETING],
+    ] as const).map(async ([transport, greeting]) => {
+      await using served = await delayedServer(transport, {
+        greeting,
+        mode: "raw",
+        timeoutMs: 100,
+        delayMs: 300,
+      });
+      await writeAll(served.conn, encode("hi\n"));
+      assert.equal(decode(await readToEnd(served.conn)), greeting, transport);
+    }),
+  );
 });

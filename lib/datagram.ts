@@ -3,7 +3,9 @@
  * received, within the {@link ReplyLimiter}'s bounds, so that the server is
  * no reflection amplifier. The loop is a hot path like a TCP connection's:
  * one receive buffer and, with `echo`, one reply buffer for the socket's
- * life, and nothing formatted for a log level that is off.
+ * life, and nothing formatted for a log level that is off. A reply that
+ * waits out a delay is sent from outside the loop, which goes on
+ * receiving; the replies waiting at once are capped.
  *
  * @module
  */
@@ -13,7 +15,7 @@ import { formatAddress } from "./address.ts";
 import type { SharedCounter } from "./counter.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { escapeForTerminal } from "./escape.ts";
-import { CATEGORIES, logEvent } from "./events.ts";
+import { CATEGORIES, logEvent, tenths } from "./events.ts";
 import {
   compileGreeting,
   type GreetingTemplate,
@@ -34,7 +36,14 @@ import {
   type ReplyLimits,
   type WithheldBy,
 } from "./reply_limits.ts";
-import { RateLimiter } from "./timers.ts";
+import {
+  type DelayMs,
+  RateLimiter,
+  type ReplyDelay,
+  replyDelay,
+  TIMED_OUT,
+  withTimeout,
+} from "./timers.ts";
 
 /** How a {@link DatagramServer} greets. */
 export interface DatagramOptions {
@@ -75,8 +84,27 @@ export interface DatagramOptions {
    * @default one of this socket's own
    */
   limiter?: ReplyLimiter;
-  /** Called once each datagram has been answered (or its reply withheld). */
+  /**
+   * Called once for each datagram, when its reply is sent, withheld or
+   * dropped, or set to wait out its delay.
+   */
   onAnswered?: () => void;
+  /**
+   * How long to wait after each datagram before replying: milliseconds, or
+   * a range `[min, max]` each reply draws from uniformly. The reply limiter
+   * admits a reply when its datagram comes, so that it also bounds the
+   * bytes waiting. {@link DatagramServer.shutdown} waits for waiting
+   * replies within its grace, then drops the rest.
+   * @default 0 (no delay)
+   */
+  delayMs?: DelayMs;
+  /**
+   * Most replies waiting out their delay at once; past it, a datagram's
+   * reply is dropped (counted in `dropped`, and logged), so that memory
+   * stays bounded whatever a flood sends.
+   * @default 1000, as `maxConnections`
+   */
+  maxDelayedReplies?: number;
 }
 
 /** Counts of what a {@link DatagramServer} did. */
@@ -91,6 +119,11 @@ export interface DatagramStats {
   cut: number;
   /** Replies withheld by a rate limit. */
   withheld: number;
+  /**
+   * Replies dropped instead of waiting out their delay: past
+   * `maxDelayedReplies`, or still waiting when shutdown's grace ran out.
+   */
+  dropped: number;
 }
 
 /** Shortest interval between two log lines about cut, withheld or failed replies. */
@@ -124,6 +157,7 @@ const NEWLINE = 0x0a;
  *   truncated: 0,
  *   cut: 0,
  *   withheld: 0,
+ *   dropped: 0,
  * });
  * ```
  */
@@ -156,9 +190,18 @@ export class DatagramServer implements AsyncDisposable {
   #counter: Pick<SharedCounter, "next"> | undefined;
   #limiter: ReplyLimiter;
   #onAnswered: (() => void) | undefined;
+  #delay: ReplyDelay | undefined;
+  #maxDelayed: number;
+  /** Replies waiting out their delay. */
+  #waiting = 0;
+  /** Resolves when the last waiting reply has gone, once the loop has ended. */
+  #idle: PromiseWithResolvers<void> | undefined;
+  /** Shutting down: no datagram is answered; the socket closes once no reply waits. */
+  #stopping = false;
   #logger: Logger = getLogger(CATEGORIES.connection);
   #cutLines = new RateLimiter(LIMITED_LINE_INTERVAL_MS);
   #withheldLines = new RateLimiter(LIMITED_LINE_INTERVAL_MS);
+  #droppedLines = new RateLimiter(LIMITED_LINE_INTERVAL_MS);
   #failedLines = new RateLimiter(LIMITED_LINE_INTERVAL_MS);
   #stats: DatagramStats = {
     accepted: 0,
@@ -166,12 +209,15 @@ export class DatagramServer implements AsyncDisposable {
     truncated: 0,
     cut: 0,
     withheld: 0,
+    dropped: 0,
   };
 
   /**
    * Starts serving; {@link serveDatagrams} is the usual way to call this.
    *
    * @throws {TypeError} when the socket is not UDP
+   * @throws {RangeError} for a `delayMs` that is negative, not a number,
+   * or a range whose minimum is above its maximum
    */
   constructor(socket: Deno.DatagramConn, options: DatagramOptions = {}) {
     if (socket.addr.transport !== "udp") {
@@ -179,6 +225,8 @@ export class DatagramServer implements AsyncDisposable {
         `Cannot serve datagrams on a ${socket.addr.transport} socket: expected UDP`,
       );
     }
+    this.#delay = replyDelay(options.delayMs);
+    this.#maxDelayed = options.maxDelayedReplies ?? DEFAULTS.maxConnections;
     this.#socket = socket;
     this.#readSize = options.readSize ?? DEFAULTS.readSize;
     this.#echo = options.echo ?? false;
@@ -217,10 +265,33 @@ export class DatagramServer implements AsyncDisposable {
     return { ...this.#stats };
   }
 
-  /** Closes the socket and waits for the loop to end. Calling it again just waits. */
-  async shutdown(): Promise<DatagramStats> {
-    // It may be closed already: by an earlier call, or by its owner.
-    closeQuietly(this.#socket);
+  /**
+   * The grace {@link shutdown} gives waiting replies by default: the
+   * longest delay and a second.
+   */
+  get defaultGraceMs(): number {
+    return (this.#delay?.maxMs ?? 0) + DEFAULTS.shutdownGraceMs;
+  }
+
+  /**
+   * Stops answering, and closes the socket once no reply waits out its
+   * delay, or after `graceMs`, dropping the replies still waiting; resolves
+   * once the loop has ended. Calling it again waits too: the shorter grace
+   * ends the delays.
+   *
+   * @param graceMs how long waiting replies may take; by default
+   * {@link DatagramServer.defaultGraceMs}
+   */
+  async shutdown(
+    graceMs: number = this.defaultGraceMs,
+  ): Promise<DatagramStats> {
+    this.#stopping = true;
+    if (this.#waiting === 0) {
+      // It may be closed already: by an earlier call, or by its owner.
+      closeQuietly(this.#socket);
+    } else if (await withTimeout(this.finished, graceMs) === TIMED_OUT) {
+      this.#delay!.cut();
+    }
     return await this.finished;
   }
 
@@ -244,28 +315,39 @@ export class DatagramServer implements AsyncDisposable {
         this.#failed(undefined, error);
         continue;
       }
+      // Stopping, the socket stays open only for the replies still waiting.
+      if (this.#stopping) continue;
       stats.accepted++;
       const sent = await this.#answer(data, source as Deno.NetAddr);
       this.#onAnswered?.();
       if (!sent) break;
     }
+    if (this.#waiting > 0) {
+      // The socket is closed: no reply still waiting can be sent.
+      this.#idle = Promise.withResolvers();
+      this.#delay!.cut();
+      await this.#idle.promise;
+    }
+    this.#delay?.close();
     return this.stats;
   }
 
   /**
-   * Logs a datagram and sends its reply, within the limits; resolves to
-   * false once the socket is closed.
+   * Logs a datagram and sends its reply, within the limits, or sets it to
+   * wait out its delay; gives false (or a promise of it) once the socket is
+   * closed. The send is its one step that waits.
    */
-  async #answer(data: Uint8Array, peer: Deno.NetAddr): Promise<boolean> {
+  #answer(data: Uint8Array, peer: Deno.NetAddr): boolean | Promise<boolean> {
     const stats = this.#stats;
     const truncated = data.byteLength > this.#readSize;
     if (truncated) {
       stats.truncated++;
       data = data.subarray(0, this.#readSize);
     }
+    const delayMs = this.#delay?.draw();
     // Stryker disable next-line ConditionalExpression: a shortcut (logEvent drops it all the same), but escaping the data would come first
     if (this.#logger.isEnabledFor("info")) {
-      this.#logDatagram(peer, data, truncated);
+      this.#logDatagram(peer, data, truncated, delayMs);
     }
     let reply = this.#replyTo(data, peer);
     const bound = this.#limiter.replyBound(data.byteLength);
@@ -274,21 +356,60 @@ export class DatagramServer implements AsyncDisposable {
       this.#logCut(peer, data.byteLength, reply.byteLength, bound);
       reply = reply.subarray(0, bound);
     }
+    if (delayMs !== undefined && this.#waiting >= this.#maxDelayed) {
+      stats.dropped++;
+      this.#logDropped(
+        peer,
+        `the most replies (${this.#maxDelayed}) already wait out their delay`,
+      );
+      return true;
+    }
     const withheldBy = this.#limiter.admit(peer.hostname, reply.byteLength);
     if (withheldBy !== undefined) {
       stats.withheld++;
       this.#logWithheld(peer, withheldBy);
       return true;
     }
+    if (delayMs !== undefined) {
+      // The echo buffer is the next datagram's.
+      this.#sendLater(delayMs, this.#echoed ? reply.slice() : reply, peer);
+      return true;
+    }
+    return this.#send(reply, peer);
+  }
+
+  /** Sends a reply; resolves to false once the socket is closed. */
+  async #send(reply: Uint8Array, peer: Deno.NetAddr): Promise<boolean> {
     try {
       await this.#socket.send(reply, peer);
-      stats.served++;
+      this.#stats.served++;
     } catch (error) {
       if (isClosed(error)) return false;
       // A source that is gone, or that no route leads to.
       this.#failed(peer, error);
     }
     return true;
+  }
+
+  /**
+   * Sends a reply once its delay has passed, or drops it when shutdown cuts
+   * the delay short; the last one waiting closes a socket shutting down.
+   */
+  async #sendLater(
+    delayMs: number,
+    reply: Uint8Array,
+    peer: Deno.NetAddr,
+  ): Promise<void> {
+    this.#waiting++;
+    if (await this.#delay!.wait(delayMs)) {
+      await this.#send(reply, peer);
+    } else {
+      this.#stats.dropped++;
+      this.#logDropped(peer, "the server stopped during its delay");
+    }
+    if (--this.#waiting > 0) return;
+    if (this.#stopping) closeQuietly(this.#socket);
+    this.#idle?.resolve();
   }
 
   /** The greeting, then with `echo` a newline and the datagram. */
@@ -342,14 +463,32 @@ export class DatagramServer implements AsyncDisposable {
     }));
   }
 
-  #logDatagram(peer: Deno.NetAddr, data: Uint8Array, truncated: boolean) {
-    logEvent(this.#logger, truncated ? "datagramTruncated" : "datagram", {
+  #logDatagram(
+    peer: Deno.NetAddr,
+    data: Uint8Array,
+    truncated: boolean,
+    delayMs: number | undefined,
+  ) {
+    const properties = {
       peer: formatAddress(peer),
       bytes: data.byteLength,
       protocol: "udp",
       truncated,
       data: escapeForTerminal(data),
-    });
+    };
+    if (delayMs === undefined) {
+      logEvent(
+        this.#logger,
+        truncated ? "datagramTruncated" : "datagram",
+        properties,
+      );
+      return;
+    }
+    logEvent(
+      this.#logger,
+      truncated ? "datagramTruncatedDelayed" : "datagramDelayed",
+      { ...properties, delay_ms: tenths(delayMs) },
+    );
   }
 
   #logCut(
@@ -376,6 +515,17 @@ export class DatagramServer implements AsyncDisposable {
       logEvent(this.#logger, "replyWithheld", {
         peer: formatAddress(peer),
         limit: limit === "prefix" ? "source prefix" : "socket",
+        repeats,
+      })
+    );
+  }
+
+  #logDropped(peer: Deno.NetAddr, reason: string) {
+    if (!this.#logger.isEnabledFor("info")) return;
+    this.#droppedLines.run((repeats) =>
+      logEvent(this.#logger, "replyDropped", {
+        peer: formatAddress(peer),
+        reason,
         repeats,
       })
     );

@@ -7,7 +7,8 @@ import {
 } from "@logtape/logtape";
 import { decode, encode, installed } from "../tests/test_client.ts";
 import { SharedCounter } from "./counter.ts";
-import { serveDatagrams } from "./datagram.ts";
+import { type DatagramStats, serveDatagrams } from "./datagram.ts";
+import { TIMED_OUT, withTimeout } from "./timers.ts";
 import type { ReplyLimits } from "./reply_limits.ts";
 
 const udp = (hostname = "127.0.0.1") =>
@@ -123,6 +124,7 @@ Deno.test("serveDatagrams() answers each datagram with the greeting, in one data
     truncated: 0,
     cut: 0,
     withheld: 0,
+    dropped: 0,
   });
 });
 
@@ -330,6 +332,7 @@ Deno.test("serveDatagrams() cuts a reply to 3× the request or 56 bytes, and log
     truncated: 0,
     cut: 2,
     withheld: 0,
+    dropped: 0,
   });
 });
 
@@ -385,6 +388,7 @@ Deno.test("serveDatagrams() withholds replies past a prefix's rate, and logs it 
     truncated: 0,
     cut: 0,
     withheld: 2,
+    dropped: 0,
   });
 });
 
@@ -412,6 +416,7 @@ Deno.test("serveDatagrams() withholds replies past the socket's rate, whatever t
     truncated: 0,
     cut: 0,
     withheld: 3,
+    dropped: 0,
   });
 });
 
@@ -462,6 +467,7 @@ Deno.test("serveDatagrams() keeps serving after a receive or a send fails, and l
     truncated: 0,
     cut: 0,
     withheld: 0,
+    dropped: 0,
   });
 });
 
@@ -536,6 +542,7 @@ Deno.test("the loop ends when the socket is closed under a send", async () => {
     truncated: 0,
     cut: 0,
     withheld: 0,
+    dropped: 0,
   });
   socket.close();
 });
@@ -726,4 +733,271 @@ Deno.test("a flood from many sources gets at most 3× its bytes back, within the
     await server.shutdown();
     for (const source of sources) source[Symbol.dispose]();
   }
+});
+
+Deno.test("serveDatagrams() with a delay: each reply comes no sooner, and the datagram's line gives the delay", async () => {
+  await using log = await capturing("info");
+  for (const delayMs of [300, [300, 400]] as const) {
+    await using server = serveDatagrams(udp(), { delayMs });
+    using from = client();
+    await from.socket.send(encode("hi"), server.addr);
+    const sent = performance.now();
+    const [reply] = await from.socket.receive();
+    const waited = performance.now() - sent;
+    assert.equal(decode(reply), "Merhaba dünya!");
+    // The server's clock is this one; the wait starts after the receive.
+    assert.ok(waited >= 295, `${delayMs}: ${waited} ms`);
+    const { delay_ms, ...rest } = log.records.at(-1)!.properties;
+    const peer = `127.0.0.1:${from.addr.port}`;
+    assert.deepEqual(rest, {
+      event: "datagram",
+      peer,
+      bytes: 2,
+      protocol: "udp",
+      truncated: false,
+      data: "hi",
+    });
+    assert.ok(
+      (delay_ms as number) >= 300 && (delay_ms as number) <= 400,
+      String(delay_ms),
+    );
+    assert.equal(
+      log.lines("datagram").at(-1),
+      `${peer} sent 2 bytes (udp, delay ${delay_ms} ms)`,
+    );
+    assert.deepEqual(server.stats, {
+      accepted: 1,
+      served: 1,
+      truncated: 0,
+      cut: 0,
+      withheld: 0,
+      dropped: 0,
+    });
+  }
+});
+
+Deno.test("serveDatagrams() with a delay logs a datagram cut to readSize with its delay", async () => {
+  await using log = await capturing("info");
+  await using server = serveDatagrams(udp(), { readSize: 2, delayMs: 10 });
+  using from = client();
+  await ask(server.addr, "hello", from);
+  assert.deepEqual(log.lines("datagram"), [
+    `127.0.0.1:${from.addr.port} sent more than 2 bytes (udp, delay 10 ms): the rest was dropped`,
+  ]);
+  assert.equal(log.records[0]!.properties.delay_ms, 10);
+});
+
+Deno.test("serveDatagrams() goes on receiving while replies wait, and each echoes its own datagram", async () => {
+  await using log = await capturing("info");
+  await using server = serveDatagrams(udp(), { echo: true, delayMs: 200 });
+  using from = client();
+  await from.socket.send(encode("a"), server.addr);
+  await from.socket.send(encode("b"), server.addr);
+  const [first] = await from.socket.receive();
+  assert.equal(log.lines("datagram").length, 2, "both came before a reply");
+  const [second] = await from.socket.receive();
+  assert.deepEqual([decode(first), decode(second)].sort(), [
+    "Merhaba dünya!\na",
+    "Merhaba dünya!\nb",
+  ]);
+});
+
+Deno.test("serveDatagrams() drops a reply past maxDelayedReplies waiting, and logs it at most every 10 s", async () => {
+  await using log = await capturing("info");
+  await using server = serveDatagrams(udp(), {
+    delayMs: 200,
+    maxDelayedReplies: 2,
+  });
+  using from = client();
+  const peer = `127.0.0.1:${from.addr.port}`;
+  for (const text of ["a", "b", "c", "d"]) {
+    await sendLogged(log, server.addr, text, from);
+  }
+  assert.deepEqual(log.lines("reply_dropped"), [
+    `reply to ${peer} dropped: the most replies (2) already wait out their delay (0 more dropped since the last such line)`,
+  ]);
+  await from.socket.receive();
+  await from.socket.receive();
+  assert.equal(server.stats.dropped, 2);
+  // Sent, the replies no longer count.
+  assert.equal(decode(await ask(server.addr, "e", from)), "Merhaba dünya!");
+  assert.deepEqual(server.stats, {
+    accepted: 5,
+    served: 3,
+    truncated: 0,
+    cut: 0,
+    withheld: 0,
+    dropped: 2,
+  });
+});
+
+Deno.test("serveDatagrams() without a delay answers whatever maxDelayedReplies says: it bounds only replies that wait", async () => {
+  await using server = serveDatagrams(udp(), { maxDelayedReplies: 0 });
+  using from = client();
+  assert.equal(decode(await ask(server.addr, "hi", from)), "Merhaba dünya!");
+  assert.equal(server.stats.dropped, 0);
+});
+
+Deno.test("serveDatagrams() lets at most 1000 replies wait by default", async () => {
+  await using log = await capturing("info");
+  const server = serveDatagrams(udp(), { delayMs: 600_000 });
+  using from = client();
+  // In rounds, each logged before the next: a full receive buffer would drop some.
+  for (let round = 1; round <= 11; round++) {
+    for (let i = 0; i < 91; i++) {
+      await from.socket.send(encode("x"), server.addr);
+    }
+    while (log.lines("datagram").length < round * 91) {
+      await sendLogged(log, server.addr, "x", from);
+    }
+  }
+  const { accepted, dropped } = await server.shutdown(0);
+  const served = log.lines("datagram").length;
+  assert.equal(accepted, served);
+  // Those past 1000 were dropped at once; the thousand, at shutdown.
+  assert.equal(dropped, accepted);
+  assert.equal(log.lines("reply_dropped").length, 1);
+  assert.ok(accepted > 1000);
+  assert.match(log.lines("reply_dropped")[0]!, /the most replies \(1000\)/);
+});
+
+Deno.test("serveDatagrams() with a delay withholds a reply over its rate when the datagram comes, never holding it", async () => {
+  await using log = await capturing("info");
+  await using server = serveDatagrams(udp(), {
+    delayMs: 200,
+    // One default greeting: 15 + 28 bytes.
+    limits: { globalBurstBytes: 43, globalBytesPerSecond: 0 },
+  });
+  using from = client();
+  await sendLogged(log, server.addr, "a", from);
+  await sendLogged(log, server.addr, "b", from);
+  assert.equal(log.lines("reply_withheld").length, 1, "before any reply");
+  assert.equal(decode((await from.socket.receive())[0]), "Merhaba dünya!");
+  assert.deepEqual(await waiting(from), []);
+  assert.equal(server.stats.withheld, 1);
+});
+
+Deno.test("serveDatagrams() calls onAnswered when a reply starts its delay", async () => {
+  await using log = await capturing("info");
+  let answered = 0;
+  const server = serveDatagrams(udp(), {
+    delayMs: 600_000,
+    onAnswered: () => answered++,
+  });
+  using from = client();
+  await sendLogged(log, server.addr, "a", from);
+  await server.shutdown(0);
+  assert.equal(answered, 1);
+});
+
+Deno.test("shutdown() with replies waiting: no datagram is answered any more, the waiting replies go, then the socket closes", async () => {
+  await using log = await capturing("info");
+  const socket = udp();
+  const server = serveDatagrams(socket, { delayMs: 200 });
+  assert.equal(server.defaultGraceMs, 1200);
+  using from = client();
+  using late = client("127.0.11.1");
+  await sendLogged(log, server.addr, "hi", from);
+  const stopping = server.shutdown();
+  await late.socket.send(encode("late"), server.addr);
+  assert.equal(decode((await from.socket.receive())[0]), "Merhaba dünya!");
+  assert.deepEqual(await stopping, {
+    accepted: 1,
+    served: 1,
+    truncated: 0,
+    cut: 0,
+    withheld: 0,
+    dropped: 0,
+  });
+  assert.deepEqual(await waiting(late), []);
+  assert.equal(log.lines("datagram").length, 1);
+  await assert.rejects(
+    socket.send(encode("x"), from.addr),
+    Deno.errors.BadResource,
+  );
+});
+
+Deno.test("shutdown() drops the replies still waiting when its grace runs out, and a second call's shorter grace does", async () => {
+  await using log = await capturing("info");
+  const socket = udp();
+  const server = serveDatagrams(socket, { delayMs: [500_000, 600_000] });
+  assert.equal(server.defaultGraceMs, 601_000);
+  using from = client();
+  const peer = `127.0.0.1:${from.addr.port}`;
+  await sendLogged(log, server.addr, "hi", from);
+  const first = server.shutdown();
+  const stats = await withTimeout(server.shutdown(20), 10_000);
+  assert.deepEqual(stats, {
+    accepted: 1,
+    served: 0,
+    truncated: 0,
+    cut: 0,
+    withheld: 0,
+    dropped: 1,
+  });
+  assert.deepEqual(await first, stats);
+  assert.deepEqual(log.lines("reply_dropped"), [
+    `reply to ${peer} dropped: the server stopped during its delay (0 more dropped since the last such line)`,
+  ]);
+  assert.deepEqual(await waiting(from), []);
+  await assert.rejects(
+    socket.send(encode("x"), from.addr),
+    Deno.errors.BadResource,
+  );
+});
+
+Deno.test("the loop ends when the socket's owner closes it while replies wait, dropping them", async () => {
+  await using log = await capturing("info");
+  const socket = udp();
+  const server = serveDatagrams(socket, { delayMs: 600_000 });
+  using from = client();
+  await sendLogged(log, server.addr, "hi", from);
+  socket.close();
+  const stats = await withTimeout(server.finished, 10_000);
+  assert.notEqual(stats, TIMED_OUT);
+  assert.equal((stats as DatagramStats).dropped, 1);
+  await server.shutdown();
+});
+
+Deno.test("serveDatagrams() counts no dropped reply while its level was off", async () => {
+  const quiet = await capturing("warning");
+  const socket = udp();
+  // The loop receives again once it has handled a datagram.
+  let receives = 0;
+  const handledThree = Promise.withResolvers<void>();
+  const watched = {
+    get addr() {
+      return socket.addr;
+    },
+    receive: (buffer?: Uint8Array) => {
+      if (++receives === 4) handledThree.resolve();
+      return socket.receive(buffer);
+    },
+    send: (bytes: Uint8Array, to: Deno.Addr) => socket.send(bytes, to),
+    close: () => socket.close(),
+  } as Deno.DatagramConn;
+  const server = serveDatagrams(watched, {
+    delayMs: 600_000,
+    maxDelayedReplies: 1,
+  });
+  using from = client();
+  await from.socket.send(encode("a"), server.addr);
+  await from.socket.send(encode("b"), server.addr); // dropped, not logged
+  await from.socket.send(encode("c"), server.addr); // dropped, not logged
+  await handledThree.promise;
+  await quiet[Symbol.asyncDispose]();
+  await using log = await capturing("info");
+  await sendLogged(log, server.addr, "d", from);
+  assert.deepEqual(log.lines("reply_dropped"), [
+    `reply to 127.0.0.1:${from.addr.port} dropped: the most replies (1) already wait out their delay (0 more dropped since the last such line)`,
+  ]);
+  assert.equal(server.stats.dropped, 3);
+  await server.shutdown(0);
+});
+
+Deno.test("serveDatagrams() refuses a delay that is negative or a range that runs backwards", () => {
+  const socket = udp();
+  assert.throws(() => serveDatagrams(socket, { delayMs: -1 }), RangeError);
+  assert.throws(() => serveDatagrams(socket, { delayMs: [2, 1] }), RangeError);
+  socket.close();
 });

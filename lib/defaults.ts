@@ -28,6 +28,8 @@ export const DEFAULTS = {
   readSize: 4096,
   /** How long to wait for a client's first bytes, and for the reply to be written. */
   timeoutSeconds: 5,
+  /** How long to wait after reading a request before replying (none). */
+  delaySeconds: 0,
   /** Accepted sockets held at once; past it, accepting pauses. */
   maxConnections: 1000,
   /** How long to keep discarding a client's input after replying (lingering close). */

@@ -132,6 +132,16 @@ const EVENTS = {
   refused: ["info", "refused", "{peer} {reason}"],
   clientFailed: ["debug", "client_failed", "{peer} connection failed: {error}"],
   closed: ["info", "closed", "{peer} closed after {duration_ms} ms"],
+  closedDelayed: [
+    "info",
+    "closed",
+    "{peer} closed after {duration_ms} ms (delay {delay_ms} ms)",
+  ],
+  delayCut: [
+    "info",
+    "delay_cut",
+    "{peer} got no reply: the server stopped during its {delay_ms} ms delay",
+  ],
   logDropped: [
     "warning",
     "log_dropped",
@@ -141,6 +151,11 @@ const EVENTS = {
     "info",
     "probed",
     "{peer} connected and closed without sending anything ({duration_ms} ms)",
+  ],
+  probedDelayed: [
+    "info",
+    "probed",
+    "{peer} connected and closed without sending anything ({duration_ms} ms, delay {delay_ms} ms)",
   ],
   handshakeTimeout: [
     "info",
@@ -163,10 +178,20 @@ const EVENTS = {
     "TLS runs over the stream route, which costs about 1.2x the CPU of the native one: {reason}",
   ],
   datagram: ["info", "datagram", "{peer} sent {bytes} bytes (udp)"],
+  datagramDelayed: [
+    "info",
+    "datagram",
+    "{peer} sent {bytes} bytes (udp, delay {delay_ms} ms)",
+  ],
   datagramTruncated: [
     "info",
     "datagram",
     "{peer} sent more than {bytes} bytes (udp): the rest was dropped",
+  ],
+  datagramTruncatedDelayed: [
+    "info",
+    "datagram",
+    "{peer} sent more than {bytes} bytes (udp, delay {delay_ms} ms): the rest was dropped",
   ],
   replyCut: [
     "info",
@@ -178,12 +203,22 @@ const EVENTS = {
     "reply_withheld",
     "reply to {peer} withheld: over the reply rate of the {limit} ({repeats} more withheld since the last such line)",
   ],
+  replyDropped: [
+    "info",
+    "reply_dropped",
+    "reply to {peer} dropped: {reason} ({repeats} more dropped since the last such line)",
+  ],
   datagramFailed: [
     "debug",
     "datagram_failed",
     "{operation} failed, still serving: {error} ({repeats} more failures since the last such line)",
   ],
 } as const satisfies Record<string, readonly [LogLevel, string, string]>;
+
+/** A duration as log lines give it: milliseconds to a tenth. */
+export function tenths(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
 
 /** The name of a log event. */
 export type EventName = keyof typeof EVENTS;

@@ -7,7 +7,7 @@ import {
   type LogRecord,
   reset,
 } from "@logtape/logtape";
-import { eventRecord, logEvent } from "./events.ts";
+import { eventRecord, logEvent, tenths } from "./events.ts";
 
 /**
  * LogTape configured to keep the records of category ["test"] from `level`
@@ -121,4 +121,11 @@ Deno.test("logEvent() with a timestamp writes the same line, stamped with it, in
   assert.deepEqual(then!.message, now!.message);
   assert.equal(then!.rawMessage, "1.2.3.4:5 connected");
   assert.deepEqual(then!.properties, now!.properties);
+});
+
+Deno.test("tenths() gives a duration to a tenth of a millisecond, as log lines do", () => {
+  assert.equal(tenths(2003.14), 2003.1);
+  assert.equal(tenths(2003.15), 2003.2);
+  assert.equal(tenths(300), 300);
+  assert.equal(tenths(0.04), 0);
 });

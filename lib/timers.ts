@@ -1,5 +1,6 @@
 /**
- * Waiting with a bound: time-outs, pauses and rate limits.
+ * Waiting with a bound: time-outs, pauses (the reply's delay among them)
+ * and rate limits.
  *
  * @module
  */
@@ -180,6 +181,32 @@ export class DeadlineQueue implements Disposable {
   }
 
   /**
+   * Resolves once the queue's duration has passed, or `deadline` (from
+   * {@link deadline}) when given: a pause on the queue's one timer, up to a
+   * tick late, never early. {@link expireAll} ends it at once.
+   */
+  sleep(deadline: number = this.deadline()): Promise<void> {
+    return new Promise((resolve) => {
+      this.#arm(resolve, deadline);
+    });
+  }
+
+  /**
+   * Expires every armed deadline now, as if its time had come: each race
+   * gives TIMED_OUT, each sleep ends.
+   */
+  expireAll(): void {
+    const buckets = [...this.#buckets.values()];
+    this.#buckets.clear();
+    this.#live = 0;
+    for (const bucket of buckets) {
+      for (const expire of bucket) expire();
+      // A race that settles later finds nothing to disarm.
+      bucket.clear();
+    }
+  }
+
+  /**
    * Buckets held: every one holds an armed deadline, or is one the running
    * timer has yet to drop; none are held once the timer stops. The memory
    * bound, made visible.
@@ -223,3 +250,140 @@ export class DeadlineQueue implements Disposable {
 }
 
 type Expire = () => void;
+
+/**
+ * How long a server waits after reading a request before replying, in
+ * milliseconds: a fixed time, or a range `[min, max]` from which each reply
+ * draws its own, uniformly.
+ */
+export type DelayMs = number | readonly [min: number, max: number];
+
+/** The longest wait a timer takes: 2^31 - 1 ms, about 24.8 days. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The wait before each reply, which a server that stops cuts short. A fixed
+ * delay keeps every wait on one {@link DeadlineQueue} timer (so a wait ends
+ * up to a tick late, never early); a range gives each wait a timer of its
+ * own, as each has its own length.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ReplyDelay } from "./timers.ts";
+ *
+ * using delay = new ReplyDelay([20, 40]);
+ * const ms = delay.draw();
+ * assert.ok(ms >= 20 && ms <= 40);
+ * assert.equal(await delay.wait(ms), true);
+ * delay.cut();
+ * assert.equal(await delay.wait(ms), false);
+ * ```
+ */
+export class ReplyDelay implements Disposable {
+  /** The shortest wait, in milliseconds. */
+  readonly minMs: number;
+  /** The longest wait, in milliseconds. */
+  readonly maxMs: number;
+  /** The one timer of a fixed delay. */
+  #queue: DeadlineQueue | undefined;
+  /** A range's waits: each one's wake-up, and its timer. */
+  #timers = new Map<() => void, unknown>();
+  #cut = false;
+  #random: () => number;
+  #time: TimeSource;
+
+  /**
+   * @param delayMs a fixed delay, or the range each wait draws from
+   * @param random a number from 0 (included) to 1 (excluded), as `Math.random`
+   * @param time the clock and timer to run on; a test passes its own
+   * @throws {RangeError} for a delay that is negative, not a number, longer
+   * than a timer can wait, or a range whose minimum is above its maximum
+   */
+  constructor(
+    delayMs: DelayMs,
+    random: () => number = Math.random,
+    time: TimeSource = REAL_TIME,
+  ) {
+    const [min, max] = typeof delayMs === "number"
+      ? [delayMs, delayMs]
+      : delayMs;
+    const given = typeof delayMs === "number" ? min : `[${min}, ${max}]`;
+    if (!(min >= 0 && max <= MAX_TIMER_MS)) {
+      throw new RangeError(
+        `Invalid delayMs ${given}: expected milliseconds from 0 to ${MAX_TIMER_MS}`,
+      );
+    }
+    if (!(min <= max)) {
+      throw new RangeError(
+        `Invalid delayMs ${given}: expected [min, max] with min at most max`,
+      );
+    }
+    this.minMs = min;
+    this.maxMs = max;
+    this.#random = random;
+    this.#time = time;
+    if (min === max) this.#queue = new DeadlineQueue(min, time);
+  }
+
+  /** One wait's length: the fixed delay, or a draw from the range. */
+  draw(): number {
+    return this.minMs + this.#random() * (this.maxMs - this.minMs);
+  }
+
+  /**
+   * Waits `ms` (as {@link draw} gave it). Resolves to true once it has
+   * passed, or to false when {@link cut} ended it first, at once after a cut.
+   */
+  wait(ms: number): Promise<boolean> {
+    if (this.#cut) return Promise.resolve(false);
+    if (this.#queue !== undefined) {
+      return this.#queue.sleep(this.#time.now() + ms).then(() => !this.#cut);
+    }
+    return new Promise((resolve) => {
+      const wake = () => {
+        // Stryker disable next-line all: forgetting only keeps a spent timer's handle until cut() or close()
+        this.#timers.delete(wake);
+        resolve(!this.#cut);
+      };
+      // A timer of a fraction of a millisecond could end that much early.
+      this.#timers.set(wake, this.#time.setTimeout(wake, Math.ceil(ms)));
+    });
+  }
+
+  /** Ends every wait now, and every later one at once: each resolves to false. */
+  cut(): void {
+    this.#cut = true;
+    this.#queue?.expireAll();
+    for (const [wake, timer] of this.#timers) {
+      this.#time.clearTimeout(timer);
+      wake();
+    }
+  }
+
+  /** Stops the timers: a wait still going then never ends (cut it first). */
+  close(): void {
+    this.#queue?.close();
+    for (const timer of this.#timers.values()) this.#time.clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  /** Closes the delay (for `using`). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * The delay `delayMs` asks for, or undefined when it asks for none (0, or
+ * a range of 0 to 0), so that serving without one costs nothing.
+ *
+ * @throws {RangeError} as {@link ReplyDelay}'s constructor does
+ */
+export function replyDelay(
+  delayMs: DelayMs | undefined,
+): ReplyDelay | undefined {
+  if (delayMs === undefined) return undefined;
+  const delay = new ReplyDelay(delayMs);
+  return delay.maxMs === 0 ? undefined : delay;
+}

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import {
   DeadlineQueue,
   RateLimiter,
+  ReplyDelay,
+  replyDelay,
   sleep,
   TIMED_OUT,
   type TimeSource,
@@ -271,4 +273,227 @@ Deno.test("sleep() resolves after at least its time", async () => {
   const started = performance.now();
   await sleep(20);
   assert.ok(performance.now() - started >= 19);
+});
+
+Deno.test("DeadlineQueue.sleep(): ends after the duration or at its deadline, on the queue's one timer", async () => {
+  const time = new FakeTime();
+  using deadlines = new DeadlineQueue(100, time);
+  const ended: string[] = [];
+  deadlines.sleep().then(() => ended.push("duration"));
+  deadlines.sleep(time.now() + 250).then(() => ended.push("deadline"));
+  time.advance(99);
+  await settle();
+  assert.deepEqual(ended, []);
+  time.advance(11);
+  await settle();
+  assert.deepEqual(ended, ["duration"]);
+  time.advance(150);
+  await settle();
+  assert.deepEqual(ended, ["duration", "deadline"]);
+  assert.equal(time.pending, 0);
+  assert.ok(time.armed <= 27, `${time.armed} timers for 260 ms`);
+});
+
+Deno.test("DeadlineQueue.expireAll(): every race times out and every sleep ends now; the queue goes on after", async () => {
+  const time = new FakeTime();
+  using deadlines = new DeadlineQueue(100, time);
+  const late = Promise.withResolvers<string>();
+  const raced = deadlines.race(late.promise);
+  let slept = false;
+  deadlines.sleep(time.now() + 5000).then(() => slept = true);
+  deadlines.expireAll();
+  assert.equal(deadlines.heldBuckets, 0);
+  assert.equal(await raced, TIMED_OUT);
+  await settle();
+  assert.equal(slept, true);
+  // The race settles after its time-out: nothing of it is left to disarm.
+  late.resolve("too late");
+  await settle();
+  const fresh = deadlines.race(new Promise(() => {}));
+  time.advance(50);
+  await settle();
+  const freshSleep = deadlines.sleep();
+  time.advance(60);
+  assert.equal(await fresh, TIMED_OUT);
+  time.advance(50);
+  await freshSleep;
+  time.advance(20);
+  assert.equal(time.pending, 0);
+  assert.equal(deadlines.heldBuckets, 0);
+});
+
+Deno.test("DeadlineQueue.expireAll() with nothing armed stops nothing and arms nothing", () => {
+  const time = new FakeTime();
+  using deadlines = new DeadlineQueue(100, time);
+  deadlines.expireAll();
+  assert.equal(time.armed, 0);
+  assert.equal(deadlines.heldBuckets, 0);
+});
+
+Deno.test("ReplyDelay refuses a delay that is negative, not a number, too long for a timer, or a range that runs backwards", () => {
+  for (
+    const [delayMs, message] of [
+      [-1, "Invalid delayMs -1: expected milliseconds from 0 to 2147483647"],
+      [NaN, "Invalid delayMs NaN: expected milliseconds from 0 to 2147483647"],
+      [
+        Infinity,
+        "Invalid delayMs Infinity: expected milliseconds from 0 to 2147483647",
+      ],
+      [
+        2 ** 31,
+        "Invalid delayMs 2147483648: expected milliseconds from 0 to 2147483647",
+      ],
+      [
+        [-5, 10],
+        "Invalid delayMs [-5, 10]: expected milliseconds from 0 to 2147483647",
+      ],
+      [
+        [0, NaN],
+        "Invalid delayMs [0, NaN]: expected milliseconds from 0 to 2147483647",
+      ],
+      [
+        [NaN, 5],
+        "Invalid delayMs [NaN, 5]: expected milliseconds from 0 to 2147483647",
+      ],
+      [
+        [0, 2 ** 31],
+        "Invalid delayMs [0, 2147483648]: expected milliseconds from 0 to 2147483647",
+      ],
+      [
+        [3000, 1000],
+        "Invalid delayMs [3000, 1000]: expected [min, max] with min at most max",
+      ],
+    ] as const
+  ) {
+    assert.throws(() => new ReplyDelay(delayMs), {
+      name: "RangeError",
+      message,
+    });
+    assert.throws(() => replyDelay(delayMs), { name: "RangeError", message });
+  }
+  for (const delayMs of [0, 2 ** 31 - 1, [0, 0], [7, 7], [0, 2 ** 31 - 1]]) {
+    new ReplyDelay(delayMs as number).close();
+  }
+});
+
+Deno.test("replyDelay() is undefined for no delay: none given, 0, or 0 to 0", () => {
+  assert.equal(replyDelay(undefined), undefined);
+  assert.equal(replyDelay(0), undefined);
+  assert.equal(replyDelay([0, 0]), undefined);
+  using fixed = replyDelay(5)!;
+  assert.deepEqual([fixed.minMs, fixed.maxMs], [5, 5]);
+  using range = replyDelay([0, 3])!;
+  assert.deepEqual([range.minMs, range.maxMs], [0, 3]);
+});
+
+Deno.test("ReplyDelay: a fixed delay is the same for every reply, and every wait shares one timer", async () => {
+  const time = new FakeTime();
+  using delay = new ReplyDelay(300, () => 0.5, time);
+  assert.equal(delay.draw(), 300);
+  const ended: boolean[] = [];
+  for (let i = 0; i < 5; i++) {
+    delay.wait(delay.draw()).then((w) => ended.push(w));
+  }
+  assert.equal(time.pending, 1, "one timer for five waits");
+  time.advance(299);
+  await settle();
+  assert.deepEqual(ended, []);
+  time.advance(31);
+  await settle();
+  assert.deepEqual(ended, [true, true, true, true, true]);
+  assert.ok(time.armed <= 12, `${time.armed} timers for five waits of 300 ms`);
+  // A wait of its own length (never drawn so) ends after it, never before.
+  let other = false;
+  delay.wait(1000).then(() => other = true);
+  time.advance(900);
+  await settle();
+  assert.equal(other, false);
+  time.advance(200);
+  await settle();
+  assert.equal(other, true);
+});
+
+Deno.test("ReplyDelay: a range draws each reply's delay uniformly, and each wait has a timer of its own", async () => {
+  const time = new FakeTime();
+  const draws = [0, 0.25, 0.999];
+  using delay = new ReplyDelay([1000, 3000], () => draws.shift()!, time);
+  assert.deepEqual([delay.draw(), delay.draw(), delay.draw()], [
+    1000,
+    1500,
+    2998,
+  ]);
+  const ended: number[] = [];
+  for (const ms of [20, 10.2, 30]) delay.wait(ms).then(() => ended.push(ms));
+  assert.equal(time.armed, 3);
+  time.advance(10.5);
+  await settle();
+  // A timer of 10.2 ms is set for 11: never a fraction early.
+  assert.deepEqual(ended, []);
+  time.advance(0.5);
+  await settle();
+  assert.deepEqual(ended, [10.2]);
+  time.advance(20);
+  await settle();
+  assert.deepEqual(ended, [10.2, 20, 30]);
+  assert.equal(time.pending, 0);
+});
+
+for (
+  const [kind, delayMs] of [["fixed", 500], ["range", [100, 900]]] as const
+) {
+  Deno.test(`ReplyDelay (${kind}): cut() ends every wait now, and every later one at once, with false`, async () => {
+    const time = new FakeTime();
+    using delay = new ReplyDelay(delayMs, () => 0.5, time);
+    const ended: boolean[] = [];
+    const before = delay.wait(delay.draw()).then((w) => ended.push(w));
+    delay.wait(delay.draw()).then((w) => ended.push(w));
+    time.advance(100);
+    delay.cut();
+    await before;
+    await settle();
+    assert.deepEqual(ended, [false, false]);
+    const armed = time.armed;
+    let later: boolean | undefined;
+    delay.wait(delay.draw()).then((w) => later = w);
+    await settle();
+    assert.equal(later, false);
+    assert.equal(time.armed, armed, "no timer for a wait after the cut");
+    // A fixed delay's timer finds nothing at its next tick, and stops.
+    time.advance(100);
+    assert.equal(time.pending, 0);
+  });
+
+  Deno.test(`ReplyDelay (${kind}): disposing of it closes it`, () => {
+    const time = new FakeTime();
+    {
+      using delay = new ReplyDelay(delayMs, () => 0.5, time);
+      delay.wait(delay.draw());
+      assert.equal(time.pending, 1);
+    }
+    assert.equal(time.pending, 0);
+  });
+
+  Deno.test(`ReplyDelay (${kind}): close() stops the timers, and a wait then never ends`, async () => {
+    const time = new FakeTime();
+    const delay = new ReplyDelay(delayMs, () => 0.5, time);
+    let ended = false;
+    delay.wait(delay.draw()).then(() => ended = true);
+    delay.close();
+    assert.equal(time.pending, 0);
+    time.advance(2000);
+    delay.cut();
+    await settle();
+    assert.equal(ended, false);
+  });
+}
+
+Deno.test("ReplyDelay waits on the runtime's timers by default, never less than the delay", async () => {
+  for (const delayMs of [30, [30, 40]] as const) {
+    using delay = new ReplyDelay(delayMs);
+    const ms = delay.draw();
+    assert.ok(ms >= 30 && ms <= 40, String(ms));
+    const started = performance.now();
+    assert.equal(await delay.wait(ms), true);
+    assert.ok(performance.now() - started >= ms - 1);
+  }
 });
