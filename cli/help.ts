@@ -87,7 +87,8 @@ What to answer:
     REPLY_FORMATS.join("|")
   }>  greeting: the greeting (default); json: one JSON document
                               of the connection: the greeting, who answered, the client,
-                              TLS, the request's headers or bytes (docs/reply.schema.json)
+                              TLS, the request's headers or bytes (docs/reply.schema.json);
+                              it holds what the client sent, so not with --echo
       --status <code>         HTTP status, 100-599 (default ${DEFAULT_HTTP.status})
       --header <"Name: value">  extra HTTP header; repeatable
       --content-type <type>   HTTP Content-Type (default "${DEFAULT_HTTP.contentType}",

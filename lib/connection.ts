@@ -152,6 +152,15 @@ export async function serveConnection(
     const tooLong = request === undefined && plan.mode !== "raw" &&
       requestLineTooLong(received, plan.readSize);
     log.received(outcome, received, request, tooLong, plan.timeoutMs);
+    // The reply is made after the delay, so {time} and the document's time
+    // are when it left. A probe (connected, sent nothing, left) gets no wait.
+    if (
+      plan.delay !== undefined &&
+      !(outcome === null && received.byteLength === 0) &&
+      !await delayed(plan.delay, log)
+    ) {
+      return false;
+    }
     const http2 = plan.mode !== "raw" && isHttp2Preface(received);
     const reply = http2
       ? HTTP2_REFUSAL
@@ -163,9 +172,6 @@ export async function serveConnection(
       : plan.template === undefined && !plan.echo && plan.json === undefined
       ? chooseReply(plan.replies, plan.mode, request)
       : personalReply(conn, plan, received, request, ordinal);
-    if (plan.delay !== undefined && !await delayed(plan.delay, log)) {
-      return false;
-    }
     writing = writeAll(conn, reply);
     if (!await writtenInTime(conn, plan, reply, writing)) {
       log.writeTimeout(plan.timeoutMs);
@@ -599,7 +605,10 @@ function personalReply(
   const http = plan.mode === "http" || request !== undefined;
   const body = plan.json === undefined
     ? greetingReply(conn, plan, received, request, ordinal, http)
-    : jsonReply(conn, plan, plan.json, received, request, ordinal);
+    : asPage(
+      jsonReply(conn, plan, plan.json, received, request, ordinal),
+      http && plan.echoAsHtml,
+    );
   return http ? httpResponse(body, plan.http, request?.method) : body;
 }
 
@@ -625,6 +634,14 @@ function greetingReply(
     NEWLINE,
     http && plan.echoAsHtml ? escapeForHtml(echoed) : echoed,
   ]);
+}
+
+/**
+ * A client's bytes sent as a page (`--content-type text/html`) could be
+ * markup that runs script: then they are HTML-escaped.
+ */
+function asPage(body: Uint8Array, html: boolean): Uint8Array {
+  return html ? escapeForHtml(body) : body;
 }
 
 /** The JSON document of this connection, and a newline. */

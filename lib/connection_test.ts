@@ -1220,6 +1220,23 @@ Deno.test("a JSON reply: the document of the connection, over HTTP as applicatio
     },
   );
   await t.step(
+    "as a page (text/html), HTML-escaped; after a delay, made when it leaves",
+    async () => {
+      const before = Date.now();
+      const reply = await replyTo(["GET /<script> HTTP/1.1\r\n\r\n"], {
+        reply: "json",
+        server: {},
+        delayMs: 50,
+        http: { contentType: "text/html" },
+      });
+      const body = reply.slice(reply.indexOf("\r\n\r\n") + 4);
+      assert.ok(!body.includes("<script>"));
+      assert.ok(body.includes("/&lt;script&gt;"), body);
+      const time = /time&quot;:&quot;([^&]+)&quot;/.exec(body)![1]!;
+      assert.ok(Date.parse(time) >= before + 50, `${time} is after the delay`);
+    },
+  );
+  await t.step(
     "headers still coming at the timeout: the document says so",
     async () => {
       const reply = await replyTo(["GET / HTTP/1.1\r\nA: 1\r\n"], {
@@ -1341,25 +1358,28 @@ Deno.test("with a delay, a connection's last line gives it, in words and as dela
       assert.ok(new Set(drawn).size > 1, `${drawn}`);
     },
   );
-  await t.step("a health probe's one line too", async () => {
-    const { log, messages, reply } = await logOf([null], "info", {
-      delayMs: 10,
-    });
-    assert.deepEqual(log, [{
-      event: "probed",
-      peer: PEER,
-      via: undefined,
-      delay_ms: 10,
-    }]);
-    assert.match(
-      messages[0]!,
-      /^127\.0\.0\.1:1 connected and closed without sending anything \(\d+(\.\d)? ms, delay 10 ms\)$/,
-    );
-    assert.equal(reply, GREETING, "a half-closed client may still read");
-  });
+  await t.step(
+    "a health probe waits for nothing: its one line says 0",
+    async () => {
+      const { log, messages, reply } = await logOf([null], "info", {
+        delayMs: 60_000,
+      });
+      assert.deepEqual(log, [{
+        event: "probed",
+        peer: PEER,
+        via: undefined,
+        delay_ms: 0,
+      }]);
+      assert.match(
+        messages[0]!,
+        /^127\.0\.0\.1:1 connected and closed without sending anything \(\d+(\.\d)? ms, delay 0 ms\)$/,
+      );
+      assert.equal(reply, GREETING, "a half-closed client may still read");
+    },
+  );
   await t.step("which at debug is a closed line", async () => {
-    const { log } = await logOf([null], "debug", { delayMs: 10 });
-    assert.deepEqual(log.at(-1), { ...CLOSED, delay_ms: 10 });
+    const { log } = await logOf([null], "debug", { delayMs: 60_000 });
+    assert.deepEqual(log.at(-1), { ...CLOSED, delay_ms: 0 });
   });
   await t.step(
     "0 for a connection that ended before its reply was due",

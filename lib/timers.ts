@@ -181,32 +181,6 @@ export class DeadlineQueue implements Disposable {
   }
 
   /**
-   * Resolves once the queue's duration has passed, or `deadline` (from
-   * {@link deadline}) when given: a pause on the queue's one timer, up to a
-   * tick late, never early. {@link expireAll} ends it at once.
-   */
-  sleep(deadline: number = this.deadline()): Promise<void> {
-    return new Promise((resolve) => {
-      this.#arm(resolve, deadline);
-    });
-  }
-
-  /**
-   * Expires every armed deadline now, as if its time had come: each race
-   * gives TIMED_OUT, each sleep ends.
-   */
-  expireAll(): void {
-    const buckets = [...this.#buckets.values()];
-    this.#buckets.clear();
-    this.#live = 0;
-    for (const bucket of buckets) {
-      for (const expire of bucket) expire();
-      // A race that settles later finds nothing to disarm.
-      bucket.clear();
-    }
-  }
-
-  /**
    * Buckets held: every one holds an armed deadline, or is one the running
    * timer has yet to drop; none are held once the timer stops. The memory
    * bound, made visible.
@@ -262,10 +236,10 @@ export type DelayMs = number | readonly [min: number, max: number];
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * The wait before each reply, which a server that stops cuts short. A fixed
- * delay keeps every wait on one {@link DeadlineQueue} timer (so a wait ends
- * up to a tick late, never early); a range gives each wait a timer of its
- * own, as each has its own length.
+ * The wait before each reply, which a server that stops cuts short. Each
+ * wait has a timer of its own, so that it ends on time (a shared
+ * {@link DeadlineQueue} would end it up to a tenth of its length late); a
+ * server without a delay has none.
  *
  * @example
  * ```ts
@@ -285,9 +259,7 @@ export class ReplyDelay implements Disposable {
   readonly minMs: number;
   /** The longest wait, in milliseconds. */
   readonly maxMs: number;
-  /** The one timer of a fixed delay. */
-  #queue: DeadlineQueue | undefined;
-  /** A range's waits: each one's wake-up, and its timer. */
+  /** The waits: each one's wake-up, and its timer. */
   #timers = new Map<() => void, unknown>();
   #cut = false;
   #random: () => number;
@@ -323,7 +295,6 @@ export class ReplyDelay implements Disposable {
     this.maxMs = max;
     this.#random = random;
     this.#time = time;
-    if (min === max) this.#queue = new DeadlineQueue(min, time);
   }
 
   /** One wait's length: the fixed delay, or a draw from the range. */
@@ -337,9 +308,6 @@ export class ReplyDelay implements Disposable {
    */
   wait(ms: number): Promise<boolean> {
     if (this.#cut) return Promise.resolve(false);
-    if (this.#queue !== undefined) {
-      return this.#queue.sleep(this.#time.now() + ms).then(() => !this.#cut);
-    }
     return new Promise((resolve) => {
       const wake = () => {
         // Stryker disable next-line all: forgetting only keeps a spent timer's handle until cut() or close()
@@ -354,7 +322,6 @@ export class ReplyDelay implements Disposable {
   /** Ends every wait now, and every later one at once: each resolves to false. */
   cut(): void {
     this.#cut = true;
-    this.#queue?.expireAll();
     for (const [wake, timer] of this.#timers) {
       this.#time.clearTimeout(timer);
       wake();
@@ -363,7 +330,6 @@ export class ReplyDelay implements Disposable {
 
   /** Stops the timers: a wait still going then never ends (cut it first). */
   close(): void {
-    this.#queue?.close();
     for (const timer of this.#timers.values()) this.#time.clearTimeout(timer);
     this.#timers.clear();
   }
