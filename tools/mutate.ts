@@ -1,9 +1,10 @@
 /**
- * `deno task mutate [module…]`: mutation testing of the library with
- * StrykerJS, each module against the tests beside it (`x_test.ts` for
- * `x.ts`), so that a test that cannot fail shows as a surviving mutant.
+ * `deno task mutate [module…]`: mutation testing with StrykerJS, each module
+ * against the tests beside it (`x_test.ts` for `x.ts`), so that a test that
+ * cannot fail shows as a surviving mutant.
  *
- *   deno task mutate                  every module of lib/, and server.ts
+ *   deno task mutate                  every module of lib/, server.ts and the
+ *                                     shell's modules that decide something
  *   deno task mutate lib/escape.ts    one module
  *   deno task mutate --min=90         exit 1 if a module scores below 90%
  *
@@ -11,8 +12,8 @@
  * have) from tools/mutate/node_modules, installed from its package-lock on
  * first use. Its incremental results are kept in tools/mutate/incremental/,
  * committed, so a run re-tests only the mutants whose code or tests
- * changed. Reports: reports/mutation/<module>.html for a person, .json for
- * tools.
+ * changed; they are kept compact (see {@link compact}). Reports:
+ * reports/mutation/<module>.html for a person, .json for tools.
  *
  * @module
  */
@@ -23,27 +24,99 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const TOOL = `${ROOT}tools/mutate/`;
 const REPORTS = `${ROOT}reports/mutation/`;
 
-/** Modules that are data, not logic: no test file of their own. */
-const DATA_ONLY = ["lib/defaults.ts"];
+/**
+ * The modules that are not measured, each with the reason: data, text, or
+ * wiring that only starts what the measured modules decide (the tests of
+ * the command as typed cover them). Every other module of lib/ and cli/
+ * must have a test file beside it.
+ */
+const NOT_MEASURED: Record<string, string> = {
+  "lib/defaults.ts": "data: the library's defaults",
+  "cli/announce.ts": "wording: the listening and stopped lines",
+  "cli/errors.ts": "wording: how an error is printed",
+  "cli/exit_codes.ts": "data: the exit codes and their meanings",
+  "cli/heap.ts": "TODO",
+  "cli/probe_command.ts": "wiring: runs cli/probe.ts and prints its verdict",
+  "cli/serving.ts": "TODO",
+  "cli/startup_files.ts": "wiring: reads the files the flags name",
+  "cli/version.ts": "data: the version",
+  "cli/worker.ts": "wiring: a worker thread's entry",
+  "cli/workers.ts": "wiring: starts and stops the worker threads",
+};
 
 /**
- * Every module of lib/, and server.ts.
+ * Every module of lib/ and cli/ but those {@link NOT_MEASURED}, and
+ * server.ts.
  *
  * @throws {Error} naming a module that has no test file beside it
  */
 async function allModules(): Promise<string[]> {
   const modules = ["server.ts"];
-  for await (const entry of Deno.readDir(`${ROOT}lib`)) {
-    const name = entry.name;
-    if (!name.endsWith(".ts") || name.endsWith("_test.ts")) continue;
-    if (DATA_ONLY.includes(`lib/${name}`)) continue;
-    const test = `${ROOT}lib/${name.replace(/\.ts$/, "_test.ts")}`;
-    if (!await exists(test)) {
-      throw new Error(`lib/${name} has no test file beside it`);
+  for (const folder of ["lib", "cli"]) {
+    for await (const entry of Deno.readDir(`${ROOT}${folder}`)) {
+      const module = `${folder}/${entry.name}`;
+      if (!module.endsWith(".ts") || module.endsWith("_test.ts")) continue;
+      if (module in NOT_MEASURED) continue;
+      if (!await exists(`${ROOT}${testOf(module)}`)) {
+        throw new Error(
+          `${module} has no test file beside it (or list it in NOT_MEASURED in tools/mutate.ts, with the reason)`,
+        );
+      }
+      modules.push(module);
     }
-    modules.push(`lib/${name}`);
   }
   return modules.sort();
+}
+
+/** `lib/x.ts` → `lib/x_test.ts`. */
+function testOf(module: string): string {
+  return module.replace(/\.ts$/, "_test.ts");
+}
+
+/**
+ * The name a module's results and reports go by: `lib/x.ts` → `x` (as they
+ * always have), `server.ts` → `server`, `cli/x.ts` → `cli_x`.
+ */
+function nameOf(module: string): string {
+  return module.replace(/^lib\//, "").replace(/^cli\//, "cli_").replace(
+    /\.ts$/,
+    "",
+  );
+}
+
+/** The longest `statusReason` kept in the incremental results. */
+const MAX_REASON_LENGTH = 200;
+
+/**
+ * Rewrites a module's incremental results compactly, for git: each
+ * mutant's `statusReason` (the whole output of the failing test run, 95% of
+ * the bytes, never read back by Stryker's differ) is cut to its first
+ * {@link MAX_REASON_LENGTH} characters, and each mutant is one line, so a
+ * change rewrites only the lines of the mutants it touched.
+ */
+export function compact(report: IncrementalReport): string {
+  const files = Object.entries(report.files).map(([path, file]) => {
+    const lines = file.mutants.map((mutant) =>
+      JSON.stringify({
+        ...mutant,
+        ...(mutant.statusReason === undefined ? {} : {
+          statusReason: mutant.statusReason.slice(0, MAX_REASON_LENGTH),
+        }),
+      })
+    );
+    // With `"mutants":[]}` last, open it and put one mutant on each line.
+    const { mutants: _, ...rest } = file;
+    const skeleton = JSON.stringify({ ...rest, mutants: [] }).slice(0, -2);
+    return `${JSON.stringify(path)}:${skeleton}\n${lines.join(",\n")}\n]}`;
+  });
+  const { files: _, ...rest } = report;
+  const skeleton = JSON.stringify({ ...rest, files: {} }).slice(0, -2);
+  return `${skeleton}\n${files.join(",\n")}\n}}\n`;
+}
+
+/** The parts of Stryker's incremental report that {@link compact} rewrites. */
+export interface IncrementalReport {
+  files: Record<string, { mutants: { statusReason?: string }[] }>;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -88,8 +161,8 @@ async function forgetIfTestsChanged(name: string, test: string): Promise<void> {
 }
 
 async function mutate(module: string): Promise<Score> {
-  const name = module.replace(/^lib\//, "").replace(/\.ts$/, "");
-  const test = module.replace(/\.ts$/, "_test.ts");
+  const name = nameOf(module);
+  const test = testOf(module);
   await forgetIfTestsChanged(name, test);
   const config = {
     testRunner: "command",
@@ -133,6 +206,11 @@ async function mutate(module: string): Promise<Score> {
   }).spawn().status;
   await Deno.remove(configFile);
   if (!success) throw new Error(`Stryker failed on ${module}`);
+  const results = `${TOOL}incremental/${name}.json`;
+  await Deno.writeTextFile(
+    results,
+    compact(JSON.parse(await Deno.readTextFile(results))),
+  );
   return scoreOf(module, `${REPORTS}${name}.json`);
 }
 
