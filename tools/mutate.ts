@@ -35,7 +35,6 @@ const NOT_MEASURED: Record<string, string> = {
   "cli/announce.ts": "wording: the listening and stopped lines",
   "cli/errors.ts": "wording: how an error is printed",
   "cli/exit_codes.ts": "data: the exit codes and their meanings",
-  "cli/heap.ts": "TODO",
   "cli/probe_command.ts": "wiring: runs cli/probe.ts and prints its verdict",
   "cli/serving.ts": "TODO",
   "cli/startup_files.ts": "wiring: reads the files the flags name",
