@@ -16,7 +16,7 @@ import { printError } from "./cli/errors.ts";
 import { ExitCode } from "./cli/exit_codes.ts";
 import { usage, usageHint } from "./cli/help.ts";
 import { runProbe } from "./cli/probe_command.ts";
-import { serveCommand } from "./cli/serving.ts";
+import { serveCommand } from "./cli/serve_command.ts";
 import { VERSION } from "./cli/version.ts";
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Multi-core serving: worker threads that each open their own listener on
  * the same TCP port (`reusePort`), so the kernel spreads connections over
- * them. The main thread serves as worker 0 (`serving.ts`); this pool runs
+ * them. The main thread serves as worker 0 (`serve_command.ts`); this pool runs
  * the others.
  *
  * @module
@@ -33,7 +33,7 @@ export type FromWorker =
   | { type: "failed"; message: string; hint: string }
   | { type: "stopped"; stats: ServeStats; listeners: ServeStats[] };
 
-const WORKER_MODULE = new URL("./worker.ts", import.meta.url);
+const WORKER_MODULE = new URL("./worker_entry.ts", import.meta.url);
 
 /**
  * Whether this process can run workers sharing a port: `reusePort` balances
