@@ -14,6 +14,7 @@
 import net, { isIP } from "node:net";
 import tls from "node:tls";
 import type { ProbeTarget } from "./flags.ts";
+import { PROBE_HOST } from "./probe_target.ts";
 import { type CertificateReport, describeCertificate } from "./certificate.ts";
 import { type Cidr, inCidr } from "../lib/cidr.ts";
 import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";
@@ -282,7 +283,7 @@ function tlsExchange(
   sendLocal: (source: string | undefined) => boolean,
   { now, clientCert }: Pick<ProbeOptions, "now" | "clientCert">,
 ): Exchange {
-  const name = target.hostname ?? "127.0.0.1";
+  const name = target.hostname ?? PROBE_HOST;
   const tcp = net.connect(target.port, name);
   let sent: ProxyHeaderSent = "none";
   // The PROXY header, if any, goes before the handshake, in the clear.

@@ -33,7 +33,8 @@ const REPORTS = `${ROOT}reports/mutation/`;
 const NOT_MEASURED: Record<string, string> = {
   "lib/defaults.ts": "data: the library's defaults",
   "cli/announce.ts": "wording: the listening and stopped lines",
-  "cli/errors.ts": "wording: how an error is printed",
+  "cli/errors.ts":
+    "wording: how an error is printed, and the hints errors share",
   "cli/exit_codes.ts": "data: the exit codes and their meanings",
   "cli/heap.ts": "TODO",
   "cli/probe_command.ts": "wiring: runs cli/probe.ts and prints its verdict",
