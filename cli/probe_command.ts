@@ -15,12 +15,8 @@ import {
 import { ExitCode } from "./exit_codes.ts";
 import type { ProbeCommand } from "./flags.ts";
 import { CertificateValidityError } from "./certificate.ts";
-import {
-  describeProbe,
-  probe,
-  probeFields,
-  type ProbeOptions,
-} from "./probe.ts";
+import { probe, type ProbeOptions } from "./probe.ts";
+import { describeProbe, probeFields } from "./probe_report.ts";
 import { probeTargetName } from "./probe_target.ts";
 
 /** Probes, prints the report, and resolves to the exit code. */
