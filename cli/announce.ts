@@ -12,6 +12,7 @@ import {
   addressFamilies,
   canonicalHost,
   formatHostPort,
+  isWildcard,
   listeningUrl,
 } from "../lib/address.ts";
 import { logEvent } from "../lib/events.ts";
@@ -20,7 +21,6 @@ import type { ServeStats } from "../server.ts";
 import {
   describeEndpoint,
   type Endpoint,
-  isWildcard,
   type NetEndpoint,
   portCount,
 } from "./endpoints.ts";

@@ -44,10 +44,10 @@ import {
   type ReplyFormat,
   type ServeOptions,
 } from "../server.ts";
+import { isWildcard } from "../lib/address.ts";
 import {
   describeEndpoint,
   type Endpoint,
-  isWildcard,
   parseListen,
   refuseOverlaps,
   type TlsFiles,
