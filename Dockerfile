@@ -31,7 +31,7 @@ COPY deno.json deno.lock main.ts server.ts ./
 COPY lib lib
 COPY cli cli
 # Only what the server imports (LogTape), not the test-only packages.
-RUN deno cache --lock=deno.lock --frozen main.ts cli/worker.ts
+RUN deno cache --lock=deno.lock --frozen main.ts cli/worker_entry.ts
 
 FROM ${RUNTIME_IMAGE}
 ENV DENO_DIR=/deno-dir \

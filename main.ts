@@ -12,11 +12,11 @@
  */
 
 import { type Environment, parseFlags, UsageError } from "./cli/flags.ts";
-import { printError } from "./cli/errors.ts";
+import { BUG_HINT, printError } from "./cli/errors.ts";
 import { ExitCode } from "./cli/exit_codes.ts";
 import { usage, usageHint } from "./cli/help.ts";
 import { runProbe } from "./cli/probe_command.ts";
-import { serveCommand } from "./cli/serving.ts";
+import { serveCommand } from "./cli/serve_command.ts";
 import { VERSION } from "./cli/version.ts";
 
 /**
@@ -66,7 +66,7 @@ if (import.meta.main) {
   } catch (error) {
     printError(
       `unexpected failure: ${error instanceof Error ? error.message : error}`,
-      "This is a bug in merhaba; please report it with the command you ran.",
+      BUG_HINT,
     );
     code = ExitCode.failure;
   }

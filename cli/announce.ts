@@ -12,6 +12,7 @@ import {
   addressFamilies,
   canonicalHost,
   formatHostPort,
+  isWildcard,
   listeningUrl,
 } from "../lib/address.ts";
 import { logEvent } from "../lib/events.ts";
@@ -20,7 +21,6 @@ import type { ServeStats } from "../server.ts";
 import {
   describeEndpoint,
   type Endpoint,
-  isWildcard,
   type NetEndpoint,
   portCount,
 } from "./endpoints.ts";
@@ -54,7 +54,6 @@ export function logListening(
   workers: number,
 ): void {
   const { endpoint } = opened;
-  const addr = [...opened.listeners, ...opened.sockets][0]!.addr;
   if (endpoint.transport === "unix") {
     logEvent(logger, "listeningUnix", {
       version: VERSION,
@@ -64,12 +63,9 @@ export function logListening(
     });
     return;
   }
-  const bound = addr as Deno.NetAddr;
-  const families = addressFamilies(
-    bound.hostname,
-    endpoint.ipv4Fallback === true,
-    bound.hostname !== "::" || hasIpv6(),
-  );
+  const bound = [...opened.listeners, ...opened.sockets][0]!
+    .addr as Deno.NetAddr;
+  const families = familiesOf(endpoint, bound);
   const transport = transportOf(endpoint);
   const ports = portCount(endpoint);
   const listening = ports - opened.failed.length;
@@ -108,6 +104,18 @@ export function logListening(
     logEvent(logger, "listeningRange", { ...fields, details, url });
   }
   logPortsNotBound(logger, opened);
+}
+
+/** Which clients the endpoint's bound address takes, if it is a wildcard. */
+function familiesOf(
+  endpoint: NetEndpoint,
+  { hostname }: Deno.NetAddr,
+): string | undefined {
+  return addressFamilies(
+    hostname,
+    endpoint.ipv4Fallback === true,
+    hostname !== "::" || hasIpv6(),
+  );
 }
 
 function transportOf(endpoint: NetEndpoint): "tcp" | "tls" | "udp" {

@@ -255,11 +255,6 @@ function covers(wildcard: string, host: string): boolean {
   return wildcard === "0.0.0.0" && isIP(host) === 4;
 }
 
-/** Whether a host is every interface's address. */
-export function isWildcard(host: string): boolean {
-  return host === "::" || host === "0.0.0.0";
-}
-
 /**
  * An endpoint as people write it in `--listen`: `tls://[::1]:8443`,
  * `udp://[::]:9000-9009`, `unix:/run/merhaba.sock`; plain TCP has no scheme.

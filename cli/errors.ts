@@ -1,7 +1,8 @@
 /**
  * How the command reports a failure: a {@link StartupError} carries a
  * message and a hint, and {@link printError} writes them as the two lines
- * people see on stderr.
+ * people see on stderr. The hints that several failures give are worded
+ * here once.
  *
  * @module
  */
@@ -30,4 +31,34 @@ export class StartupError extends Error {
  */
 export function printError(message: string, hint: string): void {
   console.error(`error: ${escapeLine(message)}\n${escapeLine(hint)}`);
+}
+
+/** The hint for a failure that should not happen: a bug in merhaba. */
+export const BUG_HINT =
+  "This is a bug in merhaba; please report it with the command you ran.";
+
+/**
+ * The hint for an access that Deno's permissions did not grant: the
+ * commands that grant it, and what to add to `deno run`. It ends without a
+ * full stop, so that a caller can add a note.
+ *
+ * @param flags the `deno run` flags that grant the access
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { permissionHint } from "./errors.ts";
+ *
+ * assert.equal(
+ *   `${permissionHint("--allow-read=cert.pem")}.`,
+ *   "deno task start and deno run -P main.ts grant it; with deno run, add --allow-read=cert.pem.",
+ * );
+ * ```
+ */
+export function permissionHint(flags: string): string {
+  return `deno task start and deno run -P main.ts grant it; with deno run, add ${flags}`;
+}
+
+/** The `deno run` flags that grant the use of a Unix socket at `path`. */
+export function socketPathFlags(path: string): string {
+  return `--allow-read=${path} --allow-write=${path} --allow-net=unix:${path}`;
 }

@@ -44,14 +44,15 @@ import {
   type ReplyFormat,
   type ServeOptions,
 } from "../server.ts";
+import { isWildcard } from "../lib/address.ts";
 import {
   describeEndpoint,
   type Endpoint,
-  isWildcard,
   parseListen,
   refuseOverlaps,
   type TlsFiles,
 } from "./endpoints.ts";
+import { PROBE_HOST } from "./probe_target.ts";
 
 export type {
   Endpoint,
@@ -771,7 +772,7 @@ function probeOwnEndpoint(
     kind: "probe",
     target: {
       transport: endpoint.transport,
-      hostname: isWildcard(endpoint.host) ? "127.0.0.1" : endpoint.host,
+      hostname: isWildcard(endpoint.host) ? PROBE_HOST : endpoint.host,
       port: endpoint.port,
     },
     tls: endpoint.transport === "tcp" && endpoint.tls !== undefined,

@@ -20,7 +20,7 @@ import {
 } from "./endpoints.ts";
 import { ProxyProtocolListener } from "../lib/proxied.ts";
 import { TlsListener, type TlsRoute, type TlsSettings } from "../lib/tls.ts";
-import { StartupError } from "./errors.ts";
+import { permissionHint, socketPathFlags, StartupError } from "./errors.ts";
 import { usageHint } from "./help.ts";
 
 /** How to open a listener. */
@@ -391,7 +391,7 @@ export function describeListenError(
     return unix
       ? [
         `Access to the socket path ${address} was not granted`,
-        `deno task start and deno run -P main.ts grant it; with deno run, add --allow-read=${address} --allow-write=${address} --allow-net=unix:${address}.`,
+        `${permissionHint(socketPathFlags(address))}.`,
       ]
       : [
         `Network access to ${address} was not granted`,

@@ -1,7 +1,7 @@
 /**
  * Where log lines go and how they look: text or JSON Lines, batched onto
  * stdout and stderr with a bounded backlog. Each thread that serves
- * (`cli/serving.ts`, and `cli/worker.ts` in each worker) calls {@link configureLogging}; what
+ * (`cli/serve_command.ts`, and `cli/worker_entry.ts` in each worker) calls {@link configureLogging}; what
  * the lines say is `lib/events.ts`.
  *
  * @module

@@ -14,6 +14,7 @@
 import net, { isIP } from "node:net";
 import tls from "node:tls";
 import type { ProbeTarget } from "./flags.ts";
+import { PROBE_HOST } from "./probe_target.ts";
 import { type CertificateReport, describeCertificate } from "./certificate.ts";
 import { type Cidr, inCidr } from "../lib/cidr.ts";
 import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";
@@ -282,7 +283,7 @@ function tlsExchange(
   sendLocal: (source: string | undefined) => boolean,
   { now, clientCert }: Pick<ProbeOptions, "now" | "clientCert">,
 ): Exchange {
-  const name = target.hostname ?? "127.0.0.1";
+  const name = target.hostname ?? PROBE_HOST;
   const tcp = net.connect(target.port, name);
   let sent: ProxyHeaderSent = "none";
   // The PROXY header, if any, goes before the handshake, in the clear.
@@ -302,18 +303,7 @@ function tlsExchange(
     ...clientCert,
   }, () => {
     try {
-      session = {
-        version: socket.getProtocol() ?? "unknown",
-        cipher: socket.getCipher().standardName,
-        // Chosen by the server: bytes from the network.
-        alpn: escapeLine(socket.alpnProtocol || "none"),
-        name,
-        certificate: describeCertificate(
-          new Uint8Array(socket.getPeerCertificate().raw),
-          name,
-          now ?? new Date(),
-        ),
-      };
+      session = describeSession(socket, name, now ?? new Date());
       socket.write(TLS_PROBE_LINE);
     } catch (error) {
       failure = error as Error;
@@ -341,71 +331,26 @@ function tlsExchange(
 }
 
 /**
- * The probe's one line: what replied, how fast, and over TLS what was
- * negotiated and what the certificate says.
+ * What a TLS probe saw of the session just established with `name`, and of
+ * the certificate at the time `now`.
  *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { describeProbe } from "./probe.ts";
- *
- * const report = { bytes: 15, elapsedMs: 1.23, proxyHeader: "none" } as const;
- * assert.equal(
- *   describeProbe("127.0.0.1:8080", { ...report, retried: false }),
- *   "127.0.0.1:8080 replied with 15 bytes in 1.2 ms",
- * );
- * assert.equal(
- *   describeProbe("127.0.0.1:8080", {
- *     ...report,
- *     proxyHeader: "local",
- *     retried: true,
- *   }),
- *   "127.0.0.1:8080 replied with 15 bytes in 1.2 ms; it went through with a PROXY v2 LOCAL header, on a second connection after the first closed without a reply",
- * );
- * ```
+ * @throws {CertificateValidityError} when the certificate is not valid at `now`.
  */
-export function describeProbe(target: string, report: ProbeReport): string {
-  const line = `${target} replied with ${report.bytes} bytes in ${
-    report.elapsedMs.toFixed(1)
-  } ms${describeTls(report.tls)}`;
-  if (report.proxyHeader === "none") return line;
-  return `${line}; it went through with a PROXY v2 LOCAL header${
-    report.retried
-      ? ", on a second connection after the first closed without a reply"
-      : ""
-  }`;
-}
-
-/** What a TLS probe saw, as the end of its line; nothing without TLS. */
-function describeTls(session: TlsReport | undefined): string {
-  if (!session) return "";
-  const { version, cipher, alpn, name, certificate } = session;
-  return ` over ${version} (${cipher}, ALPN ${alpn}); certificate ${certificate.subject}, ${certificate.sans}, expires in ${certificate.daysLeft} day(s)${
-    certificate.coversName ? "" : `; it does not cover ${name}`
-  }`;
-}
-
-/** The same as JSON fields, for `--log-format json`. */
-export function probeFields(
-  target: string,
-  report: ProbeReport,
-): Record<string, unknown> {
-  const { tls: session } = report;
+function describeSession(
+  socket: tls.TLSSocket,
+  name: string,
+  now: Date,
+): TlsReport {
   return {
-    event: "probed",
-    target,
-    bytes: report.bytes,
-    elapsed_ms: Math.round(report.elapsedMs * 10) / 10,
-    proxy_header: report.proxyHeader,
-    retried: report.retried,
-    ...(session && {
-      tls_version: session.version,
-      cipher: session.cipher,
-      alpn: session.alpn,
-      subject: session.certificate.subject,
-      sans: session.certificate.sans,
-      expires_in_days: session.certificate.daysLeft,
-      covers_name: session.certificate.coversName,
-    }),
+    version: socket.getProtocol() ?? "unknown",
+    cipher: socket.getCipher().standardName,
+    // Chosen by the server: bytes from the network.
+    alpn: escapeLine(socket.alpnProtocol || "none"),
+    name,
+    certificate: describeCertificate(
+      new Uint8Array(socket.getPeerCertificate().raw),
+      name,
+      now,
+    ),
   };
 }

@@ -5,29 +5,26 @@
  * @module
  */
 
-import { formatHostPort } from "../lib/address.ts";
 import { checkKeyPair } from "../lib/tls.ts";
-import { printError, StartupError } from "./errors.ts";
+import {
+  permissionHint,
+  printError,
+  socketPathFlags,
+  StartupError,
+} from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import type { ProbeCommand } from "./flags.ts";
 import { CertificateValidityError } from "./certificate.ts";
-import {
-  describeProbe,
-  probe,
-  probeFields,
-  type ProbeOptions,
-} from "./probe.ts";
+import { probe, type ProbeOptions } from "./probe.ts";
+import { describeProbe, probeFields } from "./probe_report.ts";
+import { probeTargetName } from "./probe_target.ts";
 
 /** Probes, prints the report, and resolves to the exit code. */
 export async function runProbe(
   { target, tls: overTls, timeoutMs, proxyFrom, logFormat, clientCert }:
     ProbeCommand,
 ): Promise<number> {
-  const name = "path" in target
-    ? target.path
-    : `${target.transport === "udp" ? "udp://" : ""}${
-      formatHostPort(target.hostname ?? "127.0.0.1", target.port)
-    }`;
+  const name = probeTargetName(target);
   let presented: ProbeOptions["clientCert"];
   try {
     presented = clientCert && await readClientCert(clientCert);
@@ -66,10 +63,9 @@ export function hintFor(
   presentedCert = false,
 ): string {
   if (error instanceof Deno.errors.NotCapable) {
-    const flags = "path" in target
-      ? `--allow-read=${name} --allow-write=${name} --allow-net=unix:${name}`
-      : "--allow-net";
-    return `deno task start and deno run -P main.ts grant it; with deno run, add ${flags}`;
+    return permissionHint(
+      "path" in target ? socketPathFlags(name) : "--allow-net",
+    );
   }
   if (/CertificateRequired|certificate required/i.test(String(error))) {
     return "The server asks for a client certificate (--client-ca): give --probe-cert and --probe-key.";
@@ -111,7 +107,7 @@ async function readClientCert(
             : (error as Error).message
         }`,
         error instanceof Deno.errors.NotCapable
-          ? `deno task start and deno run -P main.ts grant it; with deno run, add --allow-read=${path}.`
+          ? `${permissionHint(`--allow-read=${path}`)}.`
           : `Check the path given to ${flag}.`,
       );
     }

@@ -151,3 +151,20 @@ Deno.test("hintFor() fits the probe's hint to the cause of its failure", () => {
     /add --probe-tls/,
   );
 });
+
+Deno.test("hintFor() names the permissions a probe was not granted: the network, or a socket path", () => {
+  const denied = new Deno.errors.NotCapable("Requires net access");
+  assert.equal(
+    hintFor(denied, "127.0.0.1:8443", { port: 8443 }, false),
+    "deno task start and deno run -P main.ts grant it; with deno run, add --allow-net",
+  );
+  assert.equal(
+    hintFor(
+      denied,
+      "/run/m.sock",
+      { transport: "unix", path: "/run/m.sock" },
+      false,
+    ),
+    "deno task start and deno run -P main.ts grant it; with deno run, add --allow-read=/run/m.sock --allow-write=/run/m.sock --allow-net=unix:/run/m.sock",
+  );
+});

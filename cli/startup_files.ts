@@ -7,7 +7,7 @@
  */
 
 import type { TlsSettings } from "../lib/tls.ts";
-import { StartupError } from "./errors.ts";
+import { permissionHint, StartupError } from "./errors.ts";
 import type { Config, TlsFiles } from "./flags.ts";
 
 /** What merhaba reads from files and the system before it drops access. */
@@ -123,7 +123,7 @@ async function readNamedFile(
     if (error instanceof Deno.errors.NotCapable) {
       throw new StartupError(
         `Read access to ${what} "${path}" was not granted`,
-        `deno task start and deno run -P main.ts grant it; with deno run, add --allow-read=${allowRead}.`,
+        `${permissionHint(`--allow-read=${allowRead}`)}.`,
       );
     }
     const reason = error instanceof Deno.errors.NotFound

@@ -138,7 +138,7 @@ Deno.test("Dockerfile runs main.ts with the binary's permissions, non-root, conf
   );
   assert.ok(
     all("RUN").includes(
-      "deno cache --lock=deno.lock --frozen main.ts cli/worker.ts",
+      "deno cache --lock=deno.lock --frozen main.ts cli/worker_entry.ts",
     ),
   );
   assert.deepEqual(all("USER"), ["65532:65532"]);

@@ -93,6 +93,23 @@ export function formatAddress(addr: Deno.Addr): string {
 }
 
 /**
+ * Whether an address is a wildcard (`::`, `0.0.0.0`): every interface's,
+ * one to bind but not one to connect to.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isWildcard } from "./address.ts";
+ *
+ * assert.equal(isWildcard("0.0.0.0"), true);
+ * assert.equal(isWildcard("::1"), false);
+ * ```
+ */
+export function isWildcard(hostname: string): boolean {
+  return hostname === "::" || hostname === "0.0.0.0";
+}
+
+/**
  * A URL a person can open to reach a listening address. A wildcard address
  * (`0.0.0.0`, `::`) is not one a browser can visit, so it becomes `localhost`.
  *
@@ -111,8 +128,7 @@ export function listeningUrl(
   addr: Deno.NetAddr,
   scheme: "http" | "https" = "http",
 ): string {
-  const wildcard = addr.hostname === "0.0.0.0" || addr.hostname === "::";
-  const host = wildcard ? "localhost" : addr.hostname;
+  const host = isWildcard(addr.hostname) ? "localhost" : addr.hostname;
   return `${scheme}://${formatHostPort(host, addr.port)}/`;
 }
 

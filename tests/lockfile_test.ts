@@ -36,7 +36,7 @@ async function importedPackages(...entries: string[]): Promise<string[]> {
 }
 
 Deno.test("deno.lock holds exactly the npm packages that main.ts and the worker import", async () => {
-  const imported = await importedPackages("main.ts", "cli/worker.ts");
+  const imported = await importedPackages("main.ts", "cli/worker_entry.ts");
   assert.ok(imported.some((name) => name.startsWith("@logtape/logtape@")));
   assert.deepEqual(await lockedPackages("deno.lock"), imported);
 });

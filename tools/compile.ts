@@ -38,7 +38,7 @@ export const COMPILE_FLAGS = [
   // Embeds only the npm packages main.ts imports.
   "--exclude-unused-npm",
   "--include",
-  "cli/worker.ts",
+  "cli/worker_entry.ts",
 ];
 
 /** The targets `deno compile` supports, as named in release archives. */

@@ -33,14 +33,15 @@ const REPORTS = `${ROOT}reports/mutation/`;
 const NOT_MEASURED: Record<string, string> = {
   "lib/defaults.ts": "data: the library's defaults",
   "cli/announce.ts": "wording: the listening and stopped lines",
-  "cli/errors.ts": "wording: how an error is printed",
+  "cli/errors.ts":
+    "wording: how an error is printed, and the hints errors share",
   "cli/exit_codes.ts": "data: the exit codes and their meanings",
   "cli/probe_command.ts": "wiring: runs cli/probe.ts and prints its verdict",
-  "cli/serving.ts": "TODO",
+  "cli/serve_command.ts": "TODO",
   "cli/startup_files.ts": "wiring: reads the files the flags name",
   "cli/version.ts": "data: the version",
-  "cli/worker.ts": "wiring: a worker thread's entry",
-  "cli/workers.ts": "wiring: starts and stops the worker threads",
+  "cli/worker_entry.ts": "wiring: a worker thread's entry",
+  "cli/worker_pool.ts": "wiring: starts and stops the worker threads",
 };
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The entry point of one worker thread (see `workers.ts`): it opens its own
+ * The entry point of one worker thread (see `worker_pool.ts`): it opens its own
  * listeners on the shared ports, serves until told to stop, and reports its
  * counts.
  *
@@ -14,7 +14,7 @@ import { StartupError } from "./errors.ts";
 import { openEndpoints } from "./listen.ts";
 import { configureLogging } from "./logging.ts";
 import { type GreetingServer, serve, SharedCounter } from "../server.ts";
-import type { FromWorker, ToWorker } from "./workers.ts";
+import type { FromWorker, ToWorker } from "./worker_pool.ts";
 
 let server: GreetingServer | undefined;
 

@@ -22,7 +22,7 @@ import { configureLogging } from "./logging.ts";
 import { readStartupFiles, type StartupFiles } from "./startup_files.ts";
 import { firstStopSignal } from "./stop_signals.ts";
 import { logListening, logStopped, logTlsRoute } from "./announce.ts";
-import { assertPortSharing, WorkerPool } from "./workers.ts";
+import { assertPortSharing, WorkerPool } from "./worker_pool.ts";
 
 /** A server that is up: its listeners, its worker threads, its log. */
 interface Running {

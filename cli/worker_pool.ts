@@ -1,7 +1,7 @@
 /**
  * Multi-core serving: worker threads that each open their own listener on
  * the same TCP port (`reusePort`), so the kernel spreads connections over
- * them. The main thread serves as worker 0 (`serving.ts`); this pool runs
+ * them. The main thread serves as worker 0 (`serve_command.ts`); this pool runs
  * the others.
  *
  * @module
@@ -9,7 +9,7 @@
 
 import type { Config, TcpEndpoint } from "./flags.ts";
 import type { TlsSettings } from "../lib/tls.ts";
-import { StartupError } from "./errors.ts";
+import { BUG_HINT, permissionHint, StartupError } from "./errors.ts";
 import type { ServeStats } from "../server.ts";
 
 /** What the main thread tells a worker. */
@@ -33,7 +33,7 @@ export type FromWorker =
   | { type: "failed"; message: string; hint: string }
   | { type: "stopped"; stats: ServeStats; listeners: ServeStats[] };
 
-const WORKER_MODULE = new URL("./worker.ts", import.meta.url);
+const WORKER_MODULE = new URL("./worker_entry.ts", import.meta.url);
 
 /**
  * Whether this process can run workers sharing a port: `reusePort` balances
@@ -64,9 +64,10 @@ export async function assertPortSharing(): Promise<void> {
     path: directory,
   });
   if (state !== "granted") {
+    const hint = permissionHint(`--allow-read=${directory.pathname}`);
     throw new StartupError(
       "--workers above 1 needs read access to merhaba's code, to start worker threads",
-      `deno task start and deno run -P main.ts grant it; with deno run, add --allow-read=${directory.pathname} (it is dropped once the workers run).`,
+      `${hint} (it is dropped once the workers run).`,
     );
   }
 }
@@ -144,8 +145,7 @@ function nextMessage(worker: Worker): Promise<FromWorker> {
       resolve({
         type: "failed",
         message: `A worker failed: ${event.message}`,
-        hint:
-          "This is a bug in merhaba; please report it with the command you ran.",
+        hint: BUG_HINT,
       });
     };
     worker.addEventListener("message", onMessage);
