@@ -16,11 +16,28 @@
  */
 export const COPY_WINDOW_MS = 200;
 
+/**
+ * The signals that stop merhaba on `os`: Windows has no SIGTERM or SIGHUP,
+ * and Ctrl+Break arrives there as SIGBREAK.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stopSignalsOf } from "./stop_signals.ts";
+ *
+ * assert.deepEqual(stopSignalsOf("linux"), ["SIGINT", "SIGTERM", "SIGHUP"]);
+ * ```
+ */
+export function stopSignalsOf(os: typeof Deno.build.os): Deno.Signal[] {
+  return os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM", "SIGHUP"];
+}
+
 /** The signals that stop merhaba on this system. */
-const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
-  // Windows has no SIGTERM or SIGHUP; Ctrl+Break arrives as SIGBREAK.
-  ? ["SIGINT", "SIGBREAK"]
-  : ["SIGINT", "SIGTERM", "SIGHUP"];
+export const STOP_SIGNALS: readonly Deno.Signal[] = stopSignalsOf(
+  Deno.build.os,
+);
 
 /** What a received stop signal asks for. */
 export type SignalMeaning = "stop" | "copy" | "exit-now";
@@ -70,11 +87,13 @@ export class StopSignalCounter {
  * Resolves with the name of the first stop signal. A later one, past the
  * copies of the first, calls `exitNow` with its name, which should end the
  * process without waiting for the drain.
+ *
+ * @param counter tells copies from presses (a test gives it a clock)
  */
 export function firstStopSignal(
   exitNow: (signal: Deno.Signal) => void,
+  counter: StopSignalCounter = new StopSignalCounter(),
 ): Promise<Deno.Signal> {
-  const counter = new StopSignalCounter();
   return new Promise((resolve) => {
     for (const signal of STOP_SIGNALS) {
       Deno.addSignalListener(signal, () => {
