@@ -87,7 +87,7 @@ export {
 } from "./lib/tls.ts";
 export type { ClientCertificate } from "./lib/x509.ts";
 export type { DelayMs } from "./lib/timers.ts";
-export { ProxyProtocolListener } from "./lib/proxied.ts";
+export { ProxyProtocolListener } from "./lib/proxy_listener.ts";
 export { type Cidr, parseCidr } from "./lib/cidr.ts";
 export { PLACEHOLDERS } from "./lib/greeting.ts";
 export { SharedCounter } from "./lib/counter.ts";

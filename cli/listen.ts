@@ -18,7 +18,7 @@ import {
   type TlsFiles,
   type UdpEndpoint,
 } from "./endpoints.ts";
-import { ProxyProtocolListener } from "../lib/proxied.ts";
+import { ProxyProtocolListener } from "../lib/proxy_listener.ts";
 import { TlsListener, type TlsRoute, type TlsSettings } from "../lib/tls.ts";
 import { StartupError } from "./errors.ts";
 import { usageHint } from "./help.ts";

@@ -27,7 +27,7 @@ import {
   type TlsSession,
   writeAll,
 } from "./io.ts";
-import { proxiedIfTrusted } from "./proxied.ts";
+import { proxiedIfTrusted } from "./proxy_listener.ts";
 import { plainHttpOnTlsReply } from "./reply.ts";
 import {
   awaitsRequestLine,

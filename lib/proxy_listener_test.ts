@@ -6,7 +6,7 @@ import {
   ProxiedConnection,
   ProxyHeaderError,
   ProxyProtocolListener,
-} from "./proxied.ts";
+} from "./proxy_listener.ts";
 import { V2_SIGNATURE } from "./proxy_protocol.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { TlsListener } from "./tls.ts";
