@@ -6,7 +6,7 @@
  */
 
 import { formatHostPort } from "../lib/address.ts";
-import { checkKeyPair } from "../lib/tls.ts";
+import { checkKeyPair } from "../lib/tls_settings.ts";
 import { printError, StartupError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import type { ProbeCommand } from "./flags.ts";
