@@ -19,7 +19,8 @@ import {
   type UdpEndpoint,
 } from "./endpoints.ts";
 import { ProxyProtocolListener } from "../lib/proxy_listener.ts";
-import { TlsListener, type TlsRoute, type TlsSettings } from "../lib/tls.ts";
+import { listenTls } from "../lib/listen_tls.ts";
+import type { TlsRoute, TlsSettings } from "../lib/tls.ts";
 import { StartupError } from "./errors.ts";
 import { usageHint } from "./help.ts";
 
@@ -263,7 +264,7 @@ function listenTcp(endpoint: TcpEndpoint, options: ListenOptions): Listener {
       "the endpoint asks for TLS, but no certificate and key were given",
     );
   }
-  return listenTls(tcp, options, endpoint.tls);
+  return openTls(tcp, options, endpoint.tls);
 }
 
 /** Whether binding failed because this machine or container has no IPv6. */
@@ -290,17 +291,17 @@ function claimPort(
 }
 
 /**
- * TLS over a TCP listener (see `tls.ts` for why not `Deno.listenTls`), a
- * PROXY header read first from trusted sources, closing the TCP listener
- * when the settings cannot serve.
+ * TLS over a TCP listener as {@link listenTls} serves it (see `tls.ts` for
+ * why not `Deno.listenTls`), closing the TCP listener when the settings
+ * cannot serve.
  */
-function listenTls(
+function openTls(
   tcp: Listener<Deno.Conn>,
   options: ListenOptions,
   files: TlsFiles,
 ): Listener {
   try {
-    return new TlsListener(tcp, options.tls!, {
+    return listenTls(tcp, options.tls!, {
       proxyFrom: options.proxyFrom,
       route: options.tlsRoute,
     });

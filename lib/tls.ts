@@ -15,21 +15,23 @@
  */
 
 import tls from "node:tls";
-import type { Cidr } from "./cidr.ts";
 import type { Connection, Listener } from "./io.ts";
-import { proxiedIfTrusted } from "./proxy_listener.ts";
-import { type Sessions, TlsConnection } from "./tls_connection.ts";
+import { type NotTls, type Sessions, TlsConnection } from "./tls_connection.ts";
 import { SessionSockets, type TlsRoute } from "./tls_route.ts";
 import { checkKeyPair, type TlsSettings } from "./tls_settings.ts";
 import { clientVerifyProblem } from "./tls_verdict.ts";
 
 export type { TlsRoute } from "./tls_route.ts";
 export type { TlsKeyPair, TlsSettings } from "./tls_settings.ts";
+export type { NotTls, NotTlsAnswer } from "./tls_connection.ts";
 
 /**
  * A listener that speaks TLS on the connections of a TCP listener. Each
  * accepted connection handshakes on its first read, so the deadline of that
- * read bounds the handshake too.
+ * read bounds the handshake too. `listenTls()` makes one as merhaba serves
+ * TLS (a PROXY header first from trusted balancers, plain HTTP answered
+ * with a 400); made here, it reads each connection as accepted and answers
+ * nothing that is not TLS, unless told otherwise.
  *
  * @example
  * ```ts
@@ -54,16 +56,18 @@ export type { TlsKeyPair, TlsSettings } from "./tls_settings.ts";
 export class TlsListener implements Listener {
   #tcp: Listener;
   #sessions: Sessions;
-  #proxyFrom: readonly Cidr[];
+  #wrap: ((conn: Deno.Conn) => Connection) | undefined;
 
   /**
    * Speaks TLS on the connections of `tcp`.
    *
-   * @param tcp the TCP listener (`Deno.listen`; with `proxyFrom`, nothing
-   * else); closing this one closes it
+   * @param tcp the TCP listener (`Deno.listen`, for the native route);
+   * closing this one closes it
    * @param settings the certificate and key every handshake presents, and the client CAs
-   * @param options.proxyFrom sources whose connections start with a PROXY
-   * header, read before the handshake
+   * @param options.wrap what each accepted connection is read through,
+   * before the handshake and under the session (a PROXY header's reader)
+   * @param options.notTls the answer to first bytes that are not a TLS
+   * handshake; without it, they go to the session, whose handshake fails
    * @param options.route `stream` to take the fallback route even where the
    * native one works (to compare them) @default "native"
    * @param options.verifyProblem whether client certificates can be verified
@@ -75,7 +79,8 @@ export class TlsListener implements Listener {
     tcp: Listener,
     settings: TlsSettings,
     options: {
-      proxyFrom?: readonly Cidr[];
+      wrap?: (conn: Deno.Conn) => Connection;
+      notTls?: NotTls;
       route?: TlsRoute;
       verifyProblem?: () => string | undefined;
     } = {},
@@ -91,7 +96,7 @@ export class TlsListener implements Listener {
       }
     }
     this.#tcp = tcp;
-    this.#proxyFrom = options.proxyFrom ?? [];
+    this.#wrap = options.wrap;
     const sockets = new SessionSockets(tcp, options.route);
     this.#sessions = {
       context: tls.createSecureContext({
@@ -102,6 +107,7 @@ export class TlsListener implements Listener {
       sockets,
       ...(clientCa !== undefined &&
         { clientCert: settings.clientCert ?? "required" }),
+      notTls: options.notTls,
     };
   }
 
@@ -120,14 +126,11 @@ export class TlsListener implements Listener {
     return this.#sessions.sockets.fallbackReason;
   }
 
-  /** The next connection, its PROXY header and handshake still to come. */
+  /** The next connection, its handshake (and any PROXY header) still to come. */
   async accept(): Promise<Connection> {
     const conn = await this.#tcp.accept() as Deno.Conn;
-    return new TlsConnection(
-      this.#proxyFrom.length ? proxiedIfTrusted(conn, this.#proxyFrom) : conn,
-      this.#sessions,
-      conn,
-    );
+    const wrap = this.#wrap;
+    return new TlsConnection(wrap ? wrap(conn) : conn, this.#sessions, conn);
   }
 
   /** Stops listening. */

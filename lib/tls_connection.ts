@@ -8,7 +8,6 @@
 
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
-import { formatAddress } from "./address.ts";
 import {
   ClientRefused,
   closeQuietly,
@@ -16,16 +15,29 @@ import {
   type TlsSession,
   writeAll,
 } from "./io.ts";
-import { plainHttpOnTlsReply } from "./reply.ts";
-import {
-  awaitsRequestLine,
-  httpsUrlFor,
-  looksLikeTls,
-  parseRequestLine,
-} from "./request.ts";
 import { SessionSockets, type TlsRoute } from "./tls_route.ts";
+import { TlsTransport } from "./tls_transport.ts";
 import { verdictOf } from "./tls_verdict.ts";
 import { type ClientCertificate, describeClientCertificate } from "./x509.ts";
+
+/**
+ * The answer to a client whose first bytes are not a TLS handshake, given
+ * those bytes and the address it reached; `undefined` hands them to the TLS
+ * session, whose handshake then fails. merhaba answers plain HTTP with a
+ * 400 (`answerPlainHttpOnTls` in `reply.ts`, which `listenTls` passes).
+ */
+export type NotTls = (
+  first: Uint8Array,
+  localAddr: Deno.Addr,
+) => NotTlsAnswer | undefined;
+
+/** What a client that did not start TLS is sent, and why it is refused. */
+export interface NotTlsAnswer {
+  /** The bytes sent back, before the connection is refused. */
+  reply: Uint8Array;
+  /** Why: the message of the {@link ClientRefused} its reads fail with. */
+  reason: string;
+}
 
 /** How a listener's sessions are made: shared by all its connections. */
 export interface Sessions {
@@ -33,6 +45,8 @@ export interface Sessions {
   sockets: SessionSockets;
   /** Whether clients are asked for a certificate, and must present a good one. */
   clientCert?: "optional" | "required";
+  /** The answer to first bytes that are not TLS; without one, none. */
+  notTls?: NotTls;
 }
 
 /** Node's code for a handshake without the certificate `required` asks for. */
@@ -40,14 +54,14 @@ const NO_CERTIFICATE = "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE";
 
 /**
  * One server-side TLS connection over a TCP one, with the `Deno.Conn`
- * methods merhaba uses. Its first bytes are read here (plain HTTP gets a
- * 400); then the session takes the socket. Reads wait for the handshake;
+ * methods merhaba uses. Its first bytes are read here (what is not TLS may
+ * get an answer, {@link NotTls}); then the session takes the socket. Reads wait for the handshake;
  * closing destroys the session and closes the TCP socket at once,
  * handshake or not.
  */
 export class TlsConnection implements Connection {
   #tcp: Connection;
-  #transport: Transport;
+  #transport: TlsTransport;
   #sessions: Sessions;
   #socket: tls.TLSSocket | undefined;
   #route: TlsRoute | undefined;
@@ -71,7 +85,7 @@ export class TlsConnection implements Connection {
     conn?: Deno.Conn,
   ) {
     this.#tcp = tcp;
-    this.#transport = new Transport(tcp);
+    this.#transport = new TlsTransport(tcp);
     this.#sessions = "sockets" in sessions ? sessions : {
       context: sessions,
       // Without a listener of Deno's, the stream route.
@@ -82,8 +96,8 @@ export class TlsConnection implements Connection {
   }
 
   /**
-   * Reads the first bytes: plain HTTP gets its 400; anything else starts
-   * the session, which is handed those bytes first.
+   * Reads the first bytes: what is not TLS may get its answer; anything
+   * else starts the session, which is handed those bytes first.
    */
   async #start(conn: Deno.Conn | undefined): Promise<void> {
     const buffer = new Uint8Array(FIRST_READ_SIZE);
@@ -100,7 +114,11 @@ export class TlsConnection implements Connection {
       return;
     }
     const first = buffer.subarray(0, n);
-    if (await this.#answerPlainHttp(first)) return;
+    const answer = this.#sessions.notTls?.(first, this.#tcp.localAddr);
+    if (answer) {
+      await this.#refuse(answer);
+      return;
+    }
     // Closed meanwhile: no session is started on a closed socket.
     if (this.#closed) return;
     const { socket, route } = this.#sessions.sockets.open(
@@ -178,33 +196,14 @@ export class TlsConnection implements Connection {
     this.#wakeReader();
   }
 
-  /**
-   * Answers a client that sent plain HTTP instead of a ClientHello with a
-   * `400` naming the `https://` URL, then fails its reads with
-   * {@link ClientRefused}. Resolves to whether it did.
-   */
-  async #answerPlainHttp(first: Uint8Array): Promise<boolean> {
-    // The usual case, a ClientHello, skips the request-line checks (which
-    // would also say no, more slowly).
-    // Stryker disable next-line ConditionalExpression: a shortcut only
-    if (looksLikeTls(first)) return false;
-    const request = parseRequestLine(first);
-    if (request === undefined && !awaitsRequestLine(first)) return false;
-    const url = httpsUrlFor(first, formatAddress(this.#tcp.localAddr));
+  /** Sends `answer.reply`, then fails the reads with {@link ClientRefused}. */
+  async #refuse(answer: NotTlsAnswer): Promise<void> {
     try {
-      await writeAll(
-        this.#transport,
-        plainHttpOnTlsReply(url, request?.method),
-      );
+      await writeAll(this.#transport, answer.reply);
     } catch {
-      // The client has gone: there is no one to point anywhere.
+      // The client has gone: there is no one to answer.
     }
-    this.#fail(
-      new ClientRefused(
-        `sent plain HTTP to this TLS port: answered 400, pointing to ${url}`,
-      ),
-    );
-    return true;
+    this.#fail(new ClientRefused(answer.reason));
   }
 
   /** Lets a read that waits for the socket look again. */
@@ -335,67 +334,9 @@ export class TlsConnection implements Connection {
 }
 
 /**
- * Most bytes of the first read: a ClientHello, or the plain HTTP request
- * line answered with a 400; also more than any bytes a PROXY header's
+ * Most bytes of the first read: a ClientHello, or what is answered instead
+ * (a plain HTTP request line); also more than any bytes a PROXY header's
  * reader keeps past the header, so that by the native route nothing read
  * stays behind in JavaScript.
  */
 const FIRST_READ_SIZE = 4 * 1024;
-
-/**
- * The TCP connection as a TLS session uses it, knowing when its socket is
- * released: Deno releases a socket once it is closed and no operation on it
- * is in flight, and one in flight at `close()` ends only on a later turn of
- * the event loop.
- */
-class Transport {
-  #tcp: Connection;
-  #inFlight = 0;
-  #closed = false;
-  #released = Promise.withResolvers<void>();
-
-  constructor(tcp: Connection) {
-    this.#tcp = tcp;
-  }
-
-  /** Resolves once the socket is closed and nothing is in flight on it. */
-  get whenReleased(): Promise<void> {
-    return this.#released.promise;
-  }
-
-  read(buffer: Uint8Array): Promise<number | null> {
-    return this.#track(this.#tcp.read(buffer));
-  }
-
-  write(bytes: Uint8Array): Promise<number> {
-    return this.#track(this.#tcp.write(bytes));
-  }
-
-  closeWrite(): Promise<void> {
-    return this.#track(this.#tcp.closeWrite());
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    try {
-      this.#tcp.close();
-    } finally {
-      this.#closed = true;
-      this.#releaseIfIdle();
-    }
-  }
-
-  async #track<T>(operation: Promise<T>): Promise<T> {
-    this.#inFlight++;
-    try {
-      return await operation;
-    } finally {
-      this.#inFlight--;
-      this.#releaseIfIdle();
-    }
-  }
-
-  #releaseIfIdle(): void {
-    if (this.#closed && this.#inFlight === 0) this.#released.resolve();
-  }
-}

@@ -3,7 +3,9 @@ import tls from "node:tls";
 import { serve, type ServeOptions } from "../server.ts";
 import { ClientRefused, type Connection } from "./io.ts";
 import { TlsListener, type TlsRoute } from "./tls.ts";
-import { TlsConnection } from "./tls_connection.ts";
+import { type NotTls, TlsConnection } from "./tls_connection.ts";
+import { SessionSockets } from "./tls_route.ts";
+import { answerPlainHttpOnTls } from "./reply.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
 import { CAN_COUNT_SOCKETS, heldSockets } from "../tests/sockets.ts";
 import {
@@ -186,7 +188,13 @@ async function scriptedTls(segments: Segment[] | ScriptedConnection) {
   const tcp = segments instanceof ScriptedConnection
     ? segments
     : new ScriptedConnection(segments);
-  return { tcp, tls: new TlsConnection(tcp, context) };
+  // Plain HTTP is answered as on the listeners listenTls() makes.
+  const sessions = {
+    context,
+    sockets: new SessionSockets({}),
+    notTls: answerPlainHttpOnTls,
+  };
+  return { tcp, tls: new TlsConnection(tcp, sessions) };
 }
 
 /** Resolves when the scripted connection's `n`th read begins. */
@@ -248,6 +256,45 @@ Deno.test("TlsConnection: plain HTTP from a client already gone still fails the 
   const error = await firstRead(tls);
   tls.close();
   assert.ok(error instanceof ClientRefused);
+});
+
+Deno.test("TlsConnection: first bytes that are not TLS get the listener's answer, given them and our address; without an answer they go to the session", async () => {
+  await using fixture = await tlsFixture();
+  const context = tls.createSecureContext({
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+  });
+  const asked: [string, Deno.Addr][] = [];
+  const notTls: NotTls = (first, localAddr) => {
+    asked.push([decode(first), localAddr]);
+    return decode(first) === "xyz"
+      ? { reply: encode("not TLS here"), reason: "sent xyz" }
+      : undefined;
+  };
+  const sessions = { context, sockets: new SessionSockets({}), notTls };
+  const answered = new ScriptedConnection([encode("xyz")]);
+  const answering = new TlsConnection(answered, sessions);
+  const refused = await firstRead(answering);
+  answering.close();
+  assert.deepEqual(refused, new ClientRefused("sent xyz"));
+  assert.deepEqual(answered.written.map(decode), ["not TLS here"]);
+  assert.deepEqual(asked.splice(0), [["xyz", answered.localAddr]]);
+  for (
+    const [first, given] of [
+      ["hello\n", sessions],
+      ["GET / HTTP/1.1\r\n\r\n", context],
+    ] as const
+  ) {
+    const tcp = new ScriptedConnection([encode(first)]);
+    const conn = new TlsConnection(tcp, given);
+    const failed = await firstRead(conn);
+    conn.close();
+    assert.ok(failed instanceof Error, first);
+    assert.ok(!(failed instanceof ClientRefused), String(failed));
+    assert.ok(tcp.written.every((bytes) => !decode(bytes).startsWith("HTTP/")));
+    assert.ok(tcp.written.every((bytes) => decode(bytes) !== "not TLS here"));
+  }
+  assert.deepEqual(asked, [["hello\n", answered.localAddr]]);
 });
 
 Deno.test("TlsConnection: bytes that are neither TLS nor HTTP fail the handshake with TLS's error and get no 400", async () => {

@@ -6,6 +6,7 @@ import type { TlsConnection } from "./tls_connection.ts";
 import {
   decode,
   encode,
+  greet,
   readToEnd,
   tlsFixture,
   writeAll,
@@ -133,4 +134,88 @@ Deno.test("the stream route serves where the native one cannot be had, and says 
   });
   await writeAll(conn, encode("hi\n"));
   assert.equal(decode(await readToEnd(conn)), GREETING);
+});
+
+Deno.test("TlsListener reads each connection through wrap, and answers what is not TLS with notTls", async () => {
+  await using fixture = await tlsFixture();
+  using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let reads = 0;
+  const asked: string[] = [];
+  const listener = new TlsListener(tcp, {
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+  }, {
+    wrap: (conn) => ({
+      remoteAddr: conn.remoteAddr,
+      localAddr: conn.localAddr,
+      read: (buffer) => (reads++, conn.read(buffer)),
+      write: (bytes) => conn.write(bytes),
+      closeWrite: () => conn.closeWrite(),
+      close: () => conn.close(),
+    }),
+    notTls: (first, localAddr) => {
+      asked.push(`${decode(first)} to ${(localAddr as Deno.NetAddr).port}`);
+      return { reply: encode("not TLS here"), reason: "sent no ClientHello" };
+    },
+  });
+  await using _server = serve(listener, {});
+  assert.equal(await greet(tcp.addr.port, "hi"), "not TLS here");
+  assert.deepEqual(asked, [`hi to ${tcp.addr.port}`]);
+  assert.ok(reads > 0, "read through wrap");
+});
+
+Deno.test("TlsListener with client CAs requires a client certificate unless it is optional, and verifies one against them", async () => {
+  await using fixture = await tlsFixture();
+  const settings = {
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+    clientCa: await Deno.readTextFile("tests/testdata/client_ca.pem"),
+  };
+  const clientPair = {
+    cert: await Deno.readTextFile("tests/testdata/client_cert.pem"),
+    key: await Deno.readTextFile("tests/testdata/client_key.pem"),
+  };
+  /** What the server reads of "hi" from a client, and what it saw of its certificate. */
+  const served = async (
+    clientCert: "optional" | undefined,
+    pair?: { cert: string; key: string },
+  ) => {
+    using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const listener = new TlsListener(tcp, { ...settings, clientCert });
+    const [server, client] = await Promise.all([
+      listener.accept() as Promise<TlsConnection>,
+      Deno.connectTls({
+        hostname: "localhost",
+        port: tcp.addr.port,
+        caCerts: [fixture.cert],
+        ...pair,
+      }),
+    ]);
+    const alive = setInterval(() => {}, 1000);
+    try {
+      await writeAll(client, encode("hi"));
+      const read = await server.read(new Uint8Array(8)).then(
+        (n) => n,
+        (error: Error) => error.message,
+      );
+      return { read, certificate: server.clientCertificate };
+    } finally {
+      clearInterval(alive);
+      server.close();
+      client.close();
+      await server.released();
+    }
+  };
+  assert.deepEqual(await served(undefined), {
+    read:
+      "presented no client certificate, and --client-cert is required: handshake failed with alert certificate_required",
+    certificate: undefined,
+  });
+  assert.deepEqual(await served("optional"), { read: 2, certificate: null });
+  for (const mode of [undefined, "optional"] as const) {
+    const { read, certificate } = await served(mode, clientPair);
+    assert.equal(read, 2, mode);
+    assert.equal(certificate?.subject, "O=Merhaba Tests, CN=client.example");
+    assert.equal(certificate?.verified, true, mode);
+  }
 });
