@@ -28,22 +28,25 @@ export type { NotTls, NotTlsAnswer } from "./tls_connection.ts";
 /**
  * A listener that speaks TLS on the connections of a TCP listener. Each
  * accepted connection handshakes on its first read, so the deadline of that
- * read bounds the handshake too. `listenTls()` makes one as merhaba serves
- * TLS (a PROXY header first from trusted balancers, plain HTTP answered
- * with a 400); made here, it reads each connection as accepted and answers
- * nothing that is not TLS, unless told otherwise.
+ * read bounds the handshake too. Make one with `listenTls()`, as merhaba
+ * serves TLS: a PROXY header first from trusted balancers, plain HTTP
+ * answered with a 400. Made with `new`, it reads no header and answers
+ * nothing that is not TLS unless told to (`wrap`, `notTls`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { serve } from "../server.ts";
+ * import { listenTls } from "./listen_tls.ts";
  * import { TlsListener } from "./tls.ts";
  *
  * // The self-signed pair for localhost the tests use.
  * const cert = await Deno.readTextFile("tests/testdata/localhost_cert.pem");
  * const key = await Deno.readTextFile("tests/testdata/localhost_key.pem");
  * const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * await using _server = serve(new TlsListener(tcp, { cert, key }));
+ * const listener = listenTls(tcp, { cert, key });
+ * assert.ok(listener instanceof TlsListener);
+ * await using _server = serve(listener);
  * using conn = await Deno.connectTls({
  *   hostname: "localhost",
  *   port: tcp.addr.port,
