@@ -1,7 +1,7 @@
 /**
- * The greeting server as a library: serve a `Deno.Listener` (or a
- * {@link TlsListener} or {@link ProxyProtocolListener} over one), greet
- * each connection, shut down without losing replies.
+ * The greeting server as a library: serve a `Deno.Listener` (or TLS over
+ * one, {@link listenTls}, or a {@link ProxyProtocolListener}), greet each
+ * connection, shut down without losing replies.
  *
  * @example
  * ```ts
@@ -80,14 +80,17 @@ export {
 } from "./lib/json_reply.ts";
 export type { Connection, Listener, TlsSession } from "./lib/io.ts";
 export {
+  type NotTls,
+  type NotTlsAnswer,
   type TlsKeyPair,
   TlsListener,
   type TlsRoute,
   type TlsSettings,
 } from "./lib/tls.ts";
+export { listenTls, type ListenTlsOptions } from "./lib/listen_tls.ts";
 export type { ClientCertificate } from "./lib/x509.ts";
 export type { DelayMs } from "./lib/timers.ts";
-export { ProxyProtocolListener } from "./lib/proxied.ts";
+export { ProxyProtocolListener } from "./lib/proxy_listener.ts";
 export { type Cidr, parseCidr } from "./lib/cidr.ts";
 export { PLACEHOLDERS } from "./lib/greeting.ts";
 export { SharedCounter } from "./lib/counter.ts";

@@ -1,12 +1,10 @@
 /**
  * Opening the listeners: TCP, TLS, UDP or a Unix socket, behind PROXY
- * headers or not, every port of a range, and every way that can fail
- * explained as one message and a hint.
+ * headers or not, every port of a range (why one fails: `listen_errors.ts`).
  *
  * @module
  */
 
-import { formatHostPort } from "../lib/address.ts";
 import type { Cidr } from "../lib/cidr.ts";
 import { closeQuietly, type Listener } from "../lib/io.ts";
 import {
@@ -18,10 +16,11 @@ import {
   type TlsFiles,
   type UdpEndpoint,
 } from "./endpoints.ts";
-import { ProxyProtocolListener } from "../lib/proxied.ts";
-import { TlsListener, type TlsRoute, type TlsSettings } from "../lib/tls.ts";
-import { permissionHint, socketPathFlags, StartupError } from "./errors.ts";
-import { usageHint } from "./help.ts";
+import { ProxyProtocolListener } from "../lib/proxy_listener.ts";
+import { listenTls } from "../lib/listen_tls.ts";
+import type { TlsRoute, TlsSettings } from "../lib/tls.ts";
+import { StartupError } from "./errors.ts";
+import { isPortRefused, startupErrorOf } from "./listen_errors.ts";
 
 /** How to open a listener. */
 export interface ListenOptions {
@@ -47,13 +46,6 @@ export interface ListenOptions {
 
 /** Where the default endpoint listens when this machine has no IPv6. */
 const IPV4_ANY = "0.0.0.0";
-
-/** The name of an endpoint as people read it: `host:port`, `[::1]:port` or a path. */
-function describeAddress(endpoint: Endpoint): string {
-  return endpoint.transport === "unix"
-    ? endpoint.path
-    : formatHostPort(endpoint.host, endpoint.port);
-}
 
 /** What one endpoint (one `--listen`) opened: a socket per port it could bind. */
 export interface Opened {
@@ -143,11 +135,6 @@ async function openEndpoint(
   }
 }
 
-/** Whether a port could not be had for a reason that leaves the others usable. */
-function isPortRefused(error: unknown): boolean {
-  return error instanceof StartupError && PORT_REFUSALS.includes(error.reason);
-}
-
 /**
  * Opens a UDP socket, falling back to IPv4 as TCP does.
  *
@@ -219,29 +206,6 @@ export async function openListener(
   }
 }
 
-/** A {@link StartupError} for a failure to listen, with its short reason. */
-function startupErrorOf(
-  error: unknown,
-  endpoint: Endpoint,
-  listen = false,
-): StartupError {
-  const [message, hint] = describeListenError(error, endpoint, listen);
-  const startup = new StartupError(message, hint, listenFailure(error));
-  startup.cause = error;
-  return startup;
-}
-
-/** Why a port of a range can fail while the others serve. */
-const PORT_REFUSALS = ["in use", "permission denied", "not granted"];
-
-/** A few words on why listening failed, for a port of a range. */
-function listenFailure(error: unknown): string {
-  if (error instanceof Deno.errors.AddrInUse) return "in use";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (error instanceof Deno.errors.NotCapable) return "not granted";
-  return error instanceof Error ? error.message : String(error);
-}
-
 function listenTcp(endpoint: TcpEndpoint, options: ListenOptions): Listener {
   const listen = options.listen ?? Deno.listen;
   const address = {
@@ -263,7 +227,7 @@ function listenTcp(endpoint: TcpEndpoint, options: ListenOptions): Listener {
       "the endpoint asks for TLS, but no certificate and key were given",
     );
   }
-  return listenTls(tcp, options, endpoint.tls);
+  return openTls(tcp, options, endpoint.tls);
 }
 
 /** Whether binding failed because this machine or container has no IPv6. */
@@ -290,17 +254,17 @@ function claimPort(
 }
 
 /**
- * TLS over a TCP listener (see `tls.ts` for why not `Deno.listenTls`), a
- * PROXY header read first from trusted sources, closing the TCP listener
- * when the settings cannot serve.
+ * TLS over a TCP listener as {@link listenTls} serves it (see `tls.ts` for
+ * why not `Deno.listenTls`), closing the TCP listener when the settings
+ * cannot serve.
  */
-function listenTls(
+function openTls(
   tcp: Listener<Deno.Conn>,
   options: ListenOptions,
   files: TlsFiles,
 ): Listener {
   try {
-    return new TlsListener(tcp, options.tls!, {
+    return listenTls(tcp, options.tls!, {
       proxyFrom: options.proxyFrom,
       route: options.tlsRoute,
     });
@@ -355,87 +319,4 @@ async function clearStaleSocket(path: string): Promise<void> {
     `${path} is in use: another server answers on it`,
     "Stop that server, or pick another socket path.",
   );
-}
-
-/**
- * Explains why listening failed, as a message and a hint for what to do.
- * Unknown errors keep Deno's own message.
- *
- * @param listen whether the endpoint was given with `--listen` (hints name
- * that flag, not `--port` or `--unix`)
- */
-export function describeListenError(
-  error: unknown,
-  endpoint: Endpoint,
-  listen = false,
-): [message: string, hint: string] {
-  const address = describeAddress(endpoint);
-  const unix = endpoint.transport === "unix";
-  if (error instanceof Deno.errors.AddrInUse) {
-    if (unix) {
-      return [`${address} is already in use`, "Pick another socket path."];
-    }
-    return listen
-      ? [
-        `${address} is already in use`,
-        `Pick another port for --listen ${
-          describeEndpoint(endpoint)
-        }, or port 0: the system then picks a free one and merhaba prints it.`,
-      ]
-      : [
-        `${address} is already in use; pick another --port or 0`,
-        "With --port 0 the system picks a free port and merhaba prints it.",
-      ];
-  }
-  if (error instanceof Deno.errors.NotCapable) {
-    return unix
-      ? [
-        `Access to the socket path ${address} was not granted`,
-        `${permissionHint(socketPathFlags(address))}.`,
-      ]
-      : [
-        `Network access to ${address} was not granted`,
-        "Run with --allow-net (deno run --allow-net main.ts), or use deno task start.",
-      ];
-  }
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return unix
-      ? [
-        `Permission denied creating the socket ${address}`,
-        "Pick a socket path in a directory you can write to.",
-      ]
-      : [
-        `Permission denied to listen on ${address}`,
-        `Ports below 1024 need root or CAP_NET_BIND_SERVICE; pick a ${
-          listen ? "port" : "--port"
-        } from 1024 up.`,
-      ];
-  }
-  if (error instanceof Deno.errors.AddrNotAvailable && !unix) {
-    return [
-      `${endpoint.host} is not an address of this machine`,
-      "Use 0.0.0.0 (every IPv4 interface), :: (IPv6), or one of this machine's addresses.",
-    ];
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  if (
-    !unix &&
-    /lookup address|Name or service not known|nodename nor servname/i.test(
-      message,
-    )
-  ) {
-    return [
-      `Cannot resolve host "${endpoint.host}"`,
-      `Check the spelling of ${
-        listen ? "the host in --listen" : "--host"
-      }, or give an IP address.`,
-    ];
-  }
-  if (unix && error instanceof Deno.errors.NotFound) {
-    return [
-      `Cannot create the socket ${address}: its directory does not exist`,
-      "Create the directory, or pick a socket path in one that exists.",
-    ];
-  }
-  return [`Cannot listen on ${address}: ${message}`, usageHint()];
 }

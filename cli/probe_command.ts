@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkKeyPair } from "../lib/tls.ts";
+import { checkKeyPair } from "../lib/tls_settings.ts";
 import {
   permissionHint,
   printError,

@@ -25,7 +25,7 @@ import {
   type Connection,
   type Listener,
 } from "./io.ts";
-import { ProxyProtocolListener } from "./proxied.ts";
+import { ProxyProtocolListener } from "./proxy_listener.ts";
 import { TlsListener } from "./tls.ts";
 import { parseCidr } from "./cidr.ts";
 

@@ -7,8 +7,16 @@
  */
 
 import { STATUS_CODES } from "node:http";
+import { formatAddress } from "./address.ts";
 import { DEFAULTS } from "./defaults.ts";
-import type { RequestLine } from "./request.ts";
+import {
+  awaitsRequestLine,
+  httpsUrlFor,
+  looksLikeTls,
+  parseRequestLine,
+  type RequestLine,
+} from "./request.ts";
+import type { NotTlsAnswer } from "./tls_connection.ts";
 
 /**
  * How replies are chosen: `auto` answers HTTP requests with an HTTP response
@@ -123,6 +131,47 @@ export function plainHttpOnTlsReply(
     { ...DEFAULT_HTTP, status: 400 },
     method,
   );
+}
+
+/**
+ * What a TLS port answers to a client whose first bytes are plain HTTP
+ * instead of a ClientHello (a whole request line, or the start of one): the
+ * {@link plainHttpOnTlsReply} naming the `https://` URL of its Host header,
+ * or of `localAddr`, and the reason it is refused. `undefined` for anything
+ * else, which the TLS session fails. `listenTls` passes it to every
+ * `TlsListener` it makes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { answerPlainHttpOnTls } from "./reply.ts";
+ *
+ * const localAddr = { transport: "tcp", hostname: "::1", port: 8443 } as const;
+ * const bytes = (text: string) => new TextEncoder().encode(text);
+ * const answer = answerPlainHttpOnTls(bytes("GET / HTTP/1.1\r\n"), localAddr);
+ * assert.equal(
+ *   answer?.reason,
+ *   "sent plain HTTP to this TLS port: answered 400, pointing to https://[::1]:8443/",
+ * );
+ * assert.equal(answerPlainHttpOnTls(bytes("hello\n"), localAddr), undefined);
+ * ```
+ */
+export function answerPlainHttpOnTls(
+  first: Uint8Array,
+  localAddr: Deno.Addr,
+): NotTlsAnswer | undefined {
+  // The usual case, a ClientHello, skips the request-line checks (which
+  // would also say no, more slowly).
+  // Stryker disable next-line ConditionalExpression: a shortcut only
+  if (looksLikeTls(first)) return undefined;
+  const request = parseRequestLine(first);
+  if (request === undefined && !awaitsRequestLine(first)) return undefined;
+  const url = httpsUrlFor(first, formatAddress(localAddr));
+  return {
+    reply: plainHttpOnTlsReply(url, request?.method),
+    reason:
+      `sent plain HTTP to this TLS port: answered 400, pointing to ${url}`,
+  };
 }
 
 /** The body of the `414 URI Too Long` reply. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { STATUS_CODES } from "node:http";
 import {
+  answerPlainHttpOnTls,
   chooseReply,
   DEFAULT_HTTP,
   encodeReplies,
@@ -245,4 +246,43 @@ Deno.test("httpResponse(): CONNECT opens a tunnel only on 2xx", () => {
 
 Deno.test("MODES lists every mode, in the order the help gives them", () => {
   assert.deepEqual(MODES, ["auto", "raw", "http"]);
+});
+
+Deno.test("answerPlainHttpOnTls() answers a request line, or the start of one, with the 400 to its Host or our address; a ClientHello or other bytes get none", () => {
+  const local: Deno.Addr = {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 8443,
+  };
+  const refused = (url: string) =>
+    `sent plain HTTP to this TLS port: answered 400, pointing to ${url}`;
+  assert.deepEqual(
+    answerPlainHttpOnTls(
+      encode("GET / HTTP/1.1\r\nHost: example.com:9443\r\n\r\n"),
+      local,
+    ),
+    {
+      reply: plainHttpOnTlsReply("https://example.com:9443/", "GET"),
+      reason: refused("https://example.com:9443/"),
+    },
+  );
+  const head = answerPlainHttpOnTls(encode("HEAD / HTTP/1.1\r\n\r\n"), local);
+  assert.deepEqual(head, {
+    reply: plainHttpOnTlsReply("https://127.0.0.1:8443/", "HEAD"),
+    reason: refused("https://127.0.0.1:8443/"),
+  });
+  assert.ok(decode(head.reply).endsWith("\r\n\r\n"), "no body for HEAD");
+  assert.deepEqual(answerPlainHttpOnTls(encode("GET / HT"), local), {
+    reply: plainHttpOnTlsReply("https://127.0.0.1:8443/", undefined),
+    reason: refused("https://127.0.0.1:8443/"),
+  });
+  for (
+    const other of [
+      new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]),
+      encode("hello\n"),
+      encode("PROXY TCP4 192.0.2.7 127.0.0.1 51000 80\r\n"),
+    ]
+  ) {
+    assert.equal(answerPlainHttpOnTls(other, local), undefined);
+  }
 });

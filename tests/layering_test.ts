@@ -67,3 +67,27 @@ Deno.test("the command's modules import each other in no circle", async () => {
   for (const module of modules.keys()) visit(module);
   assert.ok(done.has("cli/flags.ts"));
 });
+
+Deno.test("the TLS transport knows no HTTP and no PROXY header: lib/tls.ts and its parts reach none of request.ts, reply.ts, proxy_listener.ts", async () => {
+  const transport = [
+    "lib/tls.ts",
+    "lib/tls_connection.ts",
+    "lib/tls_route.ts",
+    "lib/tls_settings.ts",
+    "lib/tls_transport.ts",
+    "lib/tls_verdict.ts",
+  ];
+  const above = ["lib/request.ts", "lib/reply.ts", "lib/proxy_listener.ts"];
+  for (const module of transport) {
+    const reached = [...(await graph(module)).keys()];
+    assert.ok(reached.includes(module), module);
+    for (const forbidden of above) {
+      assert.ok(!reached.includes(forbidden), `${module} reaches ${forbidden}`);
+    }
+  }
+  // The one place that puts them together.
+  const listenTls = [...(await graph("lib/listen_tls.ts")).keys()];
+  for (const module of [...above, "lib/tls.ts"]) {
+    assert.ok(listenTls.includes(module), module);
+  }
+});

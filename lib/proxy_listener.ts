@@ -19,7 +19,7 @@ import { MAX_HEADER_LENGTH, parseProxyHeader } from "./proxy_protocol.ts";
  * @example
  * ```ts ignore
  * import { parseCidr } from "./cidr.ts";
- * import { ProxyProtocolListener } from "./proxied.ts";
+ * import { ProxyProtocolListener } from "./proxy_listener.ts";
  * import { serve } from "../server.ts";
  *
  * const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -1,25 +1,15 @@
-import { Duplex } from "node:stream";
-import tls from "node:tls";
 import assert from "node:assert/strict";
 import { parseCidr } from "./cidr.ts";
 import {
   ProxiedConnection,
   ProxyHeaderError,
   ProxyProtocolListener,
-} from "./proxied.ts";
+} from "./proxy_listener.ts";
 import { V2_SIGNATURE } from "./proxy_protocol.ts";
 import { serve, type ServeOptions } from "../server.ts";
-import { TlsListener } from "./tls.ts";
 import type { Listener } from "./io.ts";
 import { replyTo, ScriptedConnection } from "../tests/scripted.ts";
-import {
-  decode,
-  encode,
-  exchange,
-  readToEnd,
-  tlsFixture,
-  writeAll,
-} from "../tests/test_client.ts";
+import { decode, encode, exchange } from "../tests/test_client.ts";
 
 const V1 = "PROXY TCP4 192.0.2.7 127.0.0.1 51000 80\r\n";
 
@@ -91,81 +81,6 @@ Deno.test("an untrusted source's PROXY header is client data, and it cannot forg
   const reply = decode(await exchange(port, { send: encode(V1) }));
   assert.match(reply, /^127\.0\.0\.1:\d+\nPROXY TCP4 192\.0\.2\.7/);
 });
-
-for (const route of ["native", "stream"] as const) {
-  Deno.test(`TLS behind a PROXY header (${route} route): the header first, then the handshake`, async () => {
-    await using fixture = await tlsFixture();
-    const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const listener = new TlsListener(
-      tcp,
-      { cert: fixture.cert, key: await Deno.readTextFile(fixture.keyFile) },
-      { proxyFrom: [parseCidr("127.0.0.1")], route },
-    );
-    assert.equal(listener.route, route);
-    await using _ = serve(listener, { greeting: "{peer}" });
-    const plain = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: tcp.addr.port,
-    });
-    await writeAll(plain, encode(V1));
-    using conn = await Deno.startTls(plain, {
-      hostname: "localhost",
-      caCerts: [fixture.cert],
-    });
-    await writeAll(conn, encode("hello\n"));
-    assert.equal(decode(await readToEnd(conn)), "192.0.2.7:51000");
-    // The header and the ClientHello in one segment, as balancers send them.
-    assert.equal(
-      await greetOverTlsAfter(tcp.addr.port, V1, fixture.cert),
-      "192.0.2.7:51000",
-    );
-  });
-}
-
-/**
- * Connects, sends `header` and the ClientHello in one write, and resolves
- * to the greeting read over TLS.
- */
-async function greetOverTlsAfter(
-  port: number,
-  header: string,
-  ca: string,
-): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  let prefix: Uint8Array | undefined = encode(header);
-  // The TLS client's stream: its first write goes out behind the header.
-  const stream = new Duplex({
-    read() {
-      const buffer = new Uint8Array(16 * 1024);
-      conn.read(buffer).then(
-        (n) => this.push(n === null ? null : buffer.subarray(0, n)),
-        (error) => this.destroy(error),
-      );
-    },
-    write(chunk: Uint8Array, _encoding, done) {
-      const bytes = prefix ? new Uint8Array([...prefix, ...chunk]) : chunk;
-      prefix = undefined;
-      writeAll(conn, bytes).then(() => done(), done);
-    },
-    destroy(error, done) {
-      conn.close();
-      done(error);
-    },
-  });
-  return await new Promise((resolve, reject) => {
-    const session = tls.connect(
-      { socket: stream, servername: "localhost", ca },
-      () => session.write("hello\n"),
-    );
-    let text = "";
-    session.on("data", (chunk: Uint8Array) => text += decode(chunk));
-    session.on("error", reject);
-    session.on("end", () => {
-      session.destroy();
-      resolve(text);
-    });
-  });
-}
 
 /** A ProxiedConnection over a scripted client at 127.0.0.1:1. */
 function proxied(segments: (string | Uint8Array)[]) {
