@@ -1,14 +1,15 @@
 /**
  * What a client gets back: the greeting raw or as an HTTP response, the
  * refusals (HTTP/2, a request line too long, plain HTTP to a TLS port), all
- * encoded once when the server starts where they can be.
+ * encoded once when the server starts where they can be. Which one a
+ * connection gets is decided by `connection_reply.ts` (plain HTTP to a TLS
+ * port is answered by `tls.ts`, before the connection is served).
  *
  * @module
  */
 
 import { STATUS_CODES } from "node:http";
 import { DEFAULTS } from "./defaults.ts";
-import type { RequestLine } from "./request.ts";
 
 /**
  * How replies are chosen: `auto` answers HTTP requests with an HTTP response
@@ -185,26 +186,4 @@ export function httpResponse(
   response.set(headBytes);
   response.set(body, headBytes.byteLength);
   return response;
-}
-
-/**
- * Picks the reply for a client, given the mode and the request line it sent
- * (if any). `HEAD` gets the headers alone, with the body's Content-Length.
- */
-export function chooseReply(
-  replies: Replies,
-  mode: Mode,
-  request: RequestLine | undefined,
-): Uint8Array {
-  if (mode === "raw" || (mode === "auto" && request === undefined)) {
-    return replies.raw;
-  }
-  switch (request?.method) {
-    case "HEAD":
-      return replies.httpHead;
-    case "CONNECT":
-      return replies.httpConnect;
-    default:
-      return replies.http;
-  }
 }
