@@ -20,11 +20,8 @@
  */
 
 import { getLogger, type Logger } from "@logtape/logtape";
-import {
-  type ConnectionPlan,
-  type Crowd,
-  serveConnection,
-} from "./lib/connection.ts";
+import { type ConnectionPlan, serveConnection } from "./lib/connection.ts";
+import type { ConnectionSlots } from "./lib/lingering_close.ts";
 import {
   BufferPool,
   closeQuietly,
@@ -515,7 +512,7 @@ function planFor(
   options: ServeOptions,
   timeoutMs: number,
   delay: ReplyDelay | undefined,
-  crowd: Crowd,
+  slots: ConnectionSlots,
 ): ConnectionPlan {
   const readSize = options.readSize ?? DEFAULTS.readSize;
   const json = options.reply === "json";
@@ -551,7 +548,7 @@ function planFor(
     lingerBytes: options.lingerBytes ?? DEFAULTS.lingerBytes,
     buffers: new BufferPool(readSize),
     logger: getLogger(CATEGORIES.connection),
-    crowd,
+    slots,
     delay,
   };
 }

@@ -1,7 +1,10 @@
 /**
  * What a client gets back: the greeting raw or as an HTTP response, the
  * refusals (HTTP/2, a request line too long, plain HTTP to a TLS port), all
- * encoded once when the server starts where they can be.
+ * encoded once when the server starts where they can be. Which one a
+ * connection gets is decided by `connection_reply.ts`; plain HTTP to a TLS
+ * port is answered by {@link answerPlainHttpOnTls}, which `listen_tls.ts`
+ * hands to the TLS listener, before the connection is served.
  *
  * @module
  */
@@ -14,7 +17,6 @@ import {
   httpsUrlFor,
   looksLikeTls,
   parseRequestLine,
-  type RequestLine,
 } from "./request.ts";
 import type { NotTlsAnswer } from "./tls_connection.ts";
 
@@ -234,26 +236,4 @@ export function httpResponse(
   response.set(headBytes);
   response.set(body, headBytes.byteLength);
   return response;
-}
-
-/**
- * Picks the reply for a client, given the mode and the request line it sent
- * (if any). `HEAD` gets the headers alone, with the body's Content-Length.
- */
-export function chooseReply(
-  replies: Replies,
-  mode: Mode,
-  request: RequestLine | undefined,
-): Uint8Array {
-  if (mode === "raw" || (mode === "auto" && request === undefined)) {
-    return replies.raw;
-  }
-  switch (request?.method) {
-    case "HEAD":
-      return replies.httpHead;
-    case "CONNECT":
-      return replies.httpConnect;
-    default:
-      return replies.http;
-  }
 }
