@@ -76,7 +76,7 @@ export async function runMerhaba(
  * port once the listening line (its first stdout line) is printed. Unless
  * the arguments choose an endpoint, it listens on 127.0.0.1 port 0.
  */
-export class MerhabaProcess {
+export class MerhabaProcess implements AsyncDisposable {
   /** Every stdout line so far. */
   readonly lines: string[] = [];
   /** Every stdout chunk so far, as bytes. */
@@ -240,6 +240,11 @@ export class MerhabaProcess {
       this.#stdoutDone,
     ]);
     return { code: status.code, stderr: await this.#stderr };
+  }
+
+  /** Kills it (SIGKILL) unless it has exited, so that a failed test leaves no process behind. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop("SIGKILL");
   }
 
   async #collectStdout(): Promise<void> {

@@ -37,7 +37,6 @@ const NOT_MEASURED: Record<string, string> = {
     "wording: how an error is printed, and the hints errors share",
   "cli/exit_codes.ts": "data: the exit codes and their meanings",
   "cli/probe_command.ts": "wiring: runs cli/probe.ts and prints its verdict",
-  "cli/serve_command.ts": "TODO",
   "cli/startup_files.ts": "wiring: reads the files the flags name",
   "cli/version.ts": "data: the version",
   "cli/worker_entry.ts": "wiring: a worker thread's entry",
