@@ -8,12 +8,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import {
-  addressFamilies,
-  canonicalHost,
-  formatHostPort,
-  listeningUrl,
-} from "../lib/address.ts";
+import { canonicalHost, formatHostPort } from "../lib/address.ts";
 import { logEvent } from "../lib/events.ts";
 import { TlsListener } from "../lib/tls.ts";
 import type { ServeStats } from "../server.ts";
@@ -25,6 +20,7 @@ import {
   portCount,
 } from "./endpoints.ts";
 import { hasIpv6, type Opened } from "./listen.ts";
+import { addressFamilies, listeningUrl } from "./listening_address.ts";
 import { VERSION } from "./version.ts";
 
 /** Most ports a warning lists by number. */

@@ -30,7 +30,7 @@ import {
 
 export { type ProbeTarget, UsageError } from "./validate.ts";
 import { type Cidr, parseCidr } from "../lib/cidr.ts";
-import { DEFAULTS } from "../lib/defaults.ts";
+import { DEFAULTS } from "./defaults.ts";
 import type { DelayMs } from "../lib/timers.ts";
 import {
   DEFAULT_HTTP,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULTS } from "../lib/defaults.ts";
+import { DEFAULTS } from "./defaults.ts";
 import { closestFlag, type Config, parseFlags, UsageError } from "./flags.ts";
 
 function configOf(args: string[]): Config {

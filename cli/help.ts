@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DEFAULTS } from "../lib/defaults.ts";
+import { DEFAULTS } from "./defaults.ts";
 import { DEFAULT_HTTP, MODES } from "../lib/reply.ts";
 import { EXIT_CODE_MEANINGS, ExitCode } from "./exit_codes.ts";
 import { LOG_FORMATS, LOG_LEVELS } from "./logging.ts";
