@@ -9,7 +9,6 @@
 
 import type { Logger } from "@logtape/logtape";
 import { canonicalHost, formatHostPort } from "../lib/address.ts";
-import { logEvent } from "../lib/events.ts";
 import { TlsListener } from "../lib/tls.ts";
 import type { ServeStats } from "../server.ts";
 import {
@@ -19,6 +18,7 @@ import {
   type NetEndpoint,
   portCount,
 } from "./endpoints.ts";
+import { logEvent } from "./events.ts";
 import { hasIpv6, type Opened } from "./listen.ts";
 import { addressFamilies, listeningUrl } from "./listening_address.ts";
 import { VERSION } from "./version.ts";
