@@ -13,7 +13,7 @@ import {
   MAX_DELAY_SECONDS,
   MAX_DRAIN_DELAY_SECONDS,
   MAX_READ_SIZE,
-} from "./flags.ts";
+} from "./flag_table.ts";
 import { MAX_RANGE_PORTS } from "./endpoints.ts";
 import { JSON_CONTENT_TYPE, REPLY_FORMATS } from "../server.ts";
 

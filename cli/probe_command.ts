@@ -9,7 +9,7 @@ import { formatHostPort } from "../lib/address.ts";
 import { checkKeyPair } from "../lib/tls.ts";
 import { printError, StartupError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
-import type { ProbeCommand } from "./flags.ts";
+import type { ProbeCommand } from "./config.ts";
 import { CertificateValidityError } from "./certificate.ts";
 import {
   describeProbe,
