@@ -396,6 +396,7 @@ Deno.test("parseFlags() refuses --proxy-protocol where no endpoint takes TCP", (
     const listen of [
       ["--listen", "udp://:53"],
       ["--listen", "udp://:53", "--listen", "unix:/s"],
+      ["--listen", "unix:/s", "--listen", "udp://:53"],
     ]
   ) {
     assert.throws(() => parseFlags([...listen, "--proxy-protocol", "::1"]), {
