@@ -11,7 +11,9 @@
  * @module
  */
 
-import { type Environment, parseFlags, UsageError } from "./cli/flags.ts";
+import type { Environment } from "./cli/config.ts";
+import { parseFlags } from "./cli/flags.ts";
+import { UsageError } from "./cli/validate.ts";
 import { BUG_HINT, printError } from "./cli/errors.ts";
 import { ExitCode } from "./cli/exit_codes.ts";
 import { usage, usageHint } from "./cli/help.ts";

@@ -8,14 +8,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import {
-  addressFamilies,
-  canonicalHost,
-  formatHostPort,
-  isWildcard,
-  listeningUrl,
-} from "../lib/address.ts";
-import { logEvent } from "../lib/events.ts";
+import { canonicalHost, formatHostPort, isWildcard } from "../lib/address.ts";
 import { TlsListener } from "../lib/tls.ts";
 import type { ServeStats } from "../server.ts";
 import {
@@ -24,7 +17,9 @@ import {
   type NetEndpoint,
   portCount,
 } from "./endpoints.ts";
+import { logEvent } from "./events.ts";
 import { hasIpv6, type Opened } from "./listen.ts";
+import { addressFamilies, listeningUrl } from "./listening_address.ts";
 import { VERSION } from "./version.ts";
 
 /** Most ports a warning lists by number. */

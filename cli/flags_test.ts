@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
-import { DEFAULTS } from "../lib/defaults.ts";
-import { closestFlag, type Config, parseFlags, UsageError } from "./flags.ts";
+import { parseCidr } from "../lib/cidr.ts";
+import type { Config } from "./config.ts";
+import { DEFAULTS } from "./defaults.ts";
+import { parseFlags } from "./flags.ts";
+import { UsageError } from "./validate.ts";
 
 function configOf(args: string[]): Config {
   const command = parseFlags(args);
@@ -188,15 +191,6 @@ Deno.test("parseFlags() recognises --help and --version", () => {
 
 Deno.test("parseFlags() rejects bad values with a message naming the flag", () => {
   const cases: [string[], RegExp][] = [
-    [
-      ["--port", "abc"],
-      /^Invalid --port "abc": expected an integer from 0 to 65535$/,
-    ],
-    [["--port", "70000"], /--port "70000"/],
-    [["--port", "-1"], /--port "-1"/],
-    [["--port", "8080.5"], /--port/],
-    [["--port", " 80"], /--port/],
-    [["--port", "0x50"], /--port/],
     [["--timeout", "soon"], /^Invalid --timeout "soon": expected seconds/],
     [["--timeout", "0"], /--timeout "0"/],
     [["--timeout", "-5"], /--timeout "-5"/],
@@ -212,18 +206,10 @@ Deno.test("parseFlags() rejects bad values with a message naming the flag", () =
     [["--max-connections", "0"], /--max-connections "0"/],
     [["--log-format", "xml"], /--log-format "xml": expected one of text, json/],
     [["--log-level", "trace"], /--log-level "trace"/],
-    [["--host", ""], /--host ""/],
-    [["--host", "a b"], /--host "a b"/],
-    [["--nope"], /Unknown option '--nope'/],
-    [["--port"], /^Missing value for -p, --port$/],
-    [["-p"], /Missing value for -p, --port/],
-    [["serve"], /Unexpected argument 'serve'/],
-    [["--quiet=yes"], /--quiet/],
     [
       ["--greeting", "a", "--greeting-file", "b"],
       /--greeting and --greeting-file cannot be combined/,
     ],
-    [["--cert", "c.pem"], /--cert needs --key too/],
     [
       ["--greeting", "hi {nope}"],
       /^Invalid --greeting: Unknown placeholder \{nope\}/,
@@ -250,9 +236,7 @@ Deno.test("parseFlags() rejects bad values with a message naming the flag", () =
       ["--content-type", "text/html\r\nX: y"],
       /^Invalid --content-type "text\/html\r\nX: y": .*control/,
     ],
-    [["--unix", "/s", "--port", "1"], /--unix cannot be combined with --port/],
     [["--workers", "x"], /Invalid --workers "x"/],
-    [["--probe", "nohost"], /Invalid --probe "nohost"/],
   ];
   for (const [args, message] of cases) {
     assert.throws(() => parseFlags(args), (error: unknown) => {
@@ -293,28 +277,6 @@ Deno.test("parseFlags() reads --greeting-file, --workers and --probe", () => {
   });
 });
 
-Deno.test("parseFlags() takes the port from PORT unless --port is given", () => {
-  const port = (args: string[], PORT?: string) => {
-    const [endpoint] =
-      (parseFlags(args, { PORT }) as { config: Config }).config.endpoints;
-    return endpoint?.transport === "tcp" ? endpoint.port : undefined;
-  };
-  assert.equal(port([], "8080"), 8080);
-  assert.equal(port(["--port", "9090"], "8080"), 9090);
-  assert.equal(port([], undefined), 0);
-  assert.equal(port([], ""), 0);
-  assert.throws(
-    () => parseFlags([], { PORT: "http" }),
-    /^UsageError: Invalid PORT environment variable "http": expected an integer from 0 to 65535$/,
-  );
-  assert.equal(
-    (parseFlags(["--unix", "/s"], { PORT: "8080" }) as { config: Config })
-      .config
-      .endpoints[0]?.transport,
-    "unix",
-  );
-});
-
 Deno.test("parseFlags() reads --max-accepts", () => {
   assert.equal(configOf(["--max-accepts", "3"]).maxAccepts, 3);
   assert.equal(configOf([]).maxAccepts, undefined);
@@ -326,40 +288,6 @@ Deno.test("parseFlags() reads --max-accepts", () => {
     () => parseFlags(["--max-accepts", "2", "--workers", "2"]),
     /--max-accepts .* cannot be used with --workers/,
   );
-});
-
-Deno.test("parseFlags() --probe with no target probes what the same flags and PORT would serve", () => {
-  assert.deepEqual(parseFlags(["--probe"], { PORT: "9090" }), {
-    kind: "probe",
-    target: { transport: "tcp", hostname: "127.0.0.1", port: 9090 },
-    tls: false,
-    timeoutMs: 5000,
-    proxyFrom: [],
-    logFormat: "text",
-  });
-  assert.deepEqual(
-    parseFlags(["--probe", "--port", "8443", "--cert", "c", "--key", "k"]),
-    {
-      kind: "probe",
-      target: { transport: "tcp", hostname: "127.0.0.1", port: 8443 },
-      tls: true,
-      timeoutMs: 5000,
-      proxyFrom: [],
-      logFormat: "text",
-    },
-  );
-  assert.deepEqual(
-    parseFlags(["--unix", "/run/m.sock", "--probe"]),
-    {
-      kind: "probe",
-      target: { transport: "unix", path: "/run/m.sock" },
-      tls: false,
-      timeoutMs: 5000,
-      proxyFrom: [],
-      logFormat: "text",
-    },
-  );
-  assert.throws(() => parseFlags(["--probe"]), /needs the server's port/);
 });
 
 Deno.test("parseFlags() reads --proxy-protocol CIDRs and names a bad one", () => {
@@ -378,52 +306,6 @@ Deno.test("parseFlags() reads --proxy-protocol CIDRs and names a bad one", () =>
     () => configOf(["--unix", "/tmp/m.sock", "--proxy-protocol", "::1"]),
     /cannot be used with --unix/,
   );
-});
-
-Deno.test("parseFlags() suggests the flag a mistyped one most likely meant", () => {
-  for (
-    const [typed, meant] of [
-      ["--prot", "--port"],
-      ["--hots", "--host"],
-      ["--greting", "--greeting"],
-      ["--max-conn", "--max-connections"],
-      ["--timout", "--timeout"],
-    ]
-  ) {
-    assert.throws(
-      () => parseFlags([typed!, "1"]),
-      (error) =>
-        error instanceof UsageError &&
-        error.message ===
-          `Unknown option '${typed}'; did you mean ${meant}?`,
-    );
-  }
-  assert.throws(
-    () => parseFlags(["--frobnicate"]),
-    (error) =>
-      error instanceof UsageError &&
-      error.message === "Unknown option '--frobnicate'",
-  );
-  assert.equal(closestFlag("--max-"), undefined, "ambiguous prefix");
-});
-
-Deno.test("parseFlags() refuses a one-value flag given twice, and takes repeatable ones", () => {
-  assert.throws(
-    () => parseFlags(["--port", "80", "-p", "8080"]),
-    (error) =>
-      error instanceof UsageError &&
-      error.message ===
-        '--port was given twice ("80" and "8080"): give it once',
-  );
-  assert.throws(
-    () => parseFlags(["--echo", "--echo"]),
-    /--echo was given twice: give it once/,
-  );
-  const command = parseFlags(["--header", "A: 1", "--header", "B: 2"]);
-  assert.equal(command.kind, "serve");
-  if (command.kind === "serve") {
-    assert.equal(command.config.http.headers.length, 2);
-  }
 });
 
 Deno.test("parseFlags() refuses a malformed --proxy-protocol range, naming it", () => {
@@ -450,15 +332,155 @@ Deno.test("parseFlags() gives --probe the server's trusted ranges, so the probe 
   }
 });
 
-Deno.test("parseFlags() takes a leading -- as npm users type it, and nothing after the flags", () => {
-  // `npx … task start -- --port 8080` passes the `--` on.
-  assert.deepEqual(
-    configOf(["--", "--port", "8080"]),
-    configOf(["--port", "8080"]),
+Deno.test("parseFlags() reads MERHABA_TLS_ROUTE when serving, and only stream or native", () => {
+  const serve = (MERHABA_TLS_ROUTE?: string) =>
+    (parseFlags([], { MERHABA_TLS_ROUTE }) as { config: Config }).config;
+  assert.equal(serve("stream").tlsRoute, "stream");
+  for (const native of ["native", "", undefined]) {
+    assert.equal("tlsRoute" in serve(native), false, String(native));
+  }
+  for (const route of ["fast", "STREAM", "native "]) {
+    assert.throws(() => serve(route), {
+      name: "UsageError",
+      message:
+        `Invalid MERHABA_TLS_ROUTE "${route}": expected native or stream`,
+    });
+  }
+  assert.equal(
+    parseFlags(["--probe", "h:1"], { MERHABA_TLS_ROUTE: "fast" }).kind,
+    "probe",
+    "a probe does not read it",
   );
-  assert.deepEqual(configOf(["--"]), configOf([]));
+});
+
+Deno.test("parseFlags() notes that the endpoints came from --listen, for the hints", () => {
+  const config = configOf(["--listen", "127.0.0.1:1", "--listen", "udp://:2"]);
+  assert.equal(config.fromListenFlag, true);
+  assert.deepEqual(config.endpoints, [
+    { transport: "tcp", host: "127.0.0.1", port: 1 },
+    { transport: "udp", host: "::", ipv4Fallback: true, port: 2 },
+  ]);
+  assert.equal("fromListenFlag" in configOf(["--port", "1"]), false);
+});
+
+Deno.test("parseFlags() refuses --workers with a Unix socket, naming how it was given", () => {
+  const refusals: [string[], string][] = [
+    [["--unix", "/s"], "--unix"],
+    [["--listen", "unix:/s"], "--listen unix:/s"],
+    [["--listen", ":1", "--listen", "unix:/run/s"], "--listen unix:/run/s"],
+  ];
+  for (const [args, named] of refusals) {
+    for (const workers of ["2", "auto"]) {
+      assert.throws(() => parseFlags([...args, "--workers", workers]), {
+        name: "UsageError",
+        message:
+          `--workers needs a TCP port to share; it cannot be used with ${named}`,
+      });
+    }
+    assert.equal(configOf([...args, "--workers", "1"]).workers, 1);
+  }
+  assert.equal(configOf(["--listen", ":1", "--workers", "2"]).workers, 2);
+  assert.throws(() => parseFlags(["--max-accepts", "2", "--workers", "auto"]), {
+    name: "UsageError",
+    message:
+      "--max-accepts counts on one thread; it cannot be used with --workers",
+  });
+  assert.equal(
+    configOf(["--max-accepts", "2", "--workers", "1"]).maxAccepts,
+    2,
+  );
+});
+
+Deno.test("parseFlags() refuses --proxy-protocol where no endpoint takes TCP", () => {
+  for (
+    const listen of [
+      ["--listen", "udp://:53"],
+      ["--listen", "udp://:53", "--listen", "unix:/s"],
+      ["--listen", "unix:/s", "--listen", "udp://:53"],
+    ]
+  ) {
+    assert.throws(() => parseFlags([...listen, "--proxy-protocol", "::1"]), {
+      name: "UsageError",
+      message:
+        "--proxy-protocol trusts TCP sources; it cannot be used with only unix: and udp:// listeners",
+    });
+  }
   assert.throws(
-    () => parseFlags(["--port", "8080", "--", "--echo"]),
-    /Unexpected argument '--echo'/,
+    () => parseFlags(["--unix", "/s", "--proxy-protocol", "::1"]),
+    {
+      name: "UsageError",
+      message:
+        "--proxy-protocol trusts TCP sources; it cannot be used with --unix",
+    },
+  );
+  assert.deepEqual(
+    configOf([
+      ...["--listen", "udp://:53", "--listen", ":80"],
+      ...["--proxy-protocol", "::1"],
+    ]).proxyFrom,
+    [parseCidr("::1")],
+  );
+  assert.deepEqual(configOf(["--unix", "/s"]).proxyFrom, []);
+});
+
+Deno.test("parseFlags() gives --probe the --timeout, --log-format, trusted ranges and client certificate it was given", () => {
+  assert.deepEqual(
+    parseFlags([
+      ...["--probe", "tls://h:1", "--timeout", "2", "--log-format", "json"],
+      ...["--proxy-protocol", "10.0.0.0/8"],
+      ...["--probe-cert", "c", "--probe-key", "k"],
+    ]),
+    {
+      kind: "probe",
+      target: { transport: "tcp", hostname: "h", port: 1 },
+      tls: true,
+      timeoutMs: 2000,
+      proxyFrom: [parseCidr("10.0.0.0/8")],
+      logFormat: "json",
+      clientCert: { certFile: "c", keyFile: "k" },
+    },
+  );
+  assert.throws(() => parseFlags(["--probe-key", "k"]), {
+    name: "UsageError",
+    message: "--probe-key goes with --probe",
+  });
+  assert.throws(() => parseFlags(["--probe", "h:1", "--log-format", "xml"]), {
+    name: "UsageError",
+    message: 'Invalid --log-format "xml": expected one of text, json',
+  });
+});
+
+Deno.test("parseFlags() takes each number up to its bound, in milliseconds to the nearest one", () => {
+  assert.equal(configOf(["--read-size", "16777216"]).readSize, 16777216);
+  assert.throws(
+    () => configOf(["--read-size", "16777217"]),
+    /^UsageError: Invalid --read-size "16777217": expected an integer from 1 to 16777216$/,
+  );
+  assert.equal(configOf(["--read-size", "1"]).readSize, 1);
+  assert.equal(
+    configOf(["--max-connections", "1000000"]).maxConnections,
+    1_000_000,
+  );
+  assert.throws(
+    () => configOf(["--max-connections", "1000001"]),
+    /^UsageError: Invalid --max-connections "1000001": expected an integer from 1 to 1000000$/,
+  );
+  assert.equal(configOf(["--max-connections", "1"]).maxConnections, 1);
+  assert.equal(configOf(["--timeout", "86400"]).timeoutMs, 86_400_000);
+  assert.throws(() => configOf(["--timeout", "86401"]), /--timeout "86401"/);
+  assert.equal(configOf(["--timeout", "0.0016"]).timeoutMs, 2);
+  assert.equal(configOf(["--timeout", "0.0014"]).timeoutMs, 1);
+  assert.equal(configOf(["--drain-delay", "3600"]).drainDelayMs, 3_600_000);
+  assert.throws(
+    () => configOf(["--drain-delay", "3600.5"]),
+    /--drain-delay "3600.5"/,
+  );
+  assert.equal(configOf(["--drain-delay", "0.0016"]).drainDelayMs, 2);
+  assert.equal(configOf(["--drain-delay", "0.0014"]).drainDelayMs, 1);
+  assert.equal(configOf(["--status", "100"]).http.status, 100);
+  assert.equal(configOf(["--status", "599"]).http.status, 599);
+  assert.equal(
+    configOf(["--max-accepts", String(Number.MAX_SAFE_INTEGER)]).maxAccepts,
+    Number.MAX_SAFE_INTEGER,
   );
 });

@@ -1,11 +1,11 @@
 /**
- * The text `--help` prints, built from the defaults (`lib/defaults.ts`)
+ * The text `--help` prints, built from the defaults (`cli/defaults.ts`)
  * and the exit codes (`exit_codes.ts`), so it cannot drift from them.
  *
  * @module
  */
 
-import { DEFAULTS } from "../lib/defaults.ts";
+import { DEFAULTS } from "./defaults.ts";
 import { DEFAULT_HTTP, MODES } from "../lib/reply.ts";
 import { EXIT_CODE_MEANINGS, ExitCode } from "./exit_codes.ts";
 import { LOG_FORMATS, LOG_LEVELS } from "./logging.ts";
@@ -13,7 +13,7 @@ import {
   MAX_DELAY_SECONDS,
   MAX_DRAIN_DELAY_SECONDS,
   MAX_READ_SIZE,
-} from "./flags.ts";
+} from "./flag_table.ts";
 import { MAX_RANGE_PORTS } from "./endpoints.ts";
 import { JSON_CONTENT_TYPE, REPLY_FORMATS } from "../server.ts";
 

@@ -1,8 +1,9 @@
 /**
  * Where log lines go and how they look: text or JSON Lines, batched onto
  * stdout and stderr with a bounded backlog. Each thread that serves
- * (`cli/serve_command.ts`, and `cli/worker_entry.ts` in each worker) calls {@link configureLogging}; what
- * the lines say is `lib/events.ts`.
+ * (`cli/serve_command.ts`, and `cli/worker_entry.ts` in each worker) calls
+ * {@link configureLogging}; what the lines say is `lib/events.ts` and
+ * `cli/events.ts`.
  *
  * @module
  */
@@ -15,9 +16,10 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { escapeHiddenCharacters } from "../lib/escape.ts";
-import { CATEGORIES, eventRecord } from "../lib/events.ts";
+import { CATEGORIES } from "../lib/events.ts";
 import { writeAll } from "../lib/io.ts";
 import { withTimeout } from "../lib/timers.ts";
+import { eventRecord } from "./events.ts";
 
 let lastTimestamp = NaN;
 let lastTime = "";

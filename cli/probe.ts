@@ -13,7 +13,7 @@
 
 import net, { isIP } from "node:net";
 import tls from "node:tls";
-import type { ProbeTarget } from "./flags.ts";
+import type { ProbeTarget } from "./validate.ts";
 import { PROBE_HOST } from "./probe_target.ts";
 import { type CertificateReport, describeCertificate } from "./certificate.ts";
 import { type Cidr, inCidr } from "../lib/cidr.ts";

@@ -13,7 +13,7 @@ import {
   StartupError,
 } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
-import type { ProbeCommand } from "./flags.ts";
+import type { ProbeCommand } from "./config.ts";
 import { CertificateValidityError } from "./certificate.ts";
 import { probe, type ProbeOptions } from "./probe.ts";
 import { describeProbe, probeFields } from "./probe_report.ts";

@@ -9,12 +9,14 @@
  */
 
 import { dispose, getLogger, type Logger } from "@logtape/logtape";
-import { CATEGORIES, logEvent } from "../lib/events.ts";
+import { CATEGORIES } from "../lib/events.ts";
 import { withTimeout } from "../lib/timers.ts";
 import { type GreetingServer, serve, SharedCounter } from "../server.ts";
 import { printError, StartupError } from "./errors.ts";
+import { logEvent } from "./events.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { type Config, toServeOptions } from "./flags.ts";
+import type { Config } from "./config.ts";
+import { toServeOptions } from "./serve_options.ts";
 import type { TcpEndpoint } from "./endpoints.ts";
 import { heapLimitMiB, heapShortfall } from "./heap.ts";
 import { type Opened, openEndpoints } from "./listen.ts";

@@ -8,7 +8,8 @@
 
 import type { TlsSettings } from "../lib/tls.ts";
 import { permissionHint, StartupError } from "./errors.ts";
-import type { Config, TlsFiles } from "./flags.ts";
+import type { Config } from "./config.ts";
+import type { TlsFiles } from "./endpoints.ts";
 
 /** What merhaba reads from files and the system before it drops access. */
 export interface StartupFiles {

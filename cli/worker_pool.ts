@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { Config, TcpEndpoint } from "./flags.ts";
+import type { Config } from "./config.ts";
+import type { TcpEndpoint } from "./endpoints.ts";
 import type { TlsSettings } from "../lib/tls.ts";
 import { BUG_HINT, permissionHint, StartupError } from "./errors.ts";
 import type { ServeStats } from "../server.ts";

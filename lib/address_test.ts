@@ -2,12 +2,10 @@ import assert from "node:assert/strict";
 import { BlockList, isIP } from "node:net";
 import fc from "../tests/fast_check.ts";
 import {
-  addressFamilies,
   canonicalHost,
   formatAddress,
   formatHostPort,
   ipFamily,
-  listeningUrl,
 } from "./address.ts";
 
 Deno.test("formatHostPort() brackets IPv6 hosts", () => {
@@ -21,25 +19,6 @@ Deno.test("formatAddress() writes TCP addresses and Unix paths", () => {
     "10.0.0.1:1",
   );
   assert.equal(formatAddress({ transport: "unix", path: "/tmp/s" }), "/tmp/s");
-});
-
-Deno.test("listeningUrl() points wildcard addresses at localhost", () => {
-  assert.equal(
-    listeningUrl({ transport: "tcp", hostname: "0.0.0.0", port: 8080 }),
-    "http://localhost:8080/",
-  );
-  assert.equal(
-    listeningUrl({ transport: "tcp", hostname: "::", port: 1 }),
-    "http://localhost:1/",
-  );
-  assert.equal(
-    listeningUrl({ transport: "tcp", hostname: "::1", port: 2 }),
-    "http://[::1]:2/",
-  );
-  assert.equal(
-    listeningUrl({ transport: "tcp", hostname: "0.0.0.0", port: 443 }, "https"),
-    "https://localhost:443/",
-  );
 });
 
 Deno.test("canonicalHost() shows an IPv4-mapped address as the IPv4 address, in either spelling", () => {
@@ -114,23 +93,6 @@ Deno.test("formatAddress() writes UDP, Unix datagram, unnamed and vsock addresse
     formatAddress({ transport: "vsock", cid: 3, port: 1024 } as Deno.Addr),
     "vsock:3:1024",
   );
-});
-
-Deno.test("addressFamilies() says which clients each wildcard takes", () => {
-  assert.equal(addressFamilies("::", true, true), "IPv6 and IPv4");
-  assert.equal(addressFamilies("::", false, true), "IPv6 and IPv4");
-  assert.equal(
-    addressFamilies("::", true, false),
-    "IPv4 only: IPv6 is disabled here",
-  );
-  assert.equal(
-    addressFamilies("0.0.0.0", true, true),
-    "IPv4 only: IPv6 is unavailable here",
-  );
-  assert.equal(addressFamilies("0.0.0.0", false, true), "IPv4 only");
-  for (const host of ["127.0.0.1", "::1", "localhost", ""]) {
-    assert.equal(addressFamilies(host, true, true), undefined, host);
-  }
 });
 
 Deno.test("ipFamily() agrees with node:net's isIP, but for addresses with a zone", () => {

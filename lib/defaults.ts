@@ -1,19 +1,13 @@
 /**
- * Every default of merhaba, in one place: the CLI's help text, the flag
- * parser and the server's options all read them from here.
+ * Every default of the server's options, in one place: `serve()` and the
+ * modules it is built from read them from here, and so does the command
+ * line, whose flags set these options.
  *
  * @module
  */
 
-/** Default values of the command-line flags and server options. */
+/** Default values of the server's options. */
 export const DEFAULTS = {
-  /**
-   * Interface to bind: every interface, IPv6 and IPv4 (a Linux `::` socket
-   * accepts both), falling back to 0.0.0.0 where IPv6 is unavailable.
-   */
-  host: "::",
-  /** TCP port; 0 lets the operating system pick a free one. */
-  port: 0,
   /** What every client receives. */
   greeting: "Merhaba dünya!",
   /** The status of HTTP replies. */
@@ -36,16 +30,8 @@ export const DEFAULTS = {
   lingerMs: 2000,
   /** Most bytes discarded after replying before closing regardless. */
   lingerBytes: 1024 * 1024,
-  /** How long to keep accepting after a stop signal (for rolling updates behind a balancer). */
-  drainDelaySeconds: 0,
   /** Extra time given to in-flight connections at shutdown, beyond the timeout. */
   shutdownGraceMs: 1000,
-  /** Threads accepting on the same port (each with its own listener). */
-  workers: 1,
-  /** Log line format. */
-  logFormat: "text",
-  /** Lowest log level printed. */
-  logLevel: "info",
 } as const;
 
 /**

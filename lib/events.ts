@@ -1,8 +1,10 @@
 /**
- * What merhaba says: the logger categories and the wording of every log
- * line, with {@link logEvent} to write one. The library and the shell log
- * through it; how lines are formatted and where they go is the shell's
- * (`cli/logging.ts`), as LogTape has libraries only call `getLogger`.
+ * What the library says: the logger categories and the wording of every
+ * line the library logs, with {@link logEvent} to write one. The wording is
+ * an {@link EventCatalogue}, which a caller that logs lines of its own (the
+ * shell) extends with {@link EventCatalogue.with}. How lines are formatted
+ * and where they go is the caller's, as LogTape has libraries only call
+ * `getLogger`.
  *
  * @module
  */
@@ -16,86 +18,13 @@ export const CATEGORIES = {
 } as const;
 
 /**
- * Every log line: its level, its `event` field in JSON, and its wording.
+ * A log line: its level, its `event` field in JSON, and its wording.
  * Placeholders name the record's properties, which are also the JSON fields.
  */
+export type EventSpec = readonly [level: LogLevel, event: string, text: string];
+
+/** Every line the library logs. */
 const EVENTS = {
-  listening: [
-    "info",
-    "listening",
-    "merhaba {version} listening on {address} ({transport}): {url}",
-  ],
-  listeningWildcard: [
-    "info",
-    "listening",
-    "merhaba {version} listening on {address} ({transport}, {families}): {url}",
-  ],
-  listeningRange: [
-    "info",
-    "listening",
-    "merhaba {version} listening on {address} ({details}): {url}",
-  ],
-  listeningUdp: [
-    "info",
-    "listening",
-    "merhaba {version} listening on {address} ({details}): {try}",
-  ],
-  portsNotBound: [
-    "warning",
-    "ports_not_bound",
-    "{address}: {count} of {ports} ports not bound: {failures}",
-  ],
-  listeningUnix: [
-    "info",
-    "listening",
-    "merhaba {version} listening on {address} (unix): curl --unix-socket {address} {url}",
-  ],
-  stopping: [
-    "info",
-    "stopping",
-    "{signal} received: stopping; {active} connection(s) in flight",
-  ],
-  stoppingActive: [
-    "info",
-    "stopping",
-    "{signal} received: stopping; {active} connection(s) in flight, given at most {grace_ms} ms to finish ({signal} again exits at once)",
-  ],
-  exitNow: [
-    "warning",
-    "exit_now",
-    "{signal} received again: exiting now (code 130), abandoning {active} connection(s) in flight",
-  ],
-  drainDelay: [
-    "info",
-    "drain_delay",
-    "{signal} received: still accepting for {delay_ms} ms (--drain-delay), then stopping",
-  ],
-  stoppingMaxAccepts: [
-    "info",
-    "stopping",
-    "accepted {accepted} connection(s), as --max-accepts asked: stopping",
-  ],
-  stopped: ["info", "stopped", "stopped after serving {served} connection(s)"],
-  stoppedWorkers: [
-    "info",
-    "stopped",
-    "stopped after serving {served} connection(s) (per worker: {per_worker})",
-  ],
-  stoppedListeners: [
-    "info",
-    "stopped",
-    "stopped after serving {served} connection(s) (per listener: {per_listener})",
-  ],
-  stoppedListenersWorkers: [
-    "info",
-    "stopped",
-    "stopped after serving {served} connection(s) (per listener: {per_listener}; per worker: {per_worker})",
-  ],
-  internalError: [
-    "error",
-    "internal_error",
-    "internal error, still serving (please report it): {error}",
-  ],
   acceptFailed: [
     "debug",
     "accept_failed",
@@ -142,11 +71,6 @@ const EVENTS = {
     "delay_cut",
     "{peer} got no reply: the server stopped during its {delay_ms} ms delay",
   ],
-  logDropped: [
-    "warning",
-    "log_dropped",
-    "{dropped} log line(s) dropped: the log output was not read fast enough",
-  ],
   probed: [
     "info",
     "probed",
@@ -171,11 +95,6 @@ const EVENTS = {
     "info",
     "client_certificate",
     "{peer} presented no client certificate ({verdict})",
-  ],
-  tlsStreamRoute: [
-    "debug",
-    "tls_route",
-    "TLS runs over the stream route, which costs about 1.2x the CPU of the native one: {reason}",
   ],
   datagram: ["info", "datagram", "{peer} sent {bytes} bytes (udp)"],
   datagramDelayed: [
@@ -213,15 +132,12 @@ const EVENTS = {
     "datagram_failed",
     "{operation} failed, still serving: {error} ({repeats} more failures since the last such line)",
   ],
-} as const satisfies Record<string, readonly [LogLevel, string, string]>;
+} as const satisfies Record<string, EventSpec>;
 
 /** A duration as log lines give it: milliseconds to a tenth. */
 export function tenths(ms: number): number {
   return Math.round(ms * 10) / 10;
 }
-
-/** The name of a log event. */
-export type EventName = keyof typeof EVENTS;
 
 /** A message template split once into what LogTape's template API takes. */
 interface CompiledEvent {
@@ -231,9 +147,7 @@ interface CompiledEvent {
   keys: string[];
 }
 
-function compileEvent(
-  [level, event, text]: readonly [LogLevel, string, string],
-): CompiledEvent {
+function compileEvent([level, event, text]: EventSpec): CompiledEvent {
   const parts = text.split(/\{(\w+)\}/);
   const strings = parts.filter((_, i) => i % 2 === 0);
   const keys = parts.filter((_, i) => i % 2 === 1);
@@ -242,15 +156,129 @@ function compileEvent(
   return { level, event, template, keys };
 }
 
-const COMPILED = Object.fromEntries(
-  Object.entries(EVENTS).map(([name, event]) => [name, compileEvent(event)]),
-) as Record<EventName, CompiledEvent>;
+/**
+ * Log lines by name, each worded once: {@link EventCatalogue.log} writes
+ * one to a logger, {@link EventCatalogue.record} makes its record without
+ * one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EventCatalogue } from "./events.ts";
+ *
+ * const events = new EventCatalogue({
+ *   greeted: ["info", "greeted", "{peer} was greeted"],
+ * });
+ * const record = events.record("greeted", { peer: "127.0.0.1:5000" });
+ * assert.equal(record.rawMessage, "127.0.0.1:5000 was greeted");
+ * assert.deepEqual(record.properties, {
+ *   event: "greeted",
+ *   peer: "127.0.0.1:5000",
+ * });
+ * ```
+ */
+export class EventCatalogue<Name extends string> {
+  readonly #specs: Readonly<Record<Name, EventSpec>>;
+  readonly #compiled: Readonly<Record<Name, CompiledEvent>>;
+
+  /** Compiles each line's wording once. */
+  constructor(events: Readonly<Record<Name, EventSpec>>) {
+    this.#specs = events;
+    this.#compiled = Object.fromEntries(
+      Object.entries<EventSpec>(events).map((
+        [name, spec],
+      ) => [name, compileEvent(spec)]),
+    ) as Record<Name, CompiledEvent>;
+  }
+
+  /**
+   * This catalogue with the lines of `events` added, for a caller that
+   * logs lines of its own besides the library's.
+   *
+   * @throws {TypeError} naming a line this catalogue words already.
+   */
+  with<More extends string>(
+    events:
+      & Readonly<Record<More, EventSpec>>
+      & { readonly [K in Name]?: never },
+  ): EventCatalogue<Name | More> {
+    const taken = Object.keys(events).find((name) =>
+      Object.hasOwn(this.#specs, name)
+    );
+    if (taken !== undefined) {
+      throw new TypeError(`The log event "${taken}" is worded already`);
+    }
+    return new EventCatalogue<Name | More>({ ...this.#specs, ...events });
+  }
+
+  /**
+   * Logs one event as this catalogue words it; its properties, and its
+   * `event` name, become the JSON fields. Nothing is built when the logger
+   * would drop it. A `timestamp` (milliseconds since the epoch) stamps the
+   * line with when the event happened, for a line written later than that.
+   */
+  log(
+    logger: Logger,
+    name: Name,
+    properties: Record<string, unknown>,
+    timestamp?: number,
+  ): void {
+    const { level, event, template, keys } = this.#compiled[name];
+    if (!logger.isEnabledFor(level)) return;
+    if (timestamp !== undefined) {
+      logger.emit(this.#recordOf(name, properties, timestamp));
+      return;
+    }
+    const values = keys.map((key) => properties[key]);
+    // The template form skips LogTape's WeakSet bookkeeping of string-message
+    // records, which at thousands of records a second kept them alive through
+    // garbage collections and doubled the server's memory.
+    const contextual = logger.with({ event, ...properties });
+    // Each of LogTape's levels has a method of its name.
+    contextual[level](template, ...values);
+  }
+
+  /**
+   * A record of an event made without a logger, in the server's category,
+   * for a sink to write itself (the count of lines it had to drop).
+   */
+  record(name: Name, properties: Record<string, unknown>): LogRecord {
+    return {
+      category: [...CATEGORIES.server],
+      ...this.#recordOf(name, properties, Date.now()),
+    };
+  }
+
+  /** An event's record, but for the category its logger gives it. */
+  #recordOf(
+    name: Name,
+    properties: Record<string, unknown>,
+    timestamp: number,
+  ): Omit<LogRecord, "category"> {
+    const { level, event, template, keys } = this.#compiled[name];
+    const message: unknown[] = [template[0]!];
+    keys.forEach((key, i) => message.push(properties[key], template[i + 1]!));
+    return {
+      level,
+      message,
+      rawMessage: message.join(""),
+      timestamp,
+      properties: { event, ...properties },
+    };
+  }
+}
+
+/** The name of a line the library logs. */
+export type EventName = keyof typeof EVENTS;
+
+/** The lines the library logs, worded. */
+export const LIBRARY_EVENTS: EventCatalogue<EventName> = new EventCatalogue(
+  EVENTS,
+);
 
 /**
- * Logs one event as {@link EVENTS} words it; its properties, and its `event`
- * name, become the JSON fields. Nothing is built when the logger would drop
- * it. A `timestamp` (milliseconds since the epoch) stamps the line with when
- * the event happened, for a line written later than that.
+ * Logs one of the library's events as {@link LIBRARY_EVENTS} words it (see
+ * {@link EventCatalogue.log}).
  *
  * @example
  * ```ts
@@ -266,49 +294,5 @@ export function logEvent(
   properties: Record<string, unknown>,
   timestamp?: number,
 ): void {
-  const { level, event, template, keys } = COMPILED[name];
-  if (!logger.isEnabledFor(level)) return;
-  if (timestamp !== undefined) {
-    logger.emit(recordOf(name, properties, timestamp));
-    return;
-  }
-  const values = keys.map((key) => properties[key]);
-  // The template form skips LogTape's WeakSet bookkeeping of string-message
-  // records, which at thousands of records a second kept them alive through
-  // garbage collections and doubled the server's memory.
-  const contextual = logger.with({ event, ...properties });
-  // Each of LogTape's levels has a method of its name.
-  contextual[level](template, ...values);
-}
-
-/**
- * A record of an event made without a logger, for a sink to write itself
- * (the count of lines it had to drop).
- */
-export function eventRecord(
-  name: EventName,
-  properties: Record<string, unknown>,
-): LogRecord {
-  return {
-    category: [...CATEGORIES.server],
-    ...recordOf(name, properties, Date.now()),
-  };
-}
-
-/** An event's record, but for the category its logger gives it. */
-function recordOf(
-  name: EventName,
-  properties: Record<string, unknown>,
-  timestamp: number,
-): Omit<LogRecord, "category"> {
-  const { level, event, template, keys } = COMPILED[name];
-  const message: unknown[] = [template[0]!];
-  keys.forEach((key, i) => message.push(properties[key], template[i + 1]!));
-  return {
-    level,
-    message,
-    rawMessage: message.join(""),
-    timestamp,
-    properties: { event, ...properties },
-  };
+  LIBRARY_EVENTS.log(logger, name, properties, timestamp);
 }

@@ -7,7 +7,7 @@ import {
   type LogRecord,
   reset,
 } from "@logtape/logtape";
-import { eventRecord, logEvent, tenths } from "./events.ts";
+import { EventCatalogue, LIBRARY_EVENTS, logEvent, tenths } from "./events.ts";
 
 /**
  * LogTape configured to keep the records of category ["test"] from `level`
@@ -49,49 +49,95 @@ Deno.test("logEvent() words the line and sets the event field", async () => {
   });
 });
 
-Deno.test("eventRecord() words an event without a logger", () => {
-  const record = eventRecord("logDropped", { dropped: 7 });
-  assert.equal(record.level, "warning");
-  assert.equal(
-    record.message.join(""),
-    "7 log line(s) dropped: the log output was not read fast enough",
-  );
-  assert.deepEqual(record.properties, { event: "log_dropped", dropped: 7 });
+/** A catalogue with a line at each level, for the machinery's tests. */
+const LEVELS = new EventCatalogue({
+  low: ["debug", "low_event", "{what} at debug"],
+  usual: ["info", "usual_event", "{what} at info"],
+  odd: ["warning", "odd_event", "{what} at warning"],
+  broken: ["error", "broken_event", "{what} at error"],
 });
 
-Deno.test("logEvent() logs each event at its level, debug to error", async () => {
+Deno.test("EventCatalogue.log() logs each event at its level, debug to error, with its event field", async () => {
   await using capture = await capturing("debug");
   const { records, logger } = capture;
-  logEvent(logger, "clientFailed", { peer: "p", error: "e" });
-  logEvent(logger, "stopped", { served: 3, accepted: 3 });
-  logEvent(logger, "logDropped", { dropped: 2 });
-  logEvent(logger, "internalError", { error: "boom" });
+  for (const name of ["low", "usual", "odd", "broken"] as const) {
+    LEVELS.log(logger, name, { what: name });
+  }
   assert.deepEqual(
-    records.map((record) => [record.level, record.properties.event]),
+    records.map((record) => [
+      record.level,
+      record.properties.event,
+      record.message.join(""),
+    ]),
     [
-      ["debug", "client_failed"],
-      ["info", "stopped"],
-      ["warning", "log_dropped"],
-      ["error", "internal_error"],
+      ["debug", "low_event", "low at debug"],
+      ["info", "usual_event", "usual at info"],
+      ["warning", "odd_event", "odd at warning"],
+      ["error", "broken_event", "broken at error"],
     ],
   );
-  assert.deepEqual(records[1]!.message, [
-    "stopped after serving ",
-    3,
-    " connection(s)",
-  ]);
 });
 
-Deno.test("eventRecord() makes the record a logger would: category, message parts and raw text", () => {
-  const record = eventRecord("stopped", { served: 3 });
+Deno.test("EventCatalogue.record() makes the record a logger would: category, message parts and raw text", () => {
+  const before = Date.now();
+  const record = LIBRARY_EVENTS.record("closed", {
+    peer: "1.2.3.4:5",
+    duration_ms: 12.5,
+  });
   assert.deepEqual(record.category, ["merhaba", "server"]);
+  assert.equal(record.level, "info");
   assert.deepEqual(record.message, [
-    "stopped after serving ",
-    3,
-    " connection(s)",
+    "",
+    "1.2.3.4:5",
+    " closed after ",
+    12.5,
+    " ms",
   ]);
-  assert.equal(record.rawMessage, "stopped after serving 3 connection(s)");
-  assert.equal(typeof record.timestamp, "number");
+  assert.equal(record.rawMessage, "1.2.3.4:5 closed after 12.5 ms");
+  assert.deepEqual(record.properties, {
+    event: "closed",
+    peer: "1.2.3.4:5",
+    duration_ms: 12.5,
+  });
+  assert.ok(record.timestamp >= before && record.timestamp <= Date.now());
+  const plain = LEVELS.record("odd", {});
+  assert.deepEqual(plain.message, ["", undefined, " at warning"]);
+});
+
+Deno.test("EventCatalogue.with() adds lines of its own and keeps the catalogue's, and refuses one worded already", () => {
+  const extended = LIBRARY_EVENTS.with({
+    greeted: ["info", "greeted", "{peer} was greeted"],
+  });
+  assert.equal(
+    extended.record("greeted", { peer: "p" }).rawMessage,
+    "p was greeted",
+  );
+  assert.equal(
+    extended.record("connected", { peer: "p" }).rawMessage,
+    "p connected",
+  );
+  assert.equal(
+    LIBRARY_EVENTS.record("connected", { peer: "p" }).rawMessage,
+    "p connected",
+    "the catalogue extended is unchanged",
+  );
+  assert.throws(
+    () =>
+      LIBRARY_EVENTS.with(
+        { connected: ["info", "c", "{peer} again"] } as never,
+      ),
+    {
+      name: "TypeError",
+      message: 'The log event "connected" is worded already',
+    },
+  );
+  assert.throws(
+    () =>
+      LEVELS.with(
+        { fresh: ["info", "f", "f"], odd: ["info", "o", "o"] } as never,
+      ),
+    { name: "TypeError", message: 'The log event "odd" is worded already' },
+  );
 });
 
 Deno.test("logEvent() builds nothing for a level the logger drops", () => {

@@ -91,3 +91,46 @@ Deno.test("the TLS transport knows no HTTP and no PROXY header: lib/tls.ts and i
     assert.ok(listenTls.includes(module), module);
   }
 });
+
+Deno.test("the command line flows one way: flags make a configuration, which becomes the server's options", async () => {
+  const modules = await graph("main.ts");
+  const reaches = (from: string, to: string): boolean => {
+    const seen = new Set<string>();
+    const next = [from];
+    while (next.length > 0) {
+      const module = next.pop()!;
+      if (module === to) return true;
+      if (seen.has(module)) continue;
+      seen.add(module);
+      next.push(...(modules.get(module) ?? []));
+    }
+    return false;
+  };
+  const flagModules = [
+    "cli/flag_table.ts",
+    "cli/suggest.ts",
+    "cli/read_args.ts",
+    "cli/endpoint_flags.ts",
+    "cli/probe_flags.ts",
+    "cli/flags.ts",
+  ];
+  for (
+    const module of [...flagModules, "cli/config.ts", "cli/serve_options.ts"]
+  ) {
+    assert.ok(modules.has(module), module);
+  }
+  assert.ok(reaches("cli/flags.ts", "cli/config.ts"));
+  assert.ok(reaches("cli/serve_options.ts", "cli/config.ts"));
+  for (const flagModule of flagModules) {
+    assert.ok(!reaches("cli/config.ts", flagModule), `config → ${flagModule}`);
+    assert.ok(
+      !reaches("cli/serve_options.ts", flagModule),
+      `options → ${flagModule}`,
+    );
+    assert.ok(
+      !reaches(flagModule, "cli/serve_options.ts"),
+      `${flagModule} → options`,
+    );
+  }
+  assert.ok(!reaches("cli/config.ts", "cli/serve_options.ts"));
+});

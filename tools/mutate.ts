@@ -33,6 +33,9 @@ const REPORTS = `${ROOT}reports/mutation/`;
 const NOT_MEASURED: Record<string, string> = {
   "lib/defaults.ts": "data: the library's defaults",
   "cli/announce.ts": "wording: the listening and stopped lines",
+  "cli/config.ts": "types: the configuration the flags make",
+  "cli/defaults.ts": "data: the command line's defaults",
+  "cli/flag_table.ts": "data: the flags and the bounds of their values",
   "cli/errors.ts":
     "wording: how an error is printed, and the hints errors share",
   "cli/exit_codes.ts": "data: the exit codes and their meanings",
