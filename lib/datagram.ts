@@ -3,42 +3,23 @@
  * received, within the {@link ReplyLimiter}'s bounds, so that the server is
  * no reflection amplifier. The loop is a hot path like a TCP connection's:
  * one receive buffer and, with `echo`, one reply buffer for the socket's
- * life, and nothing formatted for a log level that is off. A reply that
- * waits out a delay is sent from outside the loop, which goes on
- * receiving; the replies waiting at once are capped.
+ * life ({@link DatagramReplies} makes the replies), and nothing formatted
+ * for a log level that is off ({@link DatagramLog}). A reply that waits out
+ * a delay is sent from outside the loop, which goes on receiving; the
+ * replies waiting at once are capped.
  *
  * @module
  */
 
-import { getLogger, type Logger } from "@logtape/logtape";
-import { formatAddress } from "./address.ts";
 import type { SharedCounter } from "./counter.ts";
+import { DatagramLog } from "./datagram_log.ts";
+import { DatagramReplies } from "./datagram_reply.ts";
 import { DEFAULTS } from "./defaults.ts";
-import { escapeForTerminal } from "./escape.ts";
-import { CATEGORIES, logEvent, tenths } from "./events.ts";
-import {
-  compileGreeting,
-  type GreetingTemplate,
-  hostnameFor,
-  renderGreeting,
-} from "./greeting.ts";
-import { closeQuietly, describeError } from "./io.ts";
-import {
-  encodeDocument,
-  greetingText,
-  readServerFacts,
-  replyDocument,
-  type ReplyFormat,
-  type ServerFacts,
-} from "./json_reply.ts";
-import {
-  ReplyLimiter,
-  type ReplyLimits,
-  type WithheldBy,
-} from "./reply_limits.ts";
+import { closeQuietly } from "./io.ts";
+import type { ReplyFormat, ServerFacts } from "./json_reply.ts";
+import { ReplyLimiter, type ReplyLimits } from "./reply_limits.ts";
 import {
   type DelayMs,
-  RateLimiter,
   type ReplyDelay,
   replyDelay,
   TIMED_OUT,
@@ -126,12 +107,6 @@ export interface DatagramStats {
   dropped: number;
 }
 
-/** Shortest interval between two log lines about cut, withheld or failed replies. */
-const LIMITED_LINE_INTERVAL_MS = 10_000;
-
-const encoder = new TextEncoder();
-const NEWLINE = 0x0a;
-
 /**
  * Starts answering every datagram received on `socket` (UDP). The returned
  * server owns the socket: {@link DatagramServer.shutdown} closes it.
@@ -177,17 +152,7 @@ export class DatagramServer implements AsyncDisposable {
   readonly finished: Promise<DatagramStats>;
   #socket: Deno.DatagramConn;
   #readSize: number;
-  #echo: boolean;
-  /** The greeting's bytes, when it has no placeholders. */
-  #body: Uint8Array;
-  #template: GreetingTemplate | undefined;
-  /** With JSON replies: the greeting's text and who answered. */
-  #json: { greeting: string; server: ServerFacts } | undefined;
-  /** With `echo` and a fixed greeting: the greeting and a newline, then room for the datagram. */
-  #echoed: Uint8Array | undefined;
-  #hostname: string;
-  #local: string;
-  #counter: Pick<SharedCounter, "next"> | undefined;
+  #replies: DatagramReplies;
   #limiter: ReplyLimiter;
   #onAnswered: (() => void) | undefined;
   #delay: ReplyDelay | undefined;
@@ -198,11 +163,7 @@ export class DatagramServer implements AsyncDisposable {
   #idle: PromiseWithResolvers<void> | undefined;
   /** Shutting down: no datagram is answered; the socket closes once no reply waits. */
   #stopping = false;
-  #logger: Logger = getLogger(CATEGORIES.connection);
-  #cutLines = new RateLimiter(LIMITED_LINE_INTERVAL_MS);
-  #withheldLines = new RateLimiter(LIMITED_LINE_INTERVAL_MS);
-  #droppedLines = new RateLimiter(LIMITED_LINE_INTERVAL_MS);
-  #failedLines = new RateLimiter(LIMITED_LINE_INTERVAL_MS);
+  #log = new DatagramLog();
   #stats: DatagramStats = {
     accepted: 0,
     served: 0,
@@ -229,27 +190,7 @@ export class DatagramServer implements AsyncDisposable {
     this.#maxDelayed = options.maxDelayedReplies ?? DEFAULTS.maxConnections;
     this.#socket = socket;
     this.#readSize = options.readSize ?? DEFAULTS.readSize;
-    this.#echo = options.echo ?? false;
-    const { body, template } = compileGreeting(
-      options.greeting ?? DEFAULTS.greeting,
-    );
-    this.#body = body;
-    this.#template = template;
-    if (options.reply === "json") {
-      this.#echo = false;
-      this.#json = {
-        greeting: greetingText(body),
-        server: options.server ?? readServerFacts(options.hostname),
-      };
-    }
-    if (this.#echo && template === undefined) {
-      this.#echoed = new Uint8Array(body.byteLength + 1 + this.#readSize);
-      this.#echoed.set(body);
-      this.#echoed[body.byteLength] = NEWLINE;
-    }
-    this.#hostname = hostnameFor(template, options.hostname);
-    this.#local = formatAddress(socket.addr);
-    this.#counter = options.counter;
+    this.#replies = new DatagramReplies(socket.addr, options);
     this.#limiter = options.limiter ?? new ReplyLimiter(options.limits);
     this.#onAnswered = options.onAnswered;
     this.finished = this.#serve();
@@ -312,7 +253,7 @@ export class DatagramServer implements AsyncDisposable {
         [data, source] = await this.#socket.receive(buffer);
       } catch (error) {
         if (isClosed(error)) break;
-        this.#failed(undefined, error);
+        this.#log.failed(undefined, error);
         continue;
       }
       // Stopping, the socket stays open only for the replies still waiting.
@@ -345,20 +286,17 @@ export class DatagramServer implements AsyncDisposable {
       data = data.subarray(0, this.#readSize);
     }
     const delayMs = this.#delay?.draw();
-    // Stryker disable next-line ConditionalExpression: a shortcut (logEvent drops it all the same), but escaping the data would come first
-    if (this.#logger.isEnabledFor("info")) {
-      this.#logDatagram(peer, data, truncated, delayMs);
-    }
-    let reply = this.#replyTo(data, peer);
+    this.#log.datagram(peer, data, truncated, delayMs);
+    let reply = this.#replies.replyTo(data, peer, stats.accepted);
     const bound = this.#limiter.replyBound(data.byteLength);
     if (reply.byteLength > bound) {
       stats.cut++;
-      this.#logCut(peer, data.byteLength, reply.byteLength, bound);
+      this.#log.cut(peer, data.byteLength, reply.byteLength, bound);
       reply = reply.subarray(0, bound);
     }
     if (delayMs !== undefined && this.#waiting >= this.#maxDelayed) {
       stats.dropped++;
-      this.#logDropped(
+      this.#log.dropped(
         peer,
         `the most replies (${this.#maxDelayed}) already wait out their delay`,
       );
@@ -367,12 +305,16 @@ export class DatagramServer implements AsyncDisposable {
     const withheldBy = this.#limiter.admit(peer.hostname, reply.byteLength);
     if (withheldBy !== undefined) {
       stats.withheld++;
-      this.#logWithheld(peer, withheldBy);
+      this.#log.withheld(peer, withheldBy);
       return true;
     }
     if (delayMs !== undefined) {
       // The echo buffer is the next datagram's.
-      this.#sendLater(delayMs, this.#echoed ? reply.slice() : reply, peer);
+      this.#sendLater(
+        delayMs,
+        this.#replies.reusesBuffer ? reply.slice() : reply,
+        peer,
+      );
       return true;
     }
     return this.#send(reply, peer);
@@ -386,7 +328,7 @@ export class DatagramServer implements AsyncDisposable {
     } catch (error) {
       if (isClosed(error)) return false;
       // A source that is gone, or that no route leads to.
-      this.#failed(peer, error);
+      this.#log.failed(peer, error);
     }
     return true;
   }
@@ -405,142 +347,11 @@ export class DatagramServer implements AsyncDisposable {
       await this.#send(reply, peer);
     } else {
       this.#stats.dropped++;
-      this.#logDropped(peer, "the server stopped during its delay");
+      this.#log.dropped(peer, "the server stopped during its delay");
     }
     if (--this.#waiting > 0) return;
     if (this.#stopping) closeQuietly(this.#socket);
     this.#idle?.resolve();
-  }
-
-  /** The greeting, then with `echo` a newline and the datagram. */
-  #replyTo(data: Uint8Array, peer: Deno.NetAddr): Uint8Array {
-    if (this.#echoed !== undefined) {
-      const offset = this.#body.byteLength + 1;
-      this.#echoed.set(data, offset);
-      return this.#echoed.subarray(0, offset + data.byteLength);
-    }
-    if (this.#json !== undefined) return this.#document(data, peer);
-    if (this.#template === undefined) return this.#body;
-    const greeting = encoder.encode(this.#render(peer, this.#number()));
-    if (!this.#echo) return greeting;
-    const reply = new Uint8Array(greeting.byteLength + 1 + data.byteLength);
-    reply.set(greeting);
-    reply[greeting.byteLength] = NEWLINE;
-    reply.set(data, greeting.byteLength + 1);
-    return reply;
-  }
-
-  /** The datagram's number, for `{count}` and the JSON document. */
-  #number(): number {
-    return this.#counter?.next() ?? this.#stats.accepted;
-  }
-
-  /** The greeting with its placeholders filled in. */
-  #render(peer: Deno.NetAddr, number: number): string {
-    return renderGreeting(this.#template!, {
-      hostname: this.#hostname,
-      peer: formatAddress(peer),
-      local: this.#local,
-      count: String(number),
-      time: new Date().toISOString(),
-      client_cert: "none",
-    });
-  }
-
-  /** The JSON document of a datagram, and a newline. */
-  #document(data: Uint8Array, peer: Deno.NetAddr): Uint8Array {
-    const number = this.#number();
-    return encodeDocument(replyDocument({
-      greeting: this.#template === undefined
-        ? this.#json!.greeting
-        : this.#render(peer, number),
-      server: this.#json!.server,
-      number,
-      transport: "udp",
-      local: this.#local,
-      client: formatAddress(peer),
-      received: data,
-    }));
-  }
-
-  #logDatagram(
-    peer: Deno.NetAddr,
-    data: Uint8Array,
-    truncated: boolean,
-    delayMs: number | undefined,
-  ) {
-    const properties = {
-      peer: formatAddress(peer),
-      bytes: data.byteLength,
-      protocol: "udp",
-      truncated,
-      data: escapeForTerminal(data),
-    };
-    if (delayMs === undefined) {
-      logEvent(
-        this.#logger,
-        truncated ? "datagramTruncated" : "datagram",
-        properties,
-      );
-      return;
-    }
-    logEvent(
-      this.#logger,
-      truncated ? "datagramTruncatedDelayed" : "datagramDelayed",
-      { ...properties, delay_ms: tenths(delayMs) },
-    );
-  }
-
-  #logCut(
-    peer: Deno.NetAddr,
-    bytes: number,
-    replyBytes: number,
-    bound: number,
-  ) {
-    if (!this.#logger.isEnabledFor("info")) return;
-    this.#cutLines.run((repeats) =>
-      logEvent(this.#logger, "replyCut", {
-        peer: formatAddress(peer),
-        bytes,
-        reply_bytes: replyBytes,
-        bound,
-        repeats,
-      })
-    );
-  }
-
-  #logWithheld(peer: Deno.NetAddr, limit: WithheldBy) {
-    if (!this.#logger.isEnabledFor("info")) return;
-    this.#withheldLines.run((repeats) =>
-      logEvent(this.#logger, "replyWithheld", {
-        peer: formatAddress(peer),
-        limit: limit === "prefix" ? "source prefix" : "socket",
-        repeats,
-      })
-    );
-  }
-
-  #logDropped(peer: Deno.NetAddr, reason: string) {
-    if (!this.#logger.isEnabledFor("info")) return;
-    this.#droppedLines.run((repeats) =>
-      logEvent(this.#logger, "replyDropped", {
-        peer: formatAddress(peer),
-        reason,
-        repeats,
-      })
-    );
-  }
-
-  /** A receive (no peer) or a reply that failed. */
-  #failed(peer: Deno.NetAddr | undefined, error: unknown) {
-    if (!this.#logger.isEnabledFor("debug")) return;
-    this.#failedLines.run((repeats) =>
-      logEvent(this.#logger, "datagramFailed", {
-        operation: peer ? `reply to ${formatAddress(peer)}` : "receive",
-        error: describeError(error),
-        repeats,
-      })
-    );
   }
 }
 

@@ -1,117 +1,18 @@
 import assert from "node:assert/strict";
-import {
-  configure,
-  type LogLevel,
-  type LogRecord,
-  reset,
-} from "@logtape/logtape";
 import { decode, encode, installed } from "../tests/test_client.ts";
-import { SharedCounter } from "./counter.ts";
+import {
+  ask,
+  capturing,
+  client,
+  failing,
+  handled,
+  sendLogged,
+  udp,
+  waiting,
+} from "../tests/udp_clients.ts";
 import { type DatagramStats, serveDatagrams } from "./datagram.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
 import type { ReplyLimits } from "./reply_limits.ts";
-
-const udp = (hostname = "127.0.0.1") =>
-  Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
-
-/** A UDP socket on `hostname` (any of 127.0.0.0/8 is this machine), closed by `using`. */
-function client(hostname = "127.0.0.1") {
-  const socket = udp(hostname);
-  return {
-    socket,
-    addr: socket.addr as Deno.NetAddr,
-    [Symbol.dispose]: () => socket.close(),
-  };
-}
-
-/** Sends `bytes` from `from` and waits for the next datagram it gets. */
-async function ask(
-  to: Deno.Addr,
-  bytes: Uint8Array | string,
-  from: { socket: Deno.DatagramConn },
-): Promise<Uint8Array> {
-  await from.socket.send(typeof bytes === "string" ? encode(bytes) : bytes, to);
-  const [reply] = await from.socket.receive();
-  return reply;
-}
-
-let barriers = 0;
-
-/**
- * Returns once the server has handled every datagram sent to it before:
- * it handles them in order, so a reply to one sent now, from a prefix of
- * its own, comes after them.
- */
-async function handled(to: Deno.Addr): Promise<void> {
-  barriers++;
-  using probe = client(`127.254.${barriers}.1`);
-  await ask(to, "", probe);
-}
-
-/**
- * The datagrams waiting for `receiver`: a marker is sent to it, and
- * everything before the marker is what had arrived.
- */
-async function waiting(receiver: { socket: Deno.DatagramConn }) {
-  using marker = client("127.253.0.1");
-  await marker.socket.send(encode("marker"), receiver.socket.addr);
-  const datagrams: Uint8Array[] = [];
-  while (true) {
-    const [data, from] = await receiver.socket.receive();
-    if ((from as Deno.NetAddr).port === marker.addr.port) return datagrams;
-    datagrams.push(data);
-  }
-}
-
-/**
- * LogTape configured to keep merhaba's records from `level` up, until
- * disposed; `logged(from)` resolves when the server logs the next datagram
- * from `from`, which it does before replying to it.
- */
-async function capturing(level: LogLevel) {
-  const records: LogRecord[] = [];
-  const waiters = new Map<string, () => void>();
-  await configure({
-    sinks: {
-      memory: (record) => {
-        records.push(record);
-        const peer = String(record.properties.peer);
-        if (record.properties.event !== "datagram") return;
-        waiters.get(peer)?.();
-        waiters.delete(peer);
-      },
-    },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["merhaba"], sinks: ["memory"], lowestLevel: level },
-    ],
-    reset: true,
-  });
-  return {
-    records,
-    /** The records of one event, as their text. */
-    lines: (event: string) =>
-      records.filter((record) => record.properties.event === event)
-        .map((record) => record.message.join("")),
-    logged: (from: { addr: Deno.NetAddr }) =>
-      new Promise<void>((resolve) =>
-        waiters.set(`${from.addr.hostname}:${from.addr.port}`, resolve)
-      ),
-    [Symbol.asyncDispose]: reset,
-  };
-}
-
-/** Sends from `from`, and waits until the server has logged the datagram. */
-async function sendLogged(
-  log: { logged: (from: { addr: Deno.NetAddr }) => Promise<void> },
-  to: Deno.Addr,
-  bytes: Uint8Array | string,
-  from: { socket: Deno.DatagramConn; addr: Deno.NetAddr },
-): Promise<void> {
-  const logged = log.logged(from);
-  await from.socket.send(typeof bytes === "string" ? encode(bytes) : bytes, to);
-  await logged;
-}
 
 Deno.test("serveDatagrams() answers each datagram with the greeting, in one datagram", async () => {
   await using server = serveDatagrams(udp());
@@ -126,156 +27,6 @@ Deno.test("serveDatagrams() answers each datagram with the greeting, in one data
     withheld: 0,
     dropped: 0,
   });
-});
-
-Deno.test("serveDatagrams() fills the placeholders in for each datagram", async () => {
-  await using server = serveDatagrams(udp(), {
-    greeting: "{peer} {local} {count} {hostname} {time} {{peer}} {client_cert}",
-    hostname: "box",
-  });
-  using from = client("127.0.0.7");
-  const local = `127.0.0.1:${server.addr.port}`;
-  const before = Date.now();
-  for (const count of [1, 2]) {
-    const [peer, to, n, hostname, time, literal, certificate] = decode(
-      await ask(server.addr, "hi".repeat(20), from),
-    ).split(" ");
-    assert.deepEqual([peer, to, n, hostname, literal, certificate], [
-      `127.0.0.7:${from.addr.port}`,
-      local,
-      String(count),
-      "box",
-      "{peer}",
-      "none",
-    ]);
-    const when = Date.parse(time!);
-    assert.ok(when >= before - 1 && when <= Date.now(), time);
-  }
-});
-
-Deno.test("serveDatagrams() with JSON replies: a document of each datagram, within the size bound", async () => {
-  await using server = serveDatagrams(udp(), {
-    reply: "json",
-    echo: true,
-    greeting: "#{count} {peer}",
-    server: { hostname: "box" },
-  });
-  using from = client("127.0.0.7");
-  const peer = `127.0.0.7:${from.addr.port}`;
-  const sent = new Uint8Array(300).fill(0xff);
-  for (const number of [1, 2]) {
-    const reply = decode(await ask(server.addr, sent, from));
-    assert.equal(reply.indexOf("\n"), reply.length - 1, "one line");
-    const document = JSON.parse(reply);
-    assert.deepEqual({
-      ...document,
-      connection: { ...document.connection, time: "T" },
-    }, {
-      greeting: `#${number} ${peer}`,
-      server: { hostname: "box" },
-      connection: {
-        number,
-        time: "T",
-        transport: "udp",
-        local: `127.0.0.1:${server.addr.port}`,
-        client: peer,
-      },
-      received: { bytes: 300, encoding: "base64", data: sent.toBase64() },
-    });
-  }
-  // A short request gets the start of its document: 56 bytes at most.
-  const cut = decode(await ask(server.addr, "hi", from));
-  assert.equal(
-    cut,
-    `{"greeting":"#3 ${peer}","server":{"hostname":"box"},"co`.slice(0, 56),
-  );
-  assert.equal(server.stats.cut, 1);
-});
-
-Deno.test("serveDatagrams() JSON replies hold the greeting as text, and the server's names as read", async () => {
-  await using server = serveDatagrams(udp(), { reply: "json" });
-  using from = client();
-  const document = JSON.parse(
-    decode(await ask(server.addr, "x".repeat(300), from)),
-  );
-  assert.equal(document.greeting, "Merhaba dünya!");
-  assert.equal(document.server.hostname, Deno.hostname());
-  assert.ok(document.server.addresses.includes("127.0.0.1"));
-  const socket = udp();
-  assert.throws(
-    () =>
-      serveDatagrams(socket, {
-        reply: "json",
-        greeting: new Uint8Array([0xff]),
-      }),
-    /greeting's bytes are not UTF-8/,
-  );
-  socket.close();
-});
-
-Deno.test("serveDatagrams() numbers datagrams from a shared counter", async () => {
-  const counter = new SharedCounter();
-  counter.next();
-  await using server = serveDatagrams(udp(), { greeting: "#{count}", counter });
-  using from = client();
-  assert.equal(decode(await ask(server.addr, "a", from)), "#2");
-  assert.equal(counter.next(), 3);
-});
-
-Deno.test("serveDatagrams() echoes the bytes sent after the greeting and a newline", async () => {
-  await using server = serveDatagrams(udp(), { greeting: "Hi", echo: true });
-  using from = client();
-  const sent = new Uint8Array([0x00, 0xff, 0x0a, 0x1b, 0x41]);
-  assert.deepEqual(
-    await ask(server.addr, sent, from),
-    new Uint8Array([0x48, 0x69, 0x0a, ...sent]),
-  );
-  // A shorter datagram after a longer one: nothing of the first remains.
-  assert.equal(decode(await ask(server.addr, "b", from)), "Hi\nb");
-  assert.equal(decode(await ask(server.addr, "", from)), "Hi\n");
-});
-
-Deno.test("serveDatagrams() echoes after a greeting with placeholders", async () => {
-  await using server = serveDatagrams(udp(), {
-    greeting: "#{count}",
-    echo: true,
-  });
-  using from = client();
-  assert.equal(decode(await ask(server.addr, "one", from)), "#1\none");
-  assert.equal(decode(await ask(server.addr, "2", from)), "#2\n2");
-});
-
-Deno.test("serveDatagrams() sends a greeting of bytes as they are", async () => {
-  const greeting = new Uint8Array([0xff, 0x00, 0x7b, 0x7d]);
-  await using server = serveDatagrams(udp(), { greeting });
-  using from = client();
-  assert.deepEqual(await ask(server.addr, "x", from), greeting);
-});
-
-Deno.test("serveDatagrams() logs one line per datagram, with what was sent escaped", async () => {
-  await using log = await capturing("info");
-  await using server = serveDatagrams(udp());
-  using from = client();
-  const peer = `127.0.0.1:${from.addr.port}`;
-  await ask(server.addr, "hi\x1b[2J\r\n", from);
-  await ask(server.addr, "", from);
-  await ask(server.addr, "\u202e", from);
-  assert.deepEqual(log.lines("datagram"), [
-    `${peer} sent 8 bytes (udp)`,
-    `${peer} sent 0 bytes (udp)`,
-    `${peer} sent 3 bytes (udp)`,
-  ]);
-  assert.equal(log.records.length, 3);
-  assert.deepEqual(log.records[0]!.properties, {
-    event: "datagram",
-    peer,
-    bytes: 8,
-    protocol: "udp",
-    truncated: false,
-    data: "hi\\x1b[2J\\r\n",
-  });
-  assert.equal(log.records[2]!.properties.data, "\\u202e");
-  assert.deepEqual(log.records[0]!.category, ["merhaba", "connection"]);
 });
 
 Deno.test("serveDatagrams() reads at most readSize bytes of a datagram, and logs the cut", async () => {
@@ -334,26 +85,6 @@ Deno.test("serveDatagrams() cuts a reply to 3× the request or 56 bytes, and log
     withheld: 0,
     dropped: 0,
   });
-});
-
-Deno.test("serveDatagrams() counts no log line skipped while its level was off", async () => {
-  await using _quiet = await capturing("warning");
-  await using server = serveDatagrams(udp(), {
-    greeting: "x".repeat(100),
-    limits: { prefixBurstBytes: 200, prefixBytesPerSecond: 0 },
-  });
-  using from = client();
-  await ask(server.addr, "a", from); // cut
-  await ask(server.addr, "b", from); // cut
-  await from.socket.send(encode("c"), server.addr); // withheld
-  await handled(server.addr);
-  await using log = await capturing("info");
-  await from.socket.send(encode("d"), server.addr); // withheld
-  using other = client("127.0.9.1");
-  await ask(server.addr, "e", other); // cut
-  assert.equal(log.lines("reply_cut").length, 1);
-  assert.equal(log.lines("reply_withheld").length, 1);
-  assert.deepEqual(await waiting(from), []);
 });
 
 Deno.test("serveDatagrams() withholds replies past a prefix's rate, and logs it at most every 10 s", async () => {
@@ -420,30 +151,6 @@ Deno.test("serveDatagrams() withholds replies past the socket's rate, whatever t
   });
 });
 
-/**
- * A socket that fails as told before each real operation: `receive` and
- * `send` throw the next error of their list while it lasts.
- */
-function failing(
-  socket: Deno.DatagramConn,
-  errors: { receive?: Error[]; send?: Error[] },
-): Deno.DatagramConn {
-  return {
-    get addr() {
-      return socket.addr;
-    },
-    receive: (buffer?: Uint8Array) => {
-      const error = errors.receive?.shift();
-      return error ? Promise.reject(error) : socket.receive(buffer);
-    },
-    send: (bytes: Uint8Array, to: Deno.Addr) => {
-      const error = errors.send?.shift();
-      return error ? Promise.reject(error) : socket.send(bytes, to);
-    },
-    close: () => socket.close(),
-  } as Deno.DatagramConn;
-}
-
 Deno.test("serveDatagrams() keeps serving after a receive or a send fails, and logs it at debug at most every 10 s", async () => {
   await using log = await capturing("debug");
   const refused = () => new Deno.errors.ConnectionRefused("port unreachable");
@@ -481,28 +188,6 @@ Deno.test("serveDatagrams() logs a failed send with its peer", async () => {
   await handled(server.addr);
   assert.deepEqual(log.lines("datagram_failed"), [
     `reply to 127.0.0.1:${from.addr.port} failed, still serving: ConnectionRefused: gone (0 more failures since the last such line)`,
-  ]);
-});
-
-Deno.test("serveDatagrams() logs no failure at info, nor counts it for the next line at debug", async () => {
-  const errors: Error[] = [];
-  await using server = serveDatagrams(failing(udp(), { receive: errors }));
-  using from = client();
-  // The loop takes the next error at its receive after a reply: a second
-  // reply comes once it has.
-  {
-    await using log = await capturing("info");
-    errors.push(new Error("boom"));
-    await ask(server.addr, "hi", from);
-    await ask(server.addr, "hi", from);
-    assert.deepEqual(log.lines("datagram_failed"), []);
-  }
-  await using log = await capturing("debug");
-  errors.push(new Error("bang"));
-  await ask(server.addr, "hi", from);
-  await ask(server.addr, "hi", from);
-  assert.deepEqual(log.lines("datagram_failed"), [
-    "receive failed, still serving: Error: bang (0 more failures since the last such line)",
   ]);
 });
 
@@ -635,6 +320,7 @@ sys.stdout.buffer.write(s.recvfrom(65535)[0])
   assert.ok(success);
   assert.equal(decode(stdout), "Merhaba dünya!\nhello from python\n");
 });
+
 if (!installed("nc")) console.log("nc -u test ignored: nc is not installed");
 if (!installed("python3")) {
   console.log("Python test ignored: python3 is not installed");
@@ -774,17 +460,6 @@ Deno.test("serveDatagrams() with a delay: each reply comes no sooner, and the da
       dropped: 0,
     });
   }
-});
-
-Deno.test("serveDatagrams() with a delay logs a datagram cut to readSize with its delay", async () => {
-  await using log = await capturing("info");
-  await using server = serveDatagrams(udp(), { readSize: 2, delayMs: 10 });
-  using from = client();
-  await ask(server.addr, "hello", from);
-  assert.deepEqual(log.lines("datagram"), [
-    `127.0.0.1:${from.addr.port} sent more than 2 bytes (udp, delay 10 ms): the rest was dropped`,
-  ]);
-  assert.equal(log.records[0]!.properties.delay_ms, 10);
 });
 
 Deno.test("serveDatagrams() goes on receiving while replies wait, and each echoes its own datagram", async () => {
@@ -957,42 +632,6 @@ Deno.test("the loop ends when the socket's owner closes it while replies wait, d
   assert.notEqual(stats, TIMED_OUT);
   assert.equal((stats as DatagramStats).dropped, 1);
   await server.shutdown();
-});
-
-Deno.test("serveDatagrams() counts no dropped reply while its level was off", async () => {
-  const quiet = await capturing("warning");
-  const socket = udp();
-  // The loop receives again once it has handled a datagram.
-  let receives = 0;
-  const handledThree = Promise.withResolvers<void>();
-  const watched = {
-    get addr() {
-      return socket.addr;
-    },
-    receive: (buffer?: Uint8Array) => {
-      if (++receives === 4) handledThree.resolve();
-      return socket.receive(buffer);
-    },
-    send: (bytes: Uint8Array, to: Deno.Addr) => socket.send(bytes, to),
-    close: () => socket.close(),
-  } as Deno.DatagramConn;
-  const server = serveDatagrams(watched, {
-    delayMs: 600_000,
-    maxDelayedReplies: 1,
-  });
-  using from = client();
-  await from.socket.send(encode("a"), server.addr);
-  await from.socket.send(encode("b"), server.addr); // dropped, not logged
-  await from.socket.send(encode("c"), server.addr); // dropped, not logged
-  await handledThree.promise;
-  await quiet[Symbol.asyncDispose]();
-  await using log = await capturing("info");
-  await sendLogged(log, server.addr, "d", from);
-  assert.deepEqual(log.lines("reply_dropped"), [
-    `reply to 127.0.0.1:${from.addr.port} dropped: the most replies (1) already wait out their delay (0 more dropped since the last such line)`,
-  ]);
-  assert.equal(server.stats.dropped, 3);
-  await server.shutdown(0);
 });
 
 Deno.test("serveDatagrams() refuses a delay that is negative or a range that runs backwards", () => {
