@@ -12,7 +12,7 @@ import {
   writeAll,
 } from "./tests/test_client.ts";
 import { ScriptedConnection, ScriptedListener } from "./tests/scripted.ts";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { captureLog } from "./tests/log_capture.ts";
 
 const GREETING = "Merhaba dünya!";
 
@@ -309,20 +309,9 @@ Deno.test("serve() fills placeholders in a greeting file's bytes and echoes afte
 async function serverLog(
   body: () => Promise<void>,
 ): Promise<Record<string, unknown>[]> {
-  const records: Record<string, unknown>[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record.properties) },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["merhaba", "server"], sinks: ["memory"] },
-    ],
-  });
-  try {
-    await body();
-  } finally {
-    await reset();
-  }
-  return records;
+  await using log = await captureLog(["merhaba", "server"]);
+  await body();
+  return log.records.map(({ properties }) => properties);
 }
 
 const REQUEST = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -731,49 +720,8 @@ Deno.test("serve() refuses a JSON reply of a greeting that is not text, before s
   udp.close();
 });
 
-/**
- * LogTape configured to keep the connections' log lines until disposed:
- * `seen(event, count)` resolves once that many lines of `event` were
- * logged, and `events()` names every line so far, in order.
- */
-async function connectionLog() {
-  const records: LogRecord[] = [];
-  let waiters: { event: string; count: number; resolve: () => void }[] = [];
-  const events = () => records.map(({ properties }) => properties.event);
-  const wake = () => {
-    waiters = waiters.filter((waiter) => {
-      const count = events().filter((event) => event === waiter.event).length;
-      if (count < waiter.count) return true;
-      waiter.resolve();
-      return false;
-    });
-  };
-  await configure({
-    sinks: {
-      memory: (record) => {
-        records.push(record);
-        wake();
-      },
-    },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["merhaba", "connection"], sinks: ["memory"] },
-    ],
-  });
-  return {
-    records,
-    events,
-    seen: (event: string, count = 1) =>
-      new Promise<void>((resolve) => {
-        waiters.push({ event, count, resolve });
-        wake();
-      }),
-    [Symbol.asyncDispose]: reset,
-  };
-}
-
 Deno.test("serve() with delayMs: a connection keeps its slot while it waits, and the next is served after it", async () => {
-  await using log = await connectionLog();
+  await using log = await captureLog(["merhaba", "connection"]);
   const { server, port } = startServer({ maxConnections: 1, delayMs: 300 });
   await using _ = server;
   const first = greet(port, "first\n");
@@ -791,7 +739,7 @@ Deno.test("serve() with delayMs: a connection keeps its slot while it waits, and
 });
 
 Deno.test("shutdown() with delayMs gives a delayed reply its time: by default the timeout, the longest delay and a second", async () => {
-  await using log = await connectionLog();
+  await using log = await captureLog(["merhaba", "connection"]);
   const { server, port } = startServer({ timeoutMs: 50, delayMs: 1200 });
   assert.equal(server.defaultGraceMs, 2250);
   using client = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -810,7 +758,7 @@ Deno.test("shutdown() with delayMs gives a delayed reply its time: by default th
 });
 
 Deno.test("shutdown() past its grace closes a connection in its delay without a reply, and finishes at once", async () => {
-  await using log = await connectionLog();
+  await using log = await captureLog(["merhaba", "connection"]);
   const { server, port } = startServer({ delayMs: 600_000 });
   using client = await Deno.connect({ hostname: "127.0.0.1", port });
   await writeAll(client, encode("hi\n"));
@@ -824,7 +772,7 @@ Deno.test("shutdown() past its grace closes a connection in its delay without a 
 });
 
 Deno.test("serve() delays UDP replies too: at most maxConnections wait, and shutdown past its grace drops them", async () => {
-  await using log = await connectionLog();
+  await using log = await captureLog(["merhaba", "connection"]);
   const [udp, port] = udpSocket();
   const server = serve([udp], { delayMs: 600_000, maxConnections: 1 });
   const [client] = udpSocket();

@@ -17,7 +17,7 @@ import {
   type Segment,
   serveScripted,
 } from "../tests/scripted.ts";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { captureLog } from "../tests/log_capture.ts";
 import { HTTP2_REFUSAL } from "./reply.ts";
 import {
   BufferPool,
@@ -163,35 +163,20 @@ async function logOf(
   options: ServeOptions = {},
   wrap?: (listener: Listener) => Listener,
 ) {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      {
-        category: ["merhaba", "connection"],
-        sinks: ["memory"],
-        lowestLevel: level,
-      },
-    ],
+  await using capture = await captureLog(["merhaba", "connection"], level);
+  const conn = await serveScripted(segments, options, wrap);
+  const log = capture.records.map(({ properties }): Logged => {
+    const { duration_ms, ...rest } = properties;
+    if (duration_ms !== undefined) {
+      assert.equal(typeof duration_ms, "number");
+      assert.ok((duration_ms as number) >= 0);
+    }
+    return rest;
   });
-  try {
-    const conn = await serveScripted(segments, options, wrap);
-    const log = records.map(({ properties }): Logged => {
-      const { duration_ms, ...rest } = properties;
-      if (duration_ms !== undefined) {
-        assert.equal(typeof duration_ms, "number");
-        assert.ok((duration_ms as number) >= 0);
-      }
-      return rest;
-    });
-    const messages = records.map(({ message }) => message.join(""));
-    const timestamps = records.map(({ timestamp }) => timestamp);
-    const reply = conn.written.map(decode).join("");
-    return { log, conn, reply, messages, timestamps };
-  } finally {
-    await reset();
-  }
+  const messages = capture.messages();
+  const timestamps = capture.records.map(({ timestamp }) => timestamp);
+  const reply = conn.written.map(decode).join("");
+  return { log, conn, reply, messages, timestamps };
 }
 
 const PEER = "127.0.0.1:1";
@@ -767,32 +752,21 @@ Deno.test("the log names the balancer in words too, and the duration to a tenth 
   const direct = await logOf(["hello\n", null], "info");
   assert.equal(direct.messages[0], `${PEER} connected`);
 
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["merhaba", "connection"], sinks: ["memory"] },
-    ],
-  });
-  try {
-    const conn = scripted([]);
-    const read = conn.read.bind(conn);
-    conn.read = async (buffer) => {
-      await new Promise((resolve) => setTimeout(resolve, 30));
-      buffer.set(encode("hi\n"));
-      conn.read = read;
-      return 3;
-    };
-    const started = performance.now();
-    await statsOf([conn]);
-    const elapsed = performance.now() - started;
-    const duration = records.at(-1)!.properties.duration_ms as number;
-    assert.ok(duration >= 30 && duration <= elapsed, `${duration} ms`);
-    assert.equal(Math.round(duration * 10), duration * 10);
-  } finally {
-    await reset();
-  }
+  await using capture = await captureLog(["merhaba", "connection"]);
+  const conn = scripted([]);
+  const read = conn.read.bind(conn);
+  conn.read = async (buffer) => {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    buffer.set(encode("hi\n"));
+    conn.read = read;
+    return 3;
+  };
+  const started = performance.now();
+  await statsOf([conn]);
+  const elapsed = performance.now() - started;
+  const duration = capture.records.at(-1)!.properties.duration_ms as number;
+  assert.ok(duration >= 30 && duration <= elapsed, `${duration} ms`);
+  assert.equal(Math.round(duration * 10), duration * 10);
 });
 
 Deno.test("a write that fails after the request: connected is logged once, and it is no probe", async () => {
@@ -1399,46 +1373,25 @@ Deno.test("with a delay, a connection's last line gives it, in words and as dela
 });
 
 Deno.test("a delay cut short by a shutdown out of time: no reply, a line saying so, not served", async () => {
-  const records: LogRecord[] = [];
-  const received = Promise.withResolvers<void>();
-  await configure({
-    sinks: {
-      memory: (record) => {
-        records.push(record);
-        if (record.properties.event === "received") received.resolve();
-      },
-    },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      {
-        category: ["merhaba", "connection"],
-        sinks: ["memory"],
-        lowestLevel: "info",
-      },
-    ],
+  await using capture = await captureLog(["merhaba", "connection"], "info");
+  const conn = scripted(["hi\n"]);
+  const server = serve(new ScriptedListener([conn]), { delayMs: 60_000 });
+  await capture.seen("received");
+  assert.deepEqual(await server.shutdown(0), { accepted: 1, served: 0 });
+  assert.deepEqual(conn.written, []);
+  assert.ok(conn.closes > 0);
+  const log = capture.records.map(({ properties }) => {
+    const { duration_ms: _, ...rest } = properties;
+    return rest;
   });
-  try {
-    const conn = scripted(["hi\n"]);
-    const server = serve(new ScriptedListener([conn]), { delayMs: 60_000 });
-    await received.promise;
-    assert.deepEqual(await server.shutdown(0), { accepted: 1, served: 0 });
-    assert.deepEqual(conn.written, []);
-    assert.ok(conn.closes > 0);
-    const log = records.map(({ properties }) => {
-      const { duration_ms: _, ...rest } = properties;
-      return rest;
-    });
-    assert.deepEqual(log.slice(2), [
-      { event: "delay_cut", peer: PEER, delay_ms: 60_000 },
-      { ...CLOSED, delay_ms: 60_000 },
-    ]);
-    assert.equal(
-      records[2]!.message.join(""),
-      "127.0.0.1:1 got no reply: the server stopped during its 60000 ms delay",
-    );
-  } finally {
-    await reset();
-  }
+  assert.deepEqual(log.slice(2), [
+    { event: "delay_cut", peer: PEER, delay_ms: 60_000 },
+    { ...CLOSED, delay_ms: 60_000 },
+  ]);
+  assert.equal(
+    capture.records[2]!.message.join(""),
+    "127.0.0.1:1 got no reply: the server stopped during its 60000 ms delay",
+  );
 });
 
 /** A server of `delayMs` over TCP, or TLS with the test certificate; a client's connection to it. */

@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  configure,
-  type LogLevel,
-  type LogRecord,
-  reset,
-} from "@logtape/logtape";
+import type { LogLevel } from "@logtape/logtape";
 import { decode, encode, installed } from "../tests/test_client.ts";
+import { captureLog, type LogCapture } from "../tests/log_capture.ts";
 import { SharedCounter } from "./counter.ts";
 import { type DatagramStats, serveDatagrams } from "./datagram.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
@@ -63,52 +59,23 @@ async function waiting(receiver: { socket: Deno.DatagramConn }) {
   }
 }
 
-/**
- * LogTape configured to keep merhaba's records from `level` up, until
- * disposed; `logged(from)` resolves when the server logs the next datagram
- * from `from`, which it does before replying to it.
- */
-async function capturing(level: LogLevel) {
-  const records: LogRecord[] = [];
-  const waiters = new Map<string, () => void>();
-  await configure({
-    sinks: {
-      memory: (record) => {
-        records.push(record);
-        const peer = String(record.properties.peer);
-        if (record.properties.event !== "datagram") return;
-        waiters.get(peer)?.();
-        waiters.delete(peer);
-      },
-    },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["merhaba"], sinks: ["memory"], lowestLevel: level },
-    ],
-    reset: true,
-  });
-  return {
-    records,
-    /** The records of one event, as their text. */
-    lines: (event: string) =>
-      records.filter((record) => record.properties.event === event)
-        .map((record) => record.message.join("")),
-    logged: (from: { addr: Deno.NetAddr }) =>
-      new Promise<void>((resolve) =>
-        waiters.set(`${from.addr.hostname}:${from.addr.port}`, resolve)
-      ),
-    [Symbol.asyncDispose]: reset,
-  };
-}
+/** merhaba's records from `level` up, until disposed. */
+const capturing = (level: LogLevel) => captureLog(["merhaba"], level);
 
-/** Sends from `from`, and waits until the server has logged the datagram. */
+/**
+ * Sends from `from`, and waits until the server has logged the datagram,
+ * which it does before replying to it.
+ */
 async function sendLogged(
-  log: { logged: (from: { addr: Deno.NetAddr }) => Promise<void> },
+  log: LogCapture,
   to: Deno.Addr,
   bytes: Uint8Array | string,
   from: { socket: Deno.DatagramConn; addr: Deno.NetAddr },
 ): Promise<void> {
-  const logged = log.logged(from);
+  const peer = `${from.addr.hostname}:${from.addr.port}`;
+  const logged = log.next(({ properties }) =>
+    properties.event === "datagram" && properties.peer === peer
+  );
   await from.socket.send(typeof bytes === "string" ? encode(bytes) : bytes, to);
   await logged;
 }
