@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type GreetingServer, serve, type ServeOptions } from "./server.ts";
+import { type GreetingServer, serve } from "./server.ts";
 import { TIMED_OUT, withTimeout } from "./lib/timers.ts";
 import {
   connectAndReset,
@@ -12,18 +12,10 @@ import {
   writeAll,
 } from "./tests/test_client.ts";
 import { ScriptedConnection, ScriptedListener } from "./tests/scripted.ts";
+import { startServer } from "./tests/test_server.ts";
 import { captureLog } from "./tests/log_capture.ts";
 
 const GREETING = "Merhaba dünya!";
-
-/** Starts a server on 127.0.0.1, port 0, and returns it with its port. */
-function startServer(
-  options: ServeOptions = {},
-  listener: Deno.Listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-): { server: GreetingServer; port: number } {
-  const server = serve(listener, options);
-  return { server, port: (listener.addr as Deno.NetAddr).port };
-}
 
 /**
  * A listener whose first accept() calls fail with the given errors, as

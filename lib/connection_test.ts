@@ -18,6 +18,7 @@ import {
   serveScripted,
 } from "../tests/scripted.ts";
 import { captureLog } from "../tests/log_capture.ts";
+import { startServer } from "../tests/test_server.ts";
 import { HTTP2_REFUSAL } from "./reply.ts";
 import {
   BufferPool,
@@ -31,12 +32,6 @@ import { parseCidr } from "./cidr.ts";
 
 const GREETING = "Merhaba dünya!";
 const REQUEST = "GET /path HTTP/1.1\r\nHost: x\r\n\r\n";
-
-function startServer(options: ServeOptions = {}) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const server = serve(listener, options);
-  return { server, port: listener.addr.port };
-}
 
 /** What a server with `options` sends a real TCP client that sends `request`. */
 async function replyOverTcp(

@@ -7,9 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { type GreetingServer, serve } from "../server.ts";
 import { installed, tlsFixture } from "./test_client.ts";
 import { MerhabaProcess } from "./test_cli.ts";
+import { startServer } from "./test_server.ts";
 
 const GREETING = "Merhaba dünya!";
 
@@ -57,19 +57,8 @@ async function client(
   return text;
 }
 
-function startServer(
-  listener: Deno.Listener,
-): { server: GreetingServer; port: number } {
-  return {
-    server: serve(listener),
-    port: (listener.addr as Deno.NetAddr).port,
-  };
-}
-
 Deno.test("real HTTP and raw TCP clients see the greeting", async (t) => {
-  const { server, port } = startServer(
-    Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
+  const { server, port } = startServer();
   await using _ = server;
   const url = `http://127.0.0.1:${port}/`;
   const step = (name: string, needs: string, fn: () => Promise<void>) =>
@@ -144,7 +133,7 @@ Deno.test("real TLS clients see the greeting", async (t) => {
     cert: tls.cert,
     key: await Deno.readTextFile(tls.keyFile),
   });
-  const { server, port } = startServer(listener);
+  const { server, port } = startServer({}, listener);
   await using _ = server;
   const step = (name: string, needs: string, fn: () => Promise<void>) =>
     t.step({ name, ignore: missing.has(needs), fn });
@@ -178,9 +167,7 @@ print(reply.decode("utf-8"), end="")`;
 });
 
 Deno.test("HTTP/2 clients are told to use HTTP/1.1 and fail fast", async (t) => {
-  const { server, port } = startServer(
-    Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
+  const { server, port } = startServer();
   await using _ = server;
   const url = `http://127.0.0.1:${port}/`;
   await t.step({
