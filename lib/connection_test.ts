@@ -19,6 +19,7 @@ import {
 } from "../tests/scripted.ts";
 import { captureLog } from "../tests/log_capture.ts";
 import { startServer } from "../tests/test_server.ts";
+import { LOCALHOST } from "../tests/certificates.ts";
 import { HTTP2_REFUSAL } from "./reply.ts";
 import {
   BufferPool,
@@ -955,8 +956,8 @@ Deno.test("a connection keeps its slot until its socket is released: accepting n
   );
   await t.step("a TLS handshake cut off by the timeout", async () => {
     const pair = {
-      cert: await Deno.readTextFile("tests/testdata/localhost_cert.pem"),
-      key: await Deno.readTextFile("tests/testdata/localhost_key.pem"),
+      cert: await Deno.readTextFile(LOCALHOST[0]),
+      key: await Deno.readTextFile(LOCALHOST[1]),
     };
     const held = await socketsHeldAtEachAccept(
       [new DenoLikeConnection([]), new DenoLikeConnection([])],
@@ -1395,10 +1396,10 @@ async function delayedServer(
   options: ServeOptions,
 ) {
   const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const cert = await Deno.readTextFile("tests/testdata/localhost_cert.pem");
+  const cert = await Deno.readTextFile(LOCALHOST[0]);
   const listener = transport === "tcp" ? tcp : new TlsListener(tcp, {
     cert,
-    key: await Deno.readTextFile("tests/testdata/localhost_key.pem"),
+    key: await Deno.readTextFile(LOCALHOST[1]),
   });
   const server = serve(listener, options);
   const address = { hostname: "localhost", port: tcp.addr.port };

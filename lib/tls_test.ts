@@ -10,13 +10,13 @@ import {
 } from "./tls.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
 import { CAN_COUNT_SOCKETS, heldSockets } from "../tests/sockets.ts";
+import { decode, encode, readToEnd, writeAll } from "../tests/test_client.ts";
 import {
-  decode,
-  encode,
-  readToEnd,
+  CLIENT,
+  curlPresenting,
+  type KeyPair,
   tlsFixture,
-  writeAll,
-} from "../tests/test_client.ts";
+} from "../tests/certificates.ts";
 
 const GREETING = "Merhaba dünya!";
 
@@ -496,20 +496,6 @@ Deno.test("checkKeyPair() says which part cannot be parsed, with the parser's re
 
 // Client certificates (mutual TLS), on both routes, with curl and openssl.
 
-/** The client-certificate files of tests/testdata (make_client_certs.sh). */
-const CLIENT = {
-  ca: "tests/testdata/client_ca.pem",
-  good: ["tests/testdata/client_cert.pem", "tests/testdata/client_key.pem"],
-  expired: [
-    "tests/testdata/client_expired_cert.pem",
-    "tests/testdata/client_expired_key.pem",
-  ],
-  otherCa: [
-    "tests/testdata/client_other_cert.pem",
-    "tests/testdata/client_other_key.pem",
-  ],
-} as const;
-
 /** A TLS server asking for client certificates; it logs what it saw. */
 async function startMutualTls(
   clientCert: "optional" | "required" | undefined,
@@ -559,7 +545,7 @@ async function startMutualTls(
 /** curl's output and exit code against `port`, presenting `pair` if given. */
 async function curl(
   port: number,
-  pair?: readonly [string, string],
+  pair?: KeyPair,
   extra: string[] = [],
 ) {
   const { code, stdout, stderr } = await new Deno.Command("curl", {
@@ -568,7 +554,7 @@ async function curl(
       "-k",
       "--max-time",
       "5",
-      ...(pair ? ["--cert", pair[0], "--key", pair[1]] : []),
+      ...(pair ? curlPresenting(pair) : []),
       ...extra,
       `https://127.0.0.1:${port}/`,
     ],
@@ -684,7 +670,7 @@ Deno.test("TlsListener refuses client CAs where the runtime cannot verify client
   const settings = {
     cert: fixture.cert,
     key: await Deno.readTextFile(fixture.keyFile),
-    clientCa: await Deno.readTextFile("tests/testdata/client_ca.pem"),
+    clientCa: await Deno.readTextFile(CLIENT.ca),
   };
   using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const unable = () => "no verdict here";
@@ -733,9 +719,9 @@ Deno.test({
       "-connect",
       `127.0.0.1:${tcp.addr.port}`,
       "-cert",
-      "tests/testdata/client_cert.pem",
+      CLIENT.good[0],
       "-key",
-      "tests/testdata/client_key.pem",
+      CLIENT.good[1],
     ],
     stdin: "piped",
     stdout: "piped",

@@ -23,9 +23,9 @@ import {
   decode,
   encode,
   readToEnd,
-  tlsFixture,
   writeAll,
 } from "../tests/test_client.ts";
+import { tlsFixture } from "../tests/certificates.ts";
 
 const GREETING = "Merhaba dünya!";
 /** The committed results only with --save; else the ignored bench/last_run/. */

@@ -16,6 +16,7 @@ import {
   onTerminal,
 } from "./doc_pages.ts";
 import { MerhabaProcess, ROOT } from "./test_cli.ts";
+import { LOCALHOST } from "./certificates.ts";
 import {
   decode,
   encode,
@@ -202,11 +203,11 @@ Deno.test("docs/how-it-works.md: each permission example starts merhaba", async 
   const directory = await Deno.makeTempDir({ prefix: "merhaba_docs_" });
   try {
     await Deno.copyFile(
-      `${ROOT}tests/testdata/localhost_cert.pem`,
+      `${ROOT}${LOCALHOST[0]}`,
       `${directory}/cert.pem`,
     );
     await Deno.copyFile(
-      `${ROOT}tests/testdata/localhost_key.pem`,
+      `${ROOT}${LOCALHOST[1]}`,
       `${directory}/key.pem`,
     );
     // What each line serves, by the listening line.

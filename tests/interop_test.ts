@@ -7,7 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { installed, tlsFixture } from "./test_client.ts";
+import { installed } from "./test_client.ts";
+import { tlsFixture } from "./certificates.ts";
 import { MerhabaProcess } from "./test_cli.ts";
 import { startServer } from "./test_server.ts";
 

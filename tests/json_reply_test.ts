@@ -21,6 +21,13 @@ import {
 } from "./reply_schema.ts";
 import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
 import {
+  CLIENT,
+  curlPresenting,
+  type KeyPair,
+  LOCALHOST,
+  sClientPresenting,
+} from "./certificates.ts";
+import {
   decode,
   encode,
   exchange,
@@ -31,17 +38,7 @@ import {
 import { type ReplyDocument, serve } from "../server.ts";
 
 const GREETING = "Merhaba dünya!";
-const CERT = "tests/testdata/localhost_cert.pem";
-const KEY = "tests/testdata/localhost_key.pem";
-const CA = "tests/testdata/client_ca.pem";
-const GOOD = [
-  "tests/testdata/client_cert.pem",
-  "tests/testdata/client_key.pem",
-];
-const OTHER_CA = [
-  "tests/testdata/client_other_cert.pem",
-  "tests/testdata/client_other_key.pem",
-];
+const [CERT, KEY] = LOCALHOST;
 const ROUTES = ["native", "stream"] as const;
 
 /** CI installs every client: there, a missing one fails its tests. */
@@ -436,9 +433,6 @@ async function sClient(port: number, args: string[] = []) {
   };
 }
 
-/** s_client's flags to present a certificate and key. */
-const present = ([cert, key]: string[]) => ["-cert", cert!, "-key", key!];
-
 /** A client certificate as a document shows it. */
 type CertificateShown = NonNullable<
   NonNullable<ReplyDocument["tls"]>["client_certificate"]
@@ -568,39 +562,39 @@ for (const route of ROUTES) {
     `merhaba --reply json --client-ca (${route} route): the client certificate's fields as openssl reads them, verified; null without one, and why not for another CA's`,
     ["openssl", "curl"],
     async () => {
-      const required = await startTls(route, ["--client-ca", CA]);
+      const required = await startTls(route, ["--client-ca", CLIENT.ca]);
       try {
         const document = assertValidReply(
-          (await sClient(required.port, present(GOOD))).reply,
+          (await sClient(required.port, sClientPresenting(CLIENT.good))).reply,
         );
         const shown = document.tls!.client_certificate;
-        await assertCertificateShown(shown, GOOD[0]!, true);
+        await assertCertificateShown(shown, CLIENT.good[0], true);
         assert.equal(shown!.subject, "O=Merhaba Tests, CN=client.example");
       } finally {
         assert.equal((await required.stop()).code, 0);
       }
 
       const optional = await startTls(route, [
-        ...["--client-ca", CA, "--client-cert", "optional"],
+        ...["--client-ca", CLIENT.ca, "--client-cert", "optional"],
       ]);
       try {
         const none = assertValidReply((await sClient(optional.port)).reply);
         assert.equal(none.tls!.client_certificate, null);
 
-        const curl = (pair: string[]) =>
+        const curl = (pair: KeyPair) =>
           output("curl", [
-            ...["-sS", "-i", "-k", "--cert", pair[0]!, "--key", pair[1]!],
+            ...["-sS", "-i", "-k", ...curlPresenting(pair)],
             `https://127.0.0.1:${optional.port}/`,
           ]);
-        const verified = documentOfHttp(await curl(GOOD));
+        const verified = documentOfHttp(await curl(CLIENT.good));
         await assertCertificateShown(
           verified.tls!.client_certificate,
-          GOOD[0]!,
+          CLIENT.good[0],
           true,
         );
-        const foreign = documentOfHttp(await curl(OTHER_CA));
+        const foreign = documentOfHttp(await curl(CLIENT.otherCa));
         const shown = foreign.tls!.client_certificate;
-        await assertCertificateShown(shown, OTHER_CA[0]!, false);
+        await assertCertificateShown(shown, CLIENT.otherCa[0], false);
         assert.equal(shown!.issuer, "CN=Merhaba Other CA");
         assert.match(shown!.error!, /\S/);
       } finally {

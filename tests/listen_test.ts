@@ -12,9 +12,9 @@ import {
   greet,
   installed,
   readToEnd,
-  tlsFixture,
   writeAll,
 } from "./test_client.ts";
+import { tlsFixture } from "./certificates.ts";
 import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
