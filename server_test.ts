@@ -7,6 +7,7 @@ import {
   encode,
   exchange,
   greet,
+  greetUdp,
   readToEnd,
   settleOrder,
   writeAll,
@@ -511,22 +512,8 @@ function udpSocket(): [Deno.DatagramConn, number] {
 }
 
 /** Sends a datagram from a socket of its own and resolves to the reply, or TIMED_OUT. */
-async function askUdp(port: number, text = "hi\n") {
-  const [socket] = udpSocket();
-  try {
-    await socket.send(encode(text), {
-      transport: "udp",
-      hostname: "127.0.0.1",
-      port,
-    });
-    const receiving = socket.receive();
-    receiving.catch(() => {});
-    const reply = await withTimeout(receiving, 2000);
-    return reply === TIMED_OUT ? reply : decode(reply[0]);
-  } finally {
-    socket.close();
-  }
-}
+const askUdp = async (port: number, text = "hi\n") =>
+  await greetUdp(port, text, { timeoutMs: 2000 }) ?? TIMED_OUT;
 
 Deno.test("serve() with several listeners greets on each, and counts each", async () => {
   const [first, firstPort] = tcpListener();

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import type { LogLevel } from "@logtape/logtape";
-import { decode, encode, installed } from "../tests/test_client.ts";
+import {
+  decode,
+  encode,
+  installed,
+  udpClient as client,
+} from "../tests/test_client.ts";
 import { captureLog, type LogCapture } from "../tests/log_capture.ts";
 import { SharedCounter } from "./counter.ts";
 import { type DatagramStats, serveDatagrams } from "./datagram.ts";
@@ -9,16 +14,6 @@ import type { ReplyLimits } from "./reply_limits.ts";
 
 const udp = (hostname = "127.0.0.1") =>
   Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
-
-/** A UDP socket on `hostname` (any of 127.0.0.0/8 is this machine), closed by `using`. */
-function client(hostname = "127.0.0.1") {
-  const socket = udp(hostname);
-  return {
-    socket,
-    addr: socket.addr as Deno.NetAddr,
-    [Symbol.dispose]: () => socket.close(),
-  };
-}
 
 /** Sends `bytes` from `from` and waits for the next datagram it gets. */
 async function ask(

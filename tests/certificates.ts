@@ -6,7 +6,7 @@
  * @module
  */
 
-const ROOT = new URL("../", import.meta.url).pathname;
+import { ROOT } from "./test_cli.ts";
 
 /**
  * A certificate's PEM file and its private key's, relative to the
