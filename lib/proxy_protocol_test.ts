@@ -155,18 +155,45 @@ Deno.test("property: any bytes parse or are refused, never throw, never past the
       new Uint8Array([...V2_SIGNATURE, ...rest])
     ),
     fc.string({ maxLength: 200 }).map((rest) => text(`PROXY ${rest}`)),
+    // Valid headers, whole or cut short, with anything after them.
+    fc.tuple(
+      fc.constantFrom(
+        text("PROXY TCP4 192.0.2.7 10.0.0.1 51000 80\r\n"),
+        text("PROXY UNKNOWN\r\n"),
+        v2Header(1, 0x11, TCP4_ADDRESSES),
+        v2Header(0, 0x00, []),
+      ),
+      fc.nat(),
+      fc.uint8Array({ maxLength: 20 }),
+    ).map(([header, cut, rest]) =>
+      new Uint8Array([
+        ...header.subarray(0, cut % (header.length + 1)),
+        ...rest,
+      ])
+    ),
   );
   fc.assert(
     fc.property(anyStart, (bytes) => {
       const header = parseProxyHeader(bytes);
-      assert.ok(["incomplete", "invalid", "header"].includes(header.kind));
+      const more = new Uint8Array([...bytes, 0x0d, 0x0a, 0x41]);
       if (header.kind === "header") {
         assert.ok(header.length <= bytes.length);
         assert.ok(header.length <= MAX_HEADER_LENGTH);
         if (header.version === 1) assert.ok(header.length <= MAX_V1_LENGTH);
+        // A header is read from its own bytes: what follows changes nothing.
+        const own = bytes.subarray(0, header.length);
+        assert.deepEqual(parseProxyHeader(own), header);
+        assert.deepEqual(parseProxyHeader(more), header);
+      }
+      if (header.kind === "invalid") {
+        // No byte that comes later makes a refused start valid.
+        assert.equal(parseProxyHeader(more).kind, "invalid");
       }
       if (header.kind === "incomplete") {
         assert.ok(bytes.length < MAX_HEADER_LENGTH);
+        // Too few bytes to tell is true of every shorter start too.
+        const shorter = bytes.subarray(0, bytes.length >> 1);
+        assert.equal(parseProxyHeader(shorter).kind, "incomplete");
       }
     }),
     { numRuns: 5000 },

@@ -243,6 +243,21 @@ Deno.test("httpResponse(): CONNECT opens a tunnel only on 2xx", () => {
   }
 });
 
-Deno.test("MODES lists every mode, in the order the help gives them", () => {
-  assert.deepEqual(MODES, ["auto", "raw", "http"]);
+Deno.test("MODES lists each mode, in the help's order, with the answers chooseReply() gives by it: each one different", () => {
+  const replies = encodeReplies("hi");
+  const get = parseRequestLine(encode("GET / HTTP/1.1\r\n"));
+  const form = (reply: Uint8Array) => reply === replies.raw ? "raw" : "HTTP";
+  assert.deepEqual(
+    MODES.map((mode) => [
+      mode,
+      `${form(chooseReply(replies, mode, get))} to a request, ${
+        form(chooseReply(replies, mode, undefined))
+      } to other bytes`,
+    ]),
+    [
+      ["auto", "HTTP to a request, raw to other bytes"],
+      ["raw", "raw to a request, raw to other bytes"],
+      ["http", "HTTP to a request, HTTP to other bytes"],
+    ],
+  );
 });
