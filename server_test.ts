@@ -211,24 +211,38 @@ Deno.test("serve() sends a greeting given as bytes exactly", async () => {
   assert.deepEqual(await exchange(port, { closeWrite: true }), greeting);
 });
 
-Deno.test("serve() stops lingering when every slot is taken", async () => {
-  const { server, port } = startServer({
-    maxConnections: 2,
-    timeoutMs: 60_000,
-    lingerMs: 60_000,
+Deno.test("serve() holds no slot to linger over a reply when every slot is taken", async (t) => {
+  // Half a line: the client may still be sending, which is worth lingering
+  // over (a minute here) only while a slot is free.
+  const halfLine = async (port: number) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(conn, encode("half a li"));
+    assert.equal(decode(await readToEnd(conn)), GREETING);
+    return conn;
+  };
+  const options = { timeoutMs: 60_000, lingerMs: 60_000 };
+  await t.step("the reply takes the last slot: no lingering", async () => {
+    const { server, port } = startServer({ ...options, maxConnections: 1 });
+    using _lingering = await halfLine(port);
+    const next = await withTimeout(greet(port), 10_000);
+    assert.notEqual(next, TIMED_OUT, "it lingered, holding the only slot");
+    assert.equal(next, GREETING);
+    await server.shutdown(0);
   });
-  // Half a line: the server replies, then lingers for the rest, holding a
-  // slot for a minute unless the slot is needed.
-  using lingering = await Deno.connect({ hostname: "127.0.0.1", port });
-  await writeAll(lingering, encode("half a li"));
-  assert.equal(decode(await readToEnd(lingering)), GREETING);
-  // A silent client takes the other slot: now every slot is taken.
-  const silent = await Deno.connect({ hostname: "127.0.0.1", port });
-  const next = await withTimeout(greet(port), 10_000);
-  assert.notEqual(next, TIMED_OUT, "the waiting client was not let in");
-  assert.equal(next, GREETING);
-  silent.close();
-  await server.shutdown(0);
+  await t.step(
+    "the last slot taken while it lingers: lingering stops",
+    async () => {
+      const { server, port } = startServer({ ...options, maxConnections: 2 });
+      using _lingering = await halfLine(port);
+      // A silent client takes the other slot: now every slot is taken.
+      const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+      const next = await withTimeout(greet(port), 10_000);
+      assert.notEqual(next, TIMED_OUT, "the waiting client was not let in");
+      assert.equal(next, GREETING);
+      silent.close();
+      await server.shutdown(0);
+    },
+  );
 });
 
 Deno.test("serve() fills placeholders in per connection", async () => {
@@ -314,7 +328,7 @@ Deno.test("serve(): addr is the listener's, and activeConnections counts the con
   const listener = new ScriptedListener([conn]);
   const server = serve(listener, { timeoutMs: 60_000 });
   assert.equal(server.addr, listener.addr);
-  while (listener.accepts < 2) await Promise.resolve();
+  await listener.accepted(2);
   assert.equal(server.activeConnections, 1);
   conn.hangUp();
   await conn.done.promise;
@@ -408,7 +422,7 @@ Deno.test("serve(): shutdown() closes every connection still open, and none that
   const conns = Array.from({ length: 4 }, () => new ScriptedConnection([]));
   const listener = new ScriptedListener(conns);
   const server = serve(listener, { timeoutMs: 60_000, lingerMs: 1 });
-  while (listener.accepts <= conns.length) await Promise.resolve();
+  await listener.accepted(conns.length + 1);
   // Accepted a, b, c, d: the list is d, c, b, a. End a middle one, then the
   // last, so that both unlinking paths run.
   for (const ended of [conns[2]!, conns[0]!]) {
@@ -441,7 +455,7 @@ Deno.test("serve(): by default a client has 5 s to send its first bytes", async 
   assert.match(decode(late.written[0]!), /^HTTP\/1\.1 200 OK\r\n/);
 });
 
-Deno.test("serve(): lingering lasts no longer than the timeout, and stops after lingerBytes", async () => {
+Deno.test("serve()'s lingering by default: no longer than a timeout under 2 s, and 1 MiB discarded at most", async () => {
   // Still sending after the reply: lingering discards it until the timeout.
   const endless = new ScriptedConnection([encode("half a li")]);
   const server = serve(new ScriptedListener([endless]), { timeoutMs: 100 });
@@ -479,20 +493,6 @@ Deno.test("serve(): {hostname} is the hostname option, else the machine's", asyn
     await server.shutdown();
     assert.equal(decode(conn.written[0]!), expected);
   }
-});
-
-Deno.test("serve(): with every slot taken, a reply is not lingered over", async () => {
-  // Half a line: the client may still be sending, which is worth lingering
-  // over only while a slot is free.
-  const conn = new ScriptedConnection([encode("half a li")]);
-  const server = serve(new ScriptedListener([conn]), {
-    maxConnections: 1,
-    lingerMs: 60_000,
-  });
-  const closed = await withTimeout(conn.done.promise, 10_000);
-  assert.notEqual(closed, TIMED_OUT, "it lingered, holding the only slot");
-  assert.equal(conn.closedWrite, false);
-  await server.shutdown();
 });
 
 /** A TCP listener on 127.0.0.1, port 0, and its port. */
