@@ -17,7 +17,7 @@
  */
 
 import { startTaskFlags } from "../tools/start_flags.ts";
-import { rssMiB } from "../tools/proc.ts";
+import { treeCpuMicros, treeRssMiB } from "../tools/proc.ts";
 import { renderChart } from "./chart.ts";
 import { buildGoTlsPeer } from "./go_peer.ts";
 import {
@@ -213,59 +213,6 @@ async function run(command: string[], cwd = ROOT): Promise<string> {
   return text;
 }
 
-/** Every pid in the tree rooted at `root` (nginx forks its worker). */
-function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const parent = Number(
-        stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1],
-      );
-      children.set(parent, [...children.get(parent) ?? [], Number(entry.name)]);
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++) {
-    tree.push(...children.get(tree[i]!) ?? []);
-  }
-  return tree;
-}
-
-/** On-CPU time of every thread in the tree, in microseconds (schedstat: ns). */
-function cpuMicros(root: number): number {
-  let nanos = 0;
-  for (const pid of processTree(root)) {
-    try {
-      for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
-        const schedstat = Deno.readTextFileSync(
-          `/proc/${pid}/task/${task.name}/schedstat`,
-        );
-        nanos += Number(schedstat.split(" ")[0]);
-      }
-    } catch {
-      // A thread ended while we looked.
-    }
-  }
-  return nanos / 1000;
-}
-
-/** Resident memory of the tree in MB: now (VmRSS) or at its peak (VmHWM). */
-function rssMb(root: number, field: "VmRSS" | "VmHWM"): number {
-  let mib = 0;
-  for (const pid of processTree(root)) {
-    try {
-      mib += rssMiB(pid, field);
-    } catch {
-      // Gone.
-    }
-  }
-  return Math.round(mib * 10) / 10;
-}
-
 const pinned = (cpu: number, command: string[]) =>
   navigator.hardwareConcurrency >= 2 && have("taskset")
     ? ["taskset", "-c", String(cpu), ...command]
@@ -388,7 +335,7 @@ async function benchmark(
   try {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const pid = server.process.pid;
-    const idle = rssMb(pid, "VmRSS");
+    const idle = treeRssMiB(pid, "VmRSS");
     const runs: RunResult[] = [];
     const measure = async (
       concurrency: number | "wrk",
@@ -402,9 +349,9 @@ async function benchmark(
         }
       >,
     ) => {
-      const before = cpuMicros(pid);
+      const before = treeCpuMicros(pid);
       const result = await go();
-      const cpu = cpuMicros(pid) - before;
+      const cpu = treeCpuMicros(pid) - before;
       runs.push({
         concurrency,
         per_second: Math.round(result.per_second),
@@ -413,7 +360,7 @@ async function benchmark(
         failed: result.failed,
         cpu_us_per_connection:
           Math.round(10 * cpu / Math.max(result.completed, 1)) / 10,
-        rss_mb_after: rssMb(pid, "VmRSS"),
+        rss_mb_after: treeRssMiB(pid, "VmRSS"),
       });
     };
     if (spec.workload === "https") {
@@ -449,7 +396,7 @@ async function benchmark(
         64,
         MEASURE_SECONDS,
       );
-      rssAfterRepeats.push(rssMb(pid, "VmRSS"));
+      rssAfterRepeats.push(treeRssMiB(pid, "VmRSS"));
     }
     if (spec.workload === "http" && have("wrk")) {
       await measure("wrk", () => wrk(server.port, MEASURE_SECONDS));
@@ -461,7 +408,7 @@ async function benchmark(
       ...(spec.against && { against: spec.against }),
       startup_ms: Math.round(server.startupMs),
       idle_rss_mb: idle,
-      peak_rss_mb: rssMb(pid, "VmHWM"),
+      peak_rss_mb: treeRssMiB(pid, "VmHWM"),
       runs,
       ...(spec.repeats && { rss_mb_after_repeats: rssAfterRepeats }),
     };

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { rssMiB } from "../tools/proc.ts";
+import { openDescriptors, rssMiB } from "../tools/proc.ts";
 
 /** One server's figures. */
 export interface TlsMemoryResult {
@@ -48,11 +48,6 @@ export interface TlsMemoryServer {
 const ROOT = new URL("../", import.meta.url).pathname;
 const CERT = `${ROOT}tests/testdata/localhost_cert.pem`;
 const KEY = `${ROOT}tests/testdata/localhost_key.pem`;
-
-/** How many descriptors a process has open. */
-function openDescriptors(pid: number): number {
-  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
-}
 
 /** Opens `count` TLS sessions to `port`, each past its handshake. */
 async function openSessions(

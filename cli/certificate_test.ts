@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { installed, tlsFixture } from "../tests/test_client.ts";
+import { installed } from "../tests/test_client.ts";
+import { LOCALHOST, tlsFixture } from "../tests/certificates.ts";
 import {
   CertificateValidityError,
   describeCertificate,
 } from "./certificate.ts";
 
 const PEM = Deno.readTextFileSync(
-  new URL("../tests/testdata/localhost_cert.pem", import.meta.url),
+  new URL(`../${LOCALHOST[0]}`, import.meta.url),
 );
 const RAW = new Uint8Array(new X509Certificate(PEM).raw);
 const { validFrom, validTo } = new X509Certificate(PEM);

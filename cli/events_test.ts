@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  configure,
-  getLogger,
-  type LogLevel,
-  type LogRecord,
-  reset,
-} from "@logtape/logtape";
+import { captureLog } from "../tests/log_capture.ts";
+import { getLogger, type LogLevel } from "@logtape/logtape";
 import { type EventName, eventRecord, logEvent } from "./events.ts";
 
 /**
@@ -13,15 +8,8 @@ import { type EventName, eventRecord, logEvent } from "./events.ts";
  * up, until disposed.
  */
 async function capturing(level: LogLevel) {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["test"], sinks: ["memory"], lowestLevel: level },
-    ],
-  });
-  return { records, logger: getLogger(["test"]), [Symbol.asyncDispose]: reset };
+  const capture = await captureLog(["test"], level);
+  return Object.assign(capture, { logger: getLogger(["test"]) });
 }
 
 /**

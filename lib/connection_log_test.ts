@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { configure, getLogger, type LogRecord, reset } from "@logtape/logtape";
+import { captureLog } from "../tests/log_capture.ts";
+import { getLogger } from "@logtape/logtape";
 import { ConnectionLog } from "./connection_log.ts";
 import { ClientRefused } from "./io.ts";
 import { encode } from "../tests/test_client.ts";
@@ -183,15 +184,9 @@ Deno.test("the log names the balancer in words too, and the duration to a tenth 
   const direct = await logOf(["hello\n", null], "info");
   assert.equal(direct.messages[0], `${PEER} connected`);
 
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["merhaba", "connection"], sinks: ["memory"] },
-    ],
-  });
-  try {
+  await using capture = await captureLog(["merhaba", "connection"]);
+  const { records } = capture;
+  {
     const conn = scripted([]);
     const read = conn.read.bind(conn);
     conn.read = async (buffer) => {
@@ -206,8 +201,6 @@ Deno.test("the log names the balancer in words too, and the duration to a tenth 
     const duration = records.at(-1)!.properties.duration_ms as number;
     assert.ok(duration >= 30 && duration <= elapsed, `${duration} ms`);
     assert.equal(Math.round(duration * 10), duration * 10);
-  } finally {
-    await reset();
   }
 });
 
@@ -444,19 +437,9 @@ Deno.test("with a delay, a connection's last line gives it, in words and as dela
 });
 
 Deno.test("a handshake or a write past the timeout, and a delay cut short, each say so in a line of their own", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      {
-        category: ["merhaba", "connection"],
-        sinks: ["memory"],
-        lowestLevel: "debug",
-      },
-    ],
-  });
-  try {
+  await using capture = await captureLog(["merhaba", "connection"], "debug");
+  const { records } = capture;
+  {
     const log = new ConnectionLog(
       getLogger(["merhaba", "connection"]),
       scripted([]),
@@ -477,8 +460,6 @@ Deno.test("a handshake or a write past the timeout, and a delay cut short, each 
       `${PEER} did not take the reply within 30 ms; giving up`,
       `${PEER} got no reply: the server stopped during its 40 ms delay`,
     ]);
-  } finally {
-    await reset();
   }
 });
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { serve, type ServeOptions } from "../server.ts";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { captureLog } from "../tests/log_capture.ts";
+import { LOCALHOST } from "../tests/certificates.ts";
 import { BufferPool, type Listener } from "./io.ts";
 import { TlsListener } from "./tls.ts";
 import { withTimeout } from "./timers.ts";
@@ -290,8 +291,8 @@ Deno.test("a connection keeps its slot until its socket is released: accepting n
   );
   await t.step("a TLS handshake cut off by the timeout", async () => {
     const pair = {
-      cert: await Deno.readTextFile("tests/testdata/localhost_cert.pem"),
-      key: await Deno.readTextFile("tests/testdata/localhost_key.pem"),
+      cert: await Deno.readTextFile(LOCALHOST[0]),
+      key: await Deno.readTextFile(LOCALHOST[1]),
     };
     const held = await socketsHeldAtEachAccept(
       [new DenoLikeConnection([]), new DenoLikeConnection([])],
@@ -321,46 +322,25 @@ Deno.test("only a health probe (connect, close) waits for no delay: it is answer
 });
 
 Deno.test("a delay cut short by a shutdown out of time: no reply, a line saying so, not served", async () => {
-  const records: LogRecord[] = [];
-  const received = Promise.withResolvers<void>();
-  await configure({
-    sinks: {
-      memory: (record) => {
-        records.push(record);
-        if (record.properties.event === "received") received.resolve();
-      },
-    },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      {
-        category: ["merhaba", "connection"],
-        sinks: ["memory"],
-        lowestLevel: "info",
-      },
-    ],
+  await using capture = await captureLog(["merhaba", "connection"], "info");
+  const conn = scripted(["hi\n"]);
+  const server = serve(new ScriptedListener([conn]), { delayMs: 60_000 });
+  await capture.seen("received");
+  assert.deepEqual(await server.shutdown(0), { accepted: 1, served: 0 });
+  assert.deepEqual(conn.written, []);
+  assert.ok(conn.closes > 0);
+  const log = capture.records.map(({ properties }) => {
+    const { duration_ms: _, ...rest } = properties;
+    return rest;
   });
-  try {
-    const conn = scripted(["hi\n"]);
-    const server = serve(new ScriptedListener([conn]), { delayMs: 60_000 });
-    await received.promise;
-    assert.deepEqual(await server.shutdown(0), { accepted: 1, served: 0 });
-    assert.deepEqual(conn.written, []);
-    assert.ok(conn.closes > 0);
-    const log = records.map(({ properties }) => {
-      const { duration_ms: _, ...rest } = properties;
-      return rest;
-    });
-    assert.deepEqual(log.slice(2), [
-      { event: "delay_cut", peer: PEER, delay_ms: 60_000 },
-      { ...CLOSED, delay_ms: 60_000 },
-    ]);
-    assert.equal(
-      records[2]!.message.join(""),
-      "127.0.0.1:1 got no reply: the server stopped during its 60000 ms delay",
-    );
-  } finally {
-    await reset();
-  }
+  assert.deepEqual(log.slice(2), [
+    { event: "delay_cut", peer: PEER, delay_ms: 60_000 },
+    { ...CLOSED, delay_ms: 60_000 },
+  ]);
+  assert.equal(
+    capture.records[2]!.message.join(""),
+    "127.0.0.1:1 got no reply: the server stopped during its 60000 ms delay",
+  );
 });
 
 /** A server of `delayMs` over TCP, or TLS with the test certificate; a client's connection to it. */
@@ -369,10 +349,10 @@ async function delayedServer(
   options: ServeOptions,
 ) {
   const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const cert = await Deno.readTextFile("tests/testdata/localhost_cert.pem");
+  const cert = await Deno.readTextFile(LOCALHOST[0]);
   const listener = transport === "tcp" ? tcp : new TlsListener(tcp, {
     cert,
-    key: await Deno.readTextFile("tests/testdata/localhost_key.pem"),
+    key: await Deno.readTextFile(LOCALHOST[1]),
   });
   const server = serve(listener, options);
   const address = { hostname: "localhost", port: tcp.addr.port };

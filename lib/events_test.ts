@@ -1,28 +1,12 @@
 import assert from "node:assert/strict";
-import {
-  configure,
-  getLogger,
-  type Logger,
-  type LogLevel,
-  type LogRecord,
-  reset,
-} from "@logtape/logtape";
+import { getLogger, type Logger, type LogLevel } from "@logtape/logtape";
+import { captureLog } from "../tests/log_capture.ts";
 import { EventCatalogue, LIBRARY_EVENTS, logEvent, tenths } from "./events.ts";
 
-/**
- * LogTape configured to keep the records of category ["test"] from `level`
- * up, until disposed.
- */
+/** The records of category ["test"] from `level` up, and its logger. */
 async function capturing(level: LogLevel) {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["test"], sinks: ["memory"], lowestLevel: level },
-    ],
-  });
-  return { records, logger: getLogger(["test"]), [Symbol.asyncDispose]: reset };
+  const capture = await captureLog(["test"], level);
+  return Object.assign(capture, { logger: getLogger(["test"]) });
 }
 
 Deno.test("logEvent() words the line and sets the event field", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { configure, reset } from "@logtape/logtape";
+import { captureLog } from "../tests/log_capture.ts";
 import { type GreetingServer, serve } from "../server.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
 import {
@@ -7,6 +7,7 @@ import {
   encode,
   exchange,
   greet,
+  greetUdp,
   readToEnd,
   settleOrder,
   writeAll,
@@ -94,24 +95,38 @@ Deno.test("shutdown() closes connections still open after the grace period", asy
   assert.equal((await readToEnd(inFlight)).byteLength, 0);
 });
 
-Deno.test("serve() stops lingering when every slot is taken", async () => {
-  const { server, port } = startServer({
-    maxConnections: 2,
-    timeoutMs: 60_000,
-    lingerMs: 60_000,
+Deno.test("serve() holds no slot to linger over a reply when every slot is taken", async (t) => {
+  // Half a line: the client may still be sending, which is worth lingering
+  // over (a minute here) only while a slot is free.
+  const halfLine = async (port: number) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(conn, encode("half a li"));
+    assert.equal(decode(await readToEnd(conn)), GREETING);
+    return conn;
+  };
+  const options = { timeoutMs: 60_000, lingerMs: 60_000 };
+  await t.step("the reply takes the last slot: no lingering", async () => {
+    const { server, port } = startServer({ ...options, maxConnections: 1 });
+    using _lingering = await halfLine(port);
+    const next = await withTimeout(greet(port), 10_000);
+    assert.notEqual(next, TIMED_OUT, "it lingered, holding the only slot");
+    assert.equal(next, GREETING);
+    await server.shutdown(0);
   });
-  // Half a line: the server replies, then lingers for the rest, holding a
-  // slot for a minute unless the slot is needed.
-  using lingering = await Deno.connect({ hostname: "127.0.0.1", port });
-  await writeAll(lingering, encode("half a li"));
-  assert.equal(decode(await readToEnd(lingering)), GREETING);
-  // A silent client takes the other slot: now every slot is taken.
-  const silent = await Deno.connect({ hostname: "127.0.0.1", port });
-  const next = await withTimeout(greet(port), 10_000);
-  assert.notEqual(next, TIMED_OUT, "the waiting client was not let in");
-  assert.equal(next, GREETING);
-  silent.close();
-  await server.shutdown(0);
+  await t.step(
+    "the last slot taken while it lingers: lingering stops",
+    async () => {
+      const { server, port } = startServer({ ...options, maxConnections: 2 });
+      using _lingering = await halfLine(port);
+      // A silent client takes the other slot: now every slot is taken.
+      const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+      const next = await withTimeout(greet(port), 10_000);
+      assert.notEqual(next, TIMED_OUT, "the waiting client was not let in");
+      assert.equal(next, GREETING);
+      silent.close();
+      await server.shutdown(0);
+    },
+  );
 });
 
 Deno.test("serve() fills placeholders in per connection", async () => {
@@ -137,20 +152,9 @@ Deno.test("serve() fills placeholders in per connection", async () => {
 async function serverLog(
   body: () => Promise<void>,
 ): Promise<Record<string, unknown>[]> {
-  const records: Record<string, unknown>[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record.properties) },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["merhaba", "server"], sinks: ["memory"] },
-    ],
-  });
-  try {
-    await body();
-  } finally {
-    await reset();
-  }
-  return records;
+  await using log = await captureLog(["merhaba", "server"]);
+  await body();
+  return log.records.map(({ properties }) => properties);
 }
 
 Deno.test("serve(): addr is the listener's, and activeConnections counts the connections being served", async () => {
@@ -158,7 +162,7 @@ Deno.test("serve(): addr is the listener's, and activeConnections counts the con
   const listener = new ScriptedListener([conn]);
   const server = serve(listener, { timeoutMs: 60_000 });
   assert.equal(server.addr, listener.addr);
-  while (listener.accepts < 2) await Promise.resolve();
+  await listener.accepted(2);
   assert.equal(server.activeConnections, 1);
   conn.hangUp();
   await conn.done.promise;
@@ -252,7 +256,7 @@ Deno.test("serve(): shutdown() closes every connection still open, and none that
   const conns = Array.from({ length: 4 }, () => new ScriptedConnection([]));
   const listener = new ScriptedListener(conns);
   const server = serve(listener, { timeoutMs: 60_000, lingerMs: 1 });
-  while (listener.accepts <= conns.length) await Promise.resolve();
+  await listener.accepted(conns.length + 1);
   // Accepted a, b, c, d: the list is d, c, b, a. End a middle one, then the
   // last, so that both unlinking paths run.
   for (const ended of [conns[2]!, conns[0]!]) {
@@ -265,37 +269,9 @@ Deno.test("serve(): shutdown() closes every connection still open, and none that
   assert.deepEqual(conns.map((conn) => conn.closes), [1, 2, 1, 2]);
 });
 
-Deno.test("serve(): with every slot taken, a reply is not lingered over", async () => {
-  // Half a line: the client may still be sending, which is worth lingering
-  // over only while a slot is free.
-  const conn = new ScriptedConnection([encode("half a li")]);
-  const server = serve(new ScriptedListener([conn]), {
-    maxConnections: 1,
-    lingerMs: 60_000,
-  });
-  const closed = await withTimeout(conn.done.promise, 10_000);
-  assert.notEqual(closed, TIMED_OUT, "it lingered, holding the only slot");
-  assert.equal(conn.closedWrite, false);
-  await server.shutdown();
-});
-
 /** Sends a datagram from a socket of its own and resolves to the reply, or TIMED_OUT. */
-async function askUdp(port: number, text = "hi\n") {
-  const [socket] = udpSocket();
-  try {
-    await socket.send(encode(text), {
-      transport: "udp",
-      hostname: "127.0.0.1",
-      port,
-    });
-    const receiving = socket.receive();
-    receiving.catch(() => {});
-    const reply = await withTimeout(receiving, 2000);
-    return reply === TIMED_OUT ? reply : decode(reply[0]);
-  } finally {
-    socket.close();
-  }
-}
+const askUdp = async (port: number, text = "hi\n") =>
+  await greetUdp(port, text, { timeoutMs: 2000 }) ?? TIMED_OUT;
 
 Deno.test("serve() with several listeners greets on each, and counts each", async () => {
   const [first, firstPort] = tcpListener();

@@ -10,9 +10,9 @@ import {
   encode,
   exchange,
   readToEnd,
-  tlsFixture,
   writeAll,
 } from "../tests/test_client.ts";
+import { tlsFixture } from "../tests/certificates.ts";
 
 const V1 = "PROXY TCP4 192.0.2.7 127.0.0.1 51000 80\r\n";
 

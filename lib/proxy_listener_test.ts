@@ -6,24 +6,25 @@ import {
   ProxyProtocolListener,
 } from "./proxy_listener.ts";
 import { V2_SIGNATURE } from "./proxy_protocol.ts";
-import { serve, type ServeOptions } from "../server.ts";
+import type { ServeOptions } from "../server.ts";
 import type { Listener } from "./io.ts";
 import { replyTo, ScriptedConnection } from "../tests/scripted.ts";
 import { decode, encode, exchange } from "../tests/test_client.ts";
+import { startServer } from "../tests/test_server.ts";
 
 const V1 = "PROXY TCP4 192.0.2.7 127.0.0.1 51000 80\r\n";
 
-function startServer(trusted: string[], options: ServeOptions = {}) {
+/** A server greeting with `{peer}` behind a PROXY listener that trusts `trusted`. */
+function startProxied(trusted: string[], options: ServeOptions = {}) {
   const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const listener = new ProxyProtocolListener(tcp, trusted.map(parseCidr));
-  return {
-    server: serve(listener, { greeting: "{peer}", ...options }),
-    port: tcp.addr.port,
-  };
+  return startServer(
+    { greeting: "{peer}", ...options },
+    new ProxyProtocolListener(tcp, trusted.map(parseCidr)),
+  );
 }
 
 Deno.test("a trusted source's PROXY header is consumed and its client becomes {peer}", async (t) => {
-  const { server, port } = startServer(["127.0.0.1"], { echo: true });
+  const { server, port } = startProxied(["127.0.0.1"], { echo: true });
   await using _ = server;
   await t.step("v1, then an HTTP request", async () => {
     const reply = decode(
@@ -58,7 +59,7 @@ Deno.test("a trusted source's PROXY header is consumed and its client becomes {p
 });
 
 Deno.test("a trusted source with no header, a bad header or a late one is closed without a reply; the server keeps serving", async () => {
-  const { server, port } = startServer(["127.0.0.1"], { timeoutMs: 300 });
+  const { server, port } = startProxied(["127.0.0.1"], { timeoutMs: 300 });
   await using _ = server;
   for (
     const send of [
@@ -76,7 +77,7 @@ Deno.test("a trusted source with no header, a bad header or a late one is closed
 });
 
 Deno.test("an untrusted source's PROXY header is client data, and it cannot forge an address", async () => {
-  const { server, port } = startServer(["10.0.0.0/8"], { echo: true });
+  const { server, port } = startProxied(["10.0.0.0/8"], { echo: true });
   await using _ = server;
   const reply = decode(await exchange(port, { send: encode(V1) }));
   assert.match(reply, /^127\.0\.0\.1:\d+\nPROXY TCP4 192\.0\.2\.7/);

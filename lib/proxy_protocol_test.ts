@@ -8,22 +8,9 @@ import {
   V2_LOCAL_HEADER,
   V2_SIGNATURE,
 } from "./proxy_protocol.ts";
+import { TCP4_ADDRESSES, v2Header } from "../tests/proxy_headers.ts";
 
 const text = (value: string) => new TextEncoder().encode(value);
-
-/** A v2 header: signature, version 2 and `command`, family, length, payload. */
-function v2(command: number, family: number, payload: number[]): Uint8Array {
-  return new Uint8Array([
-    ...V2_SIGNATURE,
-    0x20 | command,
-    family,
-    payload.length >> 8,
-    payload.length & 0xff,
-    ...payload,
-  ]);
-}
-
-const TCP4_PAYLOAD = [192, 0, 2, 7, 10, 0, 0, 1, 0xc7, 0x38, 0, 80];
 
 Deno.test("parseProxyHeader() reads v1 TCP4, TCP6 and UNKNOWN", () => {
   assert.deepEqual(
@@ -69,7 +56,7 @@ Deno.test("parseProxyHeader() refuses bad v1 headers", () => {
 });
 
 Deno.test("parseProxyHeader() reads v2 PROXY over IPv4 and IPv6, and LOCAL", () => {
-  assert.deepEqual(parseProxyHeader(v2(1, 0x11, TCP4_PAYLOAD)), {
+  assert.deepEqual(parseProxyHeader(v2Header(1, 0x11, TCP4_ADDRESSES)), {
     kind: "header",
     version: 2,
     length: 28,
@@ -84,7 +71,7 @@ Deno.test("parseProxyHeader() reads v2 PROXY over IPv4 and IPv6, and LOCAL", () 
     1,
     0xbb,
   ];
-  assert.deepEqual(parseProxyHeader(v2(1, 0x21, tcp6)), {
+  assert.deepEqual(parseProxyHeader(v2Header(1, 0x21, tcp6)), {
     kind: "header",
     version: 2,
     length: 52,
@@ -93,22 +80,25 @@ Deno.test("parseProxyHeader() reads v2 PROXY over IPv4 and IPv6, and LOCAL", () 
   // LOCAL (a health check from the balancer itself) keeps its address,
   // and TLVs after the addresses are skipped.
   assert.deepEqual(
-    parseProxyHeader(v2(0, 0x11, [...TCP4_PAYLOAD, 0x04, 0, 1, 0])),
+    parseProxyHeader(v2Header(0, 0x11, [...TCP4_ADDRESSES, 0x04, 0, 1, 0])),
     { kind: "header", version: 2, length: 32 },
   );
 });
 
 Deno.test("parseProxyHeader() refuses v2 headers with a bad length, family or version", () => {
   const cases: [Uint8Array, RegExp][] = [
-    [v2(1, 0x11, TCP4_PAYLOAD.slice(0, 8)), /shorter than its addresses/],
-    [v2(1, 0x51, TCP4_PAYLOAD), /bad family/],
-    [v2(2, 0x11, TCP4_PAYLOAD), /bad command/],
+    [
+      v2Header(1, 0x11, TCP4_ADDRESSES.slice(0, 8)),
+      /shorter than its addresses/,
+    ],
+    [v2Header(1, 0x51, TCP4_ADDRESSES), /bad family/],
+    [v2Header(2, 0x11, TCP4_ADDRESSES), /bad command/],
     [
       new Uint8Array([...V2_SIGNATURE, 0x21, 0x11, 0xff, 0xff]),
       /65535 bytes, over 1024/,
     ],
     [
-      new Uint8Array([...V2_SIGNATURE, 0x11, 0x11, 0, 12, ...TCP4_PAYLOAD]),
+      new Uint8Array([...V2_SIGNATURE, 0x11, 0x11, 0, 12, ...TCP4_ADDRESSES]),
       /version other than 2/,
     ],
   ];
@@ -137,7 +127,7 @@ const validHeaders = fc.oneof(
       { maxLength: 3 },
     ),
   ).map(([addresses, tlvs]) => ({
-    bytes: v2(1, 0x11, [...addresses, ...tlvs.flat()]),
+    bytes: v2Header(1, 0x11, [...addresses, ...tlvs.flat()]),
     source: {
       hostname: addresses.slice(0, 4).join("."),
       port: (addresses[8]! << 8) | addresses[9]!,
@@ -165,18 +155,45 @@ Deno.test("property: any bytes parse or are refused, never throw, never past the
       new Uint8Array([...V2_SIGNATURE, ...rest])
     ),
     fc.string({ maxLength: 200 }).map((rest) => text(`PROXY ${rest}`)),
+    // Valid headers, whole or cut short, with anything after them.
+    fc.tuple(
+      fc.constantFrom(
+        text("PROXY TCP4 192.0.2.7 10.0.0.1 51000 80\r\n"),
+        text("PROXY UNKNOWN\r\n"),
+        v2Header(1, 0x11, TCP4_ADDRESSES),
+        v2Header(0, 0x00, []),
+      ),
+      fc.nat(),
+      fc.uint8Array({ maxLength: 20 }),
+    ).map(([header, cut, rest]) =>
+      new Uint8Array([
+        ...header.subarray(0, cut % (header.length + 1)),
+        ...rest,
+      ])
+    ),
   );
   fc.assert(
     fc.property(anyStart, (bytes) => {
       const header = parseProxyHeader(bytes);
-      assert.ok(["incomplete", "invalid", "header"].includes(header.kind));
+      const more = new Uint8Array([...bytes, 0x0d, 0x0a, 0x41]);
       if (header.kind === "header") {
         assert.ok(header.length <= bytes.length);
         assert.ok(header.length <= MAX_HEADER_LENGTH);
         if (header.version === 1) assert.ok(header.length <= MAX_V1_LENGTH);
+        // A header is read from its own bytes: what follows changes nothing.
+        const own = bytes.subarray(0, header.length);
+        assert.deepEqual(parseProxyHeader(own), header);
+        assert.deepEqual(parseProxyHeader(more), header);
+      }
+      if (header.kind === "invalid") {
+        // No byte that comes later makes a refused start valid.
+        assert.equal(parseProxyHeader(more).kind, "invalid");
       }
       if (header.kind === "incomplete") {
         assert.ok(bytes.length < MAX_HEADER_LENGTH);
+        // Too few bytes to tell is true of every shorter start too.
+        const shorter = bytes.subarray(0, bytes.length >> 1);
+        assert.equal(parseProxyHeader(shorter).kind, "incomplete");
       }
     }),
     { numRuns: 5000 },
@@ -185,12 +202,12 @@ Deno.test("property: any bytes parse or are refused, never throw, never past the
 
 Deno.test("parseProxyHeader() accepts spec-valid v2 headers that name no TCP client, keeping the balancer's address", () => {
   const headers: [string, Uint8Array][] = [
-    ["LOCAL with family TCP4 and no addresses", v2(0, 0x11, [])],
-    ["LOCAL with family UNSPEC", v2(0, 0x00, [])],
-    ["UDP over IPv4", v2(1, 0x12, TCP4_PAYLOAD)],
-    ["UDP over IPv6", v2(1, 0x22, new Array(36).fill(1))],
-    ["Unix stream", v2(1, 0x31, new Array(216).fill(0x61))],
-    ["Unix datagram", v2(1, 0x32, new Array(216).fill(0x61))],
+    ["LOCAL with family TCP4 and no addresses", v2Header(0, 0x11, [])],
+    ["LOCAL with family UNSPEC", v2Header(0, 0x00, [])],
+    ["UDP over IPv4", v2Header(1, 0x12, TCP4_ADDRESSES)],
+    ["UDP over IPv6", v2Header(1, 0x22, new Array(36).fill(1))],
+    ["Unix stream", v2Header(1, 0x31, new Array(216).fill(0x61))],
+    ["Unix datagram", v2Header(1, 0x32, new Array(216).fill(0x61))],
   ];
   for (const [name, bytes] of headers) {
     assert.deepEqual(
@@ -204,15 +221,15 @@ Deno.test("parseProxyHeader() accepts spec-valid v2 headers that name no TCP cli
 Deno.test("parseProxyHeader() skips whatever follows a v2 PROXY header of family UNSPEC, as the specification asks", () => {
   // "The receiver should ignore address information": the length says how
   // many bytes to skip, whether they look like addresses, TLVs or neither.
-  const blocks: [string, number[]][] = [
+  const blocks: [string, readonly number[]][] = [
     ["nothing", []],
-    ["IPv4 addresses", TCP4_PAYLOAD],
+    ["IPv4 addresses", TCP4_ADDRESSES],
     ["an authority TLV", [0x02, 0, 3, ...text("a.b")]],
     ["bytes that are no TLV", [1, 2, 3, 4]],
     ["a CRC-32C TLV that does not match", [0x03, 0, 4, 1, 2, 3, 4]],
   ];
   for (const [name, payload] of blocks) {
-    const bytes = v2(1, 0x00, payload);
+    const bytes = v2Header(1, 0x00, payload);
     assert.deepEqual(
       parseProxyHeader(new Uint8Array([...bytes, ...text("GET")])),
       { kind: "header", version: 2, length: bytes.length },
@@ -232,13 +249,13 @@ Deno.test("parseProxyHeader() refuses a v2 PROXY header whose family byte is non
   // invalid by receivers". 0x01 is UNSPEC with STREAM.
   for (const family of [0x01, 0x02, 0x10, 0x20, 0x30, 0x03, 0x33, 0x40]) {
     assert.deepEqual(
-      parseProxyHeader(v2(1, family, new Array(216).fill(0))),
+      parseProxyHeader(v2Header(1, family, new Array(216).fill(0))),
       { kind: "invalid", reason: "v2 header, bad family or protocol" },
       `0x${family.toString(16).padStart(2, "0")}`,
     );
   }
   // LOCAL ignores the family byte, whatever it holds.
-  assert.deepEqual(parseProxyHeader(v2(0, 0x01, [])), {
+  assert.deepEqual(parseProxyHeader(v2Header(0, 0x01, [])), {
     kind: "header",
     version: 2,
     length: 16,
@@ -259,7 +276,14 @@ Deno.test("parseProxyHeader() refuses malformed v1 addresses, and spells every a
   compressed.splice(0, 4, 0x20, 0x01, 0x0d, 0xb8);
   compressed[15] = 1;
   const fromV2 = parseProxyHeader(
-    v2(1, 0x21, [...compressed, ...new Array(16).fill(0), 0x04, 0x57, 0, 80]),
+    v2Header(1, 0x21, [
+      ...compressed,
+      ...new Array(16).fill(0),
+      0x04,
+      0x57,
+      0,
+      80,
+    ]),
   );
   assert.deepEqual(
     (expanded as { source: unknown }).source,
@@ -276,7 +300,7 @@ Deno.test("parseProxyHeader() names an IPv4 client of a dual-stack balancer by i
   // client as ::ffff:198.51.100.7.
   const source = [...new Array(10).fill(0), 0xff, 0xff, 198, 51, 100, 7];
   const header = parseProxyHeader(
-    v2(1, 0x21, [...source, ...new Array(16).fill(0), 0xc4, 0x24, 0, 80]),
+    v2Header(1, 0x21, [...source, ...new Array(16).fill(0), 0xc4, 0x24, 0, 80]),
   );
   assert.deepEqual((header as { source: unknown }).source, {
     hostname: "198.51.100.7",
@@ -295,7 +319,7 @@ Deno.test("parseProxyHeader() checks v2 TLVs: they fill the header exactly, and 
   const tcp4 = [192, 0, 2, 7, 10, 0, 0, 1, 0xc7, 0x38, 0, 80];
   const authority = [0x02, 0, 3, ...text("a.b")];
   assert.equal(
-    parseProxyHeader(v2(1, 0x11, [...tcp4, ...authority])).kind,
+    parseProxyHeader(v2Header(1, 0x11, [...tcp4, ...authority])).kind,
     "header",
   );
   for (
@@ -306,12 +330,12 @@ Deno.test("parseProxyHeader() checks v2 TLVs: they fill the header exactly, and 
     ] as const
   ) {
     assert.equal(
-      parseProxyHeader(v2(1, 0x11, [...payload])).kind,
+      parseProxyHeader(v2Header(1, 0x11, [...payload])).kind,
       "invalid",
       name,
     );
   }
-  const withCrc = v2(1, 0x11, [...tcp4, 0x03, 0, 4, 0, 0, 0, 0]);
+  const withCrc = v2Header(1, 0x11, [...tcp4, 0x03, 0, 4, 0, 0, 0, 0]);
   new DataView(withCrc.buffer).setUint32(withCrc.length - 4, crc32c(withCrc));
   assert.equal(parseProxyHeader(withCrc).kind, "header");
   withCrc[withCrc.length - 1]! ^= 1;
@@ -329,7 +353,7 @@ Deno.test("parseProxyHeader() checks v2 TLVs: they fill the header exactly, and 
 Deno.test("parseProxyHeader() takes a v2 LOCAL header whatever its family byte says", () => {
   for (const family of [0x00, 0x11, 0x13, 0x41, 0xff]) {
     assert.equal(
-      parseProxyHeader(v2(0, family, [])).kind,
+      parseProxyHeader(v2Header(0, family, [])).kind,
       "header",
       `${family}`,
     );
@@ -397,22 +421,22 @@ Deno.test("parseProxyHeader() says why it refuses each malformed header", () => 
     ],
     [
       "a v2 PROXY header with family 4",
-      v2(1, 0x41, tcp4),
+      v2Header(1, 0x41, tcp4),
       "v2 header, bad family or protocol",
     ],
     [
       "a v2 PROXY header with protocol 3",
-      v2(1, 0x13, tcp4),
+      v2Header(1, 0x13, tcp4),
       "v2 header, bad family or protocol",
     ],
     [
       "a v2 TLV cut short",
-      v2(1, 0x11, [...tcp4, 0x01, 0]),
+      v2Header(1, 0x11, [...tcp4, 0x01, 0]),
       "v2 header with a truncated TLV",
     ],
     [
       "a v2 TLV one byte too long",
-      v2(1, 0x11, [...tcp4, 0x01, 0, 3, 0x68, 0x32]),
+      v2Header(1, 0x11, [...tcp4, 0x01, 0, 3, 0x68, 0x32]),
       "v2 header with a TLV longer than the header",
     ],
   ];
@@ -438,9 +462,9 @@ Deno.test("parseProxyHeader() takes the boundaries: 107 bytes of v1, 1024 bytes 
   const tlv = (
     size: number,
   ) => [0xe0, size >> 8, size & 0xff, ...new Array(size).fill(0)];
-  const largest = v2(1, 0x11, [...tcp4, ...tlv(1024 - 12 - 3)]);
+  const largest = v2Header(1, 0x11, [...tcp4, ...tlv(1024 - 12 - 3)]);
   assert.equal(parseProxyHeader(largest).kind, "header");
-  const over = v2(1, 0x11, [...tcp4, ...tlv(1025 - 12 - 3)]);
+  const over = v2Header(1, 0x11, [...tcp4, ...tlv(1025 - 12 - 3)]);
   assert.deepEqual(parseProxyHeader(over), {
     kind: "invalid",
     reason: "v2 header of 1025 bytes, over 1024",
@@ -453,10 +477,10 @@ Deno.test("parseProxyHeader() takes the boundaries: 107 bytes of v1, 1024 bytes 
 });
 
 Deno.test("parseProxyHeader() waits for a v2 LOCAL header's whole block, and leaves the bytes as they were", () => {
-  const local = v2(0, 0x11, [1, 2, 3, 4]);
+  const local = v2Header(0, 0x11, [1, 2, 3, 4]);
   assert.equal(parseProxyHeader(local.subarray(0, 18)).kind, "incomplete");
   const tcp4 = [192, 0, 2, 7, 10, 0, 0, 1, 0xc7, 0x38, 0, 80];
-  const withCrc = v2(1, 0x11, [...tcp4, 0x03, 0, 4, 0, 0, 0, 0]);
+  const withCrc = v2Header(1, 0x11, [...tcp4, 0x03, 0, 4, 0, 0, 0, 0]);
   new DataView(withCrc.buffer).setUint32(withCrc.length - 4, crc32c(withCrc));
   const before = withCrc.slice();
   assert.equal(parseProxyHeader(withCrc).kind, "header");

@@ -205,8 +205,30 @@ Deno.test("httpResponse(): CONNECT opens a tunnel only on 2xx", () => {
   }
 });
 
-Deno.test("MODES lists every mode, in the order the help gives them", () => {
-  assert.deepEqual(MODES, ["auto", "raw", "http"]);
+Deno.test("MODES lists each mode, in the help's order, with the answers replyFor() gives by it: each one different", () => {
+  const form = (mode: Mode, text: string) => {
+    const plan = replyPlan("hi", { mode });
+    const received = encode(text);
+    const reply = replyFor(scripted([]), plan, {
+      received,
+      request: parseRequestLine(received),
+      tooLong: false,
+    }, 1);
+    return reply === plan.replies.raw ? "raw" : "HTTP";
+  };
+  assert.deepEqual(
+    MODES.map((mode) => [
+      mode,
+      `${form(mode, "GET / HTTP/1.1\r\n\r\n")} to a request, ${
+        form(mode, "hi\n")
+      } to other bytes`,
+    ]),
+    [
+      ["auto", "HTTP to a request, raw to other bytes"],
+      ["raw", "raw to a request, raw to other bytes"],
+      ["http", "HTTP to a request, HTTP to other bytes"],
+    ],
+  );
 });
 
 Deno.test("answerPlainHttpOnTls() answers a request line, or the start of one, with the 400 to its Host or our address; a ClientHello or other bytes get none", () => {

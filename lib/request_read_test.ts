@@ -10,8 +10,8 @@ import {
   logOf,
   replyOverTcp,
   REQUEST,
-  startServer,
 } from "../tests/served.ts";
+import { startServer } from "../tests/test_server.ts";
 
 Deno.test("a request line that arrives in pieces gets an HTTP response", async (t) => {
   await t.step("split inside the version", async () => {

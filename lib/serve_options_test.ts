@@ -126,7 +126,7 @@ Deno.test("serve(): by default a client has 5 s to send its first bytes", async 
   assert.match(decode(late.written[0]!), /^HTTP\/1\.1 200 OK\r\n/);
 });
 
-Deno.test("serve(): lingering lasts no longer than the timeout, and stops after lingerBytes", async () => {
+Deno.test("serve()'s lingering by default: no longer than a timeout under 2 s, and 1 MiB discarded at most", async () => {
   // Still sending after the reply: lingering discards it until the timeout.
   const endless = new ScriptedConnection([encode("half a li")]);
   const server = serve(new ScriptedListener([endless]), { timeoutMs: 100 });

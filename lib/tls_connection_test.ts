@@ -13,13 +13,8 @@ import {
   ScriptedConnection,
   type Segment,
 } from "../tests/scripted.ts";
-import {
-  decode,
-  encode,
-  readToEnd,
-  tlsFixture,
-  writeAll,
-} from "../tests/test_client.ts";
+import { decode, encode, readToEnd, writeAll } from "../tests/test_client.ts";
+import { tlsFixture } from "../tests/certificates.ts";
 
 const GREETING = "Merhaba dünya!";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { checkKeyPair } from "./tls_settings.ts";
-import { tlsFixture } from "../tests/test_client.ts";
+import { tlsFixture } from "../tests/certificates.ts";
 
 /** Whether openssl can make a second, different key pair for the mismatch test. */
 const HAS_OPENSSL = await new Deno.Command("openssl", { args: ["version"] })

@@ -8,9 +8,9 @@ import {
   encode,
   greet,
   readToEnd,
-  tlsFixture,
   writeAll,
 } from "../tests/test_client.ts";
+import { CLIENT, tlsFixture } from "../tests/certificates.ts";
 
 const GREETING = "Merhaba dünya!";
 
@@ -54,7 +54,7 @@ Deno.test("TlsListener refuses client CAs where the runtime cannot verify client
   const settings = {
     cert: fixture.cert,
     key: await Deno.readTextFile(fixture.keyFile),
-    clientCa: await Deno.readTextFile("tests/testdata/client_ca.pem"),
+    clientCa: await Deno.readTextFile(CLIENT.ca),
   };
   using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const unable = () => "no verdict here";

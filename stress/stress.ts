@@ -9,7 +9,12 @@
  */
 
 import { startTaskFlags } from "../tools/start_flags.ts";
-import { rssMiB } from "../tools/proc.ts";
+import {
+  cpuSeconds,
+  openDescriptors,
+  rssMiB,
+  socketDescriptors,
+} from "../tools/proc.ts";
 import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
 import { MerhabaProcess, type StartOptions } from "../tests/test_cli.ts";
 import { heldSocketInodes } from "../tests/sockets.ts";
@@ -18,9 +23,9 @@ import {
   decode,
   encode,
   readToEnd,
-  tlsFixture,
   writeAll,
 } from "../tests/test_client.ts";
+import { tlsFixture } from "../tests/certificates.ts";
 
 const GREETING = "Merhaba dünya!";
 /** The committed results only with --save; else the ignored bench/last_run/. */
@@ -76,28 +81,9 @@ class Findings {
  * else opens descriptors meanwhile: merhaba does not).
  */
 async function acceptedSockets(merhaba: MerhabaProcess): Promise<number> {
-  const descriptors: string[] = [];
-  for (const entry of Deno.readDirSync(`/proc/${merhaba.pid}/fd`)) {
-    try {
-      const target = Deno.readLinkSync(`/proc/${merhaba.pid}/fd/${entry.name}`);
-      if (target.startsWith("socket:[")) descriptors.push(target.slice(8, -1));
-    } catch {
-      // Closed while we looked.
-    }
-  }
+  const descriptors = socketDescriptors(merhaba.pid);
   const onPort = await heldSocketInodes(merhaba.port);
   return descriptors.filter((inode) => onPort.has(inode)).length;
-}
-
-function openDescriptors(pid: number): number {
-  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
-}
-
-/** CPU seconds the process has used (user + system). */
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Waits until `condition` holds, checking every 20 ms, at most `ms`. */

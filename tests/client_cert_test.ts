@@ -6,24 +6,17 @@
 
 import assert from "node:assert/strict";
 import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
+import {
+  CLIENT,
+  curlPresenting,
+  type KeyPair,
+  LOCALHOST,
+  sClientPresenting,
+} from "./certificates.ts";
 import { decode, encode, installed } from "./test_client.ts";
 
-const CERT = "tests/testdata/localhost_cert.pem";
-const KEY = "tests/testdata/localhost_key.pem";
-const CA = "tests/testdata/client_ca.pem";
-const GOOD = [
-  "tests/testdata/client_cert.pem",
-  "tests/testdata/client_key.pem",
-];
-const EXPIRED = [
-  "tests/testdata/client_expired_cert.pem",
-  "tests/testdata/client_expired_key.pem",
-];
-const OTHER_CA = [
-  "tests/testdata/client_other_cert.pem",
-  "tests/testdata/client_other_key.pem",
-];
-const TLS_FLAGS = ["--cert", CERT, "--key", KEY, "--client-ca", CA];
+const [CERT, KEY] = LOCALHOST;
+const TLS_FLAGS = ["--cert", CERT, "--key", KEY, "--client-ca", CLIENT.ca];
 
 /** CI installs openssl and curl: there, their absence fails the tests. */
 const IN_CI = Deno.env.get("CI") === "true";
@@ -59,9 +52,6 @@ async function sClient(port: number, args: string[] = [], quiet = true) {
   return { out: decode(stdout), err: decode(stderr) };
 }
 
-/** s_client's flags to present a certificate and key. */
-const present = ([cert, key]: string[]) => ["-cert", cert!, "-key", key!];
-
 /** Starts merhaba with `--client-ca`, by the route given. */
 function startMutual(route: "native" | "stream", extra: string[] = []) {
   return MerhabaProcess.start(
@@ -83,7 +73,7 @@ for (const route of ["native", "stream"] as const) {
           /TLS runs over the stream route.*: the stream route was asked for/,
         );
       }
-      const good = await sClient(merhaba.port, present(GOOD));
+      const good = await sClient(merhaba.port, sClientPresenting(CLIENT.good));
       assert.equal(
         good.out,
         "hi O=Merhaba Tests, CN=client.example (verified)",
@@ -99,12 +89,18 @@ for (const route of ["native", "stream"] as const) {
         /presented no client certificate, and --client-cert is required: handshake failed with alert certificate_required/,
       );
 
-      const expired = await sClient(merhaba.port, present(EXPIRED));
+      const expired = await sClient(
+        merhaba.port,
+        sClientPresenting(CLIENT.expired),
+      );
       assert.equal(expired.out, "");
       await merhaba.waitForLine(
         /presented a client certificate that did not verify \(expired on 2021-01-01T00:00:00\.000Z \(the runtime says UNABLE_TO_VERIFY_LEAF_SIGNATURE\)\): closed before any reply/,
       );
-      const foreign = await sClient(merhaba.port, present(OTHER_CA));
+      const foreign = await sClient(
+        merhaba.port,
+        sClientPresenting(CLIENT.otherCa),
+      );
       assert.equal(foreign.out, "");
       await merhaba.waitForLine(
         /presented a client certificate \(not verified: UNABLE_TO_VERIFY_LEAF_SIGNATURE\): .*issuer CN=Merhaba Other CA/,
@@ -127,13 +123,13 @@ for (const route of ["native", "stream"] as const) {
       "json",
     ]);
     try {
-      const curl = async (pair?: string[]) => {
+      const curl = async (pair?: KeyPair) => {
         const { stdout } = await new Deno.Command("curl", {
           args: [
             "-sSk",
             "--max-time",
             "5",
-            ...(pair ? ["--cert", pair[0]!, "--key", pair[1]!] : []),
+            ...(pair ? curlPresenting(pair) : []),
             `https://127.0.0.1:${merhaba.port}/`,
           ],
         }).output();
@@ -144,11 +140,11 @@ for (const route of ["native", "stream"] as const) {
         /"event":"client_certificate".*"verified":false/,
       );
       assert.equal(
-        await curl(OTHER_CA),
+        await curl(CLIENT.otherCa),
         "hi O=Merhaba Tests, CN=client.example (not verified)",
       );
       assert.equal(
-        await curl(GOOD),
+        await curl(CLIENT.good),
         "hi O=Merhaba Tests, CN=client.example (verified)",
       );
       const line = await merhaba.waitForLine(
@@ -186,9 +182,9 @@ Deno.test({
         target,
         "--probe-tls",
         "--probe-cert",
-        GOOD[0]!,
+        CLIENT.good[0],
         "--probe-key",
-        GOOD[1]!,
+        CLIENT.good[1],
       ],
       ["-P"],
     );
@@ -211,9 +207,9 @@ Deno.test({
         "--host",
         "127.0.0.1",
         "--probe-cert",
-        GOOD[0]!,
+        CLIENT.good[0],
         "--probe-key",
-        GOOD[1]!,
+        CLIENT.good[1],
       ],
       ["-P"],
     );
@@ -227,7 +223,7 @@ Deno.test("merhaba refuses client-certificate flags that cannot work, with exit 
   const cases: [string[], RegExp][] = [
     [["--client-cert", "optional"], /--client-cert .* give --client-ca too/],
     [
-      ["--client-ca", CA],
+      ["--client-ca", CLIENT.ca],
       /--client-ca verifies the clients of a TLS listener: give --cert and --key too/,
     ],
     [
@@ -235,20 +231,20 @@ Deno.test("merhaba refuses client-certificate flags that cannot work, with exit 
       /Invalid --client-cert "maybe": expected one of optional, required/,
     ],
     [
-      ["--probe", "127.0.0.1:1", "--probe-cert", GOOD[0]!],
+      ["--probe", "127.0.0.1:1", "--probe-cert", CLIENT.good[0]],
       /--probe-cert needs --probe-key too/,
     ],
     [
-      ["--probe-cert", GOOD[0]!, "--probe-key", GOOD[1]!],
+      ["--probe-cert", CLIENT.good[0], "--probe-key", CLIENT.good[1]],
       /--probe-cert goes with --probe/,
     ],
     [[
       "--probe",
       "127.0.0.1:1",
       "--probe-cert",
-      GOOD[0]!,
+      CLIENT.good[0],
       "--probe-key",
-      GOOD[1]!,
+      CLIENT.good[1],
     ], /--probe-cert is presented over TLS: add --probe-tls/],
   ];
   for (const [args, expected] of cases) {
@@ -349,11 +345,18 @@ Deno.test({
   const merhaba = await startMutual("native", ["--workers", "2", "--quiet"]);
   // The kernel spreads connections by a hash of their ports: with 40
   // clients, one worker getting none has odds of 2 in 2^40.
-  const args = ["-sSk", "--cert", GOOD[0]!, "--key", GOOD[1]!];
+  const args = ["-sSk", "--cert", CLIENT.good[0], "--key", CLIENT.good[1]];
   for (let i = 0; i < 40; i++) {
     args.push(`https://127.0.0.1:${merhaba.port}/`);
     if (i < 39) {
-      args.push("--next", "-sSk", "--cert", GOOD[0]!, "--key", GOOD[1]!);
+      args.push(
+        "--next",
+        "-sSk",
+        "--cert",
+        CLIENT.good[0],
+        "--key",
+        CLIENT.good[1],
+      );
     }
   }
   const { stdout } = await new Deno.Command("curl", { args }).output();
@@ -383,7 +386,7 @@ Deno.test({
       "127.0.0.1:1",
       "--probe-tls",
       "--probe-cert",
-      GOOD[0]!,
+      CLIENT.good[0],
       "--probe-key",
       KEY,
     ],
@@ -403,9 +406,9 @@ Deno.test({
         `127.0.0.1:${merhaba.port}`,
         "--probe-tls",
         "--probe-cert",
-        EXPIRED[0]!,
+        CLIENT.expired[0],
         "--probe-key",
-        EXPIRED[1]!,
+        CLIENT.expired[1],
       ],
       ["-P"],
     );
@@ -430,9 +433,9 @@ Deno.test({
         args: [
           "-sSk",
           "--cert",
-          OTHER_CA[0]!,
+          CLIENT.otherCa[0],
           "--key",
-          OTHER_CA[1]!,
+          CLIENT.otherCa[1],
           `https://127.0.0.1:${merhaba.port}/`,
         ],
       }).output();

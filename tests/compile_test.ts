@@ -9,9 +9,8 @@
 import assert from "node:assert/strict";
 import { VERSION } from "../cli/version.ts";
 import { greet } from "./test_client.ts";
-import { MerhabaProcess } from "./test_cli.ts";
+import { MerhabaProcess, ROOT } from "./test_cli.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const BINARY = `${ROOT}dist/merhaba${
   Deno.build.os === "windows" ? ".exe" : ""
 }`;

@@ -5,7 +5,13 @@
 
 import assert from "node:assert/strict";
 import { COPY_WINDOW_MS } from "../cli/stop_signals.ts";
-import { decode, encode, readToEnd, writeAll } from "./test_client.ts";
+import {
+  decode,
+  encode,
+  readToEnd,
+  udpClient,
+  writeAll,
+} from "./test_client.ts";
 import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
@@ -135,13 +141,9 @@ Deno.test("merhaba --listen udp:// --delay: a datagram's reply waits too, and go
     AS_TYPED,
   );
   const [port] = await merhaba.listeningPorts(1);
-  const client = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  try {
-    await client.send(encode("hi"), {
+  {
+    using client = udpClient();
+    await client.socket.send(encode("hi"), {
       transport: "udp",
       hostname: "127.0.0.1",
       port: port!,
@@ -149,12 +151,10 @@ Deno.test("merhaba --listen udp:// --delay: a datagram's reply waits too, and go
     const sent = performance.now();
     await merhaba.waitForLine(/sent 2 bytes \(udp, delay 300 ms\)$/);
     merhaba.kill("SIGTERM");
-    const [reply] = await client.receive();
+    const [reply] = await client.socket.receive();
     assert.equal(decode(reply), GREETING);
     const waited = performance.now() - sent;
     assert.ok(waited >= 295, `${waited} ms`);
-  } finally {
-    client.close();
   }
   assert.equal((await merhaba.stop(null)).code, 0);
   assert.match(merhaba.lines.at(-1)!, /stopped after serving 1 connection/);

@@ -16,9 +16,11 @@ import {
   onTerminal,
 } from "./doc_pages.ts";
 import { MerhabaProcess, ROOT } from "./test_cli.ts";
+import { LOCALHOST } from "./certificates.ts";
 import {
   decode,
   encode,
+  HAS_IPV6_LOOPBACK,
   installed,
   readToEnd,
   writeAll,
@@ -202,11 +204,11 @@ Deno.test("docs/how-it-works.md: each permission example starts merhaba", async 
   const directory = await Deno.makeTempDir({ prefix: "merhaba_docs_" });
   try {
     await Deno.copyFile(
-      `${ROOT}tests/testdata/localhost_cert.pem`,
+      `${ROOT}${LOCALHOST[0]}`,
       `${directory}/cert.pem`,
     );
     await Deno.copyFile(
-      `${ROOT}tests/testdata/localhost_key.pem`,
+      `${ROOT}${LOCALHOST[1]}`,
       `${directory}/key.pem`,
     );
     // What each line serves, by the listening line.
@@ -351,19 +353,10 @@ Deno.test({
   }
 });
 
-const HAS_IPV6 = (() => {
-  try {
-    Deno.listen({ hostname: "::1", port: 0 }).close();
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 Deno.test({
   name:
     "docs/how-it-works.md: an IPv4 client of the default :: listener shows as the page says",
-  ignore: !HAS_IPV6,
+  ignore: !HAS_IPV6_LOOPBACK,
 }, async () => {
   const text = (await Deno.readTextFile(`${ROOT}docs/how-it-works.md`))
     .replace(/\s+/g, " ");

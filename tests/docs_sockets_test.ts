@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { block, consoleSteps, fencedBlocks, onTerminal } from "./doc_pages.ts";
 import { CAN_COUNT_SOCKETS, heldSockets } from "./sockets.ts";
 import { MerhabaProcess, ROOT } from "./test_cli.ts";
-import { decode, freeUdpPort, installed } from "./test_client.ts";
+import { askUdp, decode, freeUdpPort, installed } from "./test_client.ts";
 
 const PAGE = "docs/sockets.md";
 const PAGE_PORT = "8080";
@@ -449,22 +449,8 @@ Deno.test({
     truncated.printed.join("\n"),
   );
   // The server's own buffer: it reads the first bytes of a bigger datagram.
-  const socket = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  try {
-    await socket.send(new Uint8Array(Number(sent)), {
-      transport: "udp",
-      hostname: "127.0.0.1",
-      port: server.port,
-    });
-    const [reply] = await socket.receive();
-    assert.equal(decode(reply), "Merhaba dünya!");
-  } finally {
-    socket.close();
-  }
+  const { reply } = await askUdp(server.port, new Uint8Array(Number(sent)));
+  assert.equal(reply && decode(reply), "Merhaba dünya!");
   await until(() => Promise.resolve(server.lines.length >= 2));
   assert.match(server.lines.at(-1)!, new RegExp(` sent ${kept} bytes$`));
 });

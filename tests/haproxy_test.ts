@@ -15,6 +15,9 @@ import fc from "./fast_check.ts";
 import { canonicalHost, formatHostPort } from "../lib/address.ts";
 import { crc32c, V2_SIGNATURE } from "../lib/proxy_protocol.ts";
 import { MerhabaProcess } from "./test_cli.ts";
+import { HaproxyProcess } from "./haproxy_process.ts";
+import { freeTcpPort } from "./test_client.ts";
+import { TCP4_ADDRESSES, v2Header } from "./proxy_headers.ts";
 
 const HAS_HAPROXY = await new Deno.Command("haproxy", { args: ["-v"] })
   .output().then((output) => output.success, () => false);
@@ -177,7 +180,7 @@ const tlv = fc.tuple(
 ).map((
   [type, value],
 ) => [type, value.length >> 8, value.length & 0xff, ...value]);
-const v2Header = fc.record({
+const v2Any = fc.record({
   version: fc.constantFrom(2, 2, 2, 2, 1, 3),
   command: fc.constantFrom(0, 1, 1, 1, 2),
   familyProtocol: fc.constantFrom(
@@ -227,43 +230,32 @@ const v2Header = fc.record({
   return bytes;
 });
 
-/** A v2 header with `command`, the family byte `family` and `payload`. */
-function v2(command: number, family: number, payload: number[]): number[] {
-  return [
-    ...V2_SIGNATURE,
-    0x20 | command,
-    family,
-    payload.length >> 8,
-    payload.length & 0xff,
-    ...payload,
-  ];
-}
-
-const TCP4_ADDRESSES = [192, 0, 2, 7, 10, 0, 0, 1, 0xc7, 0x38, 0, 80];
-
 /**
  * Headers sent to both every run, whatever the seed: the family byte's
  * edges, where the specification's rules are easy to miss.
  */
-const FIXED_HEADERS: [string, number[]][] = [
-  ["PROXY, UNSPEC, nothing after", v2(1, 0x00, [])],
-  ["PROXY, UNSPEC, IPv4 addresses after", v2(1, 0x00, TCP4_ADDRESSES)],
-  ["PROXY, UNSPEC, a TLV after", v2(1, 0x00, [0x02, 0, 3, 0x61, 0x2e, 0x62])],
-  ["PROXY, UNSPEC, bytes that are no TLV", v2(1, 0x00, [1, 2, 3, 4])],
-  ["PROXY, 0x01 (UNSPEC with STREAM), nothing after", v2(1, 0x01, [])],
-  ["PROXY, 0x01, IPv4 addresses after", v2(1, 0x01, TCP4_ADDRESSES)],
-  ["PROXY, 0x10 (IPv4 with UNSPEC)", v2(1, 0x10, TCP4_ADDRESSES)],
-  ["LOCAL, 0x01", v2(0, 0x01, TCP4_ADDRESSES)],
-  ["LOCAL, UNSPEC, bytes that are no TLV", v2(0, 0x00, [1, 2, 3, 4])],
+const FIXED_HEADERS: [string, Uint8Array][] = [
+  ["PROXY, UNSPEC, nothing after", v2Header(1, 0x00, [])],
+  ["PROXY, UNSPEC, IPv4 addresses after", v2Header(1, 0x00, TCP4_ADDRESSES)],
+  [
+    "PROXY, UNSPEC, a TLV after",
+    v2Header(1, 0x00, [0x02, 0, 3, 0x61, 0x2e, 0x62]),
+  ],
+  ["PROXY, UNSPEC, bytes that are no TLV", v2Header(1, 0x00, [1, 2, 3, 4])],
+  ["PROXY, 0x01 (UNSPEC with STREAM), nothing after", v2Header(1, 0x01, [])],
+  ["PROXY, 0x01, IPv4 addresses after", v2Header(1, 0x01, TCP4_ADDRESSES)],
+  ["PROXY, 0x10 (IPv4 with UNSPEC)", v2Header(1, 0x10, TCP4_ADDRESSES)],
+  ["LOCAL, 0x01", v2Header(0, 0x01, TCP4_ADDRESSES)],
+  ["LOCAL, UNSPEC, bytes that are no TLV", v2Header(0, 0x00, [1, 2, 3, 4])],
 ];
 
 const line = encode("x\n");
 const headers = fc.oneof(
   v1Valid.map((text) => [...encode(text), ...line]),
   v1Mutated.map((text) => [...encode(text), ...line]),
-  v2Header.map((bytes) => [...bytes, ...line]),
+  v2Any.map((bytes) => [...bytes, ...line]),
   // Cut short anywhere, then the end of input.
-  fc.tuple(fc.oneof(v1Valid.map(encode), v2Header), fc.nat()).map((
+  fc.tuple(fc.oneof(v1Valid.map(encode), v2Any), fc.nat()).map((
     [bytes, at],
   ) => [...bytes.subarray(0, at % bytes.length)]),
 ).map((bytes) => new Uint8Array(bytes));
@@ -278,13 +270,10 @@ Deno.test({
     ...["--proxy-protocol", "127.0.0.0/8", "--greeting", "{peer}"],
     ...["--mode", "raw", "--quiet", "--timeout", "2"],
   ]);
-  const directory = await Deno.makeTempDir({ prefix: "merhaba_haproxy_" });
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const receiverPort = probe.addr.port;
-  probe.close();
-  await Deno.writeTextFile(
-    `${directory}/haproxy.cfg`,
-    `global
+  const receiverPort = freeTcpPort();
+  const differences = new Map<string, number>();
+  try {
+    await using haproxy = await HaproxyProcess.start(`global
   maxconn 200
 defaults
   mode tcp
@@ -294,26 +283,8 @@ defaults
 listen receiver
   bind 127.0.0.1:${receiverPort} accept-proxy
   server reporter 127.0.0.1:${(reporter.addr as Deno.NetAddr).port} send-proxy
-`,
-  );
-  const haproxy = new Deno.Command("haproxy", {
-    args: ["-f", `${directory}/haproxy.cfg`, "-db"],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const differences = new Map<string, number>();
-  try {
-    // HAProxy prints nothing when ready: the first valid header tells.
-    const ready = encode("PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\nx\n");
-    for (let attempt = 0;; attempt++) {
-      const { answer } = await exchange(receiverPort, ready).catch(() => ({
-        answer: "",
-        own: "",
-      }));
-      if (answer.startsWith("PROXY")) break;
-      assert.ok(attempt < 200, "HAProxy did not start");
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+`);
+    await haproxy.accepting(receiverPort);
     /** Sends `bytes` to both; they agree, or the difference is documented. */
     const compare = async (bytes: Uint8Array, name = "") => {
       const theirs = haproxyOutcome(await exchange(receiverPort, bytes));
@@ -338,11 +309,8 @@ listen receiver
       { numRuns: 400, seed: SEED },
     );
   } finally {
-    haproxy.kill("SIGTERM");
-    await haproxy.status;
     reporter.close();
     await merhaba.stop();
-    await Deno.remove(directory, { recursive: true });
   }
   // Printed on purpose: which documented differences this run's headers
   // met, so a change in HAProxy or merhaba shows as a changed count.
@@ -362,10 +330,10 @@ Deno.test({
   const merhaba = await MerhabaProcess.start([
     ...["--proxy-protocol", "127.0.0.0/8"],
   ]);
-  const directory = await Deno.makeTempDir({ prefix: "merhaba_haproxy_" });
-  await Deno.writeTextFile(
-    `${directory}/haproxy.cfg`,
-    `global
+  let log = "";
+  try {
+    await using haproxy = await HaproxyProcess.start((directory) =>
+      `global
   maxconn 20
   log stderr format raw local0 info
 defaults
@@ -378,34 +346,18 @@ defaults
 listen balancer
   bind ${directory}/balancer.sock
   server merhaba 127.0.0.1:${merhaba.port} send-proxy-v2 check check-send-proxy inter 100ms rise 1 fall 1
-`,
-  );
-  const haproxy = new Deno.Command("haproxy", {
-    args: ["-f", `${directory}/haproxy.cfg`, "-db"],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let log = "";
-  try {
+`
+    );
     // HAProxy says so when a check passes; merhaba must have taken the
     // LOCAL header for it to.
-    for await (
-      const chunk of haproxy.stderr.pipeThrough(new TextDecoderStream())
-    ) {
-      log += chunk;
-      assert.doesNotMatch(
-        log,
-        /Health check for server balancer\/merhaba failed/,
-      );
-      if (/Health check for server balancer\/merhaba succeeded/.test(log)) {
-        break;
-      }
-    }
+    log = await haproxy.waitForLog(
+      /Health check for server balancer\/merhaba (succeeded|failed)/,
+    );
+    assert.doesNotMatch(
+      log,
+      /Health check for server balancer\/merhaba failed/,
+    );
   } finally {
-    haproxy.kill("SIGTERM");
-    await haproxy.stderr.cancel().catch(() => {});
-    await haproxy.status;
-    await Deno.remove(directory, { recursive: true });
     await merhaba.stop();
   }
   assert.match(log, /succeeded/);

@@ -7,9 +7,11 @@
  */
 
 import assert from "node:assert/strict";
-import { type GreetingServer, serve } from "../server.ts";
-import { installed, tlsFixture } from "./test_client.ts";
+import { clientOutput, decode, freeTcpPort, installed } from "./test_client.ts";
+import { tlsFixture } from "./certificates.ts";
 import { MerhabaProcess } from "./test_cli.ts";
+import { startServer } from "./test_server.ts";
+import { HaproxyProcess } from "./haproxy_process.ts";
 
 const GREETING = "Merhaba dünya!";
 
@@ -29,47 +31,17 @@ for (const client of missing) {
   console.log(`interop with ${client} ignored: ${client} is not installed`);
 }
 
-/** Runs a client to completion (at most 30 s) and returns its stdout. */
+/** Runs a client that must succeed (at most 30 s) and gives its stdout. */
 async function client(
   command: string,
   args: string[],
   stdin?: string,
 ): Promise<string> {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const { code, stdout, stderr } = await child.output();
-  const text = new TextDecoder().decode(stdout);
-  assert.equal(
-    code,
-    0,
-    `${command} exited ${code}: ${new TextDecoder().decode(stderr)}`,
-  );
-  return text;
-}
-
-function startServer(
-  listener: Deno.Listener,
-): { server: GreetingServer; port: number } {
-  return {
-    server: serve(listener),
-    port: (listener.addr as Deno.NetAddr).port,
-  };
+  return decode(await clientOutput(command, args, stdin));
 }
 
 Deno.test("real HTTP and raw TCP clients see the greeting", async (t) => {
-  const { server, port } = startServer(
-    Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
+  const { server, port } = startServer();
   await using _ = server;
   const url = `http://127.0.0.1:${port}/`;
   const step = (name: string, needs: string, fn: () => Promise<void>) =>
@@ -144,7 +116,7 @@ Deno.test("real TLS clients see the greeting", async (t) => {
     cert: tls.cert,
     key: await Deno.readTextFile(tls.keyFile),
   });
-  const { server, port } = startServer(listener);
+  const { server, port } = startServer({}, listener);
   await using _ = server;
   const step = (name: string, needs: string, fn: () => Promise<void>) =>
     t.step({ name, ignore: missing.has(needs), fn });
@@ -178,9 +150,7 @@ print(reply.decode("utf-8"), end="")`;
 });
 
 Deno.test("HTTP/2 clients are told to use HTTP/1.1 and fail fast", async (t) => {
-  const { server, port } = startServer(
-    Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
+  const { server, port } = startServer();
   await using _ = server;
   const url = `http://127.0.0.1:${port}/`;
   await t.step({
@@ -211,27 +181,6 @@ Deno.test("HTTP/2 clients are told to use HTTP/1.1 and fail fast", async (t) => 
   });
 });
 
-/** A free TCP port on loopback. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
-
-/** Waits until something accepts on `port` (HAProxy prints nothing when ready). */
-async function acceptsOn(port: number): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-  throw new Error(`nothing accepts on port ${port}`);
-}
-
 Deno.test({
   name:
     "behind HAProxy with send-proxy and send-proxy-v2, {peer} and the log name the real client",
@@ -240,12 +189,9 @@ Deno.test({
   const merhaba = await MerhabaProcess.start([
     ...["--proxy-protocol", "127.0.0.1", "--greeting", "{peer}"],
   ]);
-  const [v1Port, v2Port] = [freePort(), freePort()];
-  const directory = await Deno.makeTempDir({ prefix: "merhaba_haproxy_" });
-  const config = `${directory}/haproxy.cfg`;
-  await Deno.writeTextFile(
-    config,
-    `global
+  const [v1Port, v2Port] = [freeTcpPort(), freeTcpPort()];
+  try {
+    await using haproxy = await HaproxyProcess.start(`global
   maxconn 100
 defaults
   mode tcp
@@ -258,16 +204,9 @@ listen v1
 listen v2
   bind 127.0.0.1:${v2Port}
   server merhaba 127.0.0.1:${merhaba.port} send-proxy-v2
-`,
-  );
-  const haproxy = new Deno.Command("haproxy", {
-    args: ["-f", config, "-db"],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  try {
-    await acceptsOn(v1Port);
-    await acceptsOn(v2Port);
+`);
+    await haproxy.accepting(v1Port);
+    await haproxy.accepting(v2Port);
     for (const port of [v1Port, v2Port]) {
       // The client comes from 127.0.0.2, HAProxy from 127.0.0.1.
       const reply = await client("curl", [
@@ -282,10 +221,6 @@ listen v2
       );
     }
   } finally {
-    haproxy.kill("SIGTERM");
-    await haproxy.stderr.cancel();
-    await haproxy.status;
-    await Deno.remove(directory, { recursive: true });
     await merhaba.stop();
   }
 });

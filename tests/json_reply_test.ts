@@ -20,28 +20,30 @@ import {
   seen,
 } from "./reply_schema.ts";
 import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
+import { HaproxyProcess } from "./haproxy_process.ts";
 import {
+  CLIENT,
+  curlPresenting,
+  type KeyPair,
+  LOCALHOST,
+  sClientPresenting,
+} from "./certificates.ts";
+import {
+  askUdp,
+  clientOutput,
   decode,
   encode,
   exchange,
+  freeTcpPort,
   installed,
   readToEnd,
+  runClient,
   writeAll,
 } from "./test_client.ts";
 import { type ReplyDocument, serve } from "../server.ts";
 
 const GREETING = "Merhaba dünya!";
-const CERT = "tests/testdata/localhost_cert.pem";
-const KEY = "tests/testdata/localhost_key.pem";
-const CA = "tests/testdata/client_ca.pem";
-const GOOD = [
-  "tests/testdata/client_cert.pem",
-  "tests/testdata/client_key.pem",
-];
-const OTHER_CA = [
-  "tests/testdata/client_other_cert.pem",
-  "tests/testdata/client_other_key.pem",
-];
+const [CERT, KEY] = LOCALHOST;
 const ROUTES = ["native", "stream"] as const;
 
 /** CI installs every client: there, a missing one fails its tests. */
@@ -93,50 +95,6 @@ function start(
     denoFlags: ["-P"],
     env,
   });
-}
-
-/** What a client printed, and how it ended. */
-interface Run {
-  code: number;
-  stdout: Uint8Array;
-  stderr: string;
-}
-
-/** Runs a client to completion (at most 30 s), `input` on its stdin. */
-async function run(
-  command: string,
-  args: string[],
-  input?: Uint8Array | string,
-): Promise<Run> {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: input === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).spawn();
-  if (input !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(typeof input === "string" ? encode(input) : input);
-    await writer.close();
-  }
-  const { code, stdout, stderr } = await child.output();
-  return { code, stdout, stderr: decode(stderr) };
-}
-
-/** Runs a client that must succeed, and gives its stdout. */
-async function output(
-  command: string,
-  args: string[],
-  input?: Uint8Array | string,
-): Promise<Uint8Array> {
-  const { code, stdout, stderr } = await run(command, args, input);
-  assert.equal(
-    code,
-    0,
-    `${command} ${args.join(" ")} exited ${code}: ${stderr}`,
-  );
-  return stdout;
 }
 
 /** An HTTP response split into its status line, headers and body. */
@@ -218,7 +176,7 @@ replyTest(
     const merhaba = await start();
     const url = `http://127.0.0.1:${merhaba.port}`;
     try {
-      const reply = await output("curl", [
+      const reply = await clientOutput("curl", [
         ...["-sS", "-i", "-H", "X-A: 1", "-H", "X-A: 2"],
         `${url}/path?q=1`,
       ]);
@@ -247,7 +205,7 @@ replyTest(
         complete: true,
         body: { bytes: 0, encoding: "utf-8", data: "" },
       });
-      const version = decode(await output("curl", ["--version"]))
+      const version = decode(await clientOutput("curl", ["--version"]))
         .split(" ")[1];
       assert.deepEqual(headers, [
         { name: "Host", value: `127.0.0.1:${merhaba.port}` },
@@ -258,14 +216,14 @@ replyTest(
       ]);
 
       // As a script reads it: curl's output piped to jq.
-      const piped = await output("sh", [
+      const piped = await clientOutput("sh", [
         "-c",
         `curl -sS -H 'X-A: 1' -H 'X-A: 2' ${url}/ | jq -r '.http.method, (.http.headers[] | select(.name == "X-A") | .value), .connection.number'`,
       ]);
       assert.equal(decode(piped), "GET\n1\n2\n2\n");
 
       const old = documentOfHttp(
-        await output("curl", ["-sS", "-i", "-0", url]),
+        await clientOutput("curl", ["-sS", "-i", "-0", url]),
       );
       assert.equal(old.http!.version, "HTTP/1.0");
       assert.equal(old.connection.number, 3);
@@ -282,8 +240,10 @@ replyTest(
     const merhaba = await start(["--log-format", "json"]);
     try {
       const url = `http://127.0.0.1:${merhaba.port}/`;
-      const get = documentOfHttp(await output("curl", ["-sS", "-i", url]));
-      const head = decode(await output("curl", ["-sS", "-I", url]));
+      const get = documentOfHttp(
+        await clientOutput("curl", ["-sS", "-i", url]),
+      );
+      const head = decode(await clientOutput("curl", ["-sS", "-I", url]));
       assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
       assert.ok(head.endsWith("\r\n\r\n"), "no body after the headers");
       assert.match(head, /\r\nContent-Type: application\/json\r\n/);
@@ -313,7 +273,11 @@ replyTest(
     try {
       // -N: half-close after stdin ends, so the server answers at once.
       const text = "hello, dünya\t\x1b[31m\n";
-      const reply = await output("nc.openbsd", ["-N", "127.0.0.1", port], text);
+      const reply = await clientOutput(
+        "nc.openbsd",
+        ["-N", "127.0.0.1", port],
+        text,
+      );
       const document = assertValidReply(reply);
       assert.equal(reply.indexOf(0x0a), reply.byteLength - 1);
       assert.deepEqual(keysOf(document), [
@@ -330,7 +294,7 @@ replyTest(
 
       const binary = new Uint8Array([0xff, 0x00, 0x1b]);
       const other = assertValidReply(
-        await output("ncat", ["127.0.0.1", port], binary),
+        await clientOutput("ncat", ["127.0.0.1", port], binary),
       );
       assert.deepEqual(other.received, {
         bytes: 3,
@@ -424,7 +388,7 @@ async function startTls(
  * stderr) and the reply it got to `hi\n`.
  */
 async function sClient(port: number, args: string[] = []) {
-  const { stdout, stderr } = await run("openssl", [
+  const { stdout, stderr } = await runClient("openssl", [
     ...["s_client", "-brief", "-ign_eof"],
     ...["-connect", `127.0.0.1:${port}`, ...args],
   ], "hi\n");
@@ -435,9 +399,6 @@ async function sClient(port: number, args: string[] = []) {
     stderr,
   };
 }
-
-/** s_client's flags to present a certificate and key. */
-const present = ([cert, key]: string[]) => ["-cert", cert!, "-key", key!];
 
 /** A client certificate as a document shows it. */
 type CertificateShown = NonNullable<
@@ -457,7 +418,7 @@ async function assertCertificateShown(
 ): Promise<void> {
   assert.ok(shown, "no client certificate shown");
   const text = decode(
-    await output("openssl", [
+    await clientOutput("openssl", [
       ...["x509", "-in", file, "-noout", "-subject", "-issuer", "-serial"],
       ...["-startdate", "-enddate", "-fingerprint", "-sha256"],
       ...["-ext", "subjectAltName", "-nameopt", "RFC2253"],
@@ -532,7 +493,7 @@ for (const route of ROUTES) {
 
         // curl sends the host name as SNI, and offers ALPN (h2, http/1.1).
         const byName = documentOfHttp(
-          await output("curl", [
+          await clientOutput("curl", [
             ...["-sS", "-i", "--cacert", CERT],
             ...["--resolve", `localhost:${port}:127.0.0.1`],
             `https://localhost:${port}/`,
@@ -547,7 +508,7 @@ for (const route of ROUTES) {
         });
         // ... but no SNI for an address.
         const byAddress = documentOfHttp(
-          await output("curl", [
+          await clientOutput("curl", [
             "-sS",
             "-i",
             "-k",
@@ -568,39 +529,39 @@ for (const route of ROUTES) {
     `merhaba --reply json --client-ca (${route} route): the client certificate's fields as openssl reads them, verified; null without one, and why not for another CA's`,
     ["openssl", "curl"],
     async () => {
-      const required = await startTls(route, ["--client-ca", CA]);
+      const required = await startTls(route, ["--client-ca", CLIENT.ca]);
       try {
         const document = assertValidReply(
-          (await sClient(required.port, present(GOOD))).reply,
+          (await sClient(required.port, sClientPresenting(CLIENT.good))).reply,
         );
         const shown = document.tls!.client_certificate;
-        await assertCertificateShown(shown, GOOD[0]!, true);
+        await assertCertificateShown(shown, CLIENT.good[0], true);
         assert.equal(shown!.subject, "O=Merhaba Tests, CN=client.example");
       } finally {
         assert.equal((await required.stop()).code, 0);
       }
 
       const optional = await startTls(route, [
-        ...["--client-ca", CA, "--client-cert", "optional"],
+        ...["--client-ca", CLIENT.ca, "--client-cert", "optional"],
       ]);
       try {
         const none = assertValidReply((await sClient(optional.port)).reply);
         assert.equal(none.tls!.client_certificate, null);
 
-        const curl = (pair: string[]) =>
-          output("curl", [
-            ...["-sS", "-i", "-k", "--cert", pair[0]!, "--key", pair[1]!],
+        const curl = (pair: KeyPair) =>
+          clientOutput("curl", [
+            ...["-sS", "-i", "-k", ...curlPresenting(pair)],
             `https://127.0.0.1:${optional.port}/`,
           ]);
-        const verified = documentOfHttp(await curl(GOOD));
+        const verified = documentOfHttp(await curl(CLIENT.good));
         await assertCertificateShown(
           verified.tls!.client_certificate,
-          GOOD[0]!,
+          CLIENT.good[0],
           true,
         );
-        const foreign = documentOfHttp(await curl(OTHER_CA));
+        const foreign = documentOfHttp(await curl(CLIENT.otherCa));
         const shown = foreign.tls!.client_certificate;
-        await assertCertificateShown(shown, OTHER_CA[0]!, false);
+        await assertCertificateShown(shown, CLIENT.otherCa[0], false);
         assert.equal(shown!.issuer, "CN=Merhaba Other CA");
         assert.match(shown!.error!, /\S/);
       } finally {
@@ -673,7 +634,7 @@ replyTest(
 
       // curl's own PROXY v1 line names itself.
       const curl = documentOfHttp(
-        await output("curl", [
+        await clientOutput("curl", [
           ...["-sS", "-i", "--haproxy-protocol"],
           `http://127.0.0.1:${port}/`,
         ]),
@@ -686,24 +647,16 @@ replyTest(
   },
 );
 
-/** A free TCP port on 127.0.0.1, for HAProxy to bind (it cannot say which it took). */
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
-}
-
 replyTest(
   "merhaba --reply json behind HAProxy (send-proxy, send-proxy-v2): the client is curl's address, via is HAProxy's",
   ["haproxy", "curl"],
   async () => {
     const merhaba = await start(["--proxy-protocol", "127.0.0.1/32"]);
-    const [v1Port, v2Port] = [freePort(), freePort()];
-    const directory = await Deno.makeTempDir({ prefix: "merhaba_haproxy_" });
+    const [v1Port, v2Port] = [freeTcpPort(), freeTcpPort()];
     const server = (version: string) =>
       `server merhaba 127.0.0.1:${merhaba.port} ${version} check inter 100ms rise 1 fall 1`;
-    await Deno.writeTextFile(
-      `${directory}/haproxy.cfg`,
-      `global
+    try {
+      await using haproxy = await HaproxyProcess.start(`global
   maxconn 100
   log stderr format raw local0 info
 defaults
@@ -719,30 +672,15 @@ listen v1
 listen v2
   bind 127.0.0.1:${v2Port}
   ${server("send-proxy-v2")}
-`,
-    );
-    const haproxy = new Deno.Command("haproxy", {
-      args: ["-f", `${directory}/haproxy.cfg`, "-db"],
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    try {
+`);
       // Health checks run in HAProxy's event loop, which starts once its
       // listeners are bound: a passed check of each says it is ready.
-      let log = "";
-      for await (
-        const chunk of haproxy.stderr.pipeThrough(new TextDecoderStream())
-      ) {
-        log += chunk;
-        if (
-          /v1\/merhaba succeeded[^]*v2\/merhaba succeeded|v2\/merhaba succeeded[^]*v1\/merhaba succeeded/
-            .test(log)
-        ) break;
-      }
+      await haproxy.waitForLog(/v1\/merhaba succeeded/);
+      await haproxy.waitForLog(/v2\/merhaba succeeded/);
       for (const port of [v1Port, v2Port]) {
         // The client comes from 127.0.0.2, HAProxy from 127.0.0.1.
         const document = documentOfHttp(
-          await output("curl", [
+          await clientOutput("curl", [
             ...["-sS", "-i", "--interface", "127.0.0.2"],
             `http://127.0.0.1:${port}/`,
           ]),
@@ -755,10 +693,6 @@ listen v2
         });
       }
     } finally {
-      haproxy.kill("SIGTERM");
-      await haproxy.stderr.cancel().catch(() => {});
-      await haproxy.status;
-      await Deno.remove(directory, { recursive: true });
       assert.equal((await merhaba.stop()).code, 0);
     }
   },
@@ -768,27 +702,10 @@ listen v2
  * Sends one datagram from a socket of its own; gives the reply and the
  * socket's address, or fails after 10 s without one.
  */
-async function askUdp(port: number, bytes: Uint8Array) {
-  const socket = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const own = socket.addr as Deno.NetAddr;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await socket.send(bytes, { transport: "udp", hostname: "127.0.0.1", port });
-    const [reply] = await Promise.race([
-      socket.receive(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("no reply in 10 s")), 10_000);
-      }),
-    ]);
-    return { reply, own: `${own.hostname}:${own.port}` };
-  } finally {
-    clearTimeout(timer);
-    socket.close();
-  }
+async function askUdpOrFail(port: number, bytes: Uint8Array) {
+  const { reply, own } = await askUdp(port, bytes, { timeoutMs: 10_000 });
+  assert.ok(reply, "no reply in 10 s");
+  return { reply, own };
 }
 
 replyTest(
@@ -801,7 +718,7 @@ replyTest(
       // Big enough for the whole document, however many addresses the
       // machine has: 3 × 1500 bytes.
       const text = encode("x".repeat(1499) + "\n");
-      const big = await askUdp(port, text);
+      const big = await askUdpOrFail(port, text);
       const document = assertValidReply(big.reply);
       assert.ok(big.reply.byteLength <= 3 * text.byteLength);
       const { time: _, ...connection } = document.connection;
@@ -815,13 +732,13 @@ replyTest(
       assert.equal("tls" in document, false);
 
       const binary = Uint8Array.from({ length: 1500 }, (_, i) => (i * 7) % 256);
-      const other = assertValidReply((await askUdp(port, binary)).reply);
+      const other = assertValidReply((await askUdpOrFail(port, binary)).reply);
       assert.equal(other.received!.encoding, "base64");
       assert.deepEqual(bytesOf(other.received!), binary);
 
       // A real client: nc -u waits a second for more replies, then ends.
       const nc = assertValidReply(
-        await output(
+        await clientOutput(
           "nc.openbsd",
           ["-u", "-w1", "127.0.0.1", String(port)],
           text,
@@ -831,7 +748,7 @@ replyTest(
       assert.deepEqual(bytesOf(nc.received!), text);
 
       // 3 bytes may get max(3 × 3, 56) = 56: the document's first 56 bytes.
-      const small = await askUdp(port, encode("hi\n"));
+      const small = await askUdpOrFail(port, encode("hi\n"));
       const whole = encode(
         JSON.stringify({
           ...document,
@@ -866,7 +783,7 @@ replyTest(
     const merhaba = await start(["--unix", path]);
     try {
       const http = documentOfHttp(
-        await output("curl", [
+        await clientOutput("curl", [
           ...["-sS", "-i", "--unix-socket", path],
           "http://localhost/unix",
         ]),
@@ -881,7 +798,7 @@ replyTest(
       assert.equal(http.http!.target, "/unix");
 
       const raw = assertValidReply(
-        await output("nc.openbsd", ["-N", "-U", path], "hi\n"),
+        await clientOutput("nc.openbsd", ["-N", "-U", path], "hi\n"),
       );
       assert.equal(raw.connection.transport, "unix");
       assert.equal(raw.received!.data, "hi\n");
@@ -924,7 +841,7 @@ replyTest(
       ...["--status", "203"],
     ]);
     try {
-      const reply = await output("curl", [
+      const reply = await clientOutput("curl", [
         "-sS",
         "-i",
         `http://127.0.0.1:${merhaba.port}/`,

@@ -12,13 +12,12 @@ import {
   greet,
   installed,
   readToEnd,
-  tlsFixture,
   writeAll,
 } from "./test_client.ts";
-import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
+import { tlsFixture } from "./certificates.ts";
+import { MerhabaProcess, ROOT, runMerhaba } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
-const CODE_DIRECTORY = new URL("../", import.meta.url).pathname;
 
 /** A TCP port on 127.0.0.1, held until disposed: the system picked it, or `port`. */
 function heldPort(port = 0): Deno.TcpListener & { port: number } {
@@ -165,7 +164,7 @@ Deno.test("merhaba --listen exits 1 with one line when its sockets do not fit th
       Deno.execPath(),
       "run",
       "--allow-net",
-      `${CODE_DIRECTORY}main.ts`,
+      `${ROOT}main.ts`,
       "--listen",
       `127.0.0.1:${first}-${first + 299}`,
     ],
@@ -245,7 +244,7 @@ Deno.test("merhaba --listen --workers 2 serves every listener from both threads,
       "--listen",
       "127.0.0.1:0",
     ],
-    { denoFlags: ["--allow-net", `--allow-read=${CODE_DIRECTORY}`] },
+    { denoFlags: ["--allow-net", `--allow-read=${ROOT}`] },
   );
   const ports = await merhaba.listeningPorts(2);
   try {

@@ -190,6 +190,7 @@ export class ScriptedListener implements Listener {
   closes = 0;
   /** How many times the server called `accept()`. */
   accepts = 0;
+  #acceptWaiters: (() => void)[] = [];
   #script: (Connection | unknown)[];
   #closed = Promise.withResolvers<never>();
   #closedError: unknown;
@@ -207,9 +208,35 @@ export class ScriptedListener implements Listener {
     this.#closedError = closedError;
   }
 
+  /**
+   * Resolves once the server has called `accept()` `count` times (that
+   * many connections or failures taken, and waiting for the next); rejects
+   * after `timeoutMs` if it has not, so that a test fails instead of
+   * hanging.
+   */
+  async accepted(count: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.accepts < count) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw new Error(
+          `accept() was called ${this.accepts} times, not ${count}, in ${timeoutMs} ms`,
+        );
+      }
+      const called = Promise.withResolvers<void>();
+      this.#acceptWaiters.push(called.resolve);
+      const timer = setTimeout(called.resolve, remaining);
+      await called.promise;
+      clearTimeout(timer);
+    }
+  }
+
   /** The next connection or failure; after the last, waits for close. */
   accept(): Promise<Connection> {
     this.accepts++;
+    const waiters = this.#acceptWaiters;
+    this.#acceptWaiters = [];
+    for (const wake of waiters) wake();
     if (this.closes > 0) return Promise.reject(this.#closedError);
     if (this.#script.length === 0) return this.#closed.promise;
     const next = this.#script.shift();

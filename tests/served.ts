@@ -7,8 +7,9 @@
  * @module
  */
 
+import { captureLog } from "./log_capture.ts";
+import { startServer } from "./test_server.ts";
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { serve, type ServeOptions } from "../server.ts";
 import type { ReplyPlan } from "../lib/connection_reply.ts";
 import { isHtml } from "../lib/escape.ts";
@@ -34,13 +35,6 @@ export const GREETING = "Merhaba dünya!";
 /** A complete HTTP request, with no body. */
 export const REQUEST = "GET /path HTTP/1.1\r\nHost: x\r\n\r\n";
 
-/** A server of `options` on 127.0.0.1, and its port. */
-export function startServer(options: ServeOptions = {}) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const server = serve(listener, options);
-  return { server, port: listener.addr.port };
-}
-
 /** What a server with `options` sends a real TCP client that sends `request`. */
 export async function replyOverTcp(
   request: string,
@@ -64,19 +58,9 @@ export async function logOf(
   options: ServeOptions = {},
   wrap?: (listener: Listener) => Listener,
 ) {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      {
-        category: ["merhaba", "connection"],
-        sinks: ["memory"],
-        lowestLevel: level,
-      },
-    ],
-  });
-  try {
+  await using capture = await captureLog(["merhaba", "connection"], level);
+  const { records } = capture;
+  {
     const conn = await serveScripted(segments, options, wrap);
     const log = records.map(({ properties }): Logged => {
       const { duration_ms, ...rest } = properties;
@@ -90,8 +74,6 @@ export async function logOf(
     const timestamps = records.map(({ timestamp }) => timestamp);
     const reply = conn.written.map(decode).join("");
     return { log, conn, reply, messages, timestamps };
-  } finally {
-    await reset();
   }
 }
 

@@ -9,14 +9,8 @@
 import assert from "node:assert/strict";
 import { COPY_WINDOW_MS } from "../cli/stop_signals.ts";
 import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
-import {
-  decode,
-  encode,
-  greet,
-  readToEnd,
-  tlsFixture,
-  writeAll,
-} from "./test_client.ts";
+import { decode, encode, greet, readToEnd, writeAll } from "./test_client.ts";
+import { tlsFixture } from "./certificates.ts";
 import {
   MerhabaProcess,
   ROOT,

@@ -1,12 +1,15 @@
 /**
  * Clients and helpers shared by the tests: they talk to a server over real
- * sockets and collect what it sends until it closes.
+ * sockets (TCP and UDP) or run a client program, and collect what it
+ * sends until it closes.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
 import net from "node:net";
 import { writeAll } from "../lib/io.ts";
+import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
 
 /**
  * Whether a command (a client such as curl, or a tool such as openssl) is on
@@ -114,81 +117,140 @@ export async function settleOrder(
   return order;
 }
 
-const FIXTURES = new URL("./testdata/", import.meta.url).pathname;
+/** Most milliseconds {@link runClient} lets a client program run. */
+const CLIENT_RUN_MS = 30_000;
 
-/** Certificate and key files for a test, and how to clean them up. */
-export interface TlsFixture extends AsyncDisposable {
-  certFile: string;
-  keyFile: string;
-  cert: string;
-}
-
-/** What a made certificate says, where a test needs other than localhost's. */
-export interface CertificateNames {
-  /** The subject's common name (UTF-8, any character). */
-  commonName: string;
-  /** The subjectAltName extension, as openssl's `-addext` takes it. */
-  altNames: string;
+/** What a client program printed, and how it ended. */
+export interface ClientRun {
+  code: number;
+  stdout: Uint8Array;
+  stderr: string;
 }
 
 /**
- * A self-signed certificate for localhost, 127.0.0.1 and ::1: made fresh
- * with openssl when it is installed, else the committed fixture in testdata/.
- * With `names`, openssl must make it (there is no fixture to fall back on).
+ * Runs a client program (curl, openssl, nc…) to completion, with `input`
+ * on its stdin (none when absent); one that runs over 30 s is killed.
  */
-export async function tlsFixture(
-  names?: CertificateNames,
-): Promise<TlsFixture> {
-  const directory = await Deno.makeTempDir({ prefix: "merhaba_tls_" });
-  const certFile = `${directory}/cert.pem`;
-  const keyFile = `${directory}/key.pem`;
-  const dispose = () => Deno.remove(directory, { recursive: true });
-  try {
-    const { success } = await new Deno.Command("openssl", {
-      args: [
-        ...[
-          "req",
-          "-x509",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:prime256v1",
-        ],
-        ...["-nodes", "-days", "2", "-utf8"],
-        ...["-subj", `/CN=${names?.commonName ?? "localhost"}`],
-        ...["-keyout", keyFile, "-out", certFile],
-        "-addext",
-        `subjectAltName=${
-          names?.altNames ?? "DNS:localhost,IP:127.0.0.1,IP:::1"
-        }`,
-        ...["-addext", "basicConstraints=critical,CA:FALSE"],
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    if (!success) throw new Error("openssl failed");
-  } catch (error) {
-    if (names) {
-      await dispose();
-      throw error;
-    }
-    await Deno.copyFile(`${FIXTURES}localhost_cert.pem`, certFile);
-    await Deno.copyFile(`${FIXTURES}localhost_key.pem`, keyFile);
+export async function runClient(
+  command: string,
+  args: string[],
+  input?: Uint8Array | string,
+): Promise<ClientRun> {
+  const child = new Deno.Command(command, {
+    args,
+    stdin: input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(CLIENT_RUN_MS),
+  }).spawn();
+  if (input !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(typeof input === "string" ? encode(input) : input);
+    await writer.close();
   }
-  const cert = await Deno.readTextFile(certFile);
-  return { certFile, keyFile, cert, [Symbol.asyncDispose]: dispose };
+  const { code, stdout, stderr } = await child.output();
+  return { code, stdout, stderr: decode(stderr) };
+}
+
+/**
+ * Runs a client program that must succeed (see {@link runClient}), and
+ * gives its stdout; fails naming the command and its stderr otherwise.
+ */
+export async function clientOutput(
+  command: string,
+  args: string[],
+  input?: Uint8Array | string,
+): Promise<Uint8Array> {
+  const { code, stdout, stderr } = await runClient(command, args, input);
+  assert.equal(
+    code,
+    0,
+    `${command} ${args.join(" ")} exited ${code}: ${stderr}`,
+  );
+  return stdout;
+}
+
+/** A UDP socket of the test's own and its address; `using` closes it. */
+export interface UdpClient extends Disposable {
+  socket: Deno.DatagramConn;
+  addr: Deno.NetAddr;
+}
+
+/** A UDP socket on `hostname` (any of 127.0.0.0/8 is this machine), port 0. */
+export function udpClient(hostname = "127.0.0.1"): UdpClient {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+  return {
+    socket,
+    addr: socket.addr as Deno.NetAddr,
+    [Symbol.dispose]: () => socket.close(),
+  };
+}
+
+/** Where and how long {@link askUdp} asks. */
+export interface AskUdpOptions {
+  /** The server's address, and the one the client's socket binds. @default "127.0.0.1" */
+  hostname?: string;
+  /** How long to wait for the reply. @default 3000 */
+  timeoutMs?: number;
+}
+
+/**
+ * Sends one datagram to `port` from a socket of its own and waits for one
+ * back: the reply, undefined if none came within the time, and the
+ * address it was asked from (`host:port`).
+ */
+export async function askUdp(
+  port: number,
+  bytes: Uint8Array | string,
+  { hostname = "127.0.0.1", timeoutMs = 3000 }: AskUdpOptions = {},
+): Promise<{ reply: Uint8Array | undefined; own: string }> {
+  using client = udpClient(hostname);
+  await client.socket.send(
+    typeof bytes === "string" ? encode(bytes) : bytes,
+    { transport: "udp", hostname, port },
+  );
+  const receiving = client.socket.receive();
+  // Closing the socket fails the receive left waiting after a time-out.
+  receiving.catch(() => {});
+  const received = await withTimeout(receiving, timeoutMs);
+  const own = `${client.addr.hostname}:${client.addr.port}`;
+  return { reply: received === TIMED_OUT ? undefined : received[0], own };
+}
+
+/**
+ * Sends a text datagram and gives the reply as text, or undefined if none
+ * came (see {@link askUdp}).
+ */
+export async function greetUdp(
+  port: number,
+  text: string,
+  options?: AskUdpOptions,
+): Promise<string | undefined> {
+  const { reply } = await askUdp(port, text, options);
+  return reply && decode(reply);
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (the system picked it). */
+export function freeTcpPort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
 }
 
 /** A UDP port on 127.0.0.1 that was free a moment ago (the system picked it). */
 export function freeUdpPort(): number {
-  const socket = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  socket.close();
-  return (socket.addr as Deno.NetAddr).port;
+  using client = udpClient();
+  return client.addr.port;
 }
+
+/** Whether this machine has IPv6's loopback, ::1, to listen on. */
+export const HAS_IPV6_LOOPBACK: boolean = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 /**
  * The first of `count` consecutive ports on 127.0.0.1 that are free now,

@@ -1,19 +1,44 @@
 /**
- * Servers for the library's tests, on 127.0.0.1 port 0: started with
- * `serve()`, or the bare listeners and sockets to give it; and what their
- * connections log.
+ * merhaba's library serving a real socket in the test's own process: what
+ * the tests that need no subprocess connect to (tests/test_cli.ts runs
+ * merhaba as a user would); the bare listeners and sockets to give it, and
+ * what its connections log.
  *
  * @module
  */
 
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import type { Listener } from "../lib/io.ts";
+import { captureLog, type LogCapture } from "./log_capture.ts";
 import { type GreetingServer, serve, type ServeOptions } from "../server.ts";
 
-/** Starts a server on 127.0.0.1, port 0, and returns it with its port. */
+/** A server started for a test, and the TCP port it listens on. */
+export interface StartedServer {
+  /** The server; `await using _ = server` shuts it down. */
+  server: GreetingServer;
+  /** The listener's port, on 127.0.0.1 unless the listener given says otherwise. */
+  port: number;
+}
+
+/**
+ * Serves `listener` with `options`: by default a new TCP listener on
+ * 127.0.0.1 port 0; or one the test made (TLS, a PROXY listener around a
+ * TCP one, a listener whose accept() fails on cue).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { greet } from "./test_client.ts";
+ * import { startServer } from "./test_server.ts";
+ *
+ * const { server, port } = startServer({ greeting: "hi", mode: "raw" });
+ * await using _ = server;
+ * assert.equal(await greet(port), "hi");
+ * ```
+ */
 export function startServer(
   options: ServeOptions = {},
-  listener: Deno.Listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-): { server: GreetingServer; port: number } {
+  listener: Listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+): StartedServer {
   const server = serve(listener, options);
   return { server, port: (listener.addr as Deno.NetAddr).port };
 }
@@ -46,43 +71,6 @@ export function jsonIn(reply: string) {
 /** A complete HTTP request. */
 export const REQUEST = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
-/**
- * LogTape configured to keep the connections' log lines until disposed:
- * `seen(event, count)` resolves once that many lines of `event` were
- * logged, and `events()` names every line so far, in order.
- */
-export async function connectionLog() {
-  const records: LogRecord[] = [];
-  let waiters: { event: string; count: number; resolve: () => void }[] = [];
-  const events = () => records.map(({ properties }) => properties.event);
-  const wake = () => {
-    waiters = waiters.filter((waiter) => {
-      const count = events().filter((event) => event === waiter.event).length;
-      if (count < waiter.count) return true;
-      waiter.resolve();
-      return false;
-    });
-  };
-  await configure({
-    sinks: {
-      memory: (record) => {
-        records.push(record);
-        wake();
-      },
-    },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["merhaba", "connection"], sinks: ["memory"] },
-    ],
-  });
-  return {
-    records,
-    events,
-    seen: (event: string, count = 1) =>
-      new Promise<void>((resolve) => {
-        waiters.push({ event, count, resolve });
-        wake();
-      }),
-    [Symbol.asyncDispose]: reset,
-  };
-}
+/** The connections' log lines, kept until disposed (see {@link captureLog}). */
+export const connectionLog = (): Promise<LogCapture> =>
+  captureLog(["merhaba", "connection"]);

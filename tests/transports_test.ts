@@ -3,15 +3,15 @@ import {
   decode,
   encode,
   greet,
+  HAS_IPV6_LOOPBACK,
   installed,
   readToEnd,
-  tlsFixture,
   writeAll,
 } from "./test_client.ts";
-import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
+import { tlsFixture } from "./certificates.ts";
+import { MerhabaProcess, ROOT, runMerhaba } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
-const CODE_DIRECTORY = new URL("../", import.meta.url).pathname;
 async function tempDirectory(): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix: "merhaba_" });
   return {
@@ -241,18 +241,9 @@ Deno.test("merhaba --unix cannot be combined with --host, --port or --workers (e
   }
 });
 
-const hasIPv6Loopback = (() => {
-  try {
-    Deno.listen({ hostname: "::1", port: 0 }).close();
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 Deno.test({
   name: "merhaba --host ::1 listens on IPv6 and prints [::1]:PORT",
-  ignore: !hasIPv6Loopback,
+  ignore: !HAS_IPV6_LOOPBACK,
   async fn() {
     const merhaba = await MerhabaProcess.start([
       "--host",
@@ -271,12 +262,14 @@ Deno.test({
     assert.equal((await merhaba.stop()).code, 0);
   },
 });
-if (!hasIPv6Loopback) console.log("IPv6 test ignored: this machine has no ::1");
+if (!HAS_IPV6_LOOPBACK) {
+  console.log("IPv6 test ignored: this machine has no ::1");
+}
 
 Deno.test("merhaba --workers 2 numbers connections once across both workers ({count})", async () => {
   const merhaba = await MerhabaProcess.start(
     ["--workers", "2", "--quiet", "--greeting", "{count}"],
-    { denoFlags: ["--allow-net", `--allow-read=${CODE_DIRECTORY}`] },
+    { denoFlags: ["--allow-net", `--allow-read=${ROOT}`] },
   );
   try {
     const numbers = await Promise.all(
@@ -294,7 +287,7 @@ Deno.test("merhaba --workers 2 numbers connections once across both workers ({co
 
 Deno.test("merhaba --workers 2 serves from both workers and drains on SIGTERM", async () => {
   const merhaba = await MerhabaProcess.start(["--workers", "2", "--quiet"], {
-    denoFlags: ["--allow-net", `--allow-read=${CODE_DIRECTORY}`],
+    denoFlags: ["--allow-net", `--allow-read=${ROOT}`],
   });
   // The kernel spreads connections by a hash of their ports: with 40 clients,
   // one worker getting none has odds of 2 in 2^40.
@@ -409,7 +402,7 @@ Deno.test({
 });
 
 Deno.test("merhaba --workers refuses a port another merhaba --workers already serves (exit 1)", async () => {
-  const denoFlags = ["--allow-net", `--allow-read=${CODE_DIRECTORY}`];
+  const denoFlags = ["--allow-net", `--allow-read=${ROOT}`];
   const first = await MerhabaProcess.start(["--workers", "2", "--quiet"], {
     denoFlags,
   });
@@ -436,7 +429,7 @@ Deno.test("merhaba --unix removes its socket on SIGHUP too", async () => {
 Deno.test({
   name:
     "merhaba with no --host listens on :: for IPv6 and IPv4 clients and says so",
-  ignore: !hasIPv6Loopback,
+  ignore: !HAS_IPV6_LOOPBACK,
 }, async () => {
   const merhaba = await MerhabaProcess.start(["--port", "0"]);
   assert.match(

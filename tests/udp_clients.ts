@@ -6,27 +6,16 @@
  * @module
  */
 
-import {
-  configure,
-  type LogLevel,
-  type LogRecord,
-  reset,
-} from "@logtape/logtape";
-import { encode } from "./test_client.ts";
+import type { LogLevel } from "@logtape/logtape";
+import { captureLog, type LogCapture } from "./log_capture.ts";
+import { encode, udpClient } from "./test_client.ts";
 
 /** A UDP socket on `hostname`, port 0. */
 export const udp = (hostname = "127.0.0.1") =>
   Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
 
 /** A UDP socket on `hostname` (any of 127.0.0.0/8 is this machine), closed by `using`. */
-export function client(hostname = "127.0.0.1") {
-  const socket = udp(hostname);
-  return {
-    socket,
-    addr: socket.addr as Deno.NetAddr,
-    [Symbol.dispose]: () => socket.close(),
-  };
-}
+export const client = udpClient;
 
 /** Sends `bytes` from `from` and waits for the next datagram it gets. */
 export async function ask(
@@ -67,52 +56,24 @@ export async function waiting(receiver: { socket: Deno.DatagramConn }) {
   }
 }
 
-/**
- * LogTape configured to keep merhaba's records from `level` up, until
- * disposed; `logged(from)` resolves when the server logs the next datagram
- * from `from`, which it does before replying to it.
- */
-export async function capturing(level: LogLevel) {
-  const records: LogRecord[] = [];
-  const waiters = new Map<string, () => void>();
-  await configure({
-    sinks: {
-      memory: (record) => {
-        records.push(record);
-        const peer = String(record.properties.peer);
-        if (record.properties.event !== "datagram") return;
-        waiters.get(peer)?.();
-        waiters.delete(peer);
-      },
-    },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      { category: ["merhaba"], sinks: ["memory"], lowestLevel: level },
-    ],
-    reset: true,
-  });
-  return {
-    records,
-    /** The records of one event, as their text. */
-    lines: (event: string) =>
-      records.filter((record) => record.properties.event === event)
-        .map((record) => record.message.join("")),
-    logged: (from: { addr: Deno.NetAddr }) =>
-      new Promise<void>((resolve) =>
-        waiters.set(`${from.addr.hostname}:${from.addr.port}`, resolve)
-      ),
-    [Symbol.asyncDispose]: reset,
-  };
-}
+/** merhaba's records from `level` up, until disposed. */
+export const capturing = (level: LogLevel): Promise<LogCapture> =>
+  captureLog(["merhaba"], level);
 
-/** Sends from `from`, and waits until the server has logged the datagram. */
+/**
+ * Sends from `from`, and waits until the server has logged the datagram,
+ * which it does before replying to it.
+ */
 export async function sendLogged(
-  log: { logged: (from: { addr: Deno.NetAddr }) => Promise<void> },
+  log: LogCapture,
   to: Deno.Addr,
   bytes: Uint8Array | string,
   from: { socket: Deno.DatagramConn; addr: Deno.NetAddr },
 ): Promise<void> {
-  const logged = log.logged(from);
+  const peer = `${from.addr.hostname}:${from.addr.port}`;
+  const logged = log.next(({ properties }) =>
+    properties.event === "datagram" && properties.peer === peer
+  );
   await from.socket.send(typeof bytes === "string" ? encode(bytes) : bytes, to);
   await logged;
 }

@@ -5,32 +5,18 @@
  */
 
 import assert from "node:assert/strict";
-import { decode, encode, freePortRange, installed } from "./test_client.ts";
-import { MerhabaProcess, runMerhaba } from "./test_cli.ts";
+import {
+  decode,
+  encode,
+  freePortRange,
+  greetUdp,
+  installed,
+  runClient,
+  udpClient,
+} from "./test_client.ts";
+import { MerhabaProcess, ROOT, runMerhaba } from "./test_cli.ts";
 
 const GREETING = "Merhaba dünya!";
-const CODE_DIRECTORY = new URL("../", import.meta.url).pathname;
-
-/** Sends one datagram from a socket of its own and gives the reply, or undefined after 3 s. */
-async function ask(
-  port: number,
-  text: string,
-  hostname = "127.0.0.1",
-): Promise<string | undefined> {
-  const socket = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
-  try {
-    await socket.send(encode(text), { transport: "udp", hostname, port });
-    const receiving = socket.receive();
-    receiving.catch(() => {});
-    const timer = Promise.withResolvers<undefined>();
-    const id = setTimeout(() => timer.resolve(undefined), 3000);
-    const reply = await Promise.race([receiving, timer.promise]);
-    clearTimeout(id);
-    return reply && decode(reply[0]);
-  } finally {
-    socket.close();
-  }
-}
 
 /** Runs a client command with `input` on stdin and gives its stdout. */
 async function client(
@@ -38,17 +24,7 @@ async function client(
   args: string[],
   input: string,
 ): Promise<string> {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(encode(input));
-  await writer.close();
-  const { stdout } = await child.output();
-  return decode(stdout);
+  return decode((await runClient(command, args, input)).stdout);
 }
 
 Deno.test("merhaba --listen udp:// answers each datagram with the greeting and logs it like a connection", async () => {
@@ -60,7 +36,7 @@ Deno.test("merhaba --listen udp:// answers each datagram with the greeting and l
         `listening on 127\\.0\\.0\\.1:${merhaba.port} \\(udp\\): echo hi \\| nc -u -w1 127\\.0\\.0\\.1 ${merhaba.port}$`,
       ),
     );
-    assert.equal(await ask(merhaba.port, "hi\x1b[31m\n"), GREETING);
+    assert.equal(await greetUdp(merhaba.port, "hi\x1b[31m\n"), GREETING);
     const line = await merhaba.waitForLine(/sent \d+ bytes \(udp\)/);
     assert.match(line, /127\.0\.0\.1:\d+ sent 8 bytes \(udp\)$/);
     const index = merhaba.lines.indexOf(line);
@@ -137,10 +113,10 @@ Deno.test("merhaba --listen udp:// fills placeholders in, echoes, and cuts a dat
     "40",
   ]);
   try {
-    const first = await ask(merhaba.port, "one");
+    const first = await greetUdp(merhaba.port, "one");
     assert.match(first!, /^1 127\.0\.0\.1:\d+\none$/);
     const long = "x".repeat(100);
-    const second = await ask(merhaba.port, long);
+    const second = await greetUdp(merhaba.port, long);
     assert.match(
       second!,
       new RegExp(`^2 127\\.0\\.0\\.1:\\d+\\n${"x".repeat(40)}$`),
@@ -163,7 +139,7 @@ Deno.test("merhaba --listen with a UDP range answers on every port of it", async
   try {
     assert.match(merhaba.lines[0]!, /\(udp, 3 of 3 ports\)/);
     for (let p = first; p <= first + 2; p++) {
-      assert.equal(await ask(p, "hi\n"), GREETING, `port ${p}`);
+      assert.equal(await greetUdp(p, "hi\n"), GREETING, `port ${p}`);
     }
   } finally {
     assert.equal((await merhaba.stop()).code, 0);
@@ -187,7 +163,7 @@ Deno.test("merhaba --listen udp:// and TCP together: one count, one summary, --m
     "127.0.0.1:0",
   ]);
   const [udp, tcp] = await merhaba.listeningPorts(2);
-  const fromUdp = await ask(udp!, "hi\n", "::1");
+  const fromUdp = await greetUdp(udp!, "hi\n", { hostname: "::1" });
   using conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp! });
   await conn.write(encode("hi\n"));
   const fromTcp = decode(
@@ -214,7 +190,7 @@ Deno.test("merhaba --workers 2 serves UDP from the main thread alone, and says s
       "--listen",
       "127.0.0.1:0",
     ],
-    { denoFlags: ["--allow-net", `--allow-read=${CODE_DIRECTORY}`] },
+    { denoFlags: ["--allow-net", `--allow-read=${ROOT}`] },
   );
   await merhaba.listeningPorts(2);
   const [udpLine, tcpLine] = merhaba.lines.map((line) => JSON.parse(line));
@@ -224,7 +200,7 @@ Deno.test("merhaba --workers 2 serves UDP from the main thread alone, and says s
     assert.equal(tcpLine.workers, 2);
     const port = Number(/:(\d+)$/.exec(udpLine.address)![1]);
     for (let i = 0; i < 10; i++) {
-      assert.equal(await ask(port, "hi\n"), GREETING);
+      assert.equal(await greetUdp(port, "hi\n"), GREETING);
     }
   } finally {
     assert.equal((await merhaba.stop()).code, 0);
@@ -272,12 +248,10 @@ Deno.test("merhaba --listen udp:// answers a spoofed-size flood with at most 3×
     "--listen",
     "udp://127.0.0.1:0",
   ]);
-  const sockets = Array.from({ length: 40 }, (_, i) =>
-    Deno.listenDatagram({
-      transport: "udp",
-      hostname: `127.0.${i % 4}.${10 + i}`,
-      port: 0,
-    }));
+  const sockets = Array.from(
+    { length: 40 },
+    (_, i) => udpClient(`127.0.${i % 4}.${10 + i}`).socket,
+  );
   let sent = 0;
   let received = 0;
   let replies = 0;
@@ -305,7 +279,7 @@ Deno.test("merhaba --listen udp:// answers a spoofed-size flood with at most 3×
     }
     // The server answers in order; a last datagram from each source and its
     // answer (or none) mark the end without a sleep.
-    await ask(merhaba.port, "x".repeat(200));
+    await greetUdp(merhaba.port, "x".repeat(200));
   } finally {
     for (const socket of sockets) socket.close();
     await Promise.all(receivers);
@@ -326,7 +300,7 @@ Deno.test("deno task start --listen udp:// --listen tcp, as the README says: bot
   );
   try {
     const [udp, tcp] = await merhaba.listeningPorts(2);
-    assert.equal(await ask(udp!, "hi\n"), GREETING);
+    assert.equal(await greetUdp(udp!, "hi\n"), GREETING);
     using conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp! });
     await conn.write(encode("hi\n"));
     assert.equal(
