@@ -20,7 +20,7 @@
  */
 
 import { GreetingServer, type ServerSocket } from "./lib/greeting_server.ts";
-import type { Listener } from "./lib/io.ts";
+import type { Listener } from "./lib/listener.ts";
 import type { ServeOptions } from "./lib/serve_options.ts";
 
 /**
@@ -58,7 +58,7 @@ export type { HttpReplyOptions, Mode } from "./lib/reply.ts";
 export type { DelayMs } from "./lib/timers.ts";
 export { PLACEHOLDERS } from "./lib/greeting.ts";
 export { SharedCounter } from "./lib/counter.ts";
-export type { Connection, Listener, TlsSession } from "./lib/io.ts";
+export type { Connection, Listener, TlsSession } from "./lib/listener.ts";
 
 // The JSON document a reply can be.
 export {

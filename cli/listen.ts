@@ -6,7 +6,8 @@
  */
 
 import type { Cidr } from "../lib/cidr.ts";
-import { closeQuietly, type Listener } from "../lib/io.ts";
+import { type Listener } from "../lib/listener.ts";
+import { closeQuietly } from "../lib/socket_io.ts";
 import {
   describeEndpoint,
   eachPort,

@@ -17,7 +17,7 @@ import {
 } from "@logtape/logtape";
 import { escapeHiddenCharacters } from "../lib/escape.ts";
 import { CATEGORIES } from "../lib/events.ts";
-import { writeAll } from "../lib/io.ts";
+import { writeAll } from "../lib/socket_io.ts";
 import { withTimeout } from "../lib/timers.ts";
 import { eventRecord } from "./events.ts";
 

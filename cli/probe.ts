@@ -19,7 +19,7 @@ import { type CertificateReport, describeCertificate } from "./certificate.ts";
 import { type Cidr, inCidr } from "../lib/cidr.ts";
 import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";
 import { escapeLine } from "../lib/escape.ts";
-import { closeQuietly, isReset, writeAll } from "../lib/io.ts";
+import { closeQuietly, isReset, writeAll } from "../lib/socket_io.ts";
 import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
 
 /** Why a probe failed when the server closed the connection without a reply. */

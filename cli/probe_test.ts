@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseCidr } from "../lib/cidr.ts";
 import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";
-import { closeQuietly } from "../lib/io.ts";
+import { closeQuietly } from "../lib/socket_io.ts";
 import { readToEnd } from "../tests/test_client.ts";
 import { CertificateValidityError } from "./certificate.ts";
 import { probe } from "./probe.ts";

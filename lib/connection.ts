@@ -13,12 +13,9 @@
 
 import type { Logger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
-import {
-  type BufferPool,
-  closeQuietly,
-  type Connection,
-  writeAll,
-} from "./io.ts";
+import { type Connection } from "./listener.ts";
+import { closeQuietly, writeAll } from "./socket_io.ts";
+import { type BufferPool } from "./buffer_pool.ts";
 import { logEvent } from "./events.ts";
 import { ConnectionLog } from "./connection_log.ts";
 import { replyFor, type ReplyPlan } from "./connection_reply.ts";

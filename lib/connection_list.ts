@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Connection } from "./io.ts";
+import type { Connection } from "./listener.ts";
 
 /** An entry of {@link ConnectionList}: keep it to remove the connection. */
 export interface ConnectionEntry {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "../tests/fast_check.ts";
 import { type ConnectionEntry, ConnectionList } from "./connection_list.ts";
-import type { Connection } from "./io.ts";
+import type { Connection } from "./listener.ts";
 
 /** A stand-in connection: the list only holds it. */
 const connection = (id: number) => ({ id }) as unknown as Connection;

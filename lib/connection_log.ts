@@ -7,12 +7,8 @@
 
 import type { Logger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
-import {
-  ClientRefused,
-  type Connection,
-  describeError,
-  isReset,
-} from "./io.ts";
+import { ClientRefused, type Connection } from "./listener.ts";
+import { describeError, isReset } from "./socket_io.ts";
 import { escapeForTerminal } from "./escape.ts";
 import { logEvent, tenths } from "./events.ts";
 import type { ReadOutcome } from "./request_read.ts";

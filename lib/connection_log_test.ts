@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { captureLog } from "../tests/log_capture.ts";
 import { getLogger } from "@logtape/logtape";
 import { ConnectionLog } from "./connection_log.ts";
-import { ClientRefused } from "./io.ts";
+import { ClientRefused } from "./listener.ts";
 import { encode } from "../tests/test_client.ts";
 import type { ScriptedConnection } from "../tests/scripted.ts";
 import {

@@ -8,7 +8,7 @@
  */
 
 import { formatAddress } from "./address.ts";
-import type { Connection } from "./io.ts";
+import type { Connection } from "./listener.ts";
 import { escapeForHtml } from "./escape.ts";
 import {
   type GreetingTemplate,
@@ -27,6 +27,7 @@ import {
   HTTP2_REFUSAL,
   type HttpReplyOptions,
   httpResponse,
+  joinBytes,
   type Mode,
   type Replies,
 } from "./reply.ts";
@@ -151,11 +152,11 @@ function greetingReply(
   if (!plan.echo) return greeting;
   const echoed = request ? requestHead(received) : received;
   // Echoed into a page, a client's bytes could be markup that runs script.
-  return concat([
+  return joinBytes(
     greeting,
     NEWLINE,
     http && plan.echoAsHtml ? escapeForHtml(echoed) : echoed,
-  ]);
+  );
 }
 
 /**
@@ -222,19 +223,6 @@ function tlsFacts(conn: Connection): TlsFacts | undefined {
   return presented === undefined
     ? { ...session }
     : { ...session, client_certificate: certificateFacts(presented) };
-}
-
-/** Joins byte arrays into one. */
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const joined = new Uint8Array(
-    parts.reduce((sum, part) => sum + part.byteLength, 0),
-  );
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.byteLength;
-  }
-  return joined;
 }
 
 /** `{client_cert}`: the subject and whether it verified, or `none`. */

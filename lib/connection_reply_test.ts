@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ClientRequest, replyFor } from "./connection_reply.ts";
-import type { Connection } from "./io.ts";
+import type { Connection } from "./listener.ts";
 import {
   DEFAULT_HTTP,
   HTTP2_REFUSAL,

@@ -15,7 +15,7 @@ import type { SharedCounter } from "./counter.ts";
 import { DatagramLog } from "./datagram_log.ts";
 import { DatagramReplies } from "./datagram_reply.ts";
 import { DEFAULTS } from "./defaults.ts";
-import { closeQuietly } from "./io.ts";
+import { closeQuietly } from "./socket_io.ts";
 import type { ReplyFormat, ServerFacts } from "./json_reply.ts";
 import { ReplyLimiter, type ReplyLimits } from "./reply_limits.ts";
 import {

@@ -11,7 +11,7 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
 import { escapeForTerminal } from "./escape.ts";
 import { CATEGORIES, logEvent, tenths } from "./events.ts";
-import { describeError } from "./io.ts";
+import { describeError } from "./socket_io.ts";
 import type { WithheldBy } from "./reply_limits.ts";
 import { type Clock, RateLimiter } from "./timers.ts";
 

@@ -8,6 +8,7 @@
  */
 
 import { formatAddress } from "./address.ts";
+import { joinBytes } from "./reply.ts";
 import type { SharedCounter } from "./counter.ts";
 import { DEFAULTS } from "./defaults.ts";
 import {
@@ -45,6 +46,7 @@ export interface DatagramReplyOptions {
 
 const encoder = new TextEncoder();
 const NEWLINE = 0x0a;
+const NEWLINE_BYTES = new Uint8Array([NEWLINE]);
 
 /**
  * Makes the replies of one UDP socket; the greeting is compiled once.
@@ -134,11 +136,7 @@ export class DatagramReplies {
       this.#render(peer, this.#number(received)),
     );
     if (!this.#echo) return greeting;
-    const reply = new Uint8Array(greeting.byteLength + 1 + data.byteLength);
-    reply.set(greeting);
-    reply[greeting.byteLength] = NEWLINE;
-    reply.set(data, greeting.byteLength + 1);
-    return reply;
+    return joinBytes(greeting, NEWLINE_BYTES, data);
   }
 
   /** The datagram's number, for `{count}` and the JSON document. */

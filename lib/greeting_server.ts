@@ -13,12 +13,8 @@ import type { SharedCounter } from "./counter.ts";
 import { DatagramServer } from "./datagram.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { CATEGORIES, logEvent } from "./events.ts";
-import {
-  closeQuietly,
-  type Connection,
-  describeError,
-  type Listener,
-} from "./io.ts";
+import { type Connection, type Listener } from "./listener.ts";
+import { closeQuietly, describeError } from "./socket_io.ts";
 import { ReplyLimiter } from "./reply_limits.ts";
 import { connectionPlan, type ServeOptions } from "./serve_options.ts";
 import { RateLimiter, sleep, TIMED_OUT, withTimeout } from "./timers.ts";

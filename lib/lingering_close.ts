@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Connection } from "./io.ts";
+import type { Connection } from "./listener.ts";
 import { HTTP2_REFUSAL } from "./reply.ts";
 import type { ReadOutcome } from "./request_read.ts";
 import { clientMayContinue } from "./request.ts";

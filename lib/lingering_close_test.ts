@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { serve } from "../server.ts";
 import { TIMED_OUT, withTimeout } from "./timers.ts";
-import type { Connection } from "./io.ts";
+import type { Connection } from "./listener.ts";
 import { decode } from "../tests/test_client.ts";
 import { ScriptedListener, serveScripted } from "../tests/scripted.ts";
 import {

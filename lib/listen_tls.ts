@@ -7,7 +7,7 @@
  */
 
 import type { Cidr } from "./cidr.ts";
-import type { Listener } from "./io.ts";
+import type { Listener } from "./listener.ts";
 import { proxiedIfTrusted } from "./proxy_listener.ts";
 import { answerPlainHttpOnTls } from "./reply.ts";
 import { type NotTls, TlsListener, type TlsRoute } from "./tls.ts";

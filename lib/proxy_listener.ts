@@ -8,7 +8,7 @@
  */
 
 import { type Cidr, inCidr } from "./cidr.ts";
-import type { Connection, Listener } from "./io.ts";
+import type { Connection, Listener } from "./listener.ts";
 import { MAX_HEADER_LENGTH, parseProxyHeader } from "./proxy_protocol.ts";
 
 /**

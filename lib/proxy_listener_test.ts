@@ -7,7 +7,7 @@ import {
 } from "./proxy_listener.ts";
 import { V2_SIGNATURE } from "./proxy_protocol.ts";
 import type { ServeOptions } from "../server.ts";
-import type { Listener } from "./io.ts";
+import type { Listener } from "./listener.ts";
 import { replyTo, ScriptedConnection } from "../tests/scripted.ts";
 import { decode, encode, exchange } from "../tests/test_client.ts";
 import { startServer } from "../tests/test_server.ts";

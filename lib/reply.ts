@@ -232,8 +232,29 @@ export function httpResponse(
   for (const [name, value] of http.headers) header += `${name}: ${value}\r\n`;
   const headBytes = new TextEncoder().encode(header + "\r\n");
   if (method === "HEAD" || bodyless) return headBytes;
-  const response = new Uint8Array(headBytes.byteLength + body.byteLength);
-  response.set(headBytes);
-  response.set(body, headBytes.byteLength);
-  return response;
+  return joinBytes(headBytes, body);
+}
+
+/**
+ * Joins byte arrays into one, in order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { joinBytes } from "./reply.ts";
+ *
+ * const joined = joinBytes(new Uint8Array([1]), new Uint8Array([2, 3]));
+ * assert.deepEqual(joined, new Uint8Array([1, 2, 3]));
+ * ```
+ */
+export function joinBytes(...parts: readonly Uint8Array[]): Uint8Array {
+  const joined = new Uint8Array(
+    parts.reduce((sum, part) => sum + part.byteLength, 0),
+  );
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.byteLength;
+  }
+  return joined;
 }

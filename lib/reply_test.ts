@@ -6,6 +6,7 @@ import {
   encodeReplies,
   HTTP2_REFUSAL,
   httpResponse,
+  joinBytes,
   type Mode,
   MODES,
   plainHttpOnTlsReply,
@@ -268,4 +269,14 @@ Deno.test("answerPlainHttpOnTls() answers a request line, or the start of one, w
   ) {
     assert.equal(answerPlainHttpOnTls(other, local), undefined);
   }
+});
+
+Deno.test("joinBytes() joins its parts in order, empty ones and none included", () => {
+  const bytes = (...values: number[]) => new Uint8Array(values);
+  assert.deepEqual(
+    joinBytes(bytes(1, 2), bytes(), bytes(3), bytes(4, 5, 6)),
+    bytes(1, 2, 3, 4, 5, 6),
+  );
+  assert.deepEqual(joinBytes(bytes(7)), bytes(7));
+  assert.deepEqual(joinBytes(), bytes());
 });

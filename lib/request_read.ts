@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type Connection, isReset } from "./io.ts";
+import { type Connection } from "./listener.ts";
+import { isReset } from "./socket_io.ts";
 import type { Mode } from "./reply.ts";
 import {
   awaitsHeaders,

@@ -14,7 +14,7 @@ import { DEFAULTS } from "./defaults.ts";
 import { isHtml } from "./escape.ts";
 import { CATEGORIES } from "./events.ts";
 import { compileGreeting, hostnameFor } from "./greeting.ts";
-import { BufferPool } from "./io.ts";
+import { BufferPool } from "./buffer_pool.ts";
 import {
   greetingText,
   JSON_CONTENT_TYPE,

@@ -15,7 +15,7 @@
  */
 
 import tls from "node:tls";
-import type { Connection, Listener } from "./io.ts";
+import type { Connection, Listener } from "./listener.ts";
 import { type NotTls, type Sessions, TlsConnection } from "./tls_connection.ts";
 import { SessionSockets, type TlsRoute } from "./tls_route.ts";
 import { checkKeyPair, type TlsSettings } from "./tls_settings.ts";

@@ -8,13 +8,8 @@
 
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
-import {
-  ClientRefused,
-  closeQuietly,
-  type Connection,
-  type TlsSession,
-  writeAll,
-} from "./io.ts";
+import { ClientRefused, type Connection, type TlsSession } from "./listener.ts";
+import { closeQuietly, writeAll } from "./socket_io.ts";
 import { SessionSockets, type TlsRoute } from "./tls_route.ts";
 import { TlsTransport } from "./tls_transport.ts";
 import { verdictOf } from "./tls_verdict.ts";

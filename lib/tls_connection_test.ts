@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import tls from "node:tls";
 import { serve, type ServeOptions } from "../server.ts";
-import { ClientRefused, type Connection } from "./io.ts";
+import { ClientRefused, type Connection } from "./listener.ts";
 import { TlsListener, type TlsRoute } from "./tls.ts";
 import { type NotTls, TlsConnection } from "./tls_connection.ts";
 import { SessionSockets } from "./tls_route.ts";

@@ -21,7 +21,8 @@
 import net from "node:net";
 import process from "node:process";
 import { Duplex } from "node:stream";
-import { closeQuietly, type Connection, writeAll } from "./io.ts";
+import { type Connection } from "./listener.ts";
+import { closeQuietly, writeAll } from "./socket_io.ts";
 
 /** What the stream route needs of the connection. */
 export type StreamConnection = Pick<

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Connection } from "./io.ts";
+import type { Connection } from "./listener.ts";
 
 /**
  * The TCP connection as a TLS session uses it, knowing when its socket is

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Connection, Listener } from "../lib/io.ts";
+import type { Connection, Listener } from "../lib/listener.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { decode, encode } from "./test_client.ts";
 

@@ -14,7 +14,7 @@ import { serve, type ServeOptions } from "../server.ts";
 import type { ReplyPlan } from "../lib/connection_reply.ts";
 import { isHtml } from "../lib/escape.ts";
 import { compileGreeting } from "../lib/greeting.ts";
-import type { Connection, Listener } from "../lib/io.ts";
+import type { Connection, Listener } from "../lib/listener.ts";
 import {
   DEFAULT_HTTP,
   encodeReplies,

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import net from "node:net";
-import { writeAll } from "../lib/io.ts";
+import { writeAll } from "../lib/socket_io.ts";
 import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
 
 /**

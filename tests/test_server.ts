@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Listener } from "../lib/io.ts";
+import type { Listener } from "../lib/listener.ts";
 import { captureLog, type LogCapture } from "./log_capture.ts";
 import { type GreetingServer, serve, type ServeOptions } from "../server.ts";
 

@@ -32,6 +32,7 @@ const REPORTS = `${ROOT}reports/mutation/`;
  */
 const NOT_MEASURED: Record<string, string> = {
   "lib/defaults.ts": "data: the library's defaults",
+  "lib/listener.ts": "types: what serve() needs of a listener and a connection",
   "cli/announce.ts": "wording: the listening and stopped lines",
   "cli/config.ts": "types: the configuration the flags make",
   "cli/defaults.ts": "data: the command line's defaults",

@@ -1,7 +1,7 @@
 /**
- * What the server needs of a connection and a listener, and the small I/O
- * helpers every module that touches one shares: write all, close quietly,
- * tell a client's failure from ours, say an error in one line.
+ * What the server needs of a listener and of the connections it accepts:
+ * `Deno.Listener` and `Deno.Conn` are such, and so are the TLS and PROXY
+ * listeners; and how a connection says it refused its client.
  *
  * @module
  */
@@ -73,93 +73,10 @@ export interface Listener<C extends Connection = Connection> {
 }
 
 /**
- * Writes every byte: `write` may take only part of what it is given.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { writeAll } from "./io.ts";
- *
- * const taken: number[] = [];
- * // A writer that takes at most 2 bytes at a time.
- * const writer = {
- *   write: (bytes: Uint8Array) => {
- *     taken.push(...bytes.subarray(0, 2));
- *     return Promise.resolve(Math.min(2, bytes.byteLength));
- *   },
- * };
- * await writeAll(writer, new Uint8Array([1, 2, 3, 4, 5]));
- * assert.deepEqual(taken, [1, 2, 3, 4, 5]);
- * ```
- */
-export async function writeAll(
-  writer: Pick<Connection, "write">,
-  bytes: Uint8Array,
-): Promise<void> {
-  let written = 0;
-  while (written < bytes.byteLength) {
-    written += await writer.write(bytes.subarray(written));
-  }
-}
-
-/** Closes something that may already be closed. */
-export function closeQuietly(closable: Pick<Connection, "close">): void {
-  try {
-    closable.close();
-  } catch {
-    // Already closed: by shutdown after its grace period, or by the runtime.
-  }
-}
-
-/** An error as one line for the log: `Name: message`. */
-export function describeError(error: unknown): string {
-  return error instanceof Error
-    ? `${error.name}: ${error.message}`
-    : String(error);
-}
-
-/** Whether an error is the peer resetting or vanishing, not a fault of ours. */
-export function isReset(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.NotConnected;
-}
-
-/**
  * A client that spoke the wrong protocol and was answered by the connection
  * itself (plain HTTP to a TLS port): logged at info with its message, as
  * one line saying why the connection ended.
  */
 export class ClientRefused extends Error {
   override name = "ClientRefused";
-}
-
-/**
- * Read buffers handed from one connection to the next, so a busy server
- * does not allocate (and zero) one per connection. It keeps at most
- * `capacity` spare buffers.
- */
-export class BufferPool {
-  #size: number;
-  #capacity: number;
-  #spare: Uint8Array[] = [];
-
-  /**
-   * @param size bytes in each buffer
-   * @param capacity most spare buffers kept
-   */
-  constructor(size: number, capacity = 256) {
-    this.#size = size;
-    this.#capacity = capacity;
-  }
-
-  /** A buffer of `size` bytes, spare or new. */
-  take(): Uint8Array {
-    return this.#spare.pop() ?? new Uint8Array(this.#size);
-  }
-
-  /** Gives a buffer back; nothing may write into it any more. */
-  give(buffer: Uint8Array): void {
-    if (this.#spare.length < this.#capacity) this.#spare.push(buffer);
-  }
 }
