@@ -101,3 +101,31 @@ export {
   type ReplyLimits,
   type WithheldBy,
 } from "./lib/reply_limits.ts";
+
+// What a program built on the library needs besides, as merhaba's own
+// command line does: the defaults and choices to offer, the log's categories
+// and lines, client bytes made safe for a terminal, addresses, deadlines and
+// the socket helpers.
+export { DEFAULTS } from "./lib/defaults.ts";
+export { DEFAULT_HTTP, MODES } from "./lib/reply.ts";
+export {
+  type GreetingTemplate,
+  parseGreeting,
+  type Placeholder,
+} from "./lib/greeting.ts";
+export { checkKeyPair } from "./lib/tls_settings.ts";
+export { distinguishedName } from "./lib/x509.ts";
+export { inCidr } from "./lib/cidr.ts";
+export { V2_LOCAL_HEADER } from "./lib/proxy_protocol.ts";
+export {
+  CATEGORIES,
+  EventCatalogue,
+  type EventName,
+  type EventSpec,
+  LIBRARY_EVENT_SPECS,
+  LIBRARY_EVENTS,
+} from "./lib/events.ts";
+export { escapeHiddenCharacters, escapeLine } from "./lib/escape.ts";
+export { canonicalHost, formatHostPort, isWildcard } from "./lib/address.ts";
+export { TIMED_OUT, withTimeout } from "./lib/timers.ts";
+export { closeQuietly, isReset, writeAll } from "./lib/socket_io.ts";

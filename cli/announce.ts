@@ -8,9 +8,13 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import { canonicalHost, formatHostPort, isWildcard } from "../lib/address.ts";
-import { TlsListener } from "../lib/tls.ts";
-import type { ServeStats } from "../server.ts";
+import {
+  canonicalHost,
+  formatHostPort,
+  isWildcard,
+  type ServeStats,
+  TlsListener,
+} from "../server.ts";
 import {
   describeEndpoint,
   type Endpoint,

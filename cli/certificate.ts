@@ -8,8 +8,7 @@
 
 import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
-import { escapeLine } from "../lib/escape.ts";
-import { distinguishedName } from "../lib/x509.ts";
+import { distinguishedName, escapeLine } from "../server.ts";
 
 /**
  * A server certificate, as a probe reports it. Its text is bytes from the

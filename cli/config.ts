@@ -6,10 +6,13 @@
  * @module
  */
 
-import type { Cidr } from "../lib/cidr.ts";
-import type { HttpReplyOptions, Mode } from "../lib/reply.ts";
-import type { DelayMs } from "../lib/timers.ts";
-import type { ReplyFormat } from "../server.ts";
+import type {
+  Cidr,
+  DelayMs,
+  HttpReplyOptions,
+  Mode,
+  ReplyFormat,
+} from "../server.ts";
 import type { Endpoint } from "./endpoints.ts";
 import type { LogFormat, LogLevelFlag } from "./logging.ts";
 import type { ProbeTarget } from "./validate.ts";

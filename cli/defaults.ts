@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DEFAULTS as SERVER_DEFAULTS } from "../lib/defaults.ts";
+import { DEFAULTS as SERVER_DEFAULTS } from "../server.ts";
 
 /** Default values of the command-line flags. */
 export const DEFAULTS = {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { escapeLine } from "../lib/escape.ts";
+import { escapeLine } from "../server.ts";
 
 /** A failure to start serving, with a hint for the operator; the CLI exits 1. */
 export class StartupError extends Error {

@@ -13,7 +13,7 @@ import {
   type EventName as LibraryEventName,
   type EventSpec,
   LIBRARY_EVENTS,
-} from "../lib/events.ts";
+} from "../server.ts";
 
 /** Every line only the command line logs. */
 const SHELL_EVENTS = {
@@ -121,7 +121,7 @@ export const EVENTS: EventCatalogue<EventName> = LIBRARY_EVENTS.with(
  * @example
  * ```ts
  * import { getLogger } from "@logtape/logtape";
- * import { CATEGORIES } from "../lib/events.ts";
+ * import { CATEGORIES } from "../server.ts";
  * import { logEvent } from "./events.ts";
  *
  * logEvent(getLogger(CATEGORIES.server), "stopped", { served: 3, accepted: 3 });

@@ -9,10 +9,13 @@
  * @module
  */
 
-import { type Cidr, parseCidr } from "../lib/cidr.ts";
-import { DEFAULT_HTTP, type HttpReplyOptions, MODES } from "../lib/reply.ts";
 import {
+  type Cidr,
+  DEFAULT_HTTP,
+  type HttpReplyOptions,
   JSON_CONTENT_TYPE,
+  MODES,
+  parseCidr,
   REPLY_FORMATS,
   type ReplyFormat,
 } from "../server.ts";

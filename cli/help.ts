@@ -6,7 +6,12 @@
  */
 
 import { DEFAULTS } from "./defaults.ts";
-import { DEFAULT_HTTP, MODES } from "../lib/reply.ts";
+import {
+  DEFAULT_HTTP,
+  JSON_CONTENT_TYPE,
+  MODES,
+  REPLY_FORMATS,
+} from "../server.ts";
 import { EXIT_CODE_MEANINGS, ExitCode } from "./exit_codes.ts";
 import { LOG_FORMATS, LOG_LEVELS } from "./logging.ts";
 import {
@@ -15,7 +20,6 @@ import {
   MAX_READ_SIZE,
 } from "./flag_table.ts";
 import { MAX_RANGE_PORTS } from "./endpoints.ts";
-import { JSON_CONTENT_TYPE, REPLY_FORMATS } from "../server.ts";
 
 /** The exit codes, one per line, as `--help` lists them. */
 const EXIT_CODES = Object.entries(ExitCode).map(([name, code]) =>

@@ -5,9 +5,15 @@
  * @module
  */
 
-import type { Cidr } from "../lib/cidr.ts";
-import { type Listener } from "../lib/listener.ts";
-import { closeQuietly } from "../lib/socket_io.ts";
+import {
+  type Cidr,
+  closeQuietly,
+  type Listener,
+  listenTls,
+  ProxyProtocolListener,
+  type TlsRoute,
+  type TlsSettings,
+} from "../server.ts";
 import {
   describeEndpoint,
   eachPort,
@@ -17,9 +23,6 @@ import {
   type TlsFiles,
   type UdpEndpoint,
 } from "./endpoints.ts";
-import { ProxyProtocolListener } from "../lib/proxy_listener.ts";
-import { listenTls } from "../lib/listen_tls.ts";
-import type { TlsRoute, TlsSettings } from "../lib/tls.ts";
 import { StartupError } from "./errors.ts";
 import { isPortRefused, startupErrorOf } from "./listen_errors.ts";
 

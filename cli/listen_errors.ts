@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatHostPort } from "../lib/address.ts";
+import { formatHostPort } from "../server.ts";
 import {
   describeEndpoint,
   type Endpoint,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatHostPort, isWildcard } from "../lib/address.ts";
+import { formatHostPort, isWildcard } from "../server.ts";
 
 /**
  * A URL a person can open to reach a listening address. A wildcard address

@@ -15,10 +15,12 @@ import {
   type LogRecord,
   type Sink,
 } from "@logtape/logtape";
-import { escapeHiddenCharacters } from "../lib/escape.ts";
-import { CATEGORIES } from "../lib/events.ts";
-import { writeAll } from "../lib/socket_io.ts";
-import { withTimeout } from "../lib/timers.ts";
+import {
+  CATEGORIES,
+  escapeHiddenCharacters,
+  withTimeout,
+  writeAll,
+} from "../server.ts";
 import { eventRecord } from "./events.ts";
 
 let lastTimestamp = NaN;

@@ -16,11 +16,17 @@ import tls from "node:tls";
 import type { ProbeTarget } from "./validate.ts";
 import { PROBE_HOST } from "./probe_target.ts";
 import { type CertificateReport, describeCertificate } from "./certificate.ts";
-import { type Cidr, inCidr } from "../lib/cidr.ts";
-import { V2_LOCAL_HEADER } from "../lib/proxy_protocol.ts";
-import { escapeLine } from "../lib/escape.ts";
-import { closeQuietly, isReset, writeAll } from "../lib/socket_io.ts";
-import { TIMED_OUT, withTimeout } from "../lib/timers.ts";
+import {
+  type Cidr,
+  closeQuietly,
+  escapeLine,
+  inCidr,
+  isReset,
+  TIMED_OUT,
+  V2_LOCAL_HEADER,
+  withTimeout,
+  writeAll,
+} from "../server.ts";
 
 /** Why a probe failed when the server closed the connection without a reply. */
 const NO_REPLY = "the connection closed without a reply";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkKeyPair } from "../lib/tls_settings.ts";
+import { checkKeyPair } from "../server.ts";
 import {
   permissionHint,
   printError,

@@ -7,7 +7,7 @@
  */
 
 import type { ProbeCommand } from "./config.ts";
-import { isWildcard } from "../lib/address.ts";
+import { isWildcard } from "../server.ts";
 import type { Endpoint } from "./endpoints.ts";
 import { PROBE_HOST } from "./probe_target.ts";
 import { parseProbeTarget, UsageError } from "./validate.ts";

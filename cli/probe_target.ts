@@ -4,7 +4,7 @@
  * @module
  */
 
-import { formatHostPort } from "../lib/address.ts";
+import { formatHostPort } from "../server.ts";
 import type { ProbeTarget } from "./validate.ts";
 
 /**

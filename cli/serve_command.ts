@@ -9,9 +9,13 @@
  */
 
 import { dispose, getLogger, type Logger } from "@logtape/logtape";
-import { CATEGORIES } from "../lib/events.ts";
-import { withTimeout } from "../lib/timers.ts";
-import { type GreetingServer, serve, SharedCounter } from "../server.ts";
+import {
+  CATEGORIES,
+  type GreetingServer,
+  serve,
+  SharedCounter,
+  withTimeout,
+} from "../server.ts";
 import { printError, StartupError } from "./errors.ts";
 import { logEvent } from "./events.ts";
 import { ExitCode } from "./exit_codes.ts";

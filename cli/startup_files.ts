@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { TlsSettings } from "../lib/tls.ts";
+import type { TlsSettings } from "../server.ts";
 import { permissionHint, StartupError } from "./errors.ts";
 import type { Config } from "./config.ts";
 import type { TlsFiles } from "./endpoints.ts";

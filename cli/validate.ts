@@ -7,8 +7,7 @@
  */
 
 import { isIP } from "node:net";
-import { parseGreeting } from "../lib/greeting.ts";
-import type { DelayMs } from "../lib/timers.ts";
+import { type DelayMs, parseGreeting } from "../server.ts";
 
 /** A command line that cannot be run as given; the CLI exits 2. */
 export class UsageError extends Error {

@@ -9,9 +9,8 @@
 
 import type { Config } from "./config.ts";
 import type { TcpEndpoint } from "./endpoints.ts";
-import type { TlsSettings } from "../lib/tls.ts";
+import type { ServeStats, TlsSettings } from "../server.ts";
 import { BUG_HINT, permissionHint, StartupError } from "./errors.ts";
-import type { ServeStats } from "../server.ts";
 
 /** What the main thread tells a worker. */
 export type ToWorker =

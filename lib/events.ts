@@ -20,11 +20,19 @@ export const CATEGORIES = {
 /**
  * A log line: its level, its `event` field in JSON, and its wording.
  * Placeholders name the record's properties, which are also the JSON fields.
+ *
+ * @ignore for merhaba's own command line, which logs lines of its own: not
+ * part of the documented library (its types are LogTape's)
  */
 export type EventSpec = readonly [level: LogLevel, event: string, text: string];
 
-/** Every line the library logs. */
-const EVENTS = {
+/**
+ * Every line the library logs: the specs {@link LIBRARY_EVENTS} words.
+ *
+ * @ignore for merhaba's own command line, which logs lines of its own: not
+ * part of the documented library (its types are LogTape's)
+ */
+export const LIBRARY_EVENT_SPECS = {
   acceptFailed: [
     "debug",
     "accept_failed",
@@ -176,6 +184,9 @@ function compileEvent([level, event, text]: EventSpec): CompiledEvent {
  *   peer: "127.0.0.1:5000",
  * });
  * ```
+ *
+ * @ignore for merhaba's own command line, which logs lines of its own: not
+ * part of the documented library (its types are LogTape's)
  */
 export class EventCatalogue<Name extends string> {
   readonly #specs: Readonly<Record<Name, EventSpec>>;
@@ -268,12 +279,22 @@ export class EventCatalogue<Name extends string> {
   }
 }
 
-/** The name of a line the library logs. */
-export type EventName = keyof typeof EVENTS;
+/**
+ * The name of a line the library logs.
+ *
+ * @ignore for merhaba's own command line, which logs lines of its own: not
+ * part of the documented library (its types are LogTape's)
+ */
+export type EventName = keyof typeof LIBRARY_EVENT_SPECS;
 
-/** The lines the library logs, worded. */
+/**
+ * The lines the library logs, worded.
+ *
+ * @ignore for merhaba's own command line, which logs lines of its own: not
+ * part of the documented library (its types are LogTape's)
+ */
 export const LIBRARY_EVENTS: EventCatalogue<EventName> = new EventCatalogue(
-  EVENTS,
+  LIBRARY_EVENT_SPECS,
 );
 
 /**

@@ -44,6 +44,35 @@ Deno.test("server.ts reaches only the library: nothing in cli/, tests/ or the to
   }
 });
 
+/**
+ * The modules a program may import from the library: its one public face.
+ * Everything in lib/ is reached through it.
+ */
+const LIBRARY_FACE = ["server.ts"];
+
+Deno.test("the shell reaches the library only through its face, server.ts", async () => {
+  const modules = await graph("main.ts");
+  for (const [module, imports] of await graph("cli/worker_entry.ts")) {
+    modules.set(module, imports);
+  }
+  const shell = [...modules.keys()].filter((module) =>
+    module === "main.ts" || module.startsWith("cli/")
+  );
+  assert.ok(shell.includes("cli/serve_command.ts"), shell.join(", "));
+  const reached = new Set<string>();
+  for (const module of shell) {
+    for (const imported of modules.get(module) ?? []) {
+      if (imported.startsWith("cli/") || imported === "main.ts") continue;
+      assert.ok(
+        LIBRARY_FACE.includes(imported),
+        `${module} imports ${imported}, not the library's face`,
+      );
+      reached.add(imported);
+    }
+  }
+  assert.deepEqual([...reached], LIBRARY_FACE);
+});
+
 Deno.test("the command's modules import each other in no circle", async () => {
   const modules = await graph("main.ts");
   for (const [module, imports] of await graph("cli/worker_entry.ts")) {
