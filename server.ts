@@ -96,6 +96,7 @@ export {
   type DatagramStats,
   serveDatagrams,
 } from "./lib/datagram.ts";
+export type { DatagramReplyOptions } from "./lib/datagram_reply.ts";
 export {
   ReplyLimiter,
   type ReplyLimits,

@@ -11,12 +11,13 @@
  * @module
  */
 
-import type { SharedCounter } from "./counter.ts";
 import { DatagramLog } from "./datagram_log.ts";
-import { DatagramReplies } from "./datagram_reply.ts";
+import {
+  DatagramReplies,
+  type DatagramReplyOptions,
+} from "./datagram_reply.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { closeQuietly } from "./socket_io.ts";
-import type { ReplyFormat, ServerFacts } from "./json_reply.ts";
 import { ReplyLimiter, type ReplyLimits } from "./reply_limits.ts";
 import {
   type DelayMs,
@@ -26,37 +27,8 @@ import {
   withTimeout,
 } from "./timers.ts";
 
-/** How a {@link DatagramServer} greets. */
-export interface DatagramOptions {
-  /**
-   * What every datagram gets back: text (sent as UTF-8) or bytes, with
-   * placeholders as over TCP (`{peer}`, `{local}`, `{count}`, `{time}`,
-   * `{hostname}`).
-   * @default "Merhaba dünya!"
-   */
-  greeting?: string | Uint8Array;
-  /** Append a newline and the datagram's bytes to the greeting. @default false */
-  echo?: boolean;
-  /**
-   * What a reply is: the greeting, or a JSON document of the datagram
-   * (`echo` then adds nothing).
-   * @default "greeting"
-   */
-  reply?: ReplyFormat;
-  /**
-   * Who answered, for JSON replies.
-   * @default each read from the machine where that is permitted, else left out
-   */
-  server?: ServerFacts;
-  /** The value of `{hostname}`. @default Deno.hostname(), read only if the greeting uses it */
-  hostname?: string;
-  /** Most bytes read of a datagram; the rest is dropped. @default 4096 */
-  readSize?: number;
-  /**
-   * Numbers datagrams for `{count}`, shared with servers on other threads.
-   * @default this server's own count
-   */
-  counter?: Pick<SharedCounter, "next">;
+/** How a {@link DatagramServer} greets: what each datagram gets back, and when. */
+export interface DatagramOptions extends DatagramReplyOptions {
   /** Bounds on replies that differ from the defaults (see {@link ReplyLimits}). */
   limits?: Partial<ReplyLimits>;
   /**

@@ -28,19 +28,34 @@ import {
 
 /** How a UDP socket's replies are made (as the `DatagramOptions` of the same names). */
 export interface DatagramReplyOptions {
-  /** Text (sent as UTF-8) or bytes, with placeholders. @default "Merhaba dünya!" */
+  /**
+   * What every datagram gets back: text (sent as UTF-8) or bytes, with
+   * placeholders as over TCP (`{peer}`, `{local}`, `{count}`, `{time}`,
+   * `{hostname}`).
+   * @default "Merhaba dünya!"
+   */
   greeting?: string | Uint8Array;
-  /** Append a newline and the datagram's bytes. @default false */
+  /** Append a newline and the datagram's bytes to the greeting. @default false */
   echo?: boolean;
-  /** The greeting, or a JSON document of the datagram. @default "greeting" */
+  /**
+   * What a reply is: the greeting, or a JSON document of the datagram
+   * (`echo` then adds nothing).
+   * @default "greeting"
+   */
   reply?: ReplyFormat;
-  /** Who answered, for JSON replies. @default read from the machine */
+  /**
+   * Who answered, for JSON replies.
+   * @default each read from the machine where that is permitted, else left out
+   */
   server?: ServerFacts;
-  /** The value of `{hostname}`. @default Deno.hostname(), read only if used */
+  /** The value of `{hostname}`. @default Deno.hostname(), read only if the greeting uses it */
   hostname?: string;
-  /** Most bytes of a datagram that are read. @default 4096 */
+  /** Most bytes read of a datagram; the rest is dropped. @default 4096 */
   readSize?: number;
-  /** Numbers datagrams for `{count}`. @default the caller's count */
+  /**
+   * Numbers datagrams for `{count}`, shared with servers on other threads.
+   * @default this server's own count
+   */
   counter?: Pick<SharedCounter, "next">;
 }
 
