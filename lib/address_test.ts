@@ -6,6 +6,7 @@ import {
   formatAddress,
   formatHostPort,
   ipFamily,
+  isWildcard,
 } from "./address.ts";
 
 Deno.test("formatHostPort() brackets IPv6 hosts", () => {
@@ -112,4 +113,14 @@ Deno.test("ipFamily() agrees with node:net's isIP, but for addresses with a zone
     ),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("isWildcard() is true of the two unspecified addresses as Deno writes them, and of nothing else", () => {
+  assert.equal(isWildcard("::"), true);
+  assert.equal(isWildcard("0.0.0.0"), true);
+  for (
+    const other of ["::1", "127.0.0.1", "0.0.0.1", "1.0.0.0", "localhost", ""]
+  ) {
+    assert.equal(isWildcard(other), false, other);
+  }
 });
