@@ -203,3 +203,85 @@ Deno.test("eachPort() gives one endpoint per port of a range", () => {
   assert.deepEqual(eachPort(unix), [unix]);
   assert.equal(portCount(unix), 1);
 });
+
+Deno.test("refuseOverlaps(): a Unix socket never overlaps a port, in either order; ranges overlap at their very edges", () => {
+  const apart = [
+    ["unix:/80", ":80"],
+    [":80", "unix:/80"],
+    ["unix:/80", "udp://:80"],
+    [":9000", ":9001"],
+    ["[::]:8080", "localhost:8080"],
+    ["0.0.0.0:8080", "localhost:8080"],
+  ];
+  for (const texts of apart) {
+    refuseOverlaps(texts.map((text) => parseListen(text, TLS)));
+  }
+  const overlapping = [
+    [":9000-9010", ":8990-9000"],
+    [":8990-9000", ":9000-9010"],
+    ["127.0.0.1:8080", "0.0.0.0:8080"],
+    ["[::1]:8080", "[::]:8080"],
+  ];
+  for (const texts of overlapping) {
+    assert.throws(
+      () => refuseOverlaps(texts.map((text) => parseListen(text, TLS))),
+      new RegExp(
+        `--listen ${
+          describeEndpoint(parseListen(texts[0]!, TLS)).replace(
+            /[[\]]/g,
+            "\\$&",
+          )
+        } and `,
+      ),
+      texts.join(" "),
+    );
+  }
+});
+
+Deno.test("describeEndpoint() and eachPort(): a path that starts with //, brackets only for IPv6, a single port as itself", () => {
+  assert.equal(
+    describeEndpoint({ transport: "unix", path: "//run/m.sock" }),
+    "unix:////run/m.sock",
+  );
+  assert.equal(describeEndpoint({ transport: "unix", path: "/m" }), "unix:/m");
+  assert.equal(
+    describeEndpoint(parseListen("tls://[::1]:8443", TLS)),
+    "tls://[::1]:8443",
+  );
+  assert.equal(describeEndpoint(parseListen("127.0.0.1:80")), "127.0.0.1:80");
+  assert.equal(describeEndpoint(parseListen("udp://:7-9")), "udp://[::]:7-9");
+  const single = parseListen(":80");
+  assert.deepEqual(eachPort(single), [single]);
+  assert.equal(portCount(single), 1);
+  assert.equal(portCount(parseListen(":80-89")), 10);
+});
+
+Deno.test("parseListen() refuses, each with its own reason: junk before unix:, a newline in a path, an IPv6 address without brackets, a number for a host, a range going down, an unknown scheme", () => {
+  const refused = (text: string, reason: RegExp) =>
+    assert.throws(() => parseListen(text, TLS), reason, text);
+  refused("xunix:/a", /^(?!.*path after)/);
+  refused("unix:/a\nb", /Invalid --listen/);
+  refused("::1:8080", /an IPv6 address goes in brackets/);
+  refused("tcp://::1:8080-8090", /an IPv6 address goes in brackets/);
+  refused("udp://fe80::1:53", /an IPv6 address goes in brackets/);
+  refused("[123]:80", /a host cannot be a number: .*:123-PORT/);
+  refused(":9000-80", /a range goes up: :80-9000/);
+  refused(
+    "http://:80",
+    /unknown scheme http:\/\/: .*; use tcp:\/\/ or no scheme/,
+  );
+  refused("https://:80", /; use tls:\/\//);
+  assert.throws(
+    () => parseListen("ftp://:80", TLS),
+    (error: Error) =>
+      error.message.endsWith("expected tcp://, tls:// or udp://"),
+  );
+  assert.throws(
+    () => parseListen("no port here", TLS),
+    (error: Error) => !error.message.includes("one address per --listen"),
+  );
+  assert.throws(
+    () => parseListen(":80x", TLS),
+    (error: Error) => !error.message.includes("IPv6"),
+  );
+});

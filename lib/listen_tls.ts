@@ -88,8 +88,7 @@ export function listenTls(
   return new TlsListener(tcp, settings, {
     route,
     notTls,
-    ...(proxyFrom.length > 0 && {
-      wrap: (conn: Deno.Conn) => proxiedIfTrusted(conn, proxyFrom),
-    }),
+    // With no trusted source, each connection is itself: no PROXY header.
+    wrap: (conn: Deno.Conn) => proxiedIfTrusted(conn, proxyFrom),
   });
 }
