@@ -62,6 +62,7 @@ export function parseProbeTarget(
       `Invalid --probe "${text}": expected HOST:PORT, [IPv6]:PORT (after udp:// for UDP, tls:// for TLS) or a socket path`,
     );
   }
+  // Stryker disable next-line StringLiteral: only "udp" and "tls" are told apart; no scheme is TCP whatever its default
   const [, scheme = "tcp", v6, name, portText] = match;
   const hostname = parseHost(v6 ?? name!);
   const port = parseInteger("--probe port", portText!, 1, 65535);
@@ -179,7 +180,9 @@ const HOST_WITH_PORT = /^(?:\[([^\]]*)\]|([^:\[\]]*)):(\d+)$/;
  * colon that is not IPv6's, and a host with a port (which goes in `--port`).
  */
 export function parseHost(text: string): string {
+  // Stryker disable next-line Regex: without an anchor, a bracket left inside the host fails the name check below all the same
   const host = /^\[.*\]$/.test(text) ? text.slice(1, -1) : text;
+  // Stryker disable next-line ConditionalExpression: HOST_WITH_PORT takes one colon outside brackets, an IPv6 address has two or more
   const withPort = isIP(host) === 6 ? null : HOST_WITH_PORT.exec(text);
   if (withPort) {
     const name = withPort[1] ?? withPort[2]!;
