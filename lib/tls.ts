@@ -105,7 +105,8 @@ export class TlsListener implements Listener {
       context: tls.createSecureContext({
         cert,
         key,
-        ...(clientCa !== undefined && { ca: clientCa }),
+        // Without client CAs, undefined: the context's default.
+        ca: clientCa,
       }),
       sockets,
       ...(clientCa !== undefined &&

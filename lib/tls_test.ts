@@ -219,3 +219,17 @@ Deno.test("TlsListener with client CAs requires a client certificate unless it i
     assert.equal(certificate?.verified, true, mode);
   }
 });
+
+Deno.test("TlsListener's addr is its TCP listener's", async () => {
+  await using fixture = await tlsFixture();
+  const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = new TlsListener(tcp, {
+    cert: fixture.cert,
+    key: await Deno.readTextFile(fixture.keyFile),
+  });
+  try {
+    assert.deepEqual(listener.addr, tcp.addr);
+  } finally {
+    listener.close();
+  }
+});
