@@ -36,3 +36,36 @@ Deno.test("the incremental results are kept compact: reasons cut, one mutant a l
   assert.ok(lines.every((line) => line.length < 400), "one mutant a line");
   assert.ok(text.endsWith("}\n"));
 });
+
+Deno.test("the incremental results keep no machine's paths, no durations, and reasons without colour codes or Deno's warning", () => {
+  const report = {
+    files: {
+      "lib/a.ts": {
+        mutants: [{
+          id: "1",
+          status: "Killed",
+          duration: 202,
+          statusReason:
+            "\x1b[0m\x1b[33mWarning\x1b[0m Permissions in the config file is an experimental feature and may change in the future.\n\n\x1b[0m\x1b[38;5;245mrunning 2 tests from ./lib/a_test.ts\x1b[0m\nfails ... \x1b[31mFAILED\x1b[0m",
+        }],
+      },
+    },
+    projectRoot: "/home/someone/merhaba",
+    config: { tempDirName: "/tmp/merhaba_stryker_x" },
+    framework: { name: "StrykerJS" },
+    schemaVersion: "2",
+  };
+  assert.deepEqual(JSON.parse(compact(report)), {
+    files: {
+      "lib/a.ts": {
+        mutants: [{
+          id: "1",
+          status: "Killed",
+          statusReason:
+            "running 2 tests from ./lib/a_test.ts\nfails ... FAILED",
+        }],
+      },
+    },
+    schemaVersion: "2",
+  });
+});

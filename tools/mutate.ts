@@ -91,19 +91,34 @@ function nameOf(module: string): string {
 const MAX_REASON_LENGTH = 200;
 
 /**
- * Rewrites a module's incremental results compactly, for git: each
- * mutant's `statusReason` (the whole output of the failing test run, 95% of
- * the bytes, never read back by Stryker's differ) is cut to its first
- * {@link MAX_REASON_LENGTH} characters, and each mutant is one line, so a
- * change rewrites only the lines of the mutants it touched.
+ * The start of what a test run printed, as a reason: no colour codes, no
+ * warning Deno prints before every run.
+ */
+function shortReason(reason: string): string {
+  return reason
+    // deno-lint-ignore no-control-regex
+    .replace(/\x1b\[[0-9;]*m/g, "")
+    .split("\n")
+    .filter((line) => line.trim() !== "" && !line.includes("experimental"))
+    .join("\n")
+    .slice(0, MAX_REASON_LENGTH);
+}
+
+/**
+ * Rewrites a module's incremental results compactly, for git: what Stryker's
+ * differ never reads goes (the run's configuration and the machine's paths
+ * in it, each mutant's duration), each mutant's `statusReason` (the whole
+ * output of the failing test run, 95% of the bytes) is cut to its start,
+ * and each mutant is one line, so a change rewrites only the lines of the
+ * mutants it touched.
  */
 export function compact(report: IncrementalReport): string {
   const files = Object.entries(report.files).map(([path, file]) => {
-    const lines = file.mutants.map((mutant) =>
+    const lines = file.mutants.map(({ duration: _, ...mutant }) =>
       JSON.stringify({
         ...mutant,
         ...(mutant.statusReason === undefined ? {} : {
-          statusReason: mutant.statusReason.slice(0, MAX_REASON_LENGTH),
+          statusReason: shortReason(mutant.statusReason),
         }),
       })
     );
@@ -112,14 +127,21 @@ export function compact(report: IncrementalReport): string {
     const skeleton = JSON.stringify({ ...rest, mutants: [] }).slice(0, -2);
     return `${JSON.stringify(path)}:${skeleton}\n${lines.join(",\n")}\n]}`;
   });
-  const { files: _, ...rest } = report;
+  const { files: _, config: _c, projectRoot: _p, framework: _f, ...rest } =
+    report;
   const skeleton = JSON.stringify({ ...rest, files: {} }).slice(0, -2);
   return `${skeleton}\n${files.join(",\n")}\n}}\n`;
 }
 
 /** The parts of Stryker's incremental report that {@link compact} rewrites. */
 export interface IncrementalReport {
-  files: Record<string, { mutants: { statusReason?: string }[] }>;
+  files: Record<
+    string,
+    { mutants: { statusReason?: string; duration?: number }[] }
+  >;
+  config?: unknown;
+  projectRoot?: string;
+  framework?: unknown;
 }
 
 async function exists(path: string): Promise<boolean> {
