@@ -33,6 +33,7 @@ Deno.test("serveCommand: SIGTERM stops it after the in-flight connections, with 
     lines.join("\n"),
   );
   assert.equal(lines.at(-1), "stopped after serving 1 connection(s)");
+  assert.ok(!lines.some((line) => /still accepting/.test(line)), "no drain");
 });
 
 Deno.test("serveCommand: --max-accepts stops it by itself once that many are served", async () => {
@@ -168,8 +169,225 @@ Deno.test("serveCommand: --workers 2 serves from two threads with one {count}, a
     Array.from({ length: 20 }, (_, i) => i + 1),
   );
   assert.equal((await merhaba.stop()).code, 0);
-  assert.match(
-    JSON.parse(merhaba.lines.at(-1)!).message,
-    /^stopped after serving 20 connection\(s\) \(per worker: \d+, \d+\)$/,
+  const perWorker =
+    /^stopped after serving 20 connection\(s\) \(per worker: (\d+), (\d+)\)$/
+      .exec(JSON.parse(merhaba.lines.at(-1)!).message);
+  assert.ok(perWorker, merhaba.lines.at(-1));
+  // The kernel spreads them by a hash of each client's address: both
+  // threads serve some (all 20 on one: a chance of 2 in a million).
+  assert.ok(Number(perWorker[1]) > 0 && Number(perWorker[2]) > 0);
+});
+
+Deno.test("serveCommand: --drain-delay waits only after a signal; --max-accepts stops at once", async () => {
+  await using merhaba = await MerhabaProcess.start(
+    ["--max-accepts", "1", "--drain-delay", "30"],
+    { denoFlags: GRANTED },
   );
+  assert.equal(await greet(merhaba.port), "Merhaba dünya!");
+  assert.equal((await merhaba.stop(null)).code, 0);
+  const lines = linesFrom(merhaba);
+  assert.ok(
+    !lines.some((line) => /still accepting/.test(line)),
+    lines.join("\n"),
+  );
+  assert.equal(lines.at(-1), "stopped after serving 1 connection(s)");
+});
+
+/** GRANTED without read access: no file to read, and not merhaba's code. */
+const NO_READ = GRANTED.filter((flag) => flag !== "--allow-read");
+
+Deno.test("serveCommand: --workers 2 over TCP checks that it can share the port, and without read access to its code is refused", async () => {
+  const { code, stdout, stderr } = await runMerhaba(
+    ["--host", "127.0.0.1", "--port", "0", "--workers", "2"],
+    NO_READ,
+  );
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  assert.match(
+    stderr,
+    /--workers above 1 needs read access to merhaba's code, to start worker threads/,
+  );
+});
+
+Deno.test("serveCommand: UDP alone with --workers 2 is served by one thread, which needs no port sharing (nor read access)", async () => {
+  await using merhaba = await MerhabaProcess.start(
+    ["--listen", "udp://127.0.0.1:0", "--workers", "2", "--log-format", "json"],
+    { denoFlags: NO_READ },
+  );
+  assert.equal(JSON.parse(merhaba.lines[0]!).workers, 1);
+  assert.equal((await merhaba.stop()).code, 0);
+  assert.doesNotMatch(
+    JSON.parse(merhaba.lines.at(-1)!).message,
+    /per worker/,
+  );
+});
+
+Deno.test("serveCommand: TCP beside UDP with --workers 2 is served by two threads", async () => {
+  await using merhaba = await MerhabaProcess.start(
+    [
+      ...["--listen", "udp://127.0.0.1:0", "--listen", "127.0.0.1:0"],
+      ...["--workers", "2", "--log-format", "json"],
+    ],
+    { denoFlags: GRANTED },
+  );
+  const tcp = JSON.parse(
+    await merhaba.waitForLine(/"event":"listening".*"transport":"tcp"/),
+  );
+  assert.equal(tcp.workers, 2);
+  assert.equal((await merhaba.stop()).code, 0);
+});
+
+Deno.test("serveCommand: one thread binds its port alone; no other socket can join it with reusePort", async () => {
+  await using merhaba = await MerhabaProcess.start([], { denoFlags: GRANTED });
+  assert.throws(
+    () =>
+      Deno.listen({
+        hostname: "127.0.0.1",
+        port: merhaba.port,
+        reusePort: true,
+      }).close(),
+    Deno.errors.AddrInUse,
+  );
+  assert.equal((await merhaba.stop()).code, 0);
+});
+
+Deno.test("serveCommand: --workers 2 on the port of a running --workers 2 server is refused, not shared", async () => {
+  await using first = await MerhabaProcess.start(["--workers", "2"], {
+    denoFlags: GRANTED,
+  });
+  const args = ["--host", "127.0.0.1", "--port", String(first.port)];
+  await assert.rejects(
+    async () => {
+      await using _second = await MerhabaProcess.start(
+        [...args, "--workers", "2"],
+        { denoFlags: GRANTED },
+      );
+    },
+    new RegExp(`127\\.0\\.0\\.1:${first.port} is already in use`),
+  );
+  assert.equal((await first.stop()).code, 0);
+});
+
+const CERT = new URL("../tests/testdata/localhost_cert.pem", import.meta.url)
+  .pathname;
+const KEY = new URL("../tests/testdata/localhost_key.pem", import.meta.url)
+  .pathname;
+
+Deno.test("serveCommand: a --max-connections the heap cannot hold with TLS is refused naming TLS, which needs more", async () => {
+  const { code, stdout, stderr } = await runMerhaba([
+    ...["--listen", "127.0.0.1:0", "--listen", "tls://127.0.0.1:0"],
+    ...["--cert", CERT, "--key", KEY, "--max-connections", "20000"],
+  ], [
+    ...GRANTED,
+    "--v8-flags=--max-semi-space-size=2,--max-old-space-size=64",
+  ]);
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  assert.match(
+    stderr,
+    /--max-connections 20000 with TLS needs about 337 MiB of JavaScript heap; this process may use \d+ MiB/,
+  );
+  assert.match(stderr, /--max-old-space-size=512 main\.ts/);
+});
+
+Deno.test("serveCommand: TLS by the stream route says so once listening", async () => {
+  await using merhaba = await MerhabaProcess.start(
+    [
+      ...["--listen", "tls://127.0.0.1:0", "--cert", CERT, "--key", KEY],
+      ...["--log-level", "debug"],
+    ],
+    { denoFlags: GRANTED, env: { MERHABA_TLS_ROUTE: "stream" } },
+  );
+  assert.equal((await merhaba.stop()).code, 0);
+  assert.ok(
+    merhaba.lines.some((line) =>
+      /TLS runs over the stream route.*: the stream route was asked for/.test(
+        line,
+      )
+    ),
+    merhaba.lines.join("\n"),
+  );
+});
+
+/** main.ts with a bug planted on SIGUSR2 (see the file). */
+const WITH_BUG = new URL("../tests/main_with_bug.ts", import.meta.url)
+  .pathname;
+
+/** Starts tests/main_with_bug.ts with GRANTED, listening where `args` say. */
+function startWithBug(args: string[]): Promise<MerhabaProcess> {
+  return MerhabaProcess.start(["run", ...GRANTED, WITH_BUG, ...args], {
+    command: Deno.execPath(),
+  });
+}
+
+Deno.test("serveCommand: once listening it has no file access left, and a bug's unhandled rejection is logged as internal_error while it keeps serving", async () => {
+  await using merhaba = await startWithBug(["--listen", "127.0.0.1:0"]);
+  merhaba.kill("SIGUSR2");
+  await merhaba.waitForLine(/^permissions: read=prompt write=prompt$/);
+  assert.equal(await greet(merhaba.port), "Merhaba dünya!");
+  const { code, stderr } = await merhaba.stop();
+  assert.equal(code, 0);
+  const errors = stderr.split("\n").filter((line) => / ERROR /.test(line));
+  assert.match(
+    errors[0] ?? "",
+    /ERROR internal error, still serving \(please report it\): Error: a planted bug$/,
+    stderr,
+  );
+  assert.match(stderr, /a planted bug\n\s+at .*main_with_bug\.ts/, "its stack");
+  assert.match(
+    errors[1] ?? "",
+    /ERROR internal error, still serving \(please report it\): undefined$/,
+    stderr,
+  );
+  assert.equal(errors.length, 2, stderr);
+});
+
+Deno.test("serveCommand: with a Unix socket among its endpoints it keeps write access, to remove the socket at exit", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/merhaba.sock`;
+  try {
+    await using merhaba = await startWithBug(
+      ["--listen", "127.0.0.1:0", "--listen", `unix:${path}`],
+    );
+    await merhaba.waitForLine(/listening on .*merhaba\.sock \(unix\)/);
+    merhaba.kill("SIGUSR2");
+    await merhaba.waitForLine(/^permissions: read=prompt write=granted$/);
+    assert.equal(await greet(merhaba.port), "Merhaba dünya!");
+    assert.equal((await merhaba.stop()).code, 0);
+    await assert.rejects(Deno.stat(path), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serveCommand: at exit it removes the socket's path itself, also where Deno's own clean-up cannot, and fails on what it cannot remove", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/merhaba.sock`;
+  /** Serves on `path`, puts a directory there instead, and stops. */
+  const stopAfterReplacing = async (withFile: boolean) => {
+    await using merhaba = await MerhabaProcess.start(
+      ["--listen", `unix:${path}`],
+      { denoFlags: GRANTED },
+    );
+    // Deno unlinks a socket's path when its listener closes; that cannot
+    // remove a directory, while Deno.remove takes an empty one.
+    await Deno.remove(path);
+    await Deno.mkdir(path);
+    if (withFile) await Deno.writeTextFile(`${path}/file`, "");
+    return await merhaba.stop();
+  };
+  try {
+    await t.step("an empty directory is removed", async () => {
+      assert.equal((await stopAfterReplacing(false)).code, 0);
+      await assert.rejects(Deno.stat(path), Deno.errors.NotFound);
+    });
+    await t.step("a full one fails the exit, naming it", async () => {
+      const { code, stderr } = await stopAfterReplacing(true);
+      assert.equal(code, 1);
+      assert.match(stderr, /unexpected failure: .*merhaba\.sock/);
+      assert.ok((await Deno.stat(path)).isDirectory);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
