@@ -124,6 +124,17 @@ Deno.test("a connection that fails before its reply is not served", async () => 
   );
 });
 
+Deno.test("a connection that fails says so in its log, with the error, and closes", async () => {
+  const { log, conn } = await logOf([new TypeError("broken")], "debug");
+  assert.deepEqual(log.map(({ event }) => event), [
+    "connected",
+    "client_failed",
+    "closed",
+  ]);
+  assert.equal(log[1]!.error, "TypeError: broken");
+  assert.equal(conn.closes, 1, "the socket is closed once");
+});
+
 Deno.test("a connection refused for its PROXY header is not served", async () => {
   assert.deepEqual(
     await statsOf([scripted(["hello\n"])], {}, behindBalancer),
