@@ -104,9 +104,11 @@ export {
 } from "./lib/reply_limits.ts";
 
 // What a program built on the library needs besides, as merhaba's own
-// command line does: the defaults and choices to offer, the log's categories
-// and lines, client bytes made safe for a terminal, addresses, deadlines and
-// the socket helpers.
+// command line does: the defaults and choices to offer, the log's categories,
+// greeting and key-pair checks. The rest of this group (the log's lines,
+// escaping, addresses, deadlines, socket helpers) is exported for that
+// command line alone and hidden from the documentation with `@ignore`: it
+// reaches the library through this module only.
 export { DEFAULTS } from "./lib/defaults.ts";
 export { DEFAULT_HTTP, MODES } from "./lib/reply.ts";
 export {

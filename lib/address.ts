@@ -53,6 +53,9 @@ const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
  * assert.equal(canonicalHost("::ffff:127.0.0.1"), "127.0.0.1");
  * assert.equal(canonicalHost("2001:0DB8:0:0:0:0:0:1"), "2001:db8::1");
  * ```
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
  */
 export function canonicalHost(hostname: string): string {
   // Stryker disable next-line ConditionalExpression,StringLiteral: a fast path; URL refuses an IPv4 address or a name in brackets, which are then returned as given all the same
@@ -72,6 +75,9 @@ export function canonicalHost(hostname: string): string {
 /**
  * Writes `host:port` with the host in its {@link canonicalHost} form, in
  * brackets when it is IPv6 (`[::1]:8080`).
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
  */
 export function formatHostPort(hostname: string, port: number): string {
   const host = canonicalHost(hostname);
@@ -104,6 +110,9 @@ export function formatAddress(addr: Deno.Addr): string {
  * assert.equal(isWildcard("0.0.0.0"), true);
  * assert.equal(isWildcard("::1"), false);
  * ```
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
  */
 export function isWildcard(hostname: string): boolean {
   return hostname === "::" || hostname === "0.0.0.0";

@@ -50,7 +50,12 @@ export function parseCidr(text: string): Cidr {
   return { address, prefix: v4 ? 96 + prefix : prefix };
 }
 
-/** Whether `hostname` (an IP address) lies in `cidr`. */
+/**
+ * Whether `hostname` (an IP address) lies in `cidr`.
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
+ */
 export function inCidr(hostname: string, cidr: Cidr): boolean {
   const address = addressBytes(hostname);
   if (address === undefined) return false;

@@ -76,6 +76,9 @@ const PAST_ASCII = /[\u007f-\u{10ffff}]/gu;
  *
  * assert.equal(escapeHiddenCharacters("a\u202eb ü"), "a\\u202eb ü");
  * ```
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
  */
 export function escapeHiddenCharacters(text: string): string {
   return text.replace(PAST_ASCII, (char) => {
@@ -159,6 +162,9 @@ export function escapeForTerminal(bytes: Uint8Array): string {
  *
  * assert.equal(escapeLine("CN=a\nO=b\u202e"), "CN=a\\nO=b\\u202e");
  * ```
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
  */
 export function escapeLine(text: string): string {
   return escapeForTerminal(new TextEncoder().encode(text))

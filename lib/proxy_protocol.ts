@@ -55,6 +55,9 @@ export const V2_SIGNATURE: readonly number[] = [
  * A v2 header with the LOCAL command and no addresses: a balancer's own
  * health check, served as the connection it is (HAProxy's
  * `check-send-proxy` sends it).
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
  */
 export const V2_LOCAL_HEADER: Uint8Array = new Uint8Array([
   ...V2_SIGNATURE,

@@ -27,6 +27,9 @@ import type { Connection } from "./listener.ts";
  * await writeAll(writer, new Uint8Array([1, 2, 3, 4, 5]));
  * assert.deepEqual(taken, [1, 2, 3, 4, 5]);
  * ```
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
  */
 export async function writeAll(
   writer: Pick<Connection, "write">,
@@ -38,7 +41,12 @@ export async function writeAll(
   }
 }
 
-/** Closes something that may already be closed. */
+/**
+ * Closes something that may already be closed.
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
+ */
 export function closeQuietly(closable: Pick<Connection, "close">): void {
   try {
     closable.close();
@@ -54,7 +62,12 @@ export function describeError(error: unknown): string {
     : String(error);
 }
 
-/** Whether an error is the peer resetting or vanishing, not a fault of ours. */
+/**
+ * Whether an error is the peer resetting or vanishing, not a fault of ours.
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
+ */
 export function isReset(error: unknown): boolean {
   return error instanceof Deno.errors.ConnectionReset ||
     error instanceof Deno.errors.BrokenPipe ||

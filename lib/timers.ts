@@ -5,12 +5,20 @@
  * @module
  */
 
-/** What {@link withTimeout} resolves to when time ran out first. */
+/**
+ * What {@link withTimeout} resolves to when time ran out first.
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
+ */
 export const TIMED_OUT: unique symbol = Symbol("timed out");
 
 /**
  * Waits for `promise` at most `ms` milliseconds. On time-out the promise is
  * left running (its rejection, if any, stays handled).
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
  */
 export async function withTimeout<T>(
   promise: Promise<T>,

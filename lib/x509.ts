@@ -24,6 +24,9 @@ import { escapeLine } from "./escape.ts";
  * const pem = Deno.readTextFileSync("tests/testdata/localhost_cert.pem");
  * assert.equal(distinguishedName(new X509Certificate(pem)), "CN=localhost");
  * ```
+ *
+ * @ignore exported for merhaba's own command line; not part of the
+ * documented library
  */
 export function distinguishedName(
   certificate: X509Certificate,
