@@ -21,7 +21,7 @@ import {
   type NetEndpoint,
   portCount,
 } from "./endpoints.ts";
-import { logEvent } from "./events.ts";
+import { logEvent } from "./shell_events.ts";
 import { hasIpv6, type Opened } from "./listen.ts";
 import { addressFamilies, listeningUrl } from "./listening_address.ts";
 import { VERSION } from "./version.ts";

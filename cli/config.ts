@@ -1,7 +1,7 @@
 /**
  * What the command line asks for, once read and validated: a
  * {@link Command}, and for serving, its {@link Config}. Made by `flags.ts`,
- * turned into the server's options by `serve_options.ts`.
+ * turned into the server's options by `config_to_options.ts`.
  *
  * @module
  */

@@ -8,7 +8,7 @@
  */
 
 import type { Environment } from "./config.ts";
-import { DEFAULTS } from "./defaults.ts";
+import { DEFAULTS } from "./flag_defaults.ts";
 import {
   type Endpoint,
   parseListen,

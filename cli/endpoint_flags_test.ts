@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Environment } from "./config.ts";
-import { DEFAULTS } from "./defaults.ts";
+import { DEFAULTS } from "./flag_defaults.ts";
 import { chooseEndpoints } from "./endpoint_flags.ts";
 import type { Endpoint } from "./endpoints.ts";
 import { readArgs } from "./read_args.ts";

@@ -20,7 +20,7 @@ import {
   type ReplyFormat,
 } from "../server.ts";
 import type { Command, Config, Environment } from "./config.ts";
-import { DEFAULTS } from "./defaults.ts";
+import { DEFAULTS } from "./flag_defaults.ts";
 import { chooseEndpoints } from "./endpoint_flags.ts";
 import { describeEndpoint, type Endpoint } from "./endpoints.ts";
 import {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseCidr } from "../lib/cidr.ts";
 import type { Config } from "./config.ts";
-import { DEFAULTS } from "./defaults.ts";
+import { DEFAULTS } from "./flag_defaults.ts";
 import { parseFlags } from "./flags.ts";
 import { UsageError } from "./validate.ts";
 

@@ -1,11 +1,11 @@
 /**
- * The text `--help` prints, built from the defaults (`cli/defaults.ts`)
+ * The text `--help` prints, built from the defaults (`cli/flag_defaults.ts`)
  * and the exit codes (`exit_codes.ts`), so it cannot drift from them.
  *
  * @module
  */
 
-import { DEFAULTS } from "./defaults.ts";
+import { DEFAULTS } from "./flag_defaults.ts";
 import {
   DEFAULT_HTTP,
   JSON_CONTENT_TYPE,

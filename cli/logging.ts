@@ -3,7 +3,7 @@
  * stdout and stderr with a bounded backlog. Each thread that serves
  * (`cli/serve_command.ts`, and `cli/worker_entry.ts` in each worker) calls
  * {@link configureLogging}; what the lines say is `lib/events.ts` and
- * `cli/events.ts`.
+ * `cli/shell_events.ts`.
  *
  * @module
  */
@@ -21,7 +21,7 @@ import {
   withTimeout,
   writeAll,
 } from "../server.ts";
-import { eventRecord } from "./events.ts";
+import { eventRecord } from "./shell_events.ts";
 
 let lastTimestamp = NaN;
 let lastTime = "";

@@ -17,10 +17,10 @@ import {
   withTimeout,
 } from "../server.ts";
 import { printError, StartupError } from "./errors.ts";
-import { logEvent } from "./events.ts";
+import { logEvent } from "./shell_events.ts";
 import { ExitCode } from "./exit_codes.ts";
 import type { Config } from "./config.ts";
-import { toServeOptions } from "./serve_options.ts";
+import { toServeOptions } from "./config_to_options.ts";
 import type { TcpEndpoint } from "./endpoints.ts";
 import { heapLimitMiB, heapShortfall } from "./heap.ts";
 import { type Opened, openEndpoints } from "./listen.ts";

@@ -9,7 +9,7 @@
 /// <reference lib="deno.worker" />
 
 import { dispose } from "@logtape/logtape";
-import { toServeOptions } from "./serve_options.ts";
+import { toServeOptions } from "./config_to_options.ts";
 import { StartupError } from "./errors.ts";
 import { openEndpoints } from "./listen.ts";
 import { configureLogging } from "./logging.ts";

@@ -144,22 +144,26 @@ Deno.test("the command line flows one way: flags make a configuration, which bec
     "cli/flags.ts",
   ];
   for (
-    const module of [...flagModules, "cli/config.ts", "cli/serve_options.ts"]
+    const module of [
+      ...flagModules,
+      "cli/config.ts",
+      "cli/config_to_options.ts",
+    ]
   ) {
     assert.ok(modules.has(module), module);
   }
   assert.ok(reaches("cli/flags.ts", "cli/config.ts"));
-  assert.ok(reaches("cli/serve_options.ts", "cli/config.ts"));
+  assert.ok(reaches("cli/config_to_options.ts", "cli/config.ts"));
   for (const flagModule of flagModules) {
     assert.ok(!reaches("cli/config.ts", flagModule), `config → ${flagModule}`);
     assert.ok(
-      !reaches("cli/serve_options.ts", flagModule),
+      !reaches("cli/config_to_options.ts", flagModule),
       `options → ${flagModule}`,
     );
     assert.ok(
-      !reaches(flagModule, "cli/serve_options.ts"),
+      !reaches(flagModule, "cli/config_to_options.ts"),
       `${flagModule} → options`,
     );
   }
-  assert.ok(!reaches("cli/config.ts", "cli/serve_options.ts"));
+  assert.ok(!reaches("cli/config.ts", "cli/config_to_options.ts"));
 });

@@ -35,7 +35,7 @@ const NOT_MEASURED: Record<string, string> = {
   "lib/listener.ts": "types: what serve() needs of a listener and a connection",
   "cli/announce.ts": "wording: the listening and stopped lines",
   "cli/config.ts": "types: the configuration the flags make",
-  "cli/defaults.ts": "data: the command line's defaults",
+  "cli/flag_defaults.ts": "data: the command line's defaults",
   "cli/flag_table.ts": "data: the flags and the bounds of their values",
   "cli/errors.ts":
     "wording: how an error is printed, and the hints errors share",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { captureLog } from "../tests/log_capture.ts";
 import { getLogger, type LogLevel } from "@logtape/logtape";
-import { type EventName, eventRecord, logEvent } from "./events.ts";
+import { type EventName, eventRecord, logEvent } from "./shell_events.ts";
 
 /**
  * LogTape configured to keep the records of category ["test"] from `level`

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Config } from "./config.ts";
-import { toServeOptions } from "./serve_options.ts";
+import { toServeOptions } from "./config_to_options.ts";
 
 /** A configuration with no value at its default, so that each is seen to pass. */
 const CONFIG: Config = {

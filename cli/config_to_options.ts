@@ -17,7 +17,7 @@ import type { Config } from "./config.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseFlags } from "./flags.ts";
- * import { toServeOptions } from "./serve_options.ts";
+ * import { toServeOptions } from "./config_to_options.ts";
  *
  * const command = parseFlags(["--greeting", "Selam", "--max-accepts", "3"]);
  * assert.equal(command.kind, "serve");

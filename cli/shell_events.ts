@@ -122,7 +122,7 @@ export const EVENTS: EventCatalogue<EventName> = LIBRARY_EVENTS.with(
  * ```ts
  * import { getLogger } from "@logtape/logtape";
  * import { CATEGORIES } from "../server.ts";
- * import { logEvent } from "./events.ts";
+ * import { logEvent } from "./shell_events.ts";
  *
  * logEvent(getLogger(CATEGORIES.server), "stopped", { served: 3, accepted: 3 });
  * ```
@@ -143,7 +143,7 @@ export function logEvent(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { eventRecord } from "./events.ts";
+ * import { eventRecord } from "./shell_events.ts";
  *
  * assert.equal(
  *   eventRecord("stopped", { served: 3 }).rawMessage,
