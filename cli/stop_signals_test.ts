@@ -87,8 +87,9 @@ class SignalledProcess implements AsyncDisposable {
       for (const signal of STOP_SIGNALS) {
         Deno.addSignalListener(signal, () => console.log("seen " + signal));
       }
-      // Signal listeners keep no process alive; a server would.
-      setInterval(() => {}, 60_000);
+      // Signal listeners keep no process alive; a server would. This one
+      // ends itself in 30 s, should the test that runs it be killed first.
+      setTimeout(() => Deno.exit(3), 30_000);
       console.log("ready");`;
     this.#child = new Deno.Command(Deno.execPath(), {
       args: [
